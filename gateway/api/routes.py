@@ -1,0 +1,86 @@
+"""The whole route table: every OpenAI endpoint the gateway knows, then a pass-through for the rest.
+
+Known endpoints get their methods checked (405 otherwise), their body type checked (415), JSON
+bodies validated (400), and their family checked against the provider's catalog row. Any other
+``/v1/*`` path goes to the provider unchanged. Static paths come before parameterised ones that
+would also match them (``/v1/responses/compact`` before ``/v1/responses/{id}``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.api.bodies import BodyKind
+from gateway.api.health import healthz, readyz, root
+from gateway.api.proxy import proxy
+from gateway.errors import MethodNotAllowed
+
+JSON = BodyKind.JSON
+MULTIPART = BodyKind.MULTIPART
+EITHER = BodyKind.JSON_OR_MULTIPART
+NONE = None
+
+#: path → {method: body kind}; the family is the first path segment after /v1.
+ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
+    "/v1/chat/completions": {"POST": JSON, "GET": NONE},
+    "/v1/chat/completions/{id}": {"GET": NONE, "POST": JSON, "DELETE": NONE},
+    "/v1/chat/completions/{id}/messages": {"GET": NONE},
+    "/v1/completions": {"POST": JSON},
+    "/v1/embeddings": {"POST": JSON},
+    "/v1/moderations": {"POST": JSON},
+    "/v1/images/generations": {"POST": JSON},
+    "/v1/images/edits": {"POST": EITHER},
+    "/v1/images/variations": {"POST": MULTIPART},
+    "/v1/audio/speech": {"POST": JSON},
+    "/v1/audio/transcriptions": {"POST": MULTIPART},
+    "/v1/audio/translations": {"POST": MULTIPART},
+    "/v1/files": {"GET": NONE, "POST": MULTIPART},
+    "/v1/files/{id}": {"GET": NONE, "DELETE": NONE},
+    "/v1/files/{id}/content": {"GET": NONE},
+    "/v1/batches": {"GET": NONE, "POST": JSON},
+    "/v1/batches/{id}": {"GET": NONE},
+    "/v1/batches/{id}/cancel": {"POST": NONE},
+    "/v1/fine_tuning/jobs": {"GET": NONE, "POST": JSON},
+    "/v1/fine_tuning/jobs/{id}": {"GET": NONE},
+    "/v1/fine_tuning/jobs/{id}/cancel": {"POST": NONE},
+    "/v1/fine_tuning/jobs/{id}/pause": {"POST": NONE},
+    "/v1/fine_tuning/jobs/{id}/resume": {"POST": NONE},
+    "/v1/fine_tuning/jobs/{id}/events": {"GET": NONE},
+    "/v1/fine_tuning/jobs/{id}/checkpoints": {"GET": NONE},
+    "/v1/responses": {"POST": JSON},
+    "/v1/responses/compact": {"POST": JSON},
+    "/v1/responses/input_tokens": {"POST": JSON},
+    "/v1/responses/{id}": {"GET": NONE, "DELETE": NONE},
+    "/v1/responses/{id}/cancel": {"POST": NONE},
+    "/v1/responses/{id}/input_items": {"GET": NONE},
+    "/v1/models": {"GET": NONE},
+    # Model ids may hold slashes (meta-llama/Llama-3.3-70B-Instruct).
+    "/v1/models/{model:.+}": {"GET": NONE, "DELETE": NONE},
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/", root)
+    router.add_get("/healthz", healthz)
+    router.add_get("/readyz", readyz)
+    for path, methods in ENDPOINTS.items():
+        family = path.split("/")[2]
+        router.add_route("*", path, functools.partial(_endpoint, methods, family))
+    router.add_route("*", "/v1/{tail:.*}", proxy)
+
+
+async def _endpoint(
+    methods: dict[str, BodyKind | None], family: str, request: web.Request
+) -> web.StreamResponse:
+    if request.method not in methods:
+        allowed = ", ".join(methods)
+        raise MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; allowed: {allowed}.",
+            headers={"Allow": allowed},
+        )
+    return await proxy(request, methods[request.method], family)

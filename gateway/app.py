@@ -1,0 +1,52 @@
+"""``create_app``: the aiohttp application with its routes, middleware and shared state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.api.routes import add_routes
+from gateway.appkeys import PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
+from gateway.config.settings import Settings
+from gateway.middleware.errors import openai_errors
+from gateway.observability.requestlog import RequestLog, running
+from gateway.observability.tracing import echo_trace_id
+from gateway.providers.registry import ProviderRegistry
+from gateway.upstream.session import create_upstream_session
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    app = web.Application(
+        middlewares=[openai_errors],
+        client_max_size=settings.limits.max_json_body_bytes,
+        handler_args={
+            # A client that disconnects cancels its handler, and so its upstream request, at once.
+            "handler_cancellation": True,
+            "keepalive_timeout": settings.server.keepalive_timeout,
+            # Inline routing configs travel in one header and can be long.
+            "max_field_size": 65536,
+        },
+    )
+    app[SETTINGS] = settings
+    app[PROVIDERS] = ProviderRegistry.default()
+    app[STATE] = ServerState()
+    app[REQUEST_LOG] = RequestLog(enabled=settings.server.access_log)
+    app.cleanup_ctx.append(_upstream_session)
+    app.cleanup_ctx.append(_request_log)
+    app.on_response_prepare.append(echo_trace_id)
+    add_routes(app.router)
+    return app
+
+
+async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
+    session = create_upstream_session(app[SETTINGS])
+    app[UPSTREAM] = session
+    yield
+    await session.close()
+
+
+async def _request_log(app: web.Application) -> AsyncIterator[None]:
+    async with running(app[REQUEST_LOG]):
+        yield

@@ -1,0 +1,45 @@
+"""``gateway`` / ``python -m gateway``: flags over environment over settings file over defaults."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from gateway.config.settings import SettingsError, load_settings, replace_server
+from gateway.observability.logging import LEVELS
+from gateway.server import run
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="OpenAI-compatible AI gateway in front of many LLM providers."
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8787)")
+    parser.add_argument("--workers", type=int, help="processes sharing the port via SO_REUSEPORT (default 1)")
+    parser.add_argument("--config", default=os.environ.get("GATEWAY_CONFIG"), help="settings file (TOML)")
+    parser.add_argument("--log-level", choices=LEVELS, help="default info")
+    parser.add_argument("--access-log", action="store_true", default=None, help="log one line per request")
+    parser.add_argument("--drain-timeout", type=float, help="seconds in-flight requests get after SIGTERM")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    settings = replace_server(
+        settings,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        drain_timeout=args.drain_timeout,
+    )
+    return run(settings)

@@ -1,0 +1,208 @@
+"""Settings: embedded defaults, an optional TOML file, then ``GATEWAY_*`` environment variables.
+
+Precedence (lowest first): defaults < file < environment < command-line flags (``cli.py``).
+Environment names: ``GATEWAY_<KEY>`` for the ``[server]`` section (``GATEWAY_PORT``), and
+``GATEWAY_<SECTION>_<KEY>`` for the others (``GATEWAY_UPSTREAM_CONNECT_TIMEOUT``).
+String values in the file may reference the environment as ``${NAME}`` (provider keys).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_MiB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A bad settings file or variable; the message names the dotted path of the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    workers: int = 1
+    log_level: str = "info"
+    #: One line per finished request, written off the hot path (see observability/accesslog.py).
+    access_log: bool = False
+    #: Seconds in-flight requests and streams get to finish after SIGTERM.
+    drain_timeout: float = 30.0
+    #: Seconds to keep accepting (with /readyz at 503) before closing the listener, so a load
+    #: balancer sees the pod as unready first. 0 closes the listener at once.
+    drain_delay: float = 0.0
+    backlog: int = 2048
+    #: Client keep-alive; longer than common load balancers' idle timeouts (60 s) so they close first.
+    keepalive_timeout: float = 75.0
+
+
+@dataclass(frozen=True, slots=True)
+class LimitSettings:
+    #: JSON bodies are read whole (routing needs their fields): this caps that memory.
+    max_json_body_bytes: int = 32 * _MiB
+    #: Uploads (multipart, binary) are streamed through, never held: this caps their size.
+    max_upload_bytes: int = 512 * _MiB
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    connect_timeout: float = 10.0
+    #: Longest silence between two bytes from the provider, including the wait for response
+    #: headers (a non-streaming reasoning model can think for minutes before its first byte).
+    idle_timeout: float = 300.0
+    #: Whole-request deadline in seconds; 0 means none. x-portkey-request-timeout overrides it.
+    request_timeout: float = 0.0
+    #: Pooled connections are dropped after this idle time: shorter than providers' own idle
+    #: timeouts, so the gateway never writes into a connection the far end is closing.
+    keepalive_timeout: float = 15.0
+    #: Per-host connection cap; 0 = unlimited (aiohttp's default of 100 would queue requests).
+    limit_per_host: int = 0
+    dns_cache_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class CustomHostSettings:
+    #: Hosts (``host`` or ``host:port``) x-portkey-custom-host may name; empty allows any host.
+    allow: tuple[str, ...] = ()
+    #: Cloud metadata and other link-local addresses are refused unless this is true.
+    allow_metadata: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
+    #: gateway can then spend it, so bind the gateway to a private interface when set.
+    api_key: str = ""
+    #: Replaces the catalog's base URL for every request to this provider.
+    base_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    custom_hosts: CustomHostSettings = field(default_factory=CustomHostSettings)
+    providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "limits": LimitSettings,
+    "upstream": UpstreamSettings,
+    "custom_hosts": CustomHostSettings,
+}
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from defaults, the TOML file at ``path`` (if any) and ``environ``."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except OSError as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+    raw = _expand_env(raw, environ, "")
+    _apply_env_overrides(raw, environ)
+    return _build(raw)
+
+
+def replace_server(settings: Settings, **changes: Any) -> Settings:
+    """Settings with some ``[server]`` fields changed (command-line flags win over everything)."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(settings, server=dataclasses.replace(settings.server, **changes))
+
+
+def _build(raw: dict[str, Any]) -> Settings:
+    unknown = set(raw) - set(_SECTIONS) - {"providers"}
+    if unknown:
+        raise SettingsError(f"unknown settings section: {sorted(unknown)[0]}")
+    sections = {name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
+    providers = {
+        slug: _section(ProviderSettings, value, f"providers.{slug}")
+        for slug, value in _table(raw.get("providers", {}), "providers").items()
+    }
+    return Settings(**sections, providers=providers)
+
+
+def _section(cls: type[Any], value: Any, path: str) -> Any:
+    table = _table(value, path)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, item in table.items():
+        if key not in fields:
+            raise SettingsError(f"{path}.{key}: unknown setting")
+        default = getattr(cls(), key)
+        kwargs[key] = _coerce(item, default, f"{path}.{key}")
+    return cls(**kwargs)
+
+
+def _table(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{path}: expected a table")
+    return value
+
+
+def _coerce(value: Any, default: Any, path: str) -> Any:
+    """Check ``value`` against the type of the field's default; environment strings are parsed."""
+    kind = type(default)
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        if isinstance(value, bool):
+            return value
+    elif kind in (int, float):
+        try:
+            number = (
+                kind(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+            )
+        except ValueError:
+            number = None
+        if number is not None and number >= 0:
+            return number
+        raise SettingsError(f"{path}: expected a non-negative {kind.__name__}, got {value!r}")
+    elif kind is tuple:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise SettingsError(f"{path}: expected a list of strings")
+    elif isinstance(value, str):
+        return value
+    raise SettingsError(f"{path}: expected a {kind.__name__}, got {value!r}")
+
+
+def _expand_env(value: Any, environ: Mapping[str, str], path: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, environ, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, environ, path) for v in value]
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in environ:
+                raise SettingsError(f"{path}: environment variable {name} is not set")
+            return environ[name]
+
+        return _ENV_REFERENCE.sub(lookup, value)
+    return value
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for section, cls in _SECTIONS.items():
+        prefix = "GATEWAY_" if section == "server" else f"GATEWAY_{section.upper()}_"
+        for f in dataclasses.fields(cls):
+            name = prefix + f.name.upper()
+            if name in environ:
+                raw.setdefault(section, {})[f.name] = environ[name]

@@ -1,0 +1,125 @@
+"""The gateway's one error hierarchy, OpenAI-shaped at the edge.
+
+Every error the gateway itself produces becomes ``{"error": {"message", "type", "param", "code"}}``
+with a matching HTTP status, so every OpenAI SDK raises the exception its users already handle
+(``BadRequestError`` for 400, ``NotFoundError`` for 404, ...).
+"""
+
+from __future__ import annotations
+
+import orjson
+
+
+class GatewayError(Exception):
+    """An error answered to the client as an OpenAI-style error body with ``status``."""
+
+    status = 500
+    type = "api_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, dict[str, str | None]]:
+        return error_body(self.message, self.type, self.param, self.code)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.body())
+
+
+def error_body(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> dict[str, dict[str, str | None]]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class RequestTimeout(GatewayError):
+    """The caller's own deadline (``x-portkey-request-timeout``) passed."""
+
+    status = 408
+    type = "timeout_error"
+    code = "request_timeout"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    type = "invalid_request_error"
+    code = "unsupported_media_type"
+
+
+class UpstreamUnreachable(GatewayError):
+    """The provider could not be reached (DNS, refused connection, TLS, reset before a response)."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_unreachable"
+
+
+class UpstreamBroken(GatewayError):
+    """The provider answered, then broke off (connection cut, malformed framing)."""
+
+    status = 502
+    type = "api_error"
+    code = "upstream_error"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
+
+
+class UpstreamTimeout(GatewayError):
+    """A gateway-side timeout (connect, idle gap between bytes, total) passed."""
+
+    status = 504
+    type = "timeout_error"
+    code = "upstream_timeout"

@@ -1,0 +1,54 @@
+"""Every error leaves the gateway OpenAI-shaped: the gateway's own, aiohttp's, and unexpected ones."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, error_body
+
+logger = logging.getLogger("gateway.errors")
+
+
+@web.middleware
+async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn exceptions into OpenAI-style error responses; never show a stack trace.
+
+    An unexpected exception is logged with its traceback (request headers are never logged,
+    so no key reaches the log) and answered as a generic 500.
+    """
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return _respond(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _respond(_from_http_exception(request, exc))
+    except Exception:
+        logger.exception("unexpected error on %s %s", request.method, request.path)
+        return web.json_response(
+            error_body("The gateway failed to handle this request.", "api_error", None, "internal_error"),
+            status=500,
+        )
+
+
+def _respond(error: GatewayError) -> web.Response:
+    return web.Response(
+        body=error.to_json(), status=error.status, content_type="application/json", headers=error.headers
+    )
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> GatewayError:
+    if exc.status == 404:
+        return NotFound(f"Unknown route {request.method} {request.path}: OpenAI endpoints live under /v1/.")
+    if exc.status == 405:
+        return MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}.",
+            headers={"Allow": exc.headers.get("Allow", "")},
+        )
+    if exc.status == 413:
+        return PayloadTooLarge("The request body is larger than this gateway's limit.")
+    return GatewayError(exc.reason, status=exc.status, code=exc.reason.lower().replace(" ", "_"))

@@ -1,0 +1,95 @@
+"""What happened to each request, recorded off the hot path.
+
+The handler drops a :class:`RequestRecord` into a bounded queue (never awaiting, never blocking);
+a background task decodes its usage and writes the access-log line. When the queue is full the
+record is dropped and counted, so a slow log sink can never slow requests down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.observability.usage import token_counts, usage_from_tail
+
+access_logger = logging.getLogger("gateway.access")
+
+QUEUE_SIZE = 10_000
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    method: str
+    path: str
+    provider: str
+    trace_id: str
+    status: int
+    #: ``ok``, ``upstream_error`` (cut or failed after the response started), ``client_closed``.
+    outcome: str
+    duration_ms: float
+    upstream_ms: float
+    #: The last bytes relayed, where the usage object lives (decoded in the background).
+    tail: bytes = b""
+    usage: dict[str, Any] | None = None
+
+
+class RequestLog:
+    """Bounded queue of finished requests plus the task that writes them."""
+
+    def __init__(self, enabled: bool, size: int = QUEUE_SIZE) -> None:
+        self.enabled = enabled
+        self.dropped = 0
+        self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(size)
+
+    def submit(self, record: RequestRecord) -> None:
+        if not self.enabled:
+            return
+        try:
+            self._queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    async def run(self) -> None:
+        while True:
+            record = await self._queue.get()
+            self._write(record)
+            self._queue.task_done()
+
+    @staticmethod
+    def _write(record: RequestRecord) -> None:
+        record.usage = usage_from_tail(record.tail)
+        prompt, completion = token_counts(record.usage)
+        access_logger.info(
+            "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f "
+            "prompt_tokens=%s completion_tokens=%s trace_id=%s",
+            record.method,
+            record.path,
+            record.status,
+            record.provider,
+            record.outcome,
+            record.duration_ms,
+            record.upstream_ms,
+            prompt,
+            completion,
+            record.trace_id,
+        )
+
+    async def flush(self) -> None:
+        """Wait until every queued record is written (shutdown, tests)."""
+        await self._queue.join()
+
+
+@contextlib.asynccontextmanager
+async def running(log: RequestLog) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(log.run())
+    try:
+        yield
+    finally:
+        await log.flush()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,98 @@
+"""Azure OpenAI: OpenAI's wire format behind per-resource hosts, deployment paths and api-version.
+
+Two URL forms, both documented by Azure:
+- with ``x-portkey-azure-deployment-id``, model endpoints go to the deployment:
+  ``{base}/deployments/{deployment}/chat/completions?api-version={version}``; account-level ones
+  (files, batches, fine-tuning, models...) to ``{base}/{endpoint}?api-version={version}``;
+- without one, the v1 API: ``{base}/v1/{endpoint}`` (the model field names the deployment).
+``{base}`` is ``https://{resource}.openai.azure.com/openai``, or the custom host.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from yarl import URL
+
+from gateway.errors import InvalidRequest
+from gateway.providers.base import AUDIO, CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, ProviderSpec, UpstreamCall
+
+#: The latest generally available dated version, used with deployment URLs when none is given.
+DEFAULT_API_VERSION = "2024-10-21"
+#: Resource and deployment names end up in the URL: letters, digits, '-', '_' and '.' only.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_DEPLOYMENT_FAMILIES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO})
+
+SPEC = ProviderSpec(
+    slug="azure-openai",
+    name="Azure OpenAI",
+    base_url="https://{resource}.openai.azure.com/openai",
+    docs="https://learn.microsoft.com/azure/ai-foundry/openai/reference",
+    auth="api-key",
+)
+
+
+class AzureOpenAI:
+    __slots__ = ()
+    option_headers: tuple[str, ...] = ("azure-resource-name", "azure-deployment-id", "azure-api-version")
+
+    @property
+    def spec(self) -> ProviderSpec:
+        return SPEC
+
+    def upstream_url(self, call: UpstreamCall) -> str:
+        base = call.base_url.rstrip("/") or self._resource_base(call)
+        deployment = call.options.get("azure-deployment-id", "")
+        version = call.options.get("azure-api-version", "")
+        if not deployment and version in ("", "v1"):
+            return _with_query(f"{base}/v1/{call.endpoint}", call.query, "")
+        family = call.endpoint.split("/", 1)[0]
+        if not _NAME.fullmatch(deployment or "x"):
+            raise InvalidRequest(
+                f"x-portkey-azure-deployment-id {deployment!r} is not a valid deployment name.",
+                param="x-portkey-azure-deployment-id",
+                code="invalid_azure_deployment_id",
+            )
+        path = (
+            f"deployments/{deployment}/{call.endpoint}"
+            if deployment and family in _DEPLOYMENT_FAMILIES
+            else call.endpoint
+        )
+        return _with_query(f"{base}/{path}", call.query, version or DEFAULT_API_VERSION)
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        if not api_key:
+            return {}
+        # A Microsoft Entra ID access token is a JWT and goes as a bearer token; keys go as api-key.
+        if api_key.startswith("eyJ"):
+            return {"Authorization": f"Bearer {api_key}"}
+        return {"api-key": api_key}
+
+    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
+        return False
+
+    @staticmethod
+    def _resource_base(call: UpstreamCall) -> str:
+        resource = call.options.get("azure-resource-name", "")
+        if not resource:
+            raise InvalidRequest(
+                "Azure OpenAI needs the resource name: send x-portkey-azure-resource-name "
+                "(or x-portkey-custom-host with the resource's /openai URL).",
+                param="x-portkey-azure-resource-name",
+                code="missing_azure_resource_name",
+            )
+        if not _NAME.fullmatch(resource):
+            raise InvalidRequest(
+                f"x-portkey-azure-resource-name {resource!r} is not a valid Azure resource name.",
+                param="x-portkey-azure-resource-name",
+                code="invalid_azure_resource_name",
+            )
+        return SPEC.base_url.format(resource=resource)
+
+
+def _with_query(url: str, query: str, version: str) -> str:
+    """``url`` with the caller's query string, plus ``api-version`` unless the caller set one."""
+    if version and "api-version" not in URL.build(query_string=query).query:
+        query = f"{query}&api-version={version}" if query else f"api-version={version}"
+    return f"{url}?{query}" if query else url

@@ -1,0 +1,45 @@
+"""Provider slug → adapter, built once at start-up from the catalog and the code adapters."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+from gateway.errors import InvalidRequest
+from gateway.providers.azure_openai import AzureOpenAI
+from gateway.providers.base import ProviderAdapter
+from gateway.providers.catalog import PROVIDERS
+from gateway.providers.openai_compat import OpenAICompatible
+
+
+class ProviderRegistry:
+    __slots__ = ("_adapters",)
+
+    def __init__(self, adapters: Mapping[str, ProviderAdapter]) -> None:
+        self._adapters = dict(adapters)
+
+    @classmethod
+    def default(cls) -> ProviderRegistry:
+        adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
+        adapters["azure-openai"] = AzureOpenAI()
+        return cls(adapters)
+
+    def __contains__(self, slug: str) -> bool:
+        return slug in self._adapters
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._adapters.values())
+
+    def get(self, slug: str) -> ProviderAdapter:
+        """The adapter for ``slug``; an unknown slug is a 400 that suggests the closest ones."""
+        adapter = self._adapters.get(slug) or self._adapters.get(slug.strip().lower())
+        if adapter is not None:
+            return adapter
+        close = difflib.get_close_matches(slug.lower(), self._adapters, n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise InvalidRequest(
+            f"Unknown provider {slug!r} in x-portkey-provider.{hint} Known providers: "
+            f"{', '.join(sorted(self._adapters))}.",
+            param="x-portkey-provider",
+            code="unknown_provider",
+        )

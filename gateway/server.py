@@ -1,0 +1,131 @@
+"""Running the gateway: uvloop, one event loop per process, SO_REUSEPORT workers, graceful drain.
+
+Drain (SIGTERM or SIGINT): /readyz turns 503, then after ``drain_delay`` the listener closes (new
+connections are refused), in-flight requests and streams get ``drain_timeout`` seconds to
+finish, and whatever is left is cancelled. With ``--workers N`` a supervisor starts N processes
+that share the port, forwards the signal to them, and restarts a worker that dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+
+import multidict
+import uvloop
+import yarl
+from aiohttp import http_parser, web
+
+from gateway.app import create_app
+from gateway.appkeys import STATE
+from gateway.config.settings import Settings
+from gateway.observability.logging import configure_logging
+
+logger = logging.getLogger("gateway.server")
+
+#: A worker that dies sooner than this after starting is not restarted (it would crash-loop:
+#: a port in use, a bad setting); the supervisor stops instead.
+_MIN_HEALTHY_UPTIME = 5.0
+
+
+def run(settings: Settings) -> int:
+    """Serve until told to stop; the process exit code."""
+    configure_logging(settings.server.log_level)
+    check_speedups()
+    if settings.server.workers <= 1:
+        return serve(settings, reuse_port=False)
+    return _supervise(settings)
+
+
+def serve(settings: Settings, *, reuse_port: bool) -> int:
+    configure_logging(settings.server.log_level)
+    try:
+        uvloop.run(_serve(settings, reuse_port))
+    except OSError as exc:
+        logger.error("cannot listen on %s:%d: %s", settings.server.host, settings.server.port, exc.strerror)
+        return 1
+    return 0
+
+
+async def _serve(settings: Settings, reuse_port: bool) -> None:
+    server = settings.server
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.drain_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=reuse_port)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    logger.info("gateway listening on http://%s:%d/v1", server.host, server.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    app[STATE].draining = True
+    logger.info("draining: up to %gs for in-flight requests", server.drain_timeout)
+    if server.drain_delay:
+        await asyncio.sleep(server.drain_delay)
+    await runner.cleanup()
+    logger.info("stopped")
+
+
+def check_speedups() -> None:
+    """Warn when a C extension the hot path relies on is missing (pure-Python fallbacks are slow)."""
+    modules = {
+        "aiohttp's HTTP parser": http_parser.HttpRequestParser.__module__,
+        "multidict": multidict.MultiDict.__module__,
+        "yarl": yarl._quoting._Quoter.__module__,
+    }
+    for name, module in modules.items():
+        if module.endswith("_py") or module == "aiohttp.http_parser":
+            logger.warning("%s runs without its C extension (%s): expect much higher latency", name, module)
+
+
+def _supervise(settings: Settings) -> int:
+    context = multiprocessing.get_context("spawn")
+    workers: dict[BaseProcess, float] = {}  # process → when it started
+    stopping = False
+    exit_code = 0
+
+    def start() -> None:
+        process = context.Process(target=serve, args=(settings,), kwargs={"reuse_port": True})
+        process.start()
+        workers[process] = time.monotonic()
+
+    def stop(signum: int, frame: object = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.pid is not None and process.is_alive():
+                os.kill(process.pid, signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(settings.server.workers):
+        start()
+    logger.info("supervising %d workers", len(workers))
+    while workers:
+        wait([process.sentinel for process in workers], timeout=1.0)
+        for process in [p for p in workers if not p.is_alive()]:
+            uptime = time.monotonic() - workers.pop(process)
+            if stopping:
+                continue
+            if uptime < _MIN_HEALTHY_UPTIME:
+                logger.error(
+                    "worker %d exited after %.1fs (code %s): stopping", process.pid, uptime, process.exitcode
+                )
+                exit_code = 1
+                stop(signal.SIGTERM)
+            else:
+                logger.warning("worker %d exited (code %s): restarting it", process.pid, process.exitcode)
+                start()
+    return exit_code

@@ -1,0 +1,79 @@
+"""Which headers cross the gateway, in each direction.
+
+Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection and never cross a proxy; neither do
+the gateway's own ``x-portkey-*`` controls nor the caller's credentials, which providers get in
+their own form from the adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+
+#: Client headers sent upstream by default: what the wire format needs and what OpenAI's API
+#: reads (``openai-beta`` selects API versions, ``idempotency-key`` makes retries safe).
+#: Anything else goes only when the caller names it in ``x-portkey-forward-headers``.
+FORWARDED_BY_DEFAULT = frozenset(
+    (
+        "accept",
+        "accept-encoding",
+        "content-type",
+        "content-length",
+        "user-agent",
+        "openai-beta",
+        "openai-organization",
+        "openai-project",
+        "idempotency-key",
+    )
+)
+
+#: Never forwarded upstream, even when named in ``x-portkey-forward-headers``.
+NEVER_FORWARDED = HOP_BY_HOP | frozenset(("host", "authorization", "cookie", "api-key", "x-api-key"))
+
+#: Upstream response headers the client never sees: connection-scoped ones, the provider's cookies
+#: (set for the gateway's connection, meaningless to the caller), and ones aiohttp writes itself.
+NOT_RELAYED = HOP_BY_HOP | frozenset(("set-cookie", "server", "date", "content-length", "alt-svc"))
+
+
+def header_names(value: str) -> frozenset[str]:
+    """Lower-cased header names from a comma-separated list (``Connection``, forward lists)."""
+    return frozenset(name.strip().lower() for name in value.split(",") if name.strip())
+
+
+def upstream_request_headers(
+    client: CIMultiDictProxy[str], extra_forward: Iterable[str] = ()
+) -> CIMultiDict[str]:
+    """Client headers to send upstream: the defaults, plus what the caller asked to forward."""
+    allowed = FORWARDED_BY_DEFAULT.union(extra_forward)
+    blocked = NEVER_FORWARDED | header_names(client.get("connection", ""))
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in client.items():
+        lowered = name.lower()
+        if lowered in allowed and lowered not in blocked and not lowered.startswith("x-portkey-"):
+            out.add(name, value)
+    return out
+
+
+def relayed_response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """Upstream response headers to give the client (rate limits, request ids, content type...)."""
+    blocked = NOT_RELAYED | header_names(upstream.get("connection", ""))
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in upstream.items():
+        if name.lower() not in blocked:
+            out.add(name, value)
+    return out

@@ -1,0 +1,82 @@
+"""Shared fixtures: a fake provider and the gateway, both on real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from openai import AsyncOpenAI
+
+from gateway.app import create_app
+from gateway.config.settings import Settings
+from tests.fake_provider import FakeProvider
+
+GatewayFactory = Callable[..., Awaitable[TestServer]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fixtures-dir",
+        default=str(Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"),
+        help="provider wire recordings (../shared/fixtures); their tests run where it exists",
+    )
+
+
+@pytest.fixture
+async def fake(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
+    provider = FakeProvider()
+    server = await aiohttp_server(provider.app())
+    provider.port = server.port
+    return provider
+
+
+def settings_with(**sections: dict[str, Any]) -> Settings:
+    """Default settings with some fields changed: ``settings_with(limits={"max_upload_bytes": 10})``."""
+    settings = Settings()
+    changes = {
+        name: dataclasses.replace(getattr(settings, name), **fields) if name != "providers" else fields
+        for name, fields in sections.items()
+    }
+    return dataclasses.replace(settings, **changes)
+
+
+@pytest.fixture
+async def make_gateway(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> GatewayFactory:
+    """Start a gateway (in this process, on a real socket) with the given settings."""
+
+    async def start(settings: Settings | None = None) -> TestServer:
+        app: web.Application = create_app(settings or Settings())
+        return await aiohttp_server(app)
+
+    return start
+
+
+@pytest.fixture
+async def gateway(make_gateway: GatewayFactory) -> TestServer:
+    return await make_gateway()
+
+
+@pytest.fixture
+def gateway_url(gateway: TestServer) -> str:
+    return f"http://127.0.0.1:{gateway.port}"
+
+
+@pytest.fixture
+def provider_headers(fake: FakeProvider) -> dict[str, str]:
+    """Headers that send a request to the fake as the ``openai`` provider."""
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
+
+
+@pytest.fixture
+async def client(gateway_url: str, provider_headers: dict[str, str]) -> AsyncIterator[AsyncOpenAI]:
+    """The official async OpenAI SDK pointed at the gateway, no retries (tests see every status)."""
+    sdk = AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="sk-test-key", default_headers=provider_headers, max_retries=0
+    )
+    yield sdk
+    await sdk.close()
