@@ -22,12 +22,13 @@ from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, Reques
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
+from gateway.routing.metadata import parse_metadata
 from gateway.routing.target import Target, target_from_headers
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
 
-#: Endpoint families a catalog row can leave out (others are passed through unchecked).
+#: Portkey's headers for OpenAI's account-scoping headers.
 _OPENAI_HEADERS = (
     ("x-portkey-openai-organization", "OpenAI-Organization"),
     ("x-portkey-openai-project", "OpenAI-Project"),
@@ -49,6 +50,7 @@ async def proxy(
     app = request.app
     settings = app[SETTINGS]
     target = target_from_headers(request.headers, app[PROVIDERS], settings)
+    metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
     spec = target.adapter.spec
     endpoint = request.rel_url.raw_path[len("/v1/") :]
     if family is not None and spec.endpoints is not None and family not in spec.endpoints:
@@ -65,7 +67,7 @@ async def proxy(
     deadline, caller_deadline = _deadline(request, settings.upstream.request_timeout)
 
     relay = Relay(request)
-    record = RequestRecord(request.method, request.path, spec.slug, trace_id(request), 0, "ok", 0.0, 0.0)
+    record = RequestRecord(request.method, request.path, spec.slug, trace_id(request), metadata)
     sent = received = started
     failure: GatewayError | None = None
     try:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from gateway.observability.usage import token_counts, usage_from_tail
 
 access_logger = logging.getLogger("gateway.access")
@@ -27,11 +29,13 @@ class RequestRecord:
     path: str
     provider: str
     trace_id: str
-    status: int
-    #: ``ok``, ``upstream_error`` (cut or failed after the response started), ``client_closed``.
-    outcome: str
-    duration_ms: float
-    upstream_ms: float
+    #: The caller's x-portkey-metadata labels.
+    metadata: dict[str, str]
+    status: int = 0
+    #: ``ok``, ``upstream_error`` (the upstream failed or timed out), ``client_closed``.
+    outcome: str = "ok"
+    duration_ms: float = 0.0
+    upstream_ms: float = 0.0
     #: The last bytes relayed, where the usage object lives (decoded in the background).
     tail: bytes = b""
     usage: dict[str, Any] | None = None
@@ -65,7 +69,7 @@ class RequestLog:
         prompt, completion = token_counts(record.usage)
         access_logger.info(
             "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f "
-            "prompt_tokens=%s completion_tokens=%s trace_id=%s",
+            "prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s",
             record.method,
             record.path,
             record.status,
@@ -76,6 +80,7 @@ class RequestLog:
             prompt,
             completion,
             record.trace_id,
+            orjson.dumps(record.metadata).decode() if record.metadata else "{}",
         )
 
     async def flush(self) -> None:
