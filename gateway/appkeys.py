@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -17,9 +18,35 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class ServerState:
-    """Process-wide lifecycle flags: ``draining`` turns /readyz to 503 once SIGTERM arrives."""
+    """Process-wide lifecycle: ``draining`` turns /readyz to 503 once SIGTERM arrives; the
+    proxied requests (streams included) still running are tracked so a drain can wait for them."""
 
     draining: bool = False
+    _requests: set[asyncio.Task[object]] = field(default_factory=set)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._requests)
+
+    def request_started(self, task: asyncio.Task[object]) -> None:
+        self._requests.add(task)
+
+    def request_finished(self, task: asyncio.Task[object]) -> None:
+        self._requests.discard(task)
+        if not self._requests:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no request is in flight."""
+        while self._requests:
+            self._idle.clear()
+            await self._idle.wait()
+
+    def cancel_all(self) -> None:
+        """Cancel every request still in flight (each ends its response as well as it can)."""
+        for task in self._requests:
+            task.cancel()
 
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")

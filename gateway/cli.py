@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.config.settings import SettingsError, load_settings, replace_server
+from gateway.config.settings import Settings, SettingsError, load_settings, replace_server
 from gateway.observability.logging import LEVELS
+from gateway.providers.registry import ProviderRegistry
 from gateway.server import run
 
 
@@ -30,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = load_settings(args.config)
+        _check_provider_names(settings)
     except SettingsError as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
@@ -43,3 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         drain_timeout=args.drain_timeout,
     )
     return run(settings)
+
+
+def _check_provider_names(settings: Settings) -> None:
+    """A misspelt ``[providers.<slug>]`` table would otherwise be ignored without a word."""
+    registry = ProviderRegistry.default()
+    for slug in settings.providers:
+        if slug not in registry:
+            raise SettingsError(f"providers.{slug}: unknown provider (the README lists the slugs)")

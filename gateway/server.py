@@ -23,7 +23,7 @@ import yarl
 from aiohttp import http_parser, web
 
 from gateway.app import create_app
-from gateway.appkeys import STATE
+from gateway.appkeys import STATE, ServerState
 from gateway.config.settings import Settings
 from gateway.observability.logging import configure_logging
 
@@ -32,6 +32,8 @@ logger = logging.getLogger("gateway.server")
 #: A worker that dies sooner than this after starting is not restarted (it would crash-loop:
 #: a port in use, a bad setting); the supervisor stops instead.
 _MIN_HEALTHY_UPTIME = 5.0
+#: Seconds a request cancelled at the end of the drain gets to send its in-band error event.
+_CANCEL_GRACE = 1.0
 
 
 def run(settings: Settings) -> int:
@@ -56,7 +58,8 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
 async def _serve(settings: Settings, reuse_port: bool) -> None:
     server = settings.server
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=server.drain_timeout)
+    # The drain is ours (below): by the time aiohttp's shutdown runs, no proxied request is left.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_CANCEL_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=reuse_port)
     try:
@@ -70,12 +73,32 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    app[STATE].draining = True
-    logger.info("draining: up to %gs for in-flight requests", server.drain_timeout)
-    if server.drain_delay:
-        await asyncio.sleep(server.drain_delay)
-    await runner.cleanup()
+    await _drain(runner, app[STATE], server.drain_delay, server.drain_timeout)
     logger.info("stopped")
+
+
+async def _drain(runner: web.AppRunner, state: ServerState, delay: float, drain_timeout: float) -> None:
+    """Stop taking work, let in-flight requests finish for up to ``drain_timeout`` s, cancel the rest."""
+    state.draining = True
+    logger.info("draining: %d requests in flight, up to %gs to finish", state.in_flight, drain_timeout)
+    if delay:
+        await asyncio.sleep(delay)
+    for site in list(runner.sites):
+        await site.stop()
+    if not await _idle_within(state, drain_timeout):
+        logger.warning("drain timeout: cancelling %d requests still in flight", state.in_flight)
+        state.cancel_all()
+        await _idle_within(state, _CANCEL_GRACE)
+    await runner.cleanup()
+
+
+async def _idle_within(state: ServerState, seconds: float) -> bool:
+    try:
+        async with asyncio.timeout(seconds):
+            await state.wait_idle()
+    except TimeoutError:
+        return False
+    return True
 
 
 def check_speedups() -> None:

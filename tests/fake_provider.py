@@ -71,7 +71,13 @@ class FakeProvider:
             if len(kept) < _KEEP_BYTES:
                 kept += chunk
         received = Received(
-            request.method, request.path, request.query_string, request.headers, bytes(kept), size, digest.hexdigest()
+            request.method,
+            request.path,
+            request.query_string,
+            request.headers,
+            bytes(kept),
+            size,
+            digest.hexdigest(),
         )
         self.received.append(received)
         responder = self._responders.get((request.method, request.path), _default)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
 
 from gateway.api.bodies import (
     BodyKind,
@@ -17,8 +19,15 @@ from gateway.api.bodies import (
     read_json_object,
     streamed_body,
 )
-from gateway.appkeys import PROVIDERS, REQUEST_LOG, SETTINGS, UPSTREAM
-from gateway.errors import GatewayError, InvalidRequest, PayloadTooLarge, RequestTimeout, UpstreamTimeout
+from gateway.appkeys import PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    PayloadTooLarge,
+    RequestTimeout,
+    ServiceUnavailable,
+    UpstreamTimeout,
+)
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
@@ -35,6 +44,19 @@ _OPENAI_HEADERS = (
 )
 
 
+@dataclass(slots=True)
+class Outgoing:
+    """The upstream request, fully decided before anything is sent."""
+
+    provider: str
+    url: URL
+    headers: CIMultiDict[str]
+    body: bytes | StreamedBody | None
+    #: Seconds the whole exchange may take (``None``: no deadline), and whether the caller set it.
+    deadline: float | None
+    caller_deadline: bool
+
+
 async def proxy(
     request: web.Request, body_kind: BodyKind | None = None, family: str | None = None
 ) -> web.StreamResponse:
@@ -47,64 +69,81 @@ async def proxy(
     A client that disconnects cancels this handler, which closes the upstream connection.
     """
     started = time.perf_counter()
-    app = request.app
-    settings = app[SETTINGS]
-    target = target_from_headers(request.headers, app[PROVIDERS], settings)
-    metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
+    state = request.app[STATE]
+    task = asyncio.current_task()
+    assert task is not None
+    state.request_started(task)
+    try:
+        outgoing = await _outgoing(request, body_kind, family)
+        record = RequestRecord(
+            request.method,
+            request.path,
+            outgoing.provider,
+            trace_id(request),
+            parse_metadata(request.headers.get("x-portkey-metadata")),
+        )
+        return await _exchange(request, outgoing, record, started)
+    finally:
+        state.request_finished(task)
+
+
+async def _outgoing(request: web.Request, body_kind: BodyKind | None, family: str | None) -> Outgoing:
+    settings = request.app[SETTINGS]
+    target = target_from_headers(request.headers, request.app[PROVIDERS], settings)
     spec = target.adapter.spec
-    endpoint = request.rel_url.raw_path[len("/v1/") :]
     if family is not None and spec.endpoints is not None and family not in spec.endpoints:
         raise InvalidRequest(
             f"Provider {spec.slug} does not offer /v1/{family} endpoints.",
             param="x-portkey-provider",
             code="unsupported_endpoint",
         )
+    endpoint = request.rel_url.raw_path[len("/v1/") :]
     body = await _upstream_body(request, body_kind, target, endpoint)
-    url = target.adapter.upstream_url(
-        UpstreamCall(endpoint, request.rel_url.raw_query_string, target.base_url, target.options)
-    )
+    call = UpstreamCall(endpoint, request.rel_url.raw_query_string, target.base_url, target.options)
+    # Already encoded (the client's raw path and query): parsing it again would decode some
+    # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
+    url = URL(target.adapter.upstream_url(call), encoded=True)
     headers = _upstream_headers(request, target, streamed=not isinstance(body, bytes))
     deadline, caller_deadline = _deadline(request, settings.upstream.request_timeout)
+    return Outgoing(spec.slug, url, headers, body, deadline, caller_deadline)
 
+
+async def _exchange(
+    request: web.Request, outgoing: Outgoing, record: RequestRecord, started: float
+) -> web.StreamResponse:
+    """Send ``outgoing`` and relay the answer; every outcome ends up in ``record``."""
+    app = request.app
     relay = Relay(request)
-    record = RequestRecord(request.method, request.path, spec.slug, trace_id(request), metadata)
     sent = received = started
     failure: GatewayError | None = None
     try:
-        async with asyncio.timeout(deadline):
+        async with asyncio.timeout(outgoing.deadline):
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
+                request.method,
+                outgoing.url,
+                headers=outgoing.headers,
+                data=outgoing.body,
+                allow_redirects=False,
             ) as upstream:
                 received = time.perf_counter()
                 record.status = upstream.status
-                response_headers = relayed_response_headers(upstream.headers)
-                response_headers["x-portkey-provider"] = spec.slug
-                gateway_ms = (sent - started + time.perf_counter() - received) * 1000
-                response_headers["Server-Timing"] = (
-                    f"gateway;dur={gateway_ms:.3f}, upstream;dur={(received - sent) * 1000:.3f}"
-                )
-                await relay.start(upstream, response_headers)
+                headers = relayed_response_headers(upstream.headers)
+                headers["x-portkey-provider"] = outgoing.provider
+                _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
+                await relay.start(upstream, headers)
                 await relay.pump(upstream)
     except ClientGone:
         record.outcome = "client_closed"
     except asyncio.CancelledError:
         record.outcome = "client_closed"
+        if app[STATE].draining and relay.committed:
+            # Cancelled at the end of a drain: say so, rather than just stopping mid-stream.
+            record.outcome = "shutdown"
+            await relay.fail(ServiceUnavailable("The gateway shut down before the response was complete."))
         raise
-    except (aiohttp.ClientError, OSError, PayloadTooLarge) as exc:
-        failure = _upload_failure(body) or upstream_failure(
-            exc, spec.slug, idle_timeout=settings.upstream.idle_timeout
-        )
-    except TimeoutError:
-        failure = (
-            RequestTimeout(
-                f"The request took longer than x-portkey-request-timeout ({deadline * 1000:g} ms)."
-            )
-            if caller_deadline and deadline is not None
-            else UpstreamTimeout(
-                f"Provider {spec.slug} did not finish within the gateway's request timeout ({deadline:g} s)."
-            )
-        )
+    except (aiohttp.ClientError, OSError, PayloadTooLarge) as exc:  # TimeoutError is an OSError
+        failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = (received - sent) * 1000
@@ -121,6 +160,30 @@ async def proxy(
     return relay.response
 
 
+def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
+    if isinstance(outgoing.body, StreamedBody) and outgoing.body.exceeded:
+        return PayloadTooLarge("The upload is larger than this gateway's limit.")
+    # aiohttp's connect and idle timeouts are ClientErrors too; a bare TimeoutError is the deadline.
+    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
+        seconds = outgoing.deadline or 0.0
+        if outgoing.caller_deadline:
+            return RequestTimeout(
+                f"The request took longer than x-portkey-request-timeout ({seconds * 1000:g} ms)."
+            )
+        return UpstreamTimeout(
+            f"Provider {outgoing.provider} did not finish within the gateway's request timeout "
+            f"({seconds:g} s)."
+        )
+    return upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
+
+
+def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: float) -> None:
+    timing = f"gateway;dur={gateway_s * 1000:.3f}, upstream;dur={upstream_s * 1000:.3f}"
+    # Keep the provider's own metrics, if it sent any, after ours.
+    theirs = headers.get("Server-Timing")
+    headers["Server-Timing"] = f"{timing}, {theirs}" if theirs else timing
+
+
 async def _upstream_body(
     request: web.Request, kind: BodyKind | None, target: Target, endpoint: str
 ) -> bytes | StreamedBody | None:
@@ -133,7 +196,7 @@ async def _upstream_body(
     return streamed_body(request, limits.max_upload_bytes)
 
 
-def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> Any:
+def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
     forward = header_names(request.headers.get("x-portkey-forward-headers", ""))
     headers = upstream_request_headers(request.headers, forward)
     if not streamed:
@@ -163,9 +226,3 @@ def _deadline(request: web.Request, configured: float) -> tuple[float | None, bo
             code="invalid_request_timeout",
         )
     return milliseconds / 1000, True
-
-
-def _upload_failure(body: bytes | StreamedBody | None) -> GatewayError | None:
-    if isinstance(body, StreamedBody) and body.exceeded:
-        return PayloadTooLarge("The upload is larger than this gateway's limit.")
-    return None

@@ -168,6 +168,8 @@ def _coerce(value: Any, default: Any, path: str) -> Any:
             )
         except ValueError:
             number = None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            number = None  # int() would silently turn a port of 8787.5 into 8787
         if number is not None and number >= 0:
             return number
         raise SettingsError(f"{path}: expected a non-negative {kind.__name__}, got {value!r}")

@@ -10,11 +10,16 @@ any other body by aborting the connection, so a cut response never looks complet
 
 from __future__ import annotations
 
+from collections import deque
+
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
 from gateway.errors import GatewayError
 from gateway.observability.usage import TAIL_BYTES
+
+#: Reads kept for the tail: enough for a usage event and [DONE] cut into a few pieces.
+_RECENT_READS = 8
 
 
 class ClientGone(Exception):
@@ -62,16 +67,19 @@ class Relay:
         """
         assert self.response is not None
         write = self.response.write
-        previous = last = b""
+        # References to the last few reads, not a rolling copy: the usage event and [DONE] can
+        # arrive split over several small reads, and a copy per chunk would cost every chunk.
+        recent: deque[bytes] = deque(maxlen=_RECENT_READS)
+        keep = recent.append
         try:
             async for chunk in upstream.content.iter_any():
                 try:
                     await write(chunk)
                 except ConnectionResetError:
                     raise ClientGone from None
-                previous, last = last, chunk
+                keep(chunk)
         finally:
-            self.tail = previous + last if len(last) < TAIL_BYTES else last
+            self.tail = _tail(recent)
         try:
             await self.response.write_eof()
         except ConnectionResetError:
@@ -90,6 +98,18 @@ class Relay:
             await self.response.write_eof()
         except ConnectionResetError:
             pass
+
+
+def _tail(recent: deque[bytes]) -> bytes:
+    """The fewest recent reads that together hold at least ``TAIL_BYTES`` (all when fewer)."""
+    parts: list[bytes] = []
+    size = 0
+    for chunk in reversed(recent):
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= TAIL_BYTES:
+            break
+    return parts[0] if len(parts) == 1 else b"".join(reversed(parts))
 
 
 def _event_boundary(tail: bytes) -> bytes:

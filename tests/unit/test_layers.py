@@ -1,0 +1,218 @@
+"""DESIGN.md §3: a module imports only gateway modules of its own layer or lower.
+
+The map below is the design's module map. Modules the design does not name are placed here
+explicitly, each with its reason, and a module missing from the map fails the test: a new module
+gets its layer by a decision, not by accident. Imports under ``if TYPE_CHECKING:`` are type-only
+(nothing is imported at run time) and exempt.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "gateway"
+
+#: Straight from DESIGN.md §3. A trailing ``.*`` places a whole package.
+DESIGN_LAYERS: dict[str, int] = {
+    "errors": 0,
+    "appkeys": 0,
+    "streaming.sse": 0,
+    "upstream.headers": 0,
+    "cache.keys": 0,
+    "limits.gcra": 0,
+    "config.*": 1,
+    "upstream.session": 1,
+    "providers.base": 1,
+    "providers.catalog": 1,
+    "routing.health": 1,
+    "cache.memory": 1,
+    "limits.memory": 1,
+    "observability.logging": 1,
+    "observability.metrics": 1,
+    "observability.tracing": 1,
+    "providers.registry": 2,
+    "providers.openai_compat": 2,
+    "providers.openai": 2,
+    "providers.azure_openai": 2,
+    "providers.anthropic": 2,
+    "providers.gemini": 2,
+    "providers.vertex": 2,
+    "providers.bedrock": 2,
+    "providers.cohere": 2,
+    "providers.fake": 2,
+    "streaming.relay": 2,
+    "streaming.websocket": 2,
+    "routing.strategies": 2,
+    "routing.plan": 2,
+    "cache.redis": 2,
+    "limits.redis": 2,
+    "limits.tokens": 2,
+    "observability.usage": 2,
+    "middleware.*": 4,
+    "api.*": 4,
+    "app": 5,
+    "server": 5,
+    "cli": 5,
+    "__main__": 5,
+}
+
+#: Modules the design does not name: the lowest layer their imports and purpose allow.
+PLACED_HERE: dict[str, tuple[int, str]] = {
+    "upstream.failures": (0, "pure mapping of aiohttp exceptions to errors.py, like upstream/headers"),
+    "routing.metadata": (0, "pure parser of one header into a dict, like streaming/sse"),
+    "upstream.hostguard": (1, "custom-host policy and resolver used by upstream/session, reads config"),
+    "routing.target": (2, "picks the adapter from providers/registry, the first step of routing/plan"),
+    "observability.requestlog": (2, "access-log queue built on observability/usage"),
+    "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
+}
+
+
+def module_name(path: Path) -> str:
+    """``gateway/providers/catalog.py`` → ``providers.catalog``; a package's ``__init__`` → its name."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def gateway_modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer_of(module: str, packages: set[str]) -> int | None:
+    """The module's layer, ``None`` when the map does not place it.
+
+    A package's ``__init__`` is a marker: layer 0, so any import it gains (a re-export that would
+    hide the real dependency) is checked like every other.
+    """
+    if module in PLACED_HERE:
+        return PLACED_HERE[module][0]
+    if module in DESIGN_LAYERS:
+        return DESIGN_LAYERS[module]
+    if module == "" or module in packages:
+        return 0
+    package = module.rpartition(".")[0]
+    return DESIGN_LAYERS.get(f"{package}.*")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+class _ImportScanner(ast.NodeVisitor):
+    def __init__(self, module: str, is_package: bool, known: set[str]) -> None:
+        self.module, self.is_package, self.known = module, is_package, known
+        self.found: list[tuple[int, str]] = []
+
+    def visit_If(self, node: ast.If) -> None:
+        if not _is_type_checking(node.test):
+            self.generic_visit(node)
+            return
+        for child in node.orelse:
+            self.visit(child)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._add(node.lineno, alias.name, [])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        source = _absolute(node, self.module, self.is_package)
+        self._add(node.lineno, source, [alias.name for alias in node.names])
+
+    def _add(self, line: int, dotted: str, names: list[str]) -> None:
+        if dotted != "gateway" and not dotted.startswith("gateway."):
+            return
+        base = dotted.removeprefix("gateway").lstrip(".")
+        # ``from gateway.providers import catalog`` imports the module providers.catalog.
+        submodules = [full for name in names if (full := f"{base}.{name}".lstrip(".")) in self.known]
+        self.found.extend((line, target) for target in submodules or [base])
+
+
+def runtime_imports(source: str, module: str, is_package: bool, known: set[str]) -> list[tuple[int, str]]:
+    """(line, gateway module) for every import that runs, ``if TYPE_CHECKING:`` bodies skipped."""
+    scanner = _ImportScanner(module, is_package, known)
+    scanner.visit(ast.parse(source))
+    return scanner.found
+
+
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    if not node.level:
+        return node.module or ""
+    parts = ["gateway", *filter(None, module.split("."))]
+    if not is_package:
+        parts.pop()
+    parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, node.module] if node.module else parts)
+
+
+def violations(modules: dict[str, Path]) -> list[str]:
+    known = set(modules)
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+    problems = []
+    for name, path in modules.items():
+        own = layer_of(name, packages)
+        assert own is not None, f"{name} has no layer"
+        source = path.read_text(encoding="utf-8")
+        for line, target in runtime_imports(source, name, name in packages, known):
+            theirs = layer_of(target, packages)
+            if theirs is None or theirs > own:
+                problems.append(f"{name}:{line} (L{own}) imports {target} (L{theirs})")
+    return problems
+
+
+def test_every_gateway_module_has_a_layer() -> None:
+    modules = gateway_modules()
+    packages = {name for name, path in modules.items() if path.name == "__init__.py"}
+    unplaced = sorted(name for name in modules if layer_of(name, packages) is None)
+    assert not unplaced, f"place these modules in DESIGN_LAYERS or PLACED_HERE (with a reason): {unplaced}"
+
+
+def test_modules_placed_here_exist_and_are_not_in_the_design_map() -> None:
+    modules = gateway_modules()
+    assert set(PLACED_HERE) <= set(modules), "a module placed here was moved or removed: update PLACED_HERE"
+    assert not set(PLACED_HERE) & set(DESIGN_LAYERS)
+
+
+def test_gateway_imports_only_its_own_layer_or_lower() -> None:
+    assert violations(gateway_modules()) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from gateway.api.proxy import proxy\n", ["api.proxy"]),
+        ("import gateway.server\n", ["server"]),
+        ("from gateway.providers import catalog\n", ["providers.catalog"]),
+        ("from . import catalog\n", ["providers.catalog"]),
+        ("from ..api import proxy\n", ["api.proxy"]),
+        ("def f():\n    from gateway.app import create_app\n", ["app"]),
+        ("try:\n    import gateway.cli\nexcept ImportError:\n    pass\n", ["cli"]),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from gateway.app import x\n", []),
+        (
+            "import typing\nif typing.TYPE_CHECKING:\n    import gateway.app\nelse:\n    import gateway.cli",
+            ["cli"],
+        ),
+        ("import aiohttp\nfrom yarl import URL\n", []),
+    ],
+)
+def test_import_scanner_sees_runtime_imports_only(source: str, expected: list[str]) -> None:
+    known = {"api.proxy", "server", "providers.catalog", "app", "cli", "providers"}
+    found = [target for _, target in runtime_imports(source, "providers.registry", False, known)]
+    assert found == expected
+
+
+def test_an_upward_import_is_reported(tmp_path: Path) -> None:
+    upward = tmp_path / "catalog.py"
+    upward.write_text("from gateway.streaming.relay import Relay\n", encoding="utf-8")
+    problems = violations({**gateway_modules(), "providers.catalog": upward})
+    assert problems == ["providers.catalog:1 (L1) imports streaming.relay (L2)"]
+
+
+def test_a_module_outside_the_map_has_no_layer() -> None:
+    assert layer_of("upstream.retry_budget", packages=set()) is None
+    assert layer_of("api.anything_new", packages=set()) == 4

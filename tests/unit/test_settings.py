@@ -1,0 +1,260 @@
+"""``load_settings``: embedded defaults < TOML file < ``GATEWAY_*`` environment, with dotted-path errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from gateway.config.settings import (
+    ProviderSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+    replace_server,
+)
+
+WriteToml = Callable[[str], str]
+
+
+@pytest.fixture
+def write_toml(tmp_path: Path) -> WriteToml:
+    """Write a settings file into tmp_path; its path."""
+
+    def write(text: str) -> str:
+        path = tmp_path / "gateway.toml"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+def test_no_file_and_no_environment_gives_the_embedded_defaults() -> None:
+    settings = load_settings(None, environ={})
+    assert settings == Settings()
+    assert settings.server.host == "127.0.0.1"
+    assert settings.server.port == 8787
+    assert settings.server.workers == 1
+    assert settings.upstream.connect_timeout > 0
+    assert settings.upstream.idle_timeout > 0
+    # aiohttp's default cap of 100 connections would queue requests: the gateway's is unlimited.
+    assert settings.upstream.limit_per_host == 0
+    assert settings.custom_hosts.allow == ()
+    assert settings.custom_hosts.allow_metadata is False
+    assert settings.providers == {}
+
+
+def test_unrelated_environment_variables_are_ignored() -> None:
+    assert load_settings(None, environ={"PORT": "1", "GATEWAY_PORTS": "2", "HOME": "/root"}) == Settings()
+
+
+def test_file_sets_values_in_every_section(write_toml: WriteToml) -> None:
+    path = write_toml(
+        """
+        [server]
+        host = "0.0.0.0"
+        port = 9000
+        workers = 4
+        access_log = true
+        drain_timeout = 12.5
+
+        [limits]
+        max_upload_bytes = 1024
+
+        [upstream]
+        connect_timeout = 3
+        idle_timeout = 45.5
+
+        [custom_hosts]
+        allow = ["vllm.internal:8000", "ollama.internal"]
+        allow_metadata = true
+        """
+    )
+    settings = load_settings(path, environ={})
+    assert (settings.server.host, settings.server.port, settings.server.workers) == ("0.0.0.0", 9000, 4)
+    assert settings.server.access_log is True
+    assert settings.server.drain_timeout == 12.5
+    assert settings.limits.max_upload_bytes == 1024
+    assert settings.upstream.connect_timeout == 3.0
+    assert isinstance(settings.upstream.connect_timeout, float)
+    assert settings.upstream.idle_timeout == 45.5
+    assert settings.custom_hosts.allow == ("vllm.internal:8000", "ollama.internal")
+    assert settings.custom_hosts.allow_metadata is True
+    # Fields the file does not name keep their defaults.
+    assert settings.server.log_level == Settings().server.log_level
+    assert settings.limits.max_json_body_bytes == Settings().limits.max_json_body_bytes
+
+
+def test_environment_overrides_server_and_section_fields() -> None:
+    settings = load_settings(
+        None,
+        environ={
+            "GATEWAY_PORT": "9100",
+            "GATEWAY_HOST": "0.0.0.0",
+            "GATEWAY_ACCESS_LOG": "yes",
+            "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "2.5",
+            "GATEWAY_LIMITS_MAX_JSON_BODY_BYTES": "4096",
+            "GATEWAY_CUSTOM_HOSTS_ALLOW_METADATA": "true",
+        },
+    )
+    assert settings.server.port == 9100
+    assert settings.server.host == "0.0.0.0"
+    assert settings.server.access_log is True
+    assert settings.upstream.connect_timeout == 2.5
+    assert settings.limits.max_json_body_bytes == 4096
+    assert settings.custom_hosts.allow_metadata is True
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("vllm.internal:8000", ("vllm.internal:8000",)),
+        ("a.internal, b.internal:8080 ,c.internal", ("a.internal", "b.internal:8080", "c.internal")),
+        (" a.internal,,", ("a.internal",)),
+        ("", ()),
+    ],
+)
+def test_custom_hosts_allow_from_the_environment_is_a_comma_list(
+    value: str, expected: tuple[str, ...]
+) -> None:
+    settings = load_settings(None, environ={"GATEWAY_CUSTOM_HOSTS_ALLOW": value})
+    assert settings.custom_hosts.allow == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("on", True), ("0", False), ("off", False)])
+def test_boolean_environment_values(value: str, expected: bool) -> None:
+    assert load_settings(None, environ={"GATEWAY_ACCESS_LOG": value}).server.access_log is expected
+
+
+def test_environment_beats_the_file_and_the_file_beats_the_defaults(write_toml: WriteToml) -> None:
+    path = write_toml("[server]\nport = 9000\nworkers = 3\n[upstream]\nconnect_timeout = 7\n")
+    settings = load_settings(path, environ={"GATEWAY_PORT": "9200", "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "1"})
+    assert settings.server.port == 9200
+    assert settings.upstream.connect_timeout == 1.0
+    assert settings.server.workers == 3
+    assert settings.upstream.idle_timeout == Settings().upstream.idle_timeout
+
+
+def test_flags_beat_the_environment_and_unset_flags_change_nothing() -> None:
+    settings = load_settings(None, environ={"GATEWAY_PORT": "9200", "GATEWAY_WORKERS": "2"})
+    flagged = replace_server(settings, port=9300, workers=None, host=None)
+    assert flagged.server.port == 9300
+    assert flagged.server.workers == 2
+    assert flagged.server.host == settings.server.host
+    assert flagged.upstream == settings.upstream
+
+
+def test_env_references_in_the_file_are_expanded(write_toml: WriteToml) -> None:
+    path = write_toml(
+        """
+        [providers.openai]
+        api_key = "${OPENAI_API_KEY}"
+
+        [providers.groq]
+        api_key = "gsk-${GROQ_SUFFIX}-${GROQ_SUFFIX}"
+        base_url = "http://${GROQ_HOST}/openai/v1"
+
+        [custom_hosts]
+        allow = ["${GROQ_HOST}"]
+        """
+    )
+    environ = {"OPENAI_API_KEY": "sk-from-env", "GROQ_SUFFIX": "x", "GROQ_HOST": "groq.internal:9"}
+    settings = load_settings(path, environ=environ)
+    assert settings.providers["openai"] == ProviderSettings(api_key="sk-from-env", base_url="")
+    assert settings.providers["groq"] == ProviderSettings(
+        api_key="gsk-x-x", base_url="http://groq.internal:9/openai/v1"
+    )
+    assert settings.custom_hosts.allow == ("groq.internal:9",)
+
+
+def test_text_that_only_looks_like_a_reference_is_kept(write_toml: WriteToml) -> None:
+    path = write_toml('[providers.openai]\napi_key = "$OPENAI_API_KEY and ${1BAD} and ${"\n')
+    settings = load_settings(path, environ={})
+    assert settings.providers["openai"].api_key == "$OPENAI_API_KEY and ${1BAD} and ${"
+
+
+def test_a_missing_environment_variable_names_the_field_and_the_variable(write_toml: WriteToml) -> None:
+    path = write_toml('[providers.openai]\napi_key = "${NOT_SET_ANYWHERE}"\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={"OTHER": "x"})
+    assert "providers.openai.api_key" in str(raised.value)
+    assert "NOT_SET_ANYWHERE" in str(raised.value)
+
+
+def test_a_referenced_variable_that_is_set_but_empty_expands_to_empty(write_toml: WriteToml) -> None:
+    path = write_toml('[providers.openai]\napi_key = "${EMPTY}"\n')
+    assert load_settings(path, environ={"EMPTY": ""}).providers["openai"].api_key == ""
+
+
+def test_providers_table_holds_each_providers_key_and_base_url(write_toml: WriteToml) -> None:
+    path = write_toml(
+        """
+        [providers.openai]
+        api_key = "sk-1"
+
+        [providers.vllm]
+        base_url = "http://gpu-box:8000/v1"
+        """
+    )
+    providers = load_settings(path, environ={}).providers
+    assert set(providers) == {"openai", "vllm"}
+    assert providers["openai"].api_key == "sk-1"
+    assert providers["openai"].base_url == ""
+    assert providers["vllm"] == ProviderSettings(api_key="", base_url="http://gpu-box:8000/v1")
+
+
+@pytest.mark.parametrize(
+    ("toml", "dotted_path"),
+    [
+        ("[upstream]\nconect_timeout = 1\n", "upstream.conect_timeout"),
+        ('[upstream]\nconnect_timeout = "soon"\n', "upstream.connect_timeout"),
+        ("[upstream]\nconnect_timeout = -1\n", "upstream.connect_timeout"),
+        ("[upstream]\nconnect_timeout = true\n", "upstream.connect_timeout"),
+        ('[server]\nport = "eighty"\n', "server.port"),
+        ("[server]\nport = [8787]\n", "server.port"),
+        ("[server]\nport = 8787.5\n", "server.port"),
+        ("[server]\naccess_log = 1.5\n", "server.access_log"),
+        ("[server]\nhost = 127\n", "server.host"),
+        ("[custom_hosts]\nallow = [1, 2]\n", "custom_hosts.allow"),
+        ("[providers.openai]\napi_key = 5\n", "providers.openai.api_key"),
+        ('[providers.openai]\nkey = "sk"\n', "providers.openai.key"),
+        ('[providers]\nopenai = "sk"\n', "providers.openai"),
+        ("server = 1\n", "server"),
+        ("[serverz]\nport = 1\n", "serverz"),
+    ],
+)
+def test_bad_settings_name_the_dotted_path(write_toml: WriteToml, toml: str, dotted_path: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(write_toml(toml), environ={})
+    assert dotted_path in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "dotted_path"),
+    [
+        ("GATEWAY_PORT", "80a", "server.port"),
+        ("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "fast", "upstream.connect_timeout"),
+        ("GATEWAY_ACCESS_LOG", "maybe", "server.access_log"),
+        ("GATEWAY_WORKERS", "-2", "server.workers"),
+    ],
+)
+def test_bad_environment_values_name_the_dotted_path(name: str, value: str, dotted_path: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(None, environ={name: value})
+    assert dotted_path in str(raised.value)
+
+
+def test_an_unreadable_file_is_a_settings_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.toml"
+    with pytest.raises(SettingsError) as raised:
+        load_settings(str(missing), environ={})
+    assert str(missing) in str(raised.value)
+
+
+def test_invalid_toml_is_a_settings_error_naming_the_file(write_toml: WriteToml) -> None:
+    path = write_toml("[server\nport = 1\n")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert path in str(raised.value)
+    assert "TOML" in str(raised.value)
