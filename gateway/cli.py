@@ -7,8 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from gateway.config.settings import Settings, SettingsError, load_settings, replace_server
-from gateway.observability.logging import LEVELS
+from gateway.config.settings import LOG_LEVELS, Settings, SettingsError, load_settings, replace_server
 from gateway.providers.registry import ProviderRegistry
 from gateway.server import run
 
@@ -21,7 +20,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="port to listen on (default 8787)")
     parser.add_argument("--workers", type=int, help="processes sharing the port via SO_REUSEPORT (default 1)")
     parser.add_argument("--config", default=os.environ.get("GATEWAY_CONFIG"), help="settings file (TOML)")
-    parser.add_argument("--log-level", choices=LEVELS, help="default info")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
     parser.add_argument("--access-log", action="store_true", default=None, help="log one line per request")
     parser.add_argument("--drain-timeout", type=float, help="seconds in-flight requests get after SIGTERM")
     return parser.parse_args(argv)

@@ -9,14 +9,16 @@ String values in the file may reference the environment as ``${NAME}`` (provider
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 _MiB = 1024 * 1024
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class SettingsError(ValueError):
@@ -153,35 +155,70 @@ def _table(value: Any, path: str) -> dict[str, Any]:
     return value
 
 
-def _coerce(value: Any, default: Any, path: str) -> Any:
-    """Check ``value`` against the type of the field's default; environment strings are parsed."""
-    kind = type(default)
-    if kind is bool:
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.lower() in ("1", "true", "yes", "on")
-        if isinstance(value, bool):
-            return value
-    elif kind in (int, float):
-        try:
-            number = (
-                kind(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
-            )
-        except ValueError:
-            number = None
-        if kind is int and isinstance(value, float) and not value.is_integer():
-            number = None  # int() would silently turn a port of 8787.5 into 8787
-        if number is not None and number >= 0:
-            return number
-        raise SettingsError(f"{path}: expected a non-negative {kind.__name__}, got {value!r}")
-    elif kind is tuple:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        if isinstance(value, list) and all(isinstance(item, str) for item in value):
-            return tuple(value)
-        raise SettingsError(f"{path}: expected a list of strings")
-    elif isinstance(value, str):
+def _flag(value: Any) -> bool | None:
+    if isinstance(value, bool):
         return value
-    raise SettingsError(f"{path}: expected a {kind.__name__}, got {value!r}")
+    if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+        return value.lower() in _TRUE
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _whole_number(value: Any) -> int | None:
+    number = _number(value)
+    # int() would silently turn a port of 8787.5 into 8787.
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_PARSERS: dict[type[Any], Callable[[Any], object]] = {
+    bool: _flag,
+    int: _whole_number,
+    float: _number,
+    tuple: _names,
+}
+_EXPECTED = {
+    bool: "true or false",
+    int: "a non-negative whole number",
+    float: "a non-negative number",
+    tuple: "a list of strings",
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"server.log_level": LOG_LEVELS}
+
+
+def _coerce(value: Any, default: Any, path: str) -> Any:
+    """``value`` checked against the type of the field's default (environment strings parsed)."""
+    kind: type[Any] = type(default)
+    parse = _PARSERS.get(kind, _text)
+    parsed = parse(value)
+    if parsed is None:
+        raise SettingsError(f"{path}: expected {_EXPECTED.get(kind, 'a string')}, got {value!r}")
+    choices = _CHOICES.get(path)
+    if choices is not None and parsed not in choices:
+        raise SettingsError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
+    return parsed
 
 
 def _expand_env(value: Any, environ: Mapping[str, str], path: str) -> Any:

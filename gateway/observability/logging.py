@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 
-LEVELS = ("debug", "info", "warning", "error", "critical")
-
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)

@@ -20,7 +20,7 @@ from gateway.providers.base import AUDIO, CHAT, COMPLETIONS, EMBEDDINGS, IMAGES,
 
 #: The latest generally available dated version, used with deployment URLs when none is given.
 DEFAULT_API_VERSION = "2024-10-21"
-#: Resource and deployment names end up in the URL: letters, digits, '-', '_' and '.' only.
+#: Resource, deployment and version names end up in the URL.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DEPLOYMENT_FAMILIES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO})
 
@@ -43,17 +43,11 @@ class AzureOpenAI:
 
     def upstream_url(self, call: UpstreamCall) -> str:
         base = call.base_url.rstrip("/") or self._resource_base(call)
-        deployment = call.options.get("azure-deployment-id", "")
-        version = call.options.get("azure-api-version", "")
+        deployment = _checked(call, "azure-deployment-id")
+        version = _checked(call, "azure-api-version")
         if not deployment and version in ("", "v1"):
             return _with_query(f"{base}/v1/{call.endpoint}", call.query, "")
         family = call.endpoint.split("/", 1)[0]
-        if not _NAME.fullmatch(deployment or "x"):
-            raise InvalidRequest(
-                f"x-portkey-azure-deployment-id {deployment!r} is not a valid deployment name.",
-                param="x-portkey-azure-deployment-id",
-                code="invalid_azure_deployment_id",
-            )
         path = (
             f"deployments/{deployment}/{call.endpoint}"
             if deployment and family in _DEPLOYMENT_FAMILIES
@@ -74,7 +68,7 @@ class AzureOpenAI:
 
     @staticmethod
     def _resource_base(call: UpstreamCall) -> str:
-        resource = call.options.get("azure-resource-name", "")
+        resource = _checked(call, "azure-resource-name")
         if not resource:
             raise InvalidRequest(
                 "Azure OpenAI needs the resource name: send x-portkey-azure-resource-name "
@@ -82,13 +76,19 @@ class AzureOpenAI:
                 param="x-portkey-azure-resource-name",
                 code="missing_azure_resource_name",
             )
-        if not _NAME.fullmatch(resource):
-            raise InvalidRequest(
-                f"x-portkey-azure-resource-name {resource!r} is not a valid Azure resource name.",
-                param="x-portkey-azure-resource-name",
-                code="invalid_azure_resource_name",
-            )
         return SPEC.base_url.format(resource=resource)
+
+
+def _checked(call: UpstreamCall, option: str) -> str:
+    """An option that goes into the URL: empty, or letters, digits, '-', '_' and '.' only."""
+    value = call.options.get(option, "")
+    if value and not _NAME.fullmatch(value):
+        raise InvalidRequest(
+            f"x-portkey-{option} {value!r} is not a valid Azure name.",
+            param=f"x-portkey-{option}",
+            code=f"invalid_{option.replace('-', '_')}",
+        )
+    return value
 
 
 def _with_query(url: str, query: str, version: str) -> str:

@@ -52,6 +52,8 @@ NOT_RELAYED = HOP_BY_HOP | frozenset(("set-cookie", "server", "date", "content-l
 
 def header_names(value: str) -> frozenset[str]:
     """Lower-cased header names from a comma-separated list (``Connection``, forward lists)."""
+    if not value:
+        return frozenset()  # the common case, on every request
     return frozenset(name.strip().lower() for name in value.split(",") if name.strip())
 
 

@@ -279,9 +279,13 @@ async def test_azure_entra_token_goes_as_bearer(
             {"x-portkey-azure-resource-name": "res", "x-portkey-azure-deployment-id": "a?b"},
             "invalid_azure_deployment_id",
         ),
+        (
+            {"x-portkey-azure-resource-name": "res", "x-portkey-azure-api-version": "2024-10-21&x=1"},
+            "invalid_azure_api_version",
+        ),
     ],
 )
-async def test_azure_bad_resource_or_deployment_names_are_refused(
+async def test_azure_bad_names_in_the_url_are_refused(
     options: dict[str, str], code: str, fake: FakeProvider, gateway_url: str
 ) -> None:
     status, body = await call(

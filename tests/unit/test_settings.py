@@ -237,6 +237,9 @@ def test_bad_settings_name_the_dotted_path(write_toml: WriteToml, toml: str, dot
         ("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "fast", "upstream.connect_timeout"),
         ("GATEWAY_ACCESS_LOG", "maybe", "server.access_log"),
         ("GATEWAY_WORKERS", "-2", "server.workers"),
+        ("GATEWAY_LOG_LEVEL", "verbose", "server.log_level"),
+        ("GATEWAY_UPSTREAM_IDLE_TIMEOUT", "inf", "upstream.idle_timeout"),
+        ("GATEWAY_UPSTREAM_IDLE_TIMEOUT", "nan", "upstream.idle_timeout"),
     ],
 )
 def test_bad_environment_values_name_the_dotted_path(name: str, value: str, dotted_path: str) -> None:
