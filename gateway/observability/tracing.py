@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from aiohttp import web
@@ -18,7 +19,8 @@ def trace_id(request: web.Request) -> str:
     if value is None:
         value = request.headers.get(HEADER, "")
         if not value or len(value) > _MAX_LENGTH or not value.isprintable():
-            value = str(uuid.uuid4())
+            # Trace ids need to be unique, not unguessable: the PRNG spares a getrandom syscall.
+            value = str(uuid.UUID(int=random.getrandbits(128), version=4))
         request[TRACE_ID] = value
     return value
 

@@ -26,6 +26,17 @@ class ClientGone(Exception):
     """The client closed its connection while the response was being written."""
 
 
+class _FixedLengthResponse(web.StreamResponse):
+    """Sends the status line and headers with the first body bytes: one write, not two.
+
+    For a body of known length the bytes follow at once, so nothing waits on this; streams of
+    open length (events) send their headers straight away. aiohttp's ``web.Response`` does the
+    same through this class attribute.
+    """
+
+    _send_headers_immediately = False
+
+
 class Relay:
     __slots__ = ("_event_stream", "_request", "response", "tail")
 
@@ -43,10 +54,12 @@ class Relay:
 
     async def start(self, upstream: ClientResponse, headers: CIMultiDict[str]) -> None:
         """Send the upstream's status and ``headers`` to the client."""
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        length = upstream.content_length
+        kind = web.StreamResponse if length is None else _FixedLengthResponse
+        response = kind(status=upstream.status, reason=upstream.reason, headers=headers)
         content_type = upstream.headers.get("Content-Type", "")
-        if upstream.content_length is not None:
-            response.content_length = upstream.content_length
+        if length is not None:
+            response.content_length = length
         # An in-band error event fits only an uncompressed event stream of open length.
         self._event_stream = (
             content_type.startswith("text/event-stream")
