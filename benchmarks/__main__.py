@@ -1,141 +1,170 @@
 """``python -m benchmarks``: what the gateway adds to a call, against the same call made directly.
 
-Starts the mock provider and the gateway as separate processes on 127.0.0.1, then sends the same
-1 KB chat request directly and through the gateway, interleaved (A B A B) so machine noise hits
-both alike, and reports the difference: absolute times are noisy here, the difference is the figure.
+Starts the mock provider, the load generator and (unless ``--target``) the gateway as separate,
+pinned processes on 127.0.0.1, runs every scenario direct and through the system A B A B, and writes
+``results.json``, ``report.md`` and PNG plots to ``benchmarks/results/<timestamp>/`` (or ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import os
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-import aiohttp
 import orjson
-import uvloop
+from tqdm import tqdm
 
-_MESSAGE = {"role": "user", "content": "x" * 900}
-BODY = orjson.dumps({"model": "bench", "messages": [_MESSAGE]})
+from benchmarks import plots, report, scenarios
+from benchmarks.bench import GATEWAY_HEADERS, Bench, Result, System
+from benchmarks.processes import Child, Layout, LoadWorker, free_port, process_tree, start, wait_port
+from benchmarks.profiles import PROFILES
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def process(*args: str) -> Iterator[subprocess.Popen[bytes]]:
-    child = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield child
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
-
-
-async def wait_listening(url: str, deadline: float = 15.0) -> None:
-    stop = time.monotonic() + deadline
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url):
-                    return
-            except aiohttp.ClientConnectionError:
-                if time.monotonic() > stop:
-                    raise
-                await asyncio.sleep(0.05)
+SCENARIOS = (
+    "chat_c1",
+    "throughput_c64",
+    "open_loop",
+    "concurrency_sweep",
+    "stream_20",
+    "stream_200",
+    "stream_throughput",
+    "idle_streams",  # before many_streams: the allocator keeps the high-water mark of 5,000 streams
+    "many_streams",
+    "large_upload",
+    "realtime",
+)
 
 
-async def latency_pairs(
-    direct: str, gateway: str, headers: dict[str, str], requests: int
-) -> tuple[list[float], list[float]]:
-    """Sequential requests at concurrency 1, alternating direct and gateway; seconds each."""
-    timings: dict[str, list[float]] = {direct: [], gateway: []}
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        for i in range(requests):
-            for url in (direct, gateway) if i % 2 else (gateway, direct):
-                started = time.perf_counter()
-                async with session.post(url, data=BODY, headers=headers) as response:
-                    await response.read()
-                timings[url].append(time.perf_counter() - started)
-    return timings[direct], timings[gateway]
-
-
-async def throughput(url: str, headers: dict[str, str], concurrency: int, seconds: float) -> float:
-    """Requests per second with ``concurrency`` clients looping for ``seconds``."""
-    done = 0
-    stop = time.monotonic() + seconds
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < stop:
-                async with session.post(url, data=BODY, headers=headers) as response:
-                    await response.read()
-                done += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / seconds
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def gateway_cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def run(args: argparse.Namespace) -> None:
-    mock_port, gateway_port = free_port(), free_port()
-    direct = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
-    via_gateway = f"http://127.0.0.1:{gateway_port}/v1/chat/completions"
-    headers = {
-        "Content-Type": "application/json",
-        "Authorization": "Bearer sk-bench",
-        "x-portkey-provider": "openai",
-        "x-portkey-custom-host": f"http://127.0.0.1:{mock_port}/v1",
-    }
-    with (
-        process("-m", "benchmarks.mock_upstream", str(mock_port)),
-        process("-m", "gateway", "--port", str(gateway_port), "--log-level", "warning") as gateway,
-    ):
-        await wait_listening(direct)
-        await wait_listening(f"http://127.0.0.1:{gateway_port}/healthz")
-        await latency_pairs(direct, via_gateway, headers, 200)  # warm-up: connections, caches
-        direct_s, gateway_s = await latency_pairs(direct, via_gateway, headers, args.requests)
-        print(f"concurrency 1, {args.requests} requests each, 1 KB chat body")
-        for name, fraction in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-            d, g = percentile(direct_s, fraction) * 1e3, percentile(gateway_s, fraction) * 1e3
-            print(f"  {name}: direct {d:.3f} ms, gateway {g:.3f} ms, added {g - d:.3f} ms")
-        added = [g - d for d, g in zip(direct_s, gateway_s, strict=True)]
-        print(f"  median of paired differences: {statistics.median(added) * 1e3:.3f} ms")
-        cpu_before = gateway_cpu_seconds(gateway.pid)
-        rate = await throughput(via_gateway, headers, args.concurrency, args.seconds)
-        cpu = gateway_cpu_seconds(gateway.pid) - cpu_before
-        print(f"concurrency {args.concurrency}, {args.seconds:g} s through the gateway: {rate:.0f} req/s")
-        print(f"  gateway CPU per request: {cpu / (rate * args.seconds) * 1e6:.0f} µs")
-
-
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per system at concurrency 1")
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    uvloop.run(run(parser.parse_args()))
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="standard")
+    parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results/<timestamp>)")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, metavar="SCENARIO", help=", ".join(SCENARIOS))
+    parser.add_argument(
+        "--target", help="base URL of another OpenAI-compatible endpoint, e.g. http://host:port/v1"
+    )
+    parser.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="header for the target ({mock} = the mock's base URL); adds to or replaces the defaults",
+    )
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def gateway(workers: int, mock_url: str, layout: Layout, log_dir: Path) -> Iterator[System]:
+    """Our gateway as users run it, pinned per the layout, stopped (with its workers) on exit."""
+    port = free_port()
+    cores = layout.gateway if workers == 1 else layout.gateway_multi
+    args = ["-m", "gateway", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    child = start(f"gateway-{workers}w", args, cores, log_dir)
+    try:
+        wait_port(port, child)
+        time.sleep(0.3 if workers > 1 else 0.0)  # let every worker bind before the tree is read
+        headers = {k: v.replace("{mock}", mock_url) for k, v in GATEWAY_HEADERS.items()}
+        yield System("gateway", f"http://127.0.0.1:{port}/v1", headers, process_tree(child.pid))
+    finally:
+        child.stop()
+
+
+def target_system(args: argparse.Namespace, mock_url: str) -> System:
+    headers = dict(GATEWAY_HEADERS)
+    for item in args.header:
+        name, _, value = item.partition("=")
+        headers[name.strip()] = value
+    return System(
+        "target", args.target.rstrip("/"), {k: v.replace("{mock}", mock_url) for k, v in headers.items()}
+    )
+
+
+def run_scenarios(bench: Bench, names: tuple[str, ...], bar: tqdm[Any]) -> dict[str, Result]:
+    results: dict[str, Result] = {}
+    for name in names:
+        bar.set_description(name)
+        results |= _run_one(bench, name, results)
+        bar.update(1)
+    return results
+
+
+def _run_one(bench: Bench, name: str, done: dict[str, Result]) -> dict[str, Result]:
+    if name == "open_loop":
+        return {name: scenarios.open_loop(bench, _max_rps(bench, done))}
+    if name in ("stream_20", "stream_200"):
+        return {name: scenarios.streaming(bench, int(name.split("_")[1]))}
+    if name == "many_streams":
+        return {f"many_streams_{n}": scenarios.many_streams(bench, n) for n in bench.profile.many_streams}
+    function = getattr(scenarios, name)
+    return {name: function(bench)}
+
+
+def _max_rps(bench: Bench, done: dict[str, Result]) -> float:
+    """The system's max from ``throughput_c64``, or a short probe when that scenario was not run."""
+    if "throughput_c64" in done and (rps := done["throughput_c64"]["figures"]["system"]["rps"]):
+        return float(rps)
+    probe = bench.run(bench.system, {"concurrency": 64, "duration": 1.0, "warmup": 0.2}, "probe")
+    return float(probe["rps"])
+
+
+def warm_up(bench: Bench) -> None:
+    """Open pools and warm caches on both paths, so the first scenario is not a cold start."""
+    for system in (bench.direct, bench.system):
+        bench.run(system, {"concurrency": 8, "duration": 0.5}, "warm-up")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    profile = PROFILES[args.profile]
+    out = args.out or Path(__file__).parent / "results" / time.strftime("%Y%m%d-%H%M%S")
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    layout = Layout.for_machine()
+    if layout.load is not None:
+        os.sched_setaffinity(0, layout.load)  # the suite itself mostly sleeps; keep it off the gateway's core
+    names = tuple(args.only or SCENARIOS)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        results = _run_all(args, profile, layout, names, out, stack)
+    meta = report.machine(layout, profile, args.target, time.monotonic() - started)
+    document = {"meta": meta, "scenarios": results}
+    (out / "results.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    figures = plots.draw_all(results, out)
+    (out / "report.md").write_text(report.markdown(document, figures), encoding="utf-8")
+    print(f"results: {out}/report.md", file=sys.stderr)
+
+
+def _run_all(
+    args: argparse.Namespace,
+    profile: Any,
+    layout: Layout,
+    names: tuple[str, ...],
+    out: Path,
+    stack: contextlib.ExitStack,
+) -> dict[str, Result]:
+    log_dir = out / "logs"
+    mock_port = free_port()
+    mock: Child = start("mock", ["-m", "benchmarks.mock_upstream", str(mock_port)], layout.mock, log_dir)
+    stack.callback(mock.stop)
+    load = LoadWorker(layout.load, log_dir)
+    stack.callback(load.stop)
+    wait_port(mock_port, mock)
+    mock_url = f"http://127.0.0.1:{mock_port}"
+    direct = System("direct", f"{mock_url}/v1", {}, [])
+    if args.target:
+        system, start_gateway = target_system(args, mock_url), None
+    else:
+        system = stack.enter_context(gateway(1, mock_url, layout, log_dir))
+        start_gateway = lambda workers: gateway(workers, mock_url, layout, log_dir)  # noqa: E731
+    bar = stack.enter_context(tqdm(total=len(names), unit="scenario", file=sys.stderr, dynamic_ncols=True))
+    bench = Bench(
+        profile, load, direct, system, mock.pid, start_gateway, lambda label: bar.set_postfix_str(label)
+    )
+    warm_up(bench)
+    return run_scenarios(bench, names, bar)
 
 
 if __name__ == "__main__":

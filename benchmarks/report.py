@@ -1,0 +1,136 @@
+"""``report.md``: machine and versions, pinning, the targets with pass/miss, one table per scenario."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+from benchmarks.processes import Layout
+from benchmarks.profiles import Profile
+
+Document = dict[str, Any]
+_PACKAGES = ("aiohttp", "uvloop", "multidict", "yarl", "orjson", "numpy", "matplotlib")
+
+
+def machine(layout: Layout, profile: Profile, target: str | None, elapsed: float) -> dict[str, Any]:
+    """Where and with what the run happened (the report's header)."""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "packages": {name: _version(name) for name in _PACKAGES},
+        "gateway_commit": _git_commit(),
+        "system": target or "this gateway (python -m gateway)",
+        "profile": profile.name,
+        "pinning": layout.describe(),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next(
+                (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?"
+            )
+    except OSError:
+        return platform.processor() or "?"
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_commit() -> str:
+    try:
+        run = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    return run.stdout.strip() or "?"
+
+
+def markdown(document: Document, figures: list[tuple[str, str]]) -> str:
+    meta, results = document["meta"], document["scenarios"]
+    lines = [f"# Gateway benchmark — {meta['profile']} profile, {meta['date']}", ""]
+    lines += _header(meta) + _targets(results)
+    for name, scenario in results.items():
+        lines += _scenario(name, scenario)
+    lines += ["## Plots", ""] + [f"![{title}]({name})" for title, name in figures]
+    return "\n".join(lines) + "\n"
+
+
+def _header(meta: dict[str, Any]) -> list[str]:
+    packages = ", ".join(f"{k} {v}" for k, v in meta["packages"].items())
+    pinning = "; ".join(f"{k}: {v}" for k, v in meta["pinning"].items())
+    return [
+        f"- machine: {meta['cpu']}, {meta['cores']} cores, {meta['memory_gb']} GB, Linux {meta['kernel']}",
+        f"- software: Python {meta['python']}, {packages}; gateway commit {meta['gateway_commit']}",
+        f"- system under test: {meta['system']}; run took {meta['elapsed_s']} s",
+        f"- CPU pinning: {pinning}",
+        "- method: every scenario runs direct (load generator → mock) and through the system, interleaved "
+        "A B A B; figures are medians over the rounds, deltas are system − direct. Latency percentiles are "
+        "exact over all samples of a run; CPU and RSS come from /proc.",
+        "",
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    lines = ["## Targets", "", "| scenario | target | measured | limit | result |", "|---|---|---:|---:|---|"]
+    for name, scenario in results.items():
+        for t in scenario.get("targets", []):
+            verdict = "n/a" if t["pass"] is None else ("pass" if t["pass"] else "**miss**")
+            bound = ("≥ " if t["at_least"] else "≤ ") + _fmt(t["limit"])
+            lines.append(f"| {name} | {t['label']} | {_fmt(t['value'])} | {bound} | {verdict} |")
+    return [*lines, ""]
+
+
+def _scenario(name: str, scenario: dict[str, Any]) -> list[str]:
+    lines = [f"## {scenario['title']} (`{name}`)", ""]
+    if scenario.get("pending"):
+        return [*lines, "Pending.", ""]
+    if "figures" in scenario:
+        lines += _table(scenario["figures"])
+    for level, sub in scenario.get("levels", {}).items():
+        lines += [f"**{level}**", ""] + (_table(sub["figures"]) if "figures" in sub else [_kv(sub), ""])
+    if "two_workers" in scenario:
+        lines += ["**2 workers**", "", *_table(scenario["two_workers"]["figures"])]
+    extras = {k: scenario[k] for k in ("rss_mb_per_1000", "idle_rss_mb", "rss_growth_mb") if k in scenario}
+    if extras:
+        lines += [_kv(extras), ""]
+    return lines + [f"- {note}" for note in scenario.get("notes", [])] + [""]
+
+
+def _table(figures: dict[str, Any]) -> list[str]:
+    lines = ["| metric | direct | system | delta |", "|---|---:|---:|---:|"]
+    for key, direct in figures["direct"].items():
+        system, delta = figures["system"][key], figures["delta"][key]
+        if direct is not None or system is not None:
+            lines.append(f"| {key} | {_fmt(direct)} | {_fmt(system)} | {_fmt(delta)} |")
+    return [*lines, ""]
+
+
+def _kv(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}: {_fmt(v)}" for k, v in values.items())
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return (
+            f"{value:.3f}" if abs(value) < 10 else f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.1f}"
+        )
+    return str(value)

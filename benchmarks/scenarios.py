@@ -1,0 +1,260 @@
+"""The scenarios of the issue, each a function of a ``Bench`` returning its figures and its targets.
+
+Every scenario that has a direct counterpart runs it in the same run, A B A B (see ``Bench.pairs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.bench import Bench, Job, Result, compare, strip_bulky
+
+CHAT_KEYS = (
+    "rps",
+    "latency_ms.p50",
+    "latency_ms.p90",
+    "latency_ms.p99",
+    "latency_ms.p999",
+    "system_cpu_us_per_req",
+    "mock_cpu_us_per_req",
+    "system_rss_mb.max",
+)
+STREAM_KEYS = (
+    "rps",
+    "ttft_ms.p50",
+    "ttft_ms.p99",
+    "gap_ms.p50",
+    "gap_ms.p99",
+    "gap_ms.p999",
+    "latency_ms.p50",
+    "stalls",
+    "fidelity.lost",
+    "fidelity.coalesced",
+    "fidelity.split",
+    "fidelity.corrupted",
+    "system_cpu_us_per_req",
+    "system_rss_mb.max",
+)
+
+
+def target(label: str, value: float | None, limit: float, at_least: bool = False) -> dict[str, Any]:
+    """One of the issue's targets: ``pass`` is None when the figure was not measured."""
+    passed = None if value is None else (value >= limit if at_least else value <= limit)
+    return {"label": label, "value": value, "limit": limit, "at_least": at_least, "pass": passed}
+
+
+def _scenario(title: str, params: Job, runs: dict[str, list[Result]], keys: tuple[str, ...]) -> Result:
+    figures = compare(runs, keys)
+    strip_bulky(runs)
+    return {"title": title, "params": params, "runs": runs, "figures": figures, "targets": [], "notes": []}
+
+
+def _chat(bench: Bench, concurrency: int, seconds: float | None = None) -> Job:
+    return {
+        "concurrency": concurrency,
+        "duration": seconds or bench.profile.seconds,
+        "warmup": bench.profile.warmup,
+    }
+
+
+def chat_c1(bench: Bench) -> Result:
+    result = _scenario(
+        "Non-streaming chat, 1 KB, concurrency 1", _chat(bench, 1), _pairs(bench, 1), CHAT_KEYS
+    )
+    delta = result["figures"]["delta"]
+    result["targets"] = [
+        target("added latency p50 (ms)", delta["latency_ms.p50"], 0.2),
+        target("added latency p99 (ms)", delta["latency_ms.p99"], 1.0),
+    ]
+    return result
+
+
+def _pairs(bench: Bench, concurrency: int) -> dict[str, list[Result]]:
+    return bench.pairs(lambda _: _chat(bench, concurrency), f"chat c{concurrency}")
+
+
+def throughput_c64(bench: Bench) -> Result:
+    result = _scenario(
+        "Max throughput, concurrency 64, 1 worker", _chat(bench, 64), _pairs(bench, 64), CHAT_KEYS
+    )
+    system = result["figures"]["system"]
+    result["targets"] = [target("gateway CPU per request (µs)", system["system_cpu_us_per_req"], 130)]
+    result["notes"].append(
+        "Throughput ≥ 5× Portkey's: run the suite with `--target` at Portkey and compare `rps`."
+    )
+    if bench.start_gateway is not None:
+        result["two_workers"] = _two_workers(bench)
+    return result
+
+
+def _two_workers(bench: Bench) -> Result:
+    """The same load against a second gateway with 2 workers (spread over both cores)."""
+    assert bench.start_gateway is not None
+    with bench.start_gateway(2) as gateway:
+        saved, bench.system = bench.system, gateway
+        try:
+            runs = bench.pairs(
+                lambda _: _chat(bench, 64), "chat c64 2 workers", max(1, bench.profile.rounds - 1)
+            )
+        finally:
+            bench.system = saved
+    return _scenario("Max throughput, concurrency 64, 2 workers", _chat(bench, 64), runs, CHAT_KEYS)
+
+
+def open_loop(bench: Bench, max_rps: float) -> Result:
+    """Fixed arrival rate at half the system's measured maximum, latency from the scheduled send time."""
+    job = {"mode": "open", "rate": round(max_rps / 2, 1), "duration": bench.profile.seconds, "warmup": 0.0}
+    runs = bench.pairs(lambda _: job, "open loop")
+    return _scenario(f"Open loop at 50% of max throughput ({job['rate']:.0f} req/s)", job, runs, CHAT_KEYS)
+
+
+def concurrency_sweep(bench: Bench) -> Result:
+    """Extra concurrency levels for the added-latency-vs-concurrency plot (1 and 64 come from above)."""
+    levels = {}
+    for level in bench.profile.sweep:
+        runs = bench.pairs(lambda _, c=level: _chat(bench, c, bench.profile.seconds / 2), f"chat c{level}", 1)
+        levels[str(level)] = _scenario(
+            f"Non-streaming chat, concurrency {level}", _chat(bench, level), runs, CHAT_KEYS
+        )
+    return {"title": "Added latency vs concurrency", "levels": levels, "targets": [], "notes": []}
+
+
+def _stream_job(bench: Bench, chunks: int, interval_ms: float, concurrency: int, seconds: float) -> Job:
+    knobs = {"x-mock-chunks": str(chunks), "x-mock-interval-ms": f"{interval_ms:g}", "x-mock-usage": "1"}
+    return {
+        "kind": "stream",
+        "headers": knobs,
+        "chunks": chunks,
+        "interval_ms": interval_ms,
+        "concurrency": concurrency,
+        "duration": seconds,
+        "warmup": 0.0,
+    }
+
+
+def streaming(bench: Bench, chunks: int) -> Result:
+    job = _stream_job(bench, chunks, bench.profile.stream_interval_ms, 1, bench.profile.stream_seconds)
+    runs = bench.pairs(lambda _: job, f"stream {chunks}")
+    title = f"Streaming chat, {chunks} chunks every {job['interval_ms']:g} ms, concurrency 1"
+    result = _scenario(title, job, runs, STREAM_KEYS)
+    result["targets"] = _stream_targets(result["figures"])
+    return result
+
+
+def _stream_targets(figures: Result) -> list[dict[str, Any]]:
+    delta, system = figures["delta"], figures["system"]
+    faults = sum(system[k] or 0 for k in ("fidelity.lost", "fidelity.coalesced", "fidelity.corrupted"))
+    return [
+        target("added TTFT p50 (ms)", delta["ttft_ms.p50"], 0.3),
+        target("added TTFT p99 (ms)", delta["ttft_ms.p99"], 1.0),
+        target("added inter-chunk p99 (ms)", delta["gap_ms.p99"], 0.1),
+        target("lost + coalesced + corrupted events", faults, 0),
+    ]
+
+
+def stream_throughput(bench: Bench) -> Result:
+    """200-chunk streams sent by the mock as fast as it can (unpaced: merging is expected, loss is not)."""
+    job = _stream_job(bench, 200, 0, 16, bench.profile.seconds) | {"warmup": bench.profile.warmup}
+    result = _scenario(
+        "Streaming throughput, 200 chunks unpaced, concurrency 16",
+        job,
+        bench.pairs(lambda _: job, "stream c16"),
+        STREAM_KEYS,
+    )
+    result["notes"].append(
+        "Unpaced stream: coalesced/split counts are expected here; lost or corrupted are not."
+    )
+    result["notes"].append("≥ 2× Portkey's throughput: compare `rps` with a `--target` run at Portkey.")
+    return result
+
+
+def many_streams(bench: Bench, count: int) -> Result:
+    """``count`` concurrent slow streams (one chunk per 20 ms); stalls are gaps over 3× the pace."""
+    profile = bench.profile
+    chunks = int(profile.many_seconds * 1000 / profile.many_interval_ms)
+    job = _stream_job(bench, chunks, profile.many_interval_ms, count, 1.0) | {
+        "per_worker": 1,
+        "ramp": count / 2000,
+    }
+    runs = bench.pairs(lambda _: job, f"{count} streams", 1)
+    result = _scenario(
+        f"{count} concurrent slow streams, {chunks} chunks every 20 ms", job, runs, STREAM_KEYS
+    )
+    if count >= 5000:
+        system = result["figures"]["system"]
+        result["targets"] = [
+            target("stalls (gaps > 3× pace)", system["stalls"], 0),
+            target("gateway RSS (MB)", system["system_rss_mb.max"], 400),
+        ]
+    return result
+
+
+def idle_streams(bench: Bench) -> Result:
+    """Streams held open (headers and first event sent, then silence): the system's RSS per stream."""
+    levels: dict[str, Any] = {}
+    for count in bench.profile.idle_counts:
+        job = _stream_job(bench, 2, 600_000, count, 0.0) | {"mode": "hold", "hold": bench.profile.idle_hold}
+        result = bench.run(bench.system, job, f"hold {count}")
+        levels[str(count)] = _held_rss(result)
+        strip_bulky({"system": [result]})
+    per_1000 = _rss_per_1000(levels)
+    idle = levels[next(iter(levels))]["before_mb"] if levels else None
+    out = {"title": "Idle held streams", "levels": levels, "rss_mb_per_1000": per_1000, "idle_rss_mb": idle}
+    out["targets"] = [target("idle RSS (MB)", idle, 50)]
+    if "256" in levels:
+        out["targets"].append(target("RSS with 256 streams (MB)", levels["256"]["held_mb"], 70))
+    out["notes"] = []
+    return out
+
+
+def _held_rss(result: Result) -> dict[str, Any]:
+    samples = result.get("system_samples", [])
+    held = [rss for t, rss in samples if result["held_at"] <= t <= result["released_at"]]
+    before = samples[0][1] / 2**20 if samples else None
+    return {"streams": result["held"], "before_mb": before, "held_mb": max(held) / 2**20 if held else None}
+
+
+def _rss_per_1000(levels: dict[str, Any]) -> float | None:
+    """Slope of held RSS over stream count, per 1,000 streams (first to last level)."""
+    points = [(int(n), v["held_mb"]) for n, v in levels.items() if v["held_mb"] is not None]
+    if len(points) < 2:
+        return None
+    (n0, m0), (n1, m1) = points[0], points[-1]
+    return (m1 - m0) / (n1 - n0) * 1000
+
+
+def large_upload(bench: Bench) -> Result:
+    """A multipart transcription upload: the system streams it through, its RSS must not grow by its size."""
+    size = bench.profile.upload_mb * 2**20
+    job = {"kind": "upload", "upload_bytes": size, "per_worker": bench.profile.uploads, "duration": 600.0}
+    job["path"] = "/audio/transcriptions"
+    runs = bench.pairs(lambda _: job, f"upload {bench.profile.upload_mb} MB", 1)
+    growth = [
+        r["system_rss_mb"]["max"] - r["system_rss_mb"]["start"]
+        for r in runs["system"]
+        if "system_rss_mb" in r
+    ]
+    result = _scenario(
+        f"Large upload, {bench.profile.upload_mb} MB multipart",
+        job,
+        runs,
+        ("latency_ms.p50", "system_rss_mb.max"),
+    )
+    result["rss_growth_mb"] = max(growth) if growth else None
+    result["targets"] = [target("gateway RSS growth during upload (MB)", result["rss_growth_mb"], 16)]
+    received = {n for r in runs["system"] for n in r.get("mock_received", [])}
+    result["notes"].append(f"bytes the mock received per upload: {sorted(received)}")
+    return result
+
+
+def realtime(_: Bench) -> Result:
+    return {
+        "title": "Realtime websockets",
+        "pending": True,
+        "targets": [],
+        "notes": ["pending: the realtime endpoint is not implemented yet"],
+    }
+
+
+Scenario = Callable[[Bench], Result]
