@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import uuid
 
 from aiohttp import web
 
@@ -11,6 +10,9 @@ from gateway.appkeys import TRACE_ID
 
 HEADER = "x-portkey-trace-id"
 _MAX_LENGTH = 256
+# RFC 9562: version nibble 4, variant bits 10.
+_RANDOM_BITS = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_VERSION_4_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
 def trace_id(request: web.Request) -> str:
@@ -19,10 +21,19 @@ def trace_id(request: web.Request) -> str:
     if value is None:
         value = request.headers.get(HEADER, "")
         if not value or len(value) > _MAX_LENGTH or not value.isprintable():
-            # Trace ids need to be unique, not unguessable: the PRNG spares a getrandom syscall.
-            value = str(uuid.UUID(int=random.getrandbits(128), version=4))
+            value = _new_trace_id()
         request[TRACE_ID] = value
     return value
+
+
+def _new_trace_id() -> str:
+    """A random UUID (version 4) string.
+
+    Trace ids must be unique, not unguessable: the PRNG spares a getrandom syscall, and formatting
+    by hand costs a third of ``str(uuid.uuid4())`` (2.6 µs), on every request without an id.
+    """
+    digits = f"{random.getrandbits(128) & _RANDOM_BITS | _VERSION_4_BITS:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 async def echo_trace_id(request: web.Request, response: web.StreamResponse) -> None:

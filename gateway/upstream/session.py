@@ -15,8 +15,8 @@ def create_upstream_session(settings: Settings) -> ClientSession:
     - pooled connections dropped sooner than providers drop them;
     - bodies are never decompressed: the client's Accept-Encoding goes upstream, and the bytes come
       back as they were sent, ``Content-Encoding`` and all;
-    - aiohttp adds no Accept-Encoding or User-Agent of its own, so an upstream never compresses for
-      a client that did not ask for it;
+    - a request without Accept-Encoding goes with ``identity`` (``api/proxy.py``), so aiohttp's
+      default ``gzip, deflate`` never makes an upstream compress for a client that did not ask;
     - connect and idle timeouts always on; the total deadline is per request (``api/proxy.py``).
     """
     upstream = settings.upstream
@@ -31,7 +31,6 @@ def create_upstream_session(settings: Settings) -> ClientSession:
         connector=connector,
         timeout=ClientTimeout(total=None, connect=upstream.connect_timeout, sock_read=upstream.idle_timeout),
         auto_decompress=False,
-        skip_auto_headers=("Accept-Encoding", "User-Agent"),
         trust_env=False,
         raise_for_status=False,
     )

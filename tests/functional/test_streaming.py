@@ -417,4 +417,5 @@ async def test_client_without_accept_encoding_gets_no_compression(
     async with bare, bare.post(gateway_url + CHAT, json=_chat(stream=False), headers=provider_headers) as got:
         assert "Content-Encoding" not in got.headers
         assert await got.read() == COMPLETION
-    assert "Accept-Encoding" not in fake.last.headers
+    # No compression asked for: said explicitly, so the HTTP client adds no default of its own.
+    assert fake.last.headers.get("Accept-Encoding", "identity") == "identity"
