@@ -18,23 +18,15 @@ from multidict import CIMultiDict
 from gateway.errors import GatewayError
 from gateway.observability.usage import TAIL_BYTES
 
+#: Bodies of known length up to this size are relayed whole (see :meth:`Relay.start`).
+SMALL_BODY = 64 * 1024
+
 #: Reads kept for the tail: enough for a usage event and [DONE] cut into a few pieces.
 _RECENT_READS = 8
 
 
 class ClientGone(Exception):
     """The client closed its connection while the response was being written."""
-
-
-class _FixedLengthResponse(web.StreamResponse):
-    """Sends the status line and headers with the first body bytes: one write, not two.
-
-    For a body of known length the bytes follow at once, so nothing waits on this; streams of
-    open length (events) send their headers straight away. aiohttp's ``web.Response`` does the
-    same through this class attribute.
-    """
-
-    _send_headers_immediately = False
 
 
 class Relay:
@@ -53,18 +45,28 @@ class Relay:
         return self.response is not None
 
     async def start(self, upstream: ClientResponse, headers: CIMultiDict[str]) -> None:
-        """Send the upstream's status and ``headers`` to the client."""
+        """Send the upstream's status and ``headers`` to the client.
+
+        A small body of known length is read whole first: it arrives with the headers anyway,
+        the client then gets headers and body in one write, and a failure while reading it can
+        still be answered with an error status.
+        """
         length = upstream.content_length
-        kind = web.StreamResponse if length is None else _FixedLengthResponse
-        response = kind(status=upstream.status, reason=upstream.reason, headers=headers)
-        content_type = upstream.headers.get("Content-Type", "")
+        if length is not None and length <= SMALL_BODY and self._request.method != "HEAD":
+            body = await upstream.read()
+            self.tail = body[-TAIL_BYTES:]
+            self.response = web.Response(
+                body=body, status=upstream.status, reason=upstream.reason, headers=headers
+            )
+            return
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         if length is not None:
             response.content_length = length
         # An in-band error event fits only an uncompressed event stream of open length.
         self._event_stream = (
-            content_type.startswith("text/event-stream")
+            upstream.headers.get("Content-Type", "").startswith("text/event-stream")
             and "Content-Encoding" not in upstream.headers
-            and upstream.content_length is None
+            and length is None
         )
         self.response = response
         try:
@@ -79,6 +81,8 @@ class Relay:
         :meth:`fail`); a client that went away raises :class:`ClientGone`.
         """
         assert self.response is not None
+        if not self.response.prepared:
+            return  # a small body: sent whole by aiohttp once the handler returns
         write = self.response.write
         # References to the last few reads, not a rolling copy: the usage event and [DONE] can
         # arrive split over several small reads, and a copy per chunk would cost every chunk.

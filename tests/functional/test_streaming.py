@@ -18,9 +18,10 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from openai import APIError, AsyncOpenAI
+from openai import APIError, AsyncOpenAI, InternalServerError
 
 from gateway.appkeys import REQUEST_LOG
+from gateway.streaming.relay import SMALL_BODY
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, Responder
 
@@ -332,7 +333,7 @@ async def test_timeout_mid_stream_ends_with_an_in_band_error(
     await asyncio.wait_for(fake.last.disconnected.wait(), HANG)  # and the upstream was let go
 
 
-@pytest.mark.parametrize("length", [4096, None], ids=["content_length", "chunked"])
+@pytest.mark.parametrize("length", [SMALL_BODY * 2, None], ids=["large_content_length", "chunked"])
 async def test_cut_json_response_is_broken_for_the_client(
     length: int | None, post: Post, fake: FakeProvider, client: AsyncOpenAI
 ) -> None:
@@ -360,6 +361,30 @@ async def test_cut_json_response_is_broken_for_the_client(
 
     acks.put_nowait(None)  # the SDK reads the whole body before returning: no lock-step
     with pytest.raises(APIError):
+        await asyncio.wait_for(client.chat.completions.create(**_chat(stream=False)), HANG)  # type: ignore[call-overload]
+
+
+async def test_cut_small_json_response_is_a_502_naming_the_provider(
+    post: Post, fake: FakeProvider, client: AsyncOpenAI
+) -> None:
+    # A small body of known length is read whole before the status goes out, so a cut one can
+    # still be answered with an error status instead of a broken 200.
+    async def cut_short(request: web.Request, received: Received) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = 4096
+        await response.prepare(request)
+        await response.write(b'{"id": "chatcmpl-4", "object": "chat.completion", "choices": [')
+        assert request.transport is not None
+        request.transport.close()
+        return response
+
+    fake.on("POST", CHAT, cut_short)
+    async with post(_chat(stream=False)) as response:
+        assert response.status == 502
+        error = (await response.json())["error"]
+    assert error["code"] == "upstream_error"
+    assert "openai" in error["message"]
+    with pytest.raises(InternalServerError):
         await asyncio.wait_for(client.chat.completions.create(**_chat(stream=False)), HANG)  # type: ignore[call-overload]
 
 
