@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -75,9 +76,25 @@ async def read_json_object(request: web.Request, limit: int) -> tuple[bytes, dic
     return raw, body
 
 
-def json_body_for(adapter: ProviderAdapter, endpoint: str, raw: bytes, body: dict[str, Any]) -> bytes:
-    """The bytes to send: the client's own, unless the provider needs a field renamed."""
-    return orjson.dumps(body) if adapter.rewrite_body(endpoint, body) else raw
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    """The client's body, read once: a JSON object (``raw`` + ``parsed``), an upload to stream
+    (``stream``), or nothing."""
+
+    raw: bytes | None = None
+    parsed: dict[str, Any] | None = None
+    stream: StreamedBody | None = None
+
+    def for_target(
+        self, adapter: ProviderAdapter, endpoint: str, override_params: Mapping[str, Any]
+    ) -> bytes | StreamedBody | None:
+        """What to send one target: the client's own bytes, unless the config overrides fields
+        or the provider needs one renamed."""
+        if self.parsed is None:
+            return self.stream
+        body = {**self.parsed, **override_params}
+        renamed = adapter.rewrite_body(endpoint, body)
+        return orjson.dumps(body) if renamed or override_params else self.raw
 
 
 def streamed_body(request: web.Request, limit: int) -> StreamedBody | None:

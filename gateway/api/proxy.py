@@ -14,9 +14,9 @@ from yarl import URL
 
 from gateway.api.bodies import (
     BodyKind,
+    RequestBody,
     StreamedBody,
     check_media_type,
-    json_body_for,
     read_json_object,
     streamed_body,
 )
@@ -33,7 +33,7 @@ from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
 from gateway.routing.metadata import parse_metadata
-from gateway.routing.target import Target, target_from_headers
+from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
@@ -59,16 +59,19 @@ class Outgoing:
     #: Seconds the whole exchange may take (``None``: no deadline), and whether the caller set it.
     deadline: float | None
     caller_deadline: bool
+    target: Target
 
 
 async def proxy(
     request: web.Request, body_kind: BodyKind | None = None, family: str | None = None
 ) -> web.StreamResponse:
-    """Forward ``request`` to the provider it names and relay the answer.
+    """Forward ``request`` to the provider(s) it names and relay the answer.
 
     ``body_kind`` is what the endpoint accepts (``None``: whatever comes, streamed through);
-    ``family`` is the endpoint family checked against the provider's catalog row (``None``: a
-    passed-through path, not checked). Errors before the response starts raise a
+    ``family`` is the endpoint family checked against each provider's catalog row (``None``: a
+    passed-through path, not checked). With a routing config, targets are tried in the planned
+    order until one answers with a status its fallback does not move on from (or a connection
+    or timeout failure leaves no next target). Errors before the response starts raise a
     :class:`GatewayError`; after it, they end the response in-band (see ``streaming/relay.py``).
     A client that disconnects cancels this handler, which closes the upstream connection.
     """
@@ -78,45 +81,60 @@ async def proxy(
     assert task is not None
     state.request_started(task)
     try:
-        outgoing = await _outgoing(request, body_kind, family)
-        record = RequestRecord(
-            request.method,
-            request.path,
-            outgoing.provider,
-            trace_id(request),
-            parse_metadata(request.headers.get("x-portkey-metadata")),
+        body = await _request_body(request, body_kind)
+        metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
+        app = request.app
+        targets = targets_for(request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS])
+        if body.stream is not None:
+            targets = targets[:1]  # an upload streams through once: there is nothing to resend
+        *earlier, final = targets
+        for target in earlier:
+            outgoing = _outgoing(request, target, family, body)
+            response = await _exchange(request, outgoing, metadata, started, last=False)
+            if response is not None:
+                return response
+        response = await _exchange(
+            request, _outgoing(request, final, family, body), metadata, started, last=True
         )
-        return await _exchange(request, outgoing, record, started)
+        assert response is not None  # the last target always answers
+        return response
     finally:
         state.request_finished(task)
 
 
-async def _outgoing(request: web.Request, body_kind: BodyKind | None, family: str | None) -> Outgoing:
-    settings = request.app[SETTINGS]
-    target = target_from_headers(request.headers, request.app[PROVIDERS], settings)
+def _outgoing(request: web.Request, target: Target, family: str | None, body: RequestBody) -> Outgoing:
     spec = target.adapter.spec
     if family is not None and spec.endpoints is not None and family not in spec.endpoints:
+        where = f" ({target.config_path})" if target.config_path else ""
         raise InvalidRequest(
-            f"Provider {spec.slug} does not offer /v1/{family} endpoints.",
-            param="x-portkey-provider",
+            f"Provider {spec.slug}{where} does not offer /v1/{family} endpoints.",
+            param="x-portkey-config" if target.config_path else "x-portkey-provider",
             code="unsupported_endpoint",
         )
     endpoint = request.rel_url.raw_path[len("/v1/") :]
-    body = await _upstream_body(request, body_kind, target, endpoint)
     call = UpstreamCall(endpoint, request.rel_url.raw_query_string, target.base_url, target.options)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
-    headers = _upstream_headers(request, target, streamed=not isinstance(body, bytes))
-    deadline, caller_deadline = _deadline(request, settings.upstream.request_timeout)
-    return Outgoing(spec.slug, url, headers, body, deadline, caller_deadline)
+    data = body.for_target(target.adapter, endpoint, target.override_params)
+    headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
+    deadline, caller_deadline = _deadline(request, request.app[SETTINGS].upstream.request_timeout)
+    if target.request_timeout is not None and not caller_deadline:
+        deadline = target.request_timeout / 1000
+    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target)
 
 
 async def _exchange(
-    request: web.Request, outgoing: Outgoing, record: RequestRecord, started: float
-) -> web.StreamResponse:
-    """Send ``outgoing`` and relay the answer; every outcome ends up in ``record``."""
+    request: web.Request, outgoing: Outgoing, metadata: dict[str, str], started: float, *, last: bool
+) -> web.StreamResponse | None:
+    """Send ``outgoing`` and relay the answer, or return ``None`` to move on to the next target.
+
+    Moving on happens only before anything was sent to the client (``last`` is false): on a
+    status the fallback names, on a connection failure and on a timeout. Every attempt is recorded.
+    """
     app = request.app
+    target = outgoing.target
+    record = RequestRecord(request.method, request.path, outgoing.provider, trace_id(request), metadata)
     relay = Relay(request)
     sent = received = started
     failure: GatewayError | None = None
@@ -132,8 +150,14 @@ async def _exchange(
             ) as upstream:
                 received = time.perf_counter()
                 record.status = upstream.status
+                if not last and upstream.status in target.move_on:
+                    record.outcome = "fell_back"
+                    return None
                 headers = relayed_response_headers(upstream.headers)
                 headers["x-portkey-provider"] = outgoing.provider
+                if target.config_path is not None:
+                    headers["x-portkey-last-used-option-index"] = target.config_path
+                    headers["x-portkey-retry-attempt-count"] = "0"
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
                 await relay.start(upstream, headers)
                 await relay.pump(upstream)
@@ -158,6 +182,8 @@ async def _exchange(
         app[REQUEST_LOG].submit(record)
     if failure is not None:
         if not relay.committed:
+            if not last and not isinstance(failure, PayloadTooLarge):
+                return None
             raise failure
         await relay.fail(failure)
     assert relay.response is not None
@@ -188,16 +214,14 @@ def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: 
     headers["Server-Timing"] = f"{timing}, {theirs}" if theirs else timing
 
 
-async def _upstream_body(
-    request: web.Request, kind: BodyKind | None, target: Target, endpoint: str
-) -> bytes | StreamedBody | None:
+async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestBody:
     limits = request.app[SETTINGS].limits
     if kind is not None and request.method == "POST":
         check_media_type(request, kind)
         if request.content_type == "application/json":
             raw, parsed = await read_json_object(request, limits.max_json_body_bytes)
-            return json_body_for(target.adapter, endpoint, raw, parsed)
-    return streamed_body(request, limits.max_upload_bytes)
+            return RequestBody(raw, parsed)
+    return RequestBody(stream=streamed_body(request, limits.max_upload_bytes))
 
 
 def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.config.routing import ConfigError, Node, parse_node
+
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -91,6 +93,8 @@ class Settings:
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     custom_hosts: CustomHostSettings = field(default_factory=CustomHostSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
+    #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
+    configs: Mapping[str, Node] = field(default_factory=dict)
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -126,7 +130,7 @@ def replace_server(settings: Settings, **changes: Any) -> Settings:
 
 
 def _build(raw: dict[str, Any]) -> Settings:
-    unknown = set(raw) - set(_SECTIONS) - {"providers"}
+    unknown = set(raw) - set(_SECTIONS) - {"providers", "configs"}
     if unknown:
         raise SettingsError(f"unknown settings section: {sorted(unknown)[0]}")
     sections = {name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
@@ -134,7 +138,18 @@ def _build(raw: dict[str, Any]) -> Settings:
         slug: _section(ProviderSettings, value, f"providers.{slug}")
         for slug, value in _table(raw.get("providers", {}), "providers").items()
     }
-    return Settings(**sections, providers=providers)
+    configs = {
+        name: _named_config(value, f"configs.{name}")
+        for name, value in _table(raw.get("configs", {}), "configs").items()
+    }
+    return Settings(**sections, providers=providers, configs=configs)
+
+
+def _named_config(value: Any, path: str) -> Node:
+    try:
+        return parse_node(value, "config")
+    except ConfigError as exc:
+        raise SettingsError(f"{path}: {exc.message}") from None
 
 
 def _section(cls: type[Any], value: Any, path: str) -> Any:

@@ -1,18 +1,25 @@
-"""Which provider a request goes to, with which key and base URL, from its x-portkey-* headers.
+"""Which providers a request goes to, with which keys and base URLs.
 
-(Routing configs with several targets build on this: see DESIGN.md §2.)
+Either one target from the ``x-portkey-provider`` headers, or the ordered targets a routing
+config (``x-portkey-config``) plans for this request (``routing/plan.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from multidict import CIMultiDictProxy
 
+from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
+from gateway.routing.plan import plan
 from gateway.upstream.hostguard import check_custom_host
 
 _NO_PROVIDER_SETTINGS = ProviderSettings()
@@ -26,6 +33,40 @@ class Target:
     base_url: str
     #: The ``x-portkey-<name>`` values the adapter declared (Azure resource, deployment...).
     options: dict[str, str]
+    #: Where a config put this target (``config.targets[1]``); ``None`` without a config.
+    config_path: str | None = None
+    override_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Milliseconds the config allows this target; ``None``: the caller's or the settings' deadline.
+    request_timeout: int | None = None
+    #: Upstream statuses after which the next target is tried (empty: none is left).
+    move_on: frozenset[int] = frozenset()
+
+    def with_leg(
+        self, override_params: Mapping[str, Any], request_timeout: int | None, move_on: frozenset[int]
+    ) -> Target:
+        return dataclasses.replace(
+            self, override_params=override_params, request_timeout=request_timeout, move_on=move_on
+        )
+
+
+def targets_for(
+    headers: CIMultiDictProxy[str],
+    metadata: Mapping[str, str],
+    params: Mapping[str, Any],
+    registry: ProviderRegistry,
+    settings: Settings,
+) -> list[Target]:
+    """The targets to try, in order: the config's plan, or the one the headers name."""
+    config = headers.get("x-portkey-config")
+    if not config:
+        return [target_from_headers(headers, registry, settings)]
+    legs = plan(_parsed(config, settings), metadata, params)
+    return [
+        _from_node(leg.node, headers, registry, settings).with_leg(
+            leg.override_params, leg.request_timeout, leg.move_on
+        )
+        for leg in legs
+    ]
 
 
 def target_from_headers(
@@ -33,16 +74,10 @@ def target_from_headers(
 ) -> Target:
     slug = headers.get("x-portkey-provider", "").strip()
     if not slug:
-        if "x-portkey-config" in headers:
-            raise InvalidRequest(
-                "Routing configs (x-portkey-config) are not supported by this gateway version yet: "
-                "send x-portkey-provider instead.",
-                param="x-portkey-config",
-                code="config_not_supported",
-            )
         raise InvalidRequest(
             "Missing x-portkey-provider header: name the provider to call, for example "
-            "'x-portkey-provider: openai' (the README lists every provider).",
+            "'x-portkey-provider: openai' (the README lists every provider), or send a routing "
+            "config in x-portkey-config.",
             param="x-portkey-provider",
             code="missing_provider",
         )
@@ -52,6 +87,46 @@ def target_from_headers(
     base_url = check_custom_host(custom_host, settings.custom_hosts) if custom_host else configured.base_url
     options = {name: headers.get(f"x-portkey-{name}", "").strip() for name in adapter.option_headers}
     return Target(adapter, _api_key(headers) or configured.api_key, base_url, options)
+
+
+def _from_node(
+    node: Node, headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
+) -> Target:
+    assert node.provider is not None
+    adapter = registry.get(node.provider)
+    configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
+    base_url = (
+        check_custom_host(node.custom_host, settings.custom_hosts)
+        if node.custom_host
+        else configured.base_url
+    )
+    options = {
+        name: node.options.get(name) or headers.get(f"x-portkey-{name}", "").strip()
+        for name in adapter.option_headers
+    }
+    api_key = node.api_key or _api_key(headers) or configured.api_key
+    return Target(adapter, api_key, base_url, options, config_path=node.path)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_inline(text: str) -> Node:
+    """Inline configs are parsed once: clients send the same header on every request."""
+    return parse_config(text)
+
+
+def _parsed(value: str, settings: Settings) -> Node:
+    text = value.strip()
+    if text.startswith("{"):
+        return _parsed_inline(text)
+    named = settings.configs.get(text)
+    if named is None:
+        raise InvalidRequest(
+            f"No config named {text!r}: x-portkey-config takes inline JSON or the id of a "
+            "[configs.<id>] table in the settings file.",
+            param="x-portkey-config",
+            code="unknown_config",
+        )
+    return named
 
 
 def _api_key(headers: CIMultiDictProxy[str]) -> str:

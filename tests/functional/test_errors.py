@@ -87,8 +87,9 @@ REJECTIONS = [
         {"x-portkey-provider": "opnai"}, hint="Did you mean openai",
     ),
     Rejection(
-        "config-without-provider", 400, BAD_REQUEST, "config_not_supported", "x-portkey-config",
+        "config-without-targets", 400, BAD_REQUEST, "invalid_config", "x-portkey-config",
         {"x-portkey-provider": None, "x-portkey-config": '{"strategy": {"mode": "single"}}'},
+        hint="config.targets",
     ),
     Rejection(
         "malformed-json", 400, BAD_REQUEST, "invalid_json", None,

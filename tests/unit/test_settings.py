@@ -261,3 +261,19 @@ def test_invalid_toml_is_a_settings_error_naming_the_file(write_toml: WriteToml)
         load_settings(path, environ={})
     assert path in str(raised.value)
     assert "TOML" in str(raised.value)
+
+
+def test_named_configs_are_parsed_at_start_up(write_toml: WriteToml) -> None:
+    path = write_toml('[configs.main]\nprovider = "groq"\napi_key = "sk-x"\n')
+    config = load_settings(path, environ={}).configs["main"]
+    assert (config.provider, config.api_key, config.path) == ("groq", "sk-x", "config")
+
+
+def test_a_bad_named_config_names_the_config_and_the_field(write_toml: WriteToml) -> None:
+    path = write_toml(
+        '[configs.main]\nstrategy = { mode = "roundrobin" }\ntargets = [{ provider = "groq" }]\n'
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert "configs.main" in str(raised.value)
+    assert "config.strategy.mode" in str(raised.value)

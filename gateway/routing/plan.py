@@ -1,0 +1,160 @@
+"""From a routing config to the ordered targets one request tries.
+
+The tree is walked once per request: ``loadbalance`` picks a target by weight, ``conditional``
+evaluates its conditions against the request's metadata and params, ``single`` takes its one
+target, and ``fallback`` lists all of its targets in order. The result is a flat list of
+:class:`Leg` s; each leg says on which upstream statuses the request may move on to the next one
+(the codes of the ``fallback`` that owns that step).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config.routing import Condition, Node, Retry
+from gateway.errors import InvalidRequest
+
+#: Statuses after which a fallback moves on when it names none (Portkey: any failure).
+ANY_FAILURE = frozenset(range(400, 600))
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    node: Node
+    override_params: Mapping[str, Any]
+    retry: Retry | None
+    request_timeout: int | None
+    #: Upstream statuses that move on to the next leg; empty for the last one.
+    move_on: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Inherited:
+    override_params: Mapping[str, Any]
+    retry: Retry | None
+    request_timeout: int | None
+
+    def under(self, node: Node) -> _Inherited:
+        return _Inherited(
+            {**self.override_params, **node.override_params},
+            node.retry or self.retry,
+            node.request_timeout or self.request_timeout,
+        )
+
+
+def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) -> list[Leg]:
+    nodes, steps = _walk(config, _Inherited({}, None, None), metadata, params)
+    return [
+        Leg(node, inherited.override_params, inherited.retry, inherited.request_timeout, step)
+        for (node, inherited), step in zip(nodes, [*steps, frozenset()], strict=True)
+    ]
+
+
+def _walk(
+    node: Node, inherited: _Inherited, metadata: Mapping[str, str], params: Mapping[str, Any]
+) -> tuple[list[tuple[Node, _Inherited]], list[frozenset[int]]]:
+    """The leaves under ``node`` in order, and the move-on codes between consecutive leaves."""
+    inherited = inherited.under(node)
+    if node.is_target:
+        return [(node, inherited)], []
+    mode = node.strategy.mode
+    if mode != "fallback":
+        chosen = _choose(node, metadata, params)
+        return _walk(chosen, inherited, metadata, params)
+    codes = node.strategy.on_status_codes or ANY_FAILURE
+    leaves: list[tuple[Node, _Inherited]] = []
+    steps: list[frozenset[int]] = []
+    for target in node.targets:
+        sub_leaves, sub_steps = _walk(target, inherited, metadata, params)
+        if leaves:
+            steps.append(codes)
+        leaves += sub_leaves
+        steps += sub_steps
+    return leaves, steps
+
+
+def _choose(node: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) -> Node:
+    mode = node.strategy.mode
+    if mode == "single":
+        return node.targets[0]
+    if mode == "loadbalance":
+        return _weighted(node)
+    for condition in node.strategy.conditions:
+        if _matches(condition, metadata, params):
+            return _named(node, condition.then)
+    if node.strategy.default is None:
+        raise InvalidRequest(
+            f"No condition of {node.path} matched this request and it has no default target.",
+            param="x-portkey-config",
+            code="no_matching_condition",
+        )
+    return _named(node, node.strategy.default)
+
+
+def _weighted(node: Node) -> Node:
+    candidates = [target for target in node.targets if target.weight > 0]
+    if not candidates:
+        raise InvalidRequest(
+            f"Every target of {node.path} has weight 0.", param="x-portkey-config", code="invalid_config"
+        )
+    return random.choices(candidates, weights=[target.weight for target in candidates])[0]
+
+
+def _named(node: Node, name: str) -> Node:
+    return next(target for target in node.targets if target.name == name)
+
+
+def _matches(condition: Condition, metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
+    return _query(condition.query, metadata, params)
+
+
+def _query(query: Mapping[str, Any], metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
+    for key, expected in query.items():
+        if key == "$and":
+            ok = all(_query(item, metadata, params) for item in expected)
+        elif key == "$or":
+            ok = any(_query(item, metadata, params) for item in expected)
+        else:
+            source, _, name = key.partition(".")
+            actual = (metadata if source == "metadata" else params).get(name)
+            ok = all(_compare(op, actual, operand) for op, operand in _comparisons(expected))
+        if not ok:
+            return False
+    return True
+
+
+def _comparisons(expected: Any) -> list[tuple[str, Any]]:
+    """``{"$gt": 3}`` as its pairs; a bare value means ``$eq``."""
+    return list(expected.items()) if isinstance(expected, dict) else [("$eq", expected)]
+
+
+def _compare(operator: str, actual: Any, operand: Any) -> bool:
+    if operator == "$eq":
+        return bool(actual == operand)
+    if operator == "$ne":
+        return bool(actual != operand)
+    if operator == "$in":
+        return actual in operand
+    if operator == "$nin":
+        return actual not in operand
+    if operator == "$regex":
+        return isinstance(actual, str) and re.search(operand, actual) is not None
+    return _ordered(operator, actual, operand)
+
+
+def _ordered(operator: str, actual: Any, operand: Any) -> bool:
+    """$gt/$gte/$lt/$lte; values that cannot be ordered (a missing field) never match."""
+    try:
+        if operator == "$gt":
+            return bool(actual > operand)
+        if operator == "$gte":
+            return bool(actual >= operand)
+        if operator == "$lt":
+            return bool(actual < operand)
+        return bool(actual <= operand)
+    except TypeError:
+        return False
