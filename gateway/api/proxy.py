@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -21,18 +22,22 @@ from gateway.api.bodies import (
     streamed_body,
 )
 from gateway.appkeys import PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.config.settings import RetrySettings
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
     RequestTimeout,
     ServiceUnavailable,
+    UpstreamBroken,
     UpstreamTimeout,
+    UpstreamUnreachable,
 )
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
 from gateway.routing.metadata import parse_metadata
+from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.upstream.failures import upstream_failure
@@ -87,19 +92,62 @@ async def proxy(
         targets = targets_for(request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS])
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
-        *earlier, final = targets
-        for target in earlier:
-            outgoing = _outgoing(request, target, family, body)
-            response = await _exchange(request, outgoing, metadata, started, last=False)
-            if response is not None:
-                return response
-        response = await _exchange(
-            request, _outgoing(request, final, family, body), metadata, started, last=True
-        )
-        assert response is not None  # the last target always answers
-        return response
+        return await _try_targets(request, targets, family, body, metadata, started)
     finally:
         state.request_finished(task)
+
+
+@dataclass(frozen=True, slots=True)
+class Chances:
+    """What an attempt may do instead of relaying its answer to the client."""
+
+    #: Retries already made at this target (0 on the first attempt).
+    retry_number: int
+    retries_left: int
+    can_move_on: bool
+    #: Seconds of retry waiting the request has left.
+    budget_left: float
+
+
+@dataclass(frozen=True, slots=True)
+class RetryIn:
+    seconds: float
+
+
+class MoveOn:
+    """Try the next target."""
+
+
+MOVE_ON = MoveOn()
+
+
+async def _try_targets(
+    request: web.Request,
+    targets: list[Target],
+    family: str | None,
+    body: RequestBody,
+    metadata: dict[str, str],
+    started: float,
+) -> web.StreamResponse:
+    """Attempt the targets in order, retrying each as its config allows, until one answers."""
+    budget = request.app[SETTINGS].retries.budget
+    index = retry_number = 0
+    while True:
+        target = targets[index]
+        chances = Chances(
+            retry_number, target.retry.attempts - retry_number, index + 1 < len(targets), budget
+        )
+        outcome = await _exchange(
+            request, _outgoing(request, target, family, body), metadata, started, chances
+        )
+        if isinstance(outcome, web.StreamResponse):
+            return outcome
+        if isinstance(outcome, RetryIn):
+            await asyncio.sleep(outcome.seconds)
+            budget -= outcome.seconds
+            retry_number += 1
+        else:
+            index, retry_number = index + 1, 0
 
 
 def _outgoing(request: web.Request, target: Target, family: str | None, body: RequestBody) -> Outgoing:
@@ -125,12 +173,13 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
 
 
 async def _exchange(
-    request: web.Request, outgoing: Outgoing, metadata: dict[str, str], started: float, *, last: bool
-) -> web.StreamResponse | None:
-    """Send ``outgoing`` and relay the answer, or return ``None`` to move on to the next target.
+    request: web.Request, outgoing: Outgoing, metadata: dict[str, str], started: float, chances: Chances
+) -> web.StreamResponse | RetryIn | MoveOn:
+    """Send ``outgoing`` and relay the answer, or say to retry or move on instead.
 
-    Moving on happens only before anything was sent to the client (``last`` is false): on a
-    status the fallback names, on a connection failure and on a timeout. Every attempt is recorded.
+    That choice exists only before anything was sent to the client: on a status the target's
+    retry or fallback names, on a connection failure (retried, then moved on from) and on a
+    timeout (moved on from). Every attempt is recorded.
     """
     app = request.app
     target = outgoing.target
@@ -150,14 +199,15 @@ async def _exchange(
             ) as upstream:
                 received = time.perf_counter()
                 record.status = upstream.status
-                if not last and upstream.status in target.move_on:
-                    record.outcome = "fell_back"
-                    return None
+                instead = _instead(upstream.status, upstream.headers, target, chances, app[SETTINGS].retries)
+                if instead is not None:
+                    record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
+                    return instead
                 headers = relayed_response_headers(upstream.headers)
                 headers["x-portkey-provider"] = outgoing.provider
                 if target.config_path is not None:
                     headers["x-portkey-last-used-option-index"] = target.config_path
-                    headers["x-portkey-retry-attempt-count"] = "0"
+                    headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
                 await relay.start(upstream, headers)
                 await relay.pump(upstream)
@@ -182,12 +232,39 @@ async def _exchange(
         app[REQUEST_LOG].submit(record)
     if failure is not None:
         if not relay.committed:
-            if not last and not isinstance(failure, PayloadTooLarge):
-                return None
-            raise failure
+            instead_of_failing = _after_failure(failure, chances, app[SETTINGS].retries)
+            if instead_of_failing is None:
+                raise failure
+            return instead_of_failing
         await relay.fail(failure)
     assert relay.response is not None
     return relay.response
+
+
+def _instead(
+    status: int, headers: Mapping[str, str], target: Target, chances: Chances, settings: RetrySettings
+) -> RetryIn | MoveOn | None:
+    """Retry or move on rather than relay an answer with ``status``; ``None``: relay it."""
+    if chances.retries_left and status in target.retry.on_status_codes and status not in NEVER_RETRIED:
+        delay = retry_delay(headers, chances.retry_number, settings)
+        if delay is not None and delay <= chances.budget_left:
+            return RetryIn(delay)
+    if chances.can_move_on and status in target.move_on:
+        return MOVE_ON
+    return None
+
+
+def _after_failure(
+    failure: GatewayError, chances: Chances, settings: RetrySettings
+) -> RetryIn | MoveOn | None:
+    """A connection failure before any answer is retried; a timeout is moved on from."""
+    if isinstance(failure, PayloadTooLarge):
+        return None
+    if chances.retries_left and isinstance(failure, UpstreamUnreachable | UpstreamBroken):
+        delay = retry_delay({}, chances.retry_number, settings)
+        if delay is not None and delay <= chances.budget_left:
+            return RetryIn(delay)
+    return MOVE_ON if chances.can_move_on else None
 
 
 def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:

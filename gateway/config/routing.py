@@ -211,9 +211,6 @@ def _retry(raw: Any, path: str) -> Retry | None:
     attempts = table.get("attempts", 0)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 10:
         raise _bad(f"{path}.attempts", "expected a whole number from 0 to 10")
-    if attempts:
-        # Retries without backoff and Retry-After would hammer a struggling provider.
-        raise _bad(f"{path}.attempts", "retries are not supported by this version yet; add a fallback target")
     codes = table.get("on_status_codes")
     return Retry(
         attempts, DEFAULT_RETRY_CODES if codes is None else _status_codes(codes, f"{path}.on_status_codes")

@@ -70,6 +70,19 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How a config's ``retry`` waits between attempts at one target."""
+
+    #: Exponential backoff with full jitter: a random wait up to base × 2^n, capped at max_delay.
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    #: A provider's Retry-After longer than this is not waited for: the next target is tried.
+    max_retry_after: float = 30.0
+    #: Seconds one request may spend waiting between retries, over all its targets.
+    budget: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class CustomHostSettings:
     #: Hosts (``host`` or ``host:port``) x-portkey-custom-host may name; empty allows any host.
     allow: tuple[str, ...] = ()
@@ -92,6 +105,7 @@ class Settings:
     limits: LimitSettings = field(default_factory=LimitSettings)
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     custom_hosts: CustomHostSettings = field(default_factory=CustomHostSettings)
+    retries: RetrySettings = field(default_factory=RetrySettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -102,6 +116,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "limits": LimitSettings,
     "upstream": UpstreamSettings,
     "custom_hosts": CustomHostSettings,
+    "retries": RetrySettings,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

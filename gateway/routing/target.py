@@ -14,15 +14,16 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from gateway.config.routing import Node, parse_config
+from gateway.config.routing import Node, Retry, parse_config
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
-from gateway.routing.plan import plan
+from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
 _NO_PROVIDER_SETTINGS = ProviderSettings()
+NO_RETRY = Retry()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +42,17 @@ class Target:
     #: Upstream statuses after which the next target is tried (empty: none is left).
     move_on: frozenset[int] = frozenset()
 
-    def with_leg(
-        self, override_params: Mapping[str, Any], request_timeout: int | None, move_on: frozenset[int]
-    ) -> Target:
+    #: Further attempts at this target, and on which statuses.
+    retry: Retry = NO_RETRY
+
+    def for_leg(self, leg: Leg) -> Target:
+        """This target as the config's plan places it."""
         return dataclasses.replace(
-            self, override_params=override_params, request_timeout=request_timeout, move_on=move_on
+            self,
+            override_params=leg.override_params,
+            request_timeout=leg.request_timeout,
+            move_on=leg.move_on,
+            retry=leg.retry or NO_RETRY,
         )
 
 
@@ -61,12 +68,7 @@ def targets_for(
     if not config:
         return [target_from_headers(headers, registry, settings)]
     legs = plan(_parsed(config, settings), metadata, params)
-    return [
-        _from_node(leg.node, headers, registry, settings).with_leg(
-            leg.override_params, leg.request_timeout, leg.move_on
-        )
-        for leg in legs
-    ]
+    return [_from_node(leg.node, headers, registry, settings).for_leg(leg) for leg in legs]
 
 
 def target_from_headers(

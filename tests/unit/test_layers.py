@@ -64,7 +64,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.failures": (0, "pure mapping of aiohttp exceptions to errors.py, like upstream/headers"),
     "routing.metadata": (0, "pure parser of one header into a dict, like streaming/sse"),
     "upstream.hostguard": (1, "custom-host policy and resolver used by upstream/session, reads config"),
-    "routing.target": (2, "picks the adapter from providers/registry, the first step of routing/plan"),
+    "routing.target": (2, "turns routing/plan's legs into targets with providers/registry adapters"),
+    "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
 }
