@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from gateway.config.settings import Settings
     from gateway.observability.requestlog import RequestLog
     from gateway.providers.registry import ProviderRegistry
+    from gateway.routing.health import TargetHealth
 
 
 @dataclass(slots=True)
@@ -54,6 +55,8 @@ PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 UPSTREAM: web.AppKey[ClientSession] = web.AppKey("upstream_session")
 REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log")
 STATE: web.AppKey[ServerState] = web.AppKey("server_state")
+#: Per process: circuit breaker, in-flight count and latency of every routing target.
+HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")
 
 #: Per request: the trace id, the caller's or one generated when the caller sent none.
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")

@@ -1,10 +1,10 @@
-"""Liveness and readiness: answered by the gateway itself, never by a provider."""
+"""Liveness, readiness and target health: answered by the gateway itself, never by a provider."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.appkeys import STATE
+from gateway.appkeys import HEALTH, STATE
 
 
 async def root(request: web.Request) -> web.Response:
@@ -22,3 +22,9 @@ async def readyz(request: web.Request) -> web.Response:
     if request.app[STATE].draining:
         return web.json_response({"status": "draining"}, status=503)
     return web.json_response({"status": "ready"})
+
+
+async def health_targets(request: web.Request) -> web.Response:
+    """This process's view of every routing target it has tried: breaker state, recent error rate,
+    in-flight requests, time to first token. Each worker answers for itself."""
+    return web.json_response({"targets": request.app[HEALTH].snapshot()})

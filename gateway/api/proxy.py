@@ -21,7 +21,7 @@ from gateway.api.bodies import (
     read_json_object,
     streamed_body,
 )
-from gateway.appkeys import PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
     GatewayError,
@@ -36,6 +36,7 @@ from gateway.errors import (
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
+from gateway.routing.health import TargetHealth
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
@@ -65,6 +66,8 @@ class Outgoing:
     deadline: float | None
     caller_deadline: bool
     target: Target
+    #: The answer, if a stream, is OpenAI chat/completions chunks that end in ``[DONE]``.
+    chat_chunks: bool
 
 
 async def proxy(
@@ -131,12 +134,21 @@ async def _try_targets(
 ) -> web.StreamResponse:
     """Attempt the targets in order, retrying each as its config allows, until one answers."""
     budget = request.app[SETTINGS].retries.budget
+    health = request.app[HEALTH]
     index = retry_number = 0
     while True:
         target = targets[index]
-        chances = Chances(
-            retry_number, target.retry.attempts - retry_number, index + 1 < len(targets), budget
-        )
+        can_move_on = index + 1 < len(targets)
+        if target.health_key is not None and not health.allow(target.health_key):
+            if not can_move_on:
+                raise ServiceUnavailable(
+                    f"Every target this request could use is failing (circuit breaker open at "
+                    f"{target.config_path}); try again later.",
+                    code="circuit_open",
+                )
+            index, retry_number = index + 1, 0
+            continue
+        chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, budget)
         outcome = await _exchange(
             request, _outgoing(request, target, family, body), metadata, started, chances
         )
@@ -169,7 +181,8 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     deadline, caller_deadline = _deadline(request, request.app[SETTINGS].upstream.request_timeout)
     if target.request_timeout is not None and not caller_deadline:
         deadline = target.request_timeout / 1000
-    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target)
+    chat_chunks = endpoint in ("chat/completions", "completions")
+    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
 
 
 async def _exchange(
@@ -184,9 +197,12 @@ async def _exchange(
     app = request.app
     target = outgoing.target
     record = RequestRecord(request.method, request.path, outgoing.provider, trace_id(request), metadata)
-    relay = Relay(request)
+    relay = Relay(request, outgoing.provider, chat_chunks=outgoing.chat_chunks)
     sent = received = started
     failure: GatewayError | None = None
+    health_key = target.health_key
+    if health_key is not None:
+        app[HEALTH].started(health_key)
     try:
         async with asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE:
             sent = time.perf_counter()
@@ -209,7 +225,7 @@ async def _exchange(
                     headers["x-portkey-last-used-option-index"] = target.config_path
                     headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
-                await relay.start(upstream, headers)
+                await relay.start(upstream, headers, app[SETTINGS].upstream.first_token_timeout or None)
                 await relay.pump(upstream)
     except ClientGone:
         record.outcome = "client_closed"
@@ -220,7 +236,7 @@ async def _exchange(
             record.outcome = "shutdown"
             await relay.fail(ServiceUnavailable("The gateway shut down before the response was complete."))
         raise
-    except (aiohttp.ClientError, OSError, PayloadTooLarge) as exc:  # TimeoutError is an OSError
+    except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
         failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000
@@ -230,6 +246,8 @@ async def _exchange(
             record.outcome = "upstream_error"
             record.status = record.status or failure.status
         app[REQUEST_LOG].submit(record)
+        if health_key is not None:
+            _report_health(app[HEALTH], health_key, record)
     if failure is not None:
         if not relay.committed:
             instead_of_failing = _after_failure(failure, chances, app[SETTINGS].retries)
@@ -239,6 +257,16 @@ async def _exchange(
         await relay.fail(failure)
     assert relay.response is not None
     return relay.response
+
+
+def _report_health(health: TargetHealth, key: str, record: RequestRecord) -> None:
+    """A target's breaker counts what the provider did wrong: 5xx, 429, broken or silent
+    connections. Its 4xx answers are the caller's business, and a client leaving says nothing."""
+    health.finished(key)
+    if record.outcome == "upstream_error" or record.status >= 500 or record.status == 429:
+        health.failed(key)
+    elif record.outcome in ("ok", "fell_back", "retried"):
+        health.succeeded(key, record.upstream_ms / 1000)
 
 
 def _instead(
@@ -270,6 +298,8 @@ def _after_failure(
 def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
     if isinstance(outgoing.body, StreamedBody) and outgoing.body.exceeded:
         return PayloadTooLarge("The upload is larger than this gateway's limit.")
+    if isinstance(exc, GatewayError):  # the relay's own verdict on the stream
+        return exc
     # aiohttp's connect and idle timeouts are ClientErrors too; a bare TimeoutError is the deadline.
     if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
         seconds = outgoing.deadline or 0.0

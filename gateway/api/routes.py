@@ -9,12 +9,12 @@ would also match them (``/v1/responses/compact`` before ``/v1/responses/{id}``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from aiohttp import web
 
 from gateway.api.bodies import BodyKind
-from gateway.api.health import healthz, readyz, root
+from gateway.api.health import health_targets, healthz, readyz, root
 from gateway.api.proxy import proxy
 from gateway.errors import MethodNotAllowed
 
@@ -68,6 +68,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/", root)
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
+    # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
+    # a request forwarded to a provider.
+    router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))
     for path, methods in ENDPOINTS.items():
         family = path.split("/")[2]
         router.add_route("*", path, functools.partial(_endpoint, methods, family))
@@ -77,10 +80,20 @@ def add_routes(router: web.UrlDispatcher) -> None:
 async def _endpoint(
     methods: dict[str, BodyKind | None], family: str, request: web.Request
 ) -> web.StreamResponse:
+    _check_method(request, methods)
+    return await proxy(request, methods[request.method], family)
+
+
+async def _own(methods: tuple[str, ...], handler: Handler, request: web.Request) -> web.StreamResponse:
+    """A gateway endpoint under /v1: only ``methods`` reach ``handler``."""
+    _check_method(request, methods)
+    return await handler(request)
+
+
+def _check_method(request: web.Request, methods: Collection[str]) -> None:
     if request.method not in methods:
         allowed = ", ".join(methods)
         raise MethodNotAllowed(
             f"{request.method} is not allowed on {request.path}; allowed: {allowed}.",
             headers={"Allow": allowed},
         )
-    return await proxy(request, methods[request.method], family)

@@ -59,6 +59,9 @@ class UpstreamSettings:
     #: Longest silence between two bytes from the provider, including the wait for response
     #: headers (a non-streaming reasoning model can think for minutes before its first byte).
     idle_timeout: float = 300.0
+    #: Longest wait for a stream's first chunk after its headers; 0 means none (the idle timeout
+    #: still applies). Until the first chunk, a silent provider can still be fallen back from.
+    first_token_timeout: float = 0.0
     #: Whole-request deadline in seconds; 0 means none. x-portkey-request-timeout overrides it.
     request_timeout: float = 0.0
     #: Pooled connections are dropped after this idle time: shorter than providers' own idle
@@ -80,6 +83,28 @@ class RetrySettings:
     max_retry_after: float = 30.0
     #: Seconds one request may spend waiting between retries, over all its targets.
     budget: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """The per-process circuit breaker of each routing target (routing/health.py)."""
+
+    #: Failures in a row that open the breaker; 0 turns this rule off.
+    consecutive_failures: int = 5
+    #: The breaker also opens when more than this share of the requests in the last ``window``
+    #: seconds failed, once at least ``min_requests`` were seen (1.0 turns this rule off).
+    error_rate: float = 0.5
+    min_requests: int = 10
+    window: float = 30.0
+    #: Seconds an open breaker skips its target before letting one probe request through.
+    cooldown: float = 30.0
+    #: Weight of the newest time-to-first-token in its moving average (0 < alpha <= 1).
+    ewma_alpha: float = 0.2
+
+    def __post_init__(self) -> None:
+        # 0 would freeze the average at its first sample; above 1 it overshoots and oscillates.
+        if not 0 < self.ewma_alpha <= 1:
+            raise SettingsError(f"breaker.ewma_alpha: expected a number in (0, 1], got {self.ewma_alpha}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +131,7 @@ class Settings:
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     custom_hosts: CustomHostSettings = field(default_factory=CustomHostSettings)
     retries: RetrySettings = field(default_factory=RetrySettings)
+    breaker: BreakerSettings = field(default_factory=BreakerSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -117,6 +143,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "upstream": UpstreamSettings,
     "custom_hosts": CustomHostSettings,
     "retries": RetrySettings,
+    "breaker": BreakerSettings,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -45,6 +45,17 @@ class Target:
     #: Further attempts at this target, and on which statuses.
     retry: Retry = NO_RETRY
 
+    @property
+    def health_key(self) -> str | None:
+        """Which circuit breaker this target counts toward: provider, base URL and options (never
+        the key: breakers are shown at /v1/health/targets). ``None`` outside a config."""
+        if self.config_path is None:
+            return None
+        spec = self.adapter.spec
+        return " ".join(
+            [spec.slug, self.base_url or spec.base_url, *sorted(v for v in self.options.values() if v)]
+        )
+
     def for_leg(self, leg: Leg) -> Target:
         """This target as the config's plan places it."""
         return dataclasses.replace(

@@ -10,13 +10,18 @@ any other body by aborting the connection, so a cut response never looks complet
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections import deque
 
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamBroken, UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
+
+#: A final chunk's ``"finish_reason": "stop"`` (earlier chunks carry ``null``).
+_FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
 
 #: Bodies of known length up to this size are relayed whole (see :meth:`Relay.start`).
 SMALL_BODY = 64 * 1024
@@ -30,26 +35,34 @@ class ClientGone(Exception):
 
 
 class Relay:
-    __slots__ = ("_event_stream", "_request", "response", "tail")
+    __slots__ = ("_chat_chunks", "_event_stream", "_first", "_provider", "_request", "response", "tail")
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, provider: str, *, chat_chunks: bool = False) -> None:
+        """``chat_chunks``: the stream, if any, is OpenAI chat/completions chunks ending in ``[DONE]``."""
         self._request = request
+        self._provider = provider
+        self._chat_chunks = chat_chunks
         self.response: web.StreamResponse | None = None
         #: The end of what was relayed (usage lives there).
         self.tail = b""
         self._event_stream = False
+        self._first = b""
 
     @property
     def committed(self) -> bool:
         """True once the status line went out: from then on errors are reported in-band."""
         return self.response is not None
 
-    async def start(self, upstream: ClientResponse, headers: CIMultiDict[str]) -> None:
+    async def start(
+        self, upstream: ClientResponse, headers: CIMultiDict[str], first_chunk_timeout: float | None = None
+    ) -> None:
         """Send the upstream's status and ``headers`` to the client.
 
         A small body of known length is read whole first: it arrives with the headers anyway,
         the client then gets headers and body in one write, and a failure while reading it can
-        still be answered with an error status.
+        still be answered with an error status. A successful event stream is committed only when
+        its first chunk arrives (within ``first_chunk_timeout``): until then a provider that
+        fails or stays silent can still be retried or fallen back from.
         """
         length = upstream.content_length
         if length is not None and length <= SMALL_BODY and self._request.method != "HEAD":
@@ -59,26 +72,42 @@ class Relay:
                 body=body, status=upstream.status, reason=upstream.reason, headers=headers
             )
             return
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
-        if length is not None:
-            response.content_length = length
         # An in-band error event fits only an uncompressed event stream of open length.
         self._event_stream = (
             upstream.headers.get("Content-Type", "").startswith("text/event-stream")
             and "Content-Encoding" not in upstream.headers
             and length is None
         )
+        if self._event_stream and upstream.status < 300:
+            self._first = await self._first_chunk(upstream, first_chunk_timeout)
+        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        if length is not None:
+            response.content_length = length
         self.response = response
         try:
             await response.prepare(self._request)
         except ConnectionResetError:
             raise ClientGone from None
 
+    async def _first_chunk(self, upstream: ClientResponse, seconds: float | None) -> bytes:
+        try:
+            async with asyncio.timeout(seconds):
+                first = await upstream.content.readany()
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"Provider {self._provider} sent no stream data within {seconds:g} s (first-token timeout).",
+                code="upstream_first_token_timeout",
+            ) from None
+        if not first:
+            raise UpstreamBroken(f"Provider {self._provider} ended the stream before sending any data.")
+        return first
+
     async def pump(self, upstream: ClientResponse) -> None:
         """Forward the body chunk by chunk until the upstream ends it; then end ours.
 
-        Upstream failures propagate as aiohttp/timeout errors (the caller turns them into
-        :meth:`fail`); a client that went away raises :class:`ClientGone`.
+        Upstream failures propagate as aiohttp/timeout errors, and a chat stream that ends
+        without ``[DONE]`` or a ``finish_reason`` as :class:`UpstreamBroken` (the caller turns
+        them into :meth:`fail`); a client that went away raises :class:`ClientGone`.
         """
         assert self.response is not None
         if not self.response.prepared:
@@ -89,6 +118,9 @@ class Relay:
         recent: deque[bytes] = deque(maxlen=_RECENT_READS)
         keep = recent.append
         try:
+            if self._first:
+                await self._write(self._first)
+                keep(self._first)
             async for chunk in upstream.content.iter_any():
                 try:
                     await write(chunk)
@@ -97,8 +129,26 @@ class Relay:
                 keep(chunk)
         finally:
             self.tail = _tail(recent)
+        if self._event_stream and self._chat_chunks:
+            await self._finalise()
         try:
             await self.response.write_eof()
+        except ConnectionResetError:
+            raise ClientGone from None
+
+    async def _finalise(self) -> None:
+        """A chat stream that ended without ``[DONE]``: complete if a ``finish_reason`` came
+        (``[DONE]`` is added so every client ends cleanly), cut off otherwise."""
+        if self.tail.rstrip().endswith(b"[DONE]"):
+            return
+        if not _FINISHED.search(self.tail):
+            raise UpstreamBroken(f"Provider {self._provider} ended the stream before it was complete.")
+        await self._write(_event_boundary(self.tail) + b"data: [DONE]\n\n")
+
+    async def _write(self, data: bytes) -> None:
+        assert self.response is not None
+        try:
+            await self.response.write(data)
         except ConnectionResetError:
             raise ClientGone from None
 

@@ -1,0 +1,120 @@
+"""A stream is committed to the client only with its first chunk, and never ends looking complete
+when it is not."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from openai import AsyncOpenAI
+
+from tests.conftest import GatewayFactory, settings_with
+from tests.fake_provider import FakeProvider, Received
+
+CHAT: dict[str, Any] = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+_HEAD = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
+CHUNK = _HEAD + b'"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
+FINAL = _HEAD + b'"delta":{},"finish_reason":"stop"}]}\n\n'
+DONE = b"data: [DONE]\n\n"
+
+
+@pytest.fixture
+async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
+    provider = FakeProvider()
+    provider.port = (await aiohttp_server(provider.app())).port
+    return provider
+
+
+def streaming(*parts: bytes, then: str = "end") -> Callable[..., Awaitable[web.StreamResponse]]:
+    """A stream of ``parts``, then: ``end`` cleanly, ``abort`` the connection, or ``hang``."""
+
+    async def respond(request: web.Request, received: Received) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for part in parts:
+            await response.write(part)
+        if then == "abort":
+            assert request.transport is not None
+            request.transport.abort()
+        elif then == "hang":
+            await asyncio.sleep(30)
+        else:
+            await response.write_eof()
+        return response
+
+    return respond
+
+
+async def post(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{url}/v1/chat/completions", json=CHAT, headers=headers) as response,
+    ):
+        return response.status, await asyncio.wait_for(response.read(), 10)
+
+
+def fallback(*fakes: FakeProvider) -> dict[str, str]:
+    targets = [{"provider": "openai", "api_key": "sk-x", "custom_host": fake.base_url} for fake in fakes]
+    return {"x-portkey-config": json.dumps({"strategy": {"mode": "fallback"}, "targets": targets})}
+
+
+async def test_a_stream_that_breaks_before_its_first_chunk_is_a_502_not_a_cut_200(
+    gateway_url: str, fake: FakeProvider, provider_headers: dict[str, str]
+) -> None:
+    fake.on("POST", "/v1/chat/completions", streaming(then="abort"))
+    status, body = await post(gateway_url, provider_headers)
+    assert status == 502
+    assert json.loads(body)["error"]["code"] == "upstream_error"
+
+
+async def test_a_stream_that_breaks_before_its_first_chunk_falls_back(
+    gateway_url: str, fake: FakeProvider, fake_b: FakeProvider
+) -> None:
+    fake.on("POST", "/v1/chat/completions", streaming(then="abort"))
+    fake_b.on("POST", "/v1/chat/completions", streaming(CHUNK, FINAL, DONE))
+    assert await post(gateway_url, fallback(fake, fake_b)) == (200, CHUNK + FINAL + DONE)
+
+
+async def test_a_silent_stream_past_the_first_token_timeout_falls_back(
+    make_gateway: GatewayFactory, fake: FakeProvider, fake_b: FakeProvider
+) -> None:
+    server = await make_gateway(settings_with(upstream={"first_token_timeout": 0.3}))
+    url = f"http://127.0.0.1:{server.port}"
+    fake.on("POST", "/v1/chat/completions", streaming(then="hang"))
+    fake_b.on("POST", "/v1/chat/completions", streaming(CHUNK, FINAL, DONE))
+    assert await post(url, fallback(fake, fake_b)) == (200, CHUNK + FINAL + DONE)
+    status, body = await post(url, fallback(fake))
+    assert status == 504
+    assert json.loads(body)["error"]["code"] == "upstream_first_token_timeout"
+
+
+async def test_a_stream_ending_without_done_or_finish_reason_ends_with_an_error_event(
+    gateway_url: str, fake: FakeProvider, provider_headers: dict[str, str]
+) -> None:
+    fake.on("POST", "/v1/chat/completions", streaming(CHUNK, CHUNK))
+    status, body = await post(gateway_url, provider_headers)
+    assert status == 200
+    assert body.startswith(CHUNK + CHUNK)
+    assert DONE not in body
+    error = json.loads(body[len(CHUNK + CHUNK) :].removeprefix(b"data: "))["error"]
+    assert error["code"] == "upstream_error"
+    assert "before it was complete" in error["message"]
+
+
+async def test_a_finished_stream_without_done_is_completed_for_the_client(
+    gateway_url: str, fake: FakeProvider, client: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/v1/chat/completions", streaming(CHUNK, FINAL))
+    stream = await client.chat.completions.create(**CHAT)
+    chunks = [chunk async for chunk in stream]
+    assert [choice.finish_reason for chunk in chunks for choice in chunk.choices] == [None, "stop"]
+    status, body = await post(
+        gateway_url, {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
+    )
+    assert (status, body) == (200, CHUNK + FINAL + DONE)
