@@ -92,7 +92,9 @@ async def proxy(
         body = await _request_body(request, body_kind)
         metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
         app = request.app
-        targets = targets_for(request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS])
+        targets = targets_for(
+            request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS], app[HEALTH]
+        )
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
         return await _try_targets(request, targets, family, body, metadata, started)

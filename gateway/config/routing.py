@@ -18,6 +18,9 @@ import orjson
 from gateway.errors import InvalidRequest
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
+#: How ``loadbalance`` picks: at random by weight, the target with the fewest requests in flight,
+#: or the one with the lowest recent time to first byte.
+BALANCES = ("weighted", "least-inflight", "latency")
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
 DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 
@@ -63,6 +66,7 @@ class Strategy:
     on_status_codes: frozenset[int] | None = None
     conditions: tuple[Condition, ...] = ()
     default: str | None = None
+    balance: str = "weighted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +136,7 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
             raise _bad(path, "several targets need a strategy with a mode")
         return Strategy()
     table = _object(raw, path)
-    unknown = sorted(set(table) - {"mode", "on_status_codes", "conditions", "default"})
+    unknown = sorted(set(table) - {"mode", "on_status_codes", "conditions", "default", "balance"})
     if unknown:
         raise _bad(f"{path}.{unknown[0]}", "unknown field")
     mode = table.get("mode")
@@ -149,9 +153,19 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
             for i, item in enumerate(_list(table, "conditions", path))
         ),
         default=_optional_text(table, "default", path),
+        balance=_balance(table, mode, path),
     )
     _check_names(strategy, targets, path)
     return strategy
+
+
+def _balance(table: Mapping[str, Any], mode: str, path: str) -> str:
+    balance = table.get("balance", "weighted")
+    if balance not in BALANCES:
+        raise _bad(f"{path}.balance", f"expected one of {', '.join(BALANCES)}, got {balance!r}")
+    if balance != "weighted" and mode != "loadbalance":
+        raise _bad(f"{path}.balance", "only a loadbalance strategy balances")
+    return str(balance)
 
 
 def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> None:

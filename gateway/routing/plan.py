@@ -13,13 +13,21 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from gateway.config.routing import Condition, Node, Retry
 from gateway.errors import InvalidRequest
 
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
 ANY_FAILURE = frozenset(range(400, 600))
+
+
+class Load(Protocol):
+    """What this process knows of a target node's current load (``None``/0 when nothing yet)."""
+
+    def in_flight(self, node: Node) -> int: ...
+
+    def latency(self, node: Node) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,13 @@ class Leg:
     request_timeout: int | None
     #: Upstream statuses that move on to the next leg; empty for the last one.
     move_on: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    metadata: Mapping[str, str]
+    params: Mapping[str, Any]
+    load: Load
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +61,8 @@ class _Inherited:
         )
 
 
-def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) -> list[Leg]:
-    nodes, steps = _walk(config, _Inherited({}, None, None), metadata, params)
+def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any], load: Load) -> list[Leg]:
+    nodes, steps = _walk(config, _Inherited({}, None, None), _Request(metadata, params, load))
     return [
         Leg(node, inherited.override_params, inherited.retry, inherited.request_timeout, step)
         for (node, inherited), step in zip(nodes, [*steps, frozenset()], strict=True)
@@ -55,7 +70,7 @@ def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) -
 
 
 def _walk(
-    node: Node, inherited: _Inherited, metadata: Mapping[str, str], params: Mapping[str, Any]
+    node: Node, inherited: _Inherited, request: _Request
 ) -> tuple[list[tuple[Node, _Inherited]], list[frozenset[int]]]:
     """The leaves under ``node`` in order, and the move-on codes between consecutive leaves."""
     inherited = inherited.under(node)
@@ -63,13 +78,12 @@ def _walk(
         return [(node, inherited)], []
     mode = node.strategy.mode
     if mode != "fallback":
-        chosen = _choose(node, metadata, params)
-        return _walk(chosen, inherited, metadata, params)
+        return _walk(_choose(node, request), inherited, request)
     codes = node.strategy.on_status_codes or ANY_FAILURE
     leaves: list[tuple[Node, _Inherited]] = []
     steps: list[frozenset[int]] = []
     for target in node.targets:
-        sub_leaves, sub_steps = _walk(target, inherited, metadata, params)
+        sub_leaves, sub_steps = _walk(target, inherited, request)
         if leaves:
             steps.append(codes)
         leaves += sub_leaves
@@ -77,14 +91,14 @@ def _walk(
     return leaves, steps
 
 
-def _choose(node: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) -> Node:
+def _choose(node: Node, request: _Request) -> Node:
     mode = node.strategy.mode
     if mode == "single":
         return node.targets[0]
     if mode == "loadbalance":
-        return _weighted(node)
+        return _balanced(node, request.load)
     for condition in node.strategy.conditions:
-        if _matches(condition, metadata, params):
+        if _matches(condition, request.metadata, request.params):
             return _named(node, condition.then)
     if node.strategy.default is None:
         raise InvalidRequest(
@@ -95,12 +109,22 @@ def _choose(node: Node, metadata: Mapping[str, str], params: Mapping[str, Any]) 
     return _named(node, node.strategy.default)
 
 
-def _weighted(node: Node) -> Node:
+def _balanced(node: Node, load: Load) -> Node:
     candidates = [target for target in node.targets if target.weight > 0]
     if not candidates:
         raise InvalidRequest(
             f"Every target of {node.path} has weight 0.", param="x-portkey-config", code="invalid_config"
         )
+    balance = node.strategy.balance
+    if balance == "least-inflight":
+        # Random tie-breaks, so idle targets share the traffic instead of the first taking it all.
+        return min(candidates, key=lambda target: (load.in_flight(target), random.random()))
+    if balance == "latency":
+        # A target not measured yet goes first: it needs traffic to get a figure at all.
+        unmeasured = [target for target in candidates if load.latency(target) is None]
+        if unmeasured:
+            return random.choice(unmeasured)
+        return min(candidates, key=lambda target: load.latency(target) or 0.0)
     return random.choices(candidates, weights=[target.weight for target in candidates])[0]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
+from gateway.routing.health import TargetHealth
 from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
@@ -73,12 +74,14 @@ def targets_for(
     params: Mapping[str, Any],
     registry: ProviderRegistry,
     settings: Settings,
+    health: TargetHealth,
 ) -> list[Target]:
     """The targets to try, in order: the config's plan, or the one the headers name."""
     config = headers.get("x-portkey-config")
     if not config:
         return [target_from_headers(headers, registry, settings)]
-    legs = plan(_parsed(config, settings), metadata, params)
+    load = _LoadFromHealth(health, lambda node: _from_node(node, headers, registry, settings).health_key)
+    legs = plan(_parsed(config, settings), metadata, params, load)
     return [_from_node(leg.node, headers, registry, settings).for_leg(leg) for leg in legs]
 
 
@@ -119,6 +122,23 @@ def _from_node(
     }
     api_key = node.api_key or _api_key(headers) or configured.api_key
     return Target(adapter, api_key, base_url, options, config_path=node.path)
+
+
+class _LoadFromHealth:
+    """The load a ``loadbalance`` sees, from this process's target health (targets only: a nested
+    strategy counts as idle and unmeasured)."""
+
+    def __init__(self, health: TargetHealth, key_of: Callable[[Node], str | None]) -> None:
+        self._health = health
+        self._key_of = key_of
+
+    def in_flight(self, node: Node) -> int:
+        key = self._key_of(node) if node.is_target else None
+        return 0 if key is None else self._health.in_flight(key)
+
+    def latency(self, node: Node) -> float | None:
+        key = self._key_of(node) if node.is_target else None
+        return None if key is None else self._health.latency(key)
 
 
 @functools.lru_cache(maxsize=256)
