@@ -35,6 +35,15 @@ async def fake(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProv
     return provider
 
 
+@pytest.fixture
+async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
+    """A second fake provider, for fallbacks and load balancing."""
+    provider = FakeProvider()
+    server = await aiohttp_server(provider.app())
+    provider.port = server.port
+    return provider
+
+
 def settings_with(**sections: dict[str, Any]) -> Settings:
     """Default settings with some fields changed: ``settings_with(limits={"max_upload_bytes": 10})``."""
     settings = Settings()

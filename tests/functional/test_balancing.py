@@ -10,18 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.fake_provider import FakeProvider, Received
 
 CHAT: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture
-async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
-    provider = FakeProvider()
-    provider.port = (await aiohttp_server(provider.app())).port
-    return provider
 
 
 def balanced(balance: str, *fakes: FakeProvider) -> dict[str, str]:

@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 
 CHAT: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 BREAKER = {"consecutive_failures": 3, "error_rate": 1.0, "cooldown": 0.5}
-
-
-@pytest.fixture
-async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
-    provider = FakeProvider()
-    provider.port = (await aiohttp_server(provider.app())).port
-    return provider
 
 
 class Switch:

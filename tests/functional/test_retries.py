@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
@@ -19,13 +18,6 @@ CHAT: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "c
 COMPLETION = {"id": "chatcmpl-9", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
 #: Small backoff so the suite stays fast; Retry-After values still come from the fake.
 FAST = {"base_delay": 0.01, "max_delay": 0.05}
-
-
-@pytest.fixture
-async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
-    provider = FakeProvider()
-    provider.port = (await aiohttp_server(provider.app())).port
-    return provider
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
 from gateway.config.settings import load_settings
@@ -21,13 +20,6 @@ from tests.fake_provider import FakeProvider, Received, sse
 
 CHAT: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 COMPLETION = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
-
-
-@pytest.fixture
-async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
-    provider = FakeProvider()
-    provider.port = (await aiohttp_server(provider.app())).port
-    return provider
 
 
 @pytest.fixture

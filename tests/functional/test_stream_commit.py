@@ -9,9 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
 from tests.conftest import GatewayFactory, settings_with
@@ -22,13 +20,6 @@ _HEAD = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"
 CHUNK = _HEAD + b'"delta":{"content":"hi"},"finish_reason":null}]}\n\n'
 FINAL = _HEAD + b'"delta":{},"finish_reason":"stop"}]}\n\n'
 DONE = b"data: [DONE]\n\n"
-
-
-@pytest.fixture
-async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProvider:
-    provider = FakeProvider()
-    provider.port = (await aiohttp_server(provider.app())).port
-    return provider
 
 
 def streaming(*parts: bytes, then: str = "end") -> Callable[..., Awaitable[web.StreamResponse]]:
