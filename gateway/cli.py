@@ -47,8 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_provider_names(settings: Settings) -> None:
-    """A misspelt ``[providers.<slug>]`` table would otherwise be ignored without a word."""
+    """A misspelt ``[providers.<slug>]`` table would otherwise be ignored without a word, and a
+    misspelt provider in a named config would fail only when a request reaches it."""
     registry = ProviderRegistry.default()
     for slug in settings.providers:
         if slug not in registry:
             raise SettingsError(f"providers.{slug}: unknown provider (the README lists the slugs)")
+    for name, config in settings.configs.items():
+        for node in config.walk():
+            if node.provider is not None and node.provider not in registry:
+                raise SettingsError(
+                    f"configs.{name}: {node.path}.provider: unknown provider {node.provider!r}"
+                )

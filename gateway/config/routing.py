@@ -9,7 +9,7 @@ whose message names it (``config.targets[1].weight: expected a number``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,12 @@ class Node:
     @property
     def is_target(self) -> bool:
         return not self.targets
+
+    def walk(self) -> Iterator[Node]:
+        """This node and every node under it."""
+        yield self
+        for target in self.targets:
+            yield from target.walk()
 
 
 def parse_config(text: str) -> Node:

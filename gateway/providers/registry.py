@@ -30,16 +30,17 @@ class ProviderRegistry:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._adapters.values())
 
-    def get(self, slug: str) -> ProviderAdapter:
-        """The adapter for ``slug``; an unknown slug is a 400 that suggests the closest ones."""
+    def get(self, slug: str, where: str = "x-portkey-provider") -> ProviderAdapter:
+        """The adapter for ``slug``; an unknown slug is a 400 that says ``where`` it was named and
+        suggests the closest ones."""
         adapter = self._adapters.get(slug) or self._adapters.get(slug.strip().lower())
         if adapter is not None:
             return adapter
         close = difflib.get_close_matches(slug.lower(), self._adapters, n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise InvalidRequest(
-            f"Unknown provider {slug!r} in x-portkey-provider.{hint} Known providers: "
+            f"Unknown provider {slug!r} in {where}.{hint} Known providers: "
             f"{', '.join(sorted(self._adapters))}.",
-            param="x-portkey-provider",
+            param="x-portkey-config" if where.startswith("config") else "x-portkey-provider",
             code="unknown_provider",
         )

@@ -109,7 +109,7 @@ def _from_node(
     node: Node, headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
 ) -> Target:
     assert node.provider is not None
-    adapter = registry.get(node.provider)
+    adapter = registry.get(node.provider, where=f"{node.path}.provider")
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     base_url = (
         check_custom_host(node.custom_host, settings.custom_hosts)

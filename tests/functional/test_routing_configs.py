@@ -291,6 +291,10 @@ async def test_named_config_from_the_settings_file(
         ),
         ({"provider": "openai", "retry": {"attempts": "many"}}, "config.retry.attempts"),
         ({"provider": "openai", "overide_params": {}}, "config.overide_params"),
+        (
+            {"strategy": {"mode": "fallback"}, "targets": [{"provider": "openai"}, {"provider": "grok"}]},
+            "config.targets[1].provider",
+        ),
         ("{not json", "not valid JSON"),
         ("no-such-config", "No config named 'no-such-config'"),
     ],

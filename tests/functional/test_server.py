@@ -319,6 +319,7 @@ async def test_config_file_sets_values_with_environment_references(
         ('[providers.openai]\napi_key = "${TEST_UNSET_KEY}"\n', {}, "providers.openai.api_key"),
         ("", {"GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "soon"}, "upstream.connect_timeout"),
         ('[providers.opneai]\napi_key = "sk-x"\n', {}, "providers.opneai"),
+        ('[configs.main]\nprovider = "grok"\n', {}, "configs.main: config.provider"),
     ],
 )
 async def test_bad_settings_exit_with_code_2_naming_the_setting(
