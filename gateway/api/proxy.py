@@ -7,6 +7,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import aiohttp
 from aiohttp import web
@@ -112,6 +113,27 @@ class Chances:
     can_move_on: bool
     #: Seconds of retry waiting the request has left.
     budget_left: float
+    #: Set when this attempt races a hedged one: the first ready to answer claims the client.
+    gate: CommitGate | None = None
+
+
+class CommitGate:
+    """Lets exactly one of two hedged attempts answer the client: the first ready claims it and
+    the other is cancelled, which closes its upstream connection."""
+
+    __slots__ = ("_attempts",)
+
+    def __init__(self) -> None:
+        self._attempts: list[asyncio.Task[object]] = []
+
+    def enter(self, attempt: asyncio.Task[object]) -> None:
+        self._attempts.append(attempt)
+
+    def claim(self) -> None:
+        me = asyncio.current_task()
+        for attempt in self._attempts:
+            if attempt is not me:
+                attempt.cancel()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +172,14 @@ async def _try_targets(
                 )
             index, retry_number = index + 1, 0
             continue
+        if target.hedge_after is not None and can_move_on and retry_number == 0:
+            hedged = await _hedged(
+                request, targets[index], targets[index + 1], family, body, metadata, started
+            )
+            if isinstance(hedged, web.StreamResponse):
+                return hedged
+            index += hedged
+            continue
         chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, budget)
         outcome = await _exchange(
             request, _outgoing(request, target, family, body), metadata, started, chances
@@ -162,6 +192,63 @@ async def _try_targets(
             retry_number += 1
         else:
             index, retry_number = index + 1, 0
+
+
+async def _hedged(
+    request: web.Request,
+    primary: Target,
+    backup: Target,
+    family: str | None,
+    body: RequestBody,
+    metadata: dict[str, str],
+    started: float,
+) -> web.StreamResponse | int:
+    """Try ``primary``; if it has no answer ready after ``hedge_after`` s, race ``backup`` too.
+
+    The first attempt ready to answer (its first chunk, or its whole small body) wins and the
+    other is cancelled. Returns the answer, or how many targets were used up without one (1 when
+    the primary moved on before the backup started, 2 when both did).
+    """
+    gate = CommitGate()
+
+    def attempt(target: Target, can_move_on: bool) -> asyncio.Task[object]:
+        chances = Chances(0, 0, can_move_on, 0.0, gate)
+        outgoing = _outgoing(request, target, family, body)
+        task: asyncio.Task[object] = asyncio.ensure_future(
+            _exchange(request, outgoing, metadata, started, chances)
+        )
+        gate.enter(task)
+        return task
+
+    attempts = [attempt(primary, True)]
+    try:
+        done, _ = await asyncio.wait(attempts, timeout=primary.hedge_after)
+        if done:
+            outcome = attempts[0].result()
+            return outcome if isinstance(outcome, web.StreamResponse) else 1
+        attempts.append(attempt(backup, backup.move_on != frozenset()))
+        return await _first_answer(attempts)
+    finally:
+        for task in attempts:
+            task.cancel()  # the loser, or both when the client went away
+
+
+async def _first_answer(attempts: list[asyncio.Task[object]]) -> web.StreamResponse | int:
+    """The first answer among racing attempts; 2 when both moved on; a failure if both failed."""
+    failure: BaseException | None = None
+    pending = set(attempts)
+    while pending:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.cancelled():
+                continue
+            if task.exception() is not None:
+                failure = task.exception()
+            elif isinstance(task.result(), web.StreamResponse):
+                return cast(web.StreamResponse, task.result())
+    if failure is not None:
+        raise failure
+    return 2
 
 
 def _outgoing(request: web.Request, target: Target, family: str | None, body: RequestBody) -> Outgoing:
@@ -227,12 +314,18 @@ async def _exchange(
                     headers["x-portkey-last-used-option-index"] = target.config_path
                     headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
-                await relay.start(upstream, headers, app[SETTINGS].upstream.first_token_timeout or None)
+                await relay.start(
+                    upstream,
+                    headers,
+                    app[SETTINGS].upstream.first_token_timeout or None,
+                    chances.gate.claim if chances.gate else None,
+                )
                 await relay.pump(upstream)
     except ClientGone:
         record.outcome = "client_closed"
     except asyncio.CancelledError:
-        record.outcome = "client_closed"
+        # The client left, or (before anything was sent) a hedged attempt beat this one.
+        record.outcome = "client_closed" if relay.committed or chances.gate is None else "hedge_lost"
         if app[STATE].draining and relay.committed:
             # Cancelled at the end of a drain: say so, rather than just stopping mid-stream.
             record.outcome = "shutdown"

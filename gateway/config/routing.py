@@ -67,6 +67,8 @@ class Strategy:
     conditions: tuple[Condition, ...] = ()
     default: str | None = None
     balance: str = "weighted"
+    #: fallback/loadbalance: start the next target too when no first chunk came within this.
+    hedge_after_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +144,9 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
             raise _bad(path, "several targets need a strategy with a mode")
         return Strategy()
     table = _object(raw, path)
-    unknown = sorted(set(table) - {"mode", "on_status_codes", "conditions", "default", "balance"})
+    unknown = sorted(
+        set(table) - {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms"}
+    )
     if unknown:
         raise _bad(f"{path}.{unknown[0]}", "unknown field")
     mode = table.get("mode")
@@ -160,6 +164,7 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         ),
         default=_optional_text(table, "default", path),
         balance=_balance(table, mode, path),
+        hedge_after_ms=_hedge(table, mode, path),
     )
     _check_names(strategy, targets, path)
     return strategy
@@ -172,6 +177,14 @@ def _balance(table: Mapping[str, Any], mode: str, path: str) -> str:
     if balance != "weighted" and mode != "loadbalance":
         raise _bad(f"{path}.balance", "only a loadbalance strategy balances")
     return str(balance)
+
+
+def _hedge(table: Mapping[str, Any], mode: str, path: str) -> int | None:
+    if "hedge_after_ms" not in table:
+        return None
+    if mode not in ("fallback", "loadbalance"):
+        raise _bad(f"{path}.hedge_after_ms", "only fallback and loadbalance strategies hedge")
+    return _timeout(table["hedge_after_ms"], f"{path}.hedge_after_ms")
 
 
 def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> None:

@@ -32,7 +32,8 @@ class RequestRecord:
     #: The caller's x-portkey-metadata labels.
     metadata: dict[str, str]
     status: int = 0
-    #: ``ok``, ``upstream_error`` (the upstream failed or timed out), ``client_closed``.
+    #: ``ok``, ``upstream_error`` (the upstream failed or timed out), ``client_closed``, and for
+    #: config attempts ``retried``, ``fell_back``, ``hedge_lost`` or ``shutdown``.
     outcome: str = "ok"
     duration_ms: float = 0.0
     upstream_ms: float = 0.0

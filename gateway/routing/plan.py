@@ -38,6 +38,19 @@ class Leg:
     request_timeout: int | None
     #: Upstream statuses that move on to the next leg; empty for the last one.
     move_on: frozenset[int]
+    #: Seconds without a first chunk after which the next leg starts in parallel (hedging).
+    hedge_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """Between two consecutive leaves: when to move on, and when to hedge."""
+
+    move_on: frozenset[int]
+    hedge_after: float | None = None
+
+
+_LAST = _Step(frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,28 +77,49 @@ class _Inherited:
 def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any], load: Load) -> list[Leg]:
     nodes, steps = _walk(config, _Inherited({}, None, None), _Request(metadata, params, load))
     return [
-        Leg(node, inherited.override_params, inherited.retry, inherited.request_timeout, step)
-        for (node, inherited), step in zip(nodes, [*steps, frozenset()], strict=True)
+        Leg(
+            node,
+            inherited.override_params,
+            inherited.retry,
+            inherited.request_timeout,
+            step.move_on,
+            step.hedge_after,
+        )
+        for (node, inherited), step in zip(nodes, [*steps, _LAST], strict=True)
     ]
 
 
 def _walk(
     node: Node, inherited: _Inherited, request: _Request
-) -> tuple[list[tuple[Node, _Inherited]], list[frozenset[int]]]:
-    """The leaves under ``node`` in order, and the move-on codes between consecutive leaves."""
+) -> tuple[list[tuple[Node, _Inherited]], list[_Step]]:
+    """The leaves under ``node`` in order, and the steps between consecutive leaves."""
     inherited = inherited.under(node)
     if node.is_target:
         return [(node, inherited)], []
-    mode = node.strategy.mode
-    if mode != "fallback":
-        return _walk(_choose(node, request), inherited, request)
-    codes = node.strategy.on_status_codes or ANY_FAILURE
+    strategy = node.strategy
+    hedge = strategy.hedge_after_ms / 1000 if strategy.hedge_after_ms else None
+    if strategy.mode == "fallback":
+        return _sequence(
+            node.targets, _Step(strategy.on_status_codes or ANY_FAILURE, hedge), inherited, request
+        )
+    chosen = _choose(node, request)
+    if hedge is not None and strategy.mode == "loadbalance":
+        # A hedged loadbalance keeps a second pick in reserve, started if the first is slow.
+        others = [target for target in node.targets if target is not chosen and target.weight > 0]
+        if others:
+            return _sequence((chosen, random.choice(others)), _Step(ANY_FAILURE, hedge), inherited, request)
+    return _walk(chosen, inherited, request)
+
+
+def _sequence(
+    targets: tuple[Node, ...], step: _Step, inherited: _Inherited, request: _Request
+) -> tuple[list[tuple[Node, _Inherited]], list[_Step]]:
     leaves: list[tuple[Node, _Inherited]] = []
-    steps: list[frozenset[int]] = []
-    for target in node.targets:
+    steps: list[_Step] = []
+    for target in targets:
         sub_leaves, sub_steps = _walk(target, inherited, request)
         if leaves:
-            steps.append(codes)
+            steps.append(step)
         leaves += sub_leaves
         steps += sub_steps
     return leaves, steps

@@ -45,6 +45,8 @@ class Target:
 
     #: Further attempts at this target, and on which statuses.
     retry: Retry = NO_RETRY
+    #: Seconds without a first chunk after which the next target starts too (hedging).
+    hedge_after: float | None = None
 
     @property
     def health_key(self) -> str | None:
@@ -65,6 +67,7 @@ class Target:
             request_timeout=leg.request_timeout,
             move_on=leg.move_on,
             retry=leg.retry or NO_RETRY,
+            hedge_after=leg.hedge_after,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
+from collections.abc import Callable
 
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
@@ -54,7 +55,11 @@ class Relay:
         return self.response is not None
 
     async def start(
-        self, upstream: ClientResponse, headers: CIMultiDict[str], first_chunk_timeout: float | None = None
+        self,
+        upstream: ClientResponse,
+        headers: CIMultiDict[str],
+        first_chunk_timeout: float | None = None,
+        before_commit: Callable[[], None] | None = None,
     ) -> None:
         """Send the upstream's status and ``headers`` to the client.
 
@@ -62,11 +67,14 @@ class Relay:
         the client then gets headers and body in one write, and a failure while reading it can
         still be answered with an error status. A successful event stream is committed only when
         its first chunk arrives (within ``first_chunk_timeout``): until then a provider that
-        fails or stays silent can still be retried or fallen back from.
+        fails or stays silent can still be retried or fallen back from. ``before_commit`` runs
+        once the answer is ready to go out, before anything is sent (hedged attempts race there).
         """
         length = upstream.content_length
         if length is not None and length <= SMALL_BODY and self._request.method != "HEAD":
             body = await upstream.read()
+            if before_commit is not None:
+                before_commit()
             self.tail = body[-TAIL_BYTES:]
             self.response = web.Response(
                 body=body, status=upstream.status, reason=upstream.reason, headers=headers
@@ -80,6 +88,8 @@ class Relay:
         )
         if self._event_stream and upstream.status < 300:
             self._first = await self._first_chunk(upstream, first_chunk_timeout)
+        if before_commit is not None:
+            before_commit()
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
         if length is not None:
             response.content_length = length
