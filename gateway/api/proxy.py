@@ -292,8 +292,13 @@ async def _exchange(
     health_key = target.health_key
     if health_key is not None:
         app[HEALTH].started(health_key)
+    headers_wait = app[SETTINGS].upstream.headers_timeout
+    headers_timer = asyncio.timeout(headers_wait) if headers_wait else None
     try:
-        async with asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE:
+        async with (
+            asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE,
+            headers_timer or _NO_DEADLINE,
+        ):
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
                 request.method,
@@ -302,6 +307,8 @@ async def _exchange(
                 data=outgoing.body,
                 allow_redirects=False,
             ) as upstream:
+                if headers_timer is not None:
+                    headers_timer.reschedule(None)  # that layer is done: the headers came
                 received = time.perf_counter()
                 record.status = upstream.status
                 instead = _instead(upstream.status, upstream.headers, target, chances, app[SETTINGS].retries)
@@ -332,7 +339,13 @@ async def _exchange(
             await relay.fail(ServiceUnavailable("The gateway shut down before the response was complete."))
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
-        failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
+        if headers_timer is not None and headers_timer.expired():
+            failure = UpstreamTimeout(
+                f"Provider {outgoing.provider} sent no response headers within {headers_wait:g} s.",
+                code="upstream_headers_timeout",
+            )
+        else:
+            failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = (received - sent) * 1000

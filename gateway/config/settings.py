@@ -59,6 +59,9 @@ class UpstreamSettings:
     #: Longest silence between two bytes from the provider, including the wait for response
     #: headers (a non-streaming reasoning model can think for minutes before its first byte).
     idle_timeout: float = 300.0
+    #: Longest wait for the response headers after the request went out; 0 means none (the idle
+    #: timeout still applies). Like every timeout before the answer starts, it lets a fallback move on.
+    headers_timeout: float = 0.0
     #: Longest wait for a stream's first chunk after its headers; 0 means none (the idle timeout
     #: still applies). Until the first chunk, a silent provider can still be fallen back from.
     first_token_timeout: float = 0.0

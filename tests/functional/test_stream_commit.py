@@ -109,3 +109,41 @@ async def test_a_finished_stream_without_done_is_completed_for_the_client(
         gateway_url, {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
     )
     assert (status, body) == (200, CHUNK + FINAL + DONE)
+
+
+def answering_after(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]]:
+    async def respond(request: web.Request, received: Received) -> web.StreamResponse:
+        await asyncio.sleep(seconds)
+        return web.json_response({"id": "late"})
+
+    return respond
+
+
+async def test_a_provider_slow_to_send_headers_gets_a_504_or_a_fallback(
+    make_gateway: GatewayFactory, fake: FakeProvider, fake_b: FakeProvider
+) -> None:
+    server = await make_gateway(settings_with(upstream={"headers_timeout": 0.3}))
+    url = f"http://127.0.0.1:{server.port}"
+    fake.on("POST", "/v1/chat/completions", answering_after(5))
+    fake_b.on("POST", "/v1/chat/completions", streaming(CHUNK, FINAL, DONE))
+    status, body = await post(url, {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url})
+    assert status == 504
+    assert json.loads(body)["error"]["code"] == "upstream_headers_timeout"
+    assert await post(url, fallback(fake, fake_b)) == (200, CHUNK + FINAL + DONE)
+
+
+async def test_the_headers_timeout_ends_once_the_headers_came(
+    make_gateway: GatewayFactory, fake: FakeProvider
+) -> None:
+    server = await make_gateway(settings_with(upstream={"headers_timeout": 0.3}))
+
+    async def slow_body(request: web.Request, received: Received) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(0.6)  # longer than the headers timeout, after the headers
+        await response.write(CHUNK + FINAL + DONE)
+        return response
+
+    fake.on("POST", "/v1/chat/completions", slow_body)
+    headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
+    assert await post(f"http://127.0.0.1:{server.port}", headers) == (200, CHUNK + FINAL + DONE)
