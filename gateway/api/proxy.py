@@ -37,7 +37,7 @@ from gateway.errors import (
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import UpstreamCall
-from gateway.routing.health import TargetHealth
+from gateway.routing.health import BreakerState, TargetHealth
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
@@ -172,7 +172,12 @@ async def _try_targets(
                 )
             index, retry_number = index + 1, 0
             continue
-        if target.hedge_after is not None and can_move_on and retry_number == 0:
+        if (
+            target.hedge_after is not None
+            and can_move_on
+            and retry_number == 0
+            and _usable(targets[index + 1], health)
+        ):
             hedged = await _hedged(
                 request, targets[index], targets[index + 1], family, body, metadata, started
             )
@@ -192,6 +197,11 @@ async def _try_targets(
             retry_number += 1
         else:
             index, retry_number = index + 1, 0
+
+
+def _usable(target: Target, health: TargetHealth) -> bool:
+    """Whether a hedge may start ``target`` (asked without claiming a half-open breaker's probe)."""
+    return target.health_key is None or health.state(target.health_key) != BreakerState.OPEN
 
 
 async def _hedged(
