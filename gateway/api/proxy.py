@@ -337,6 +337,7 @@ async def _exchange(
                     app[SETTINGS].upstream.first_token_timeout or None,
                     chances.gate.claim if chances.gate else None,
                 )
+                record.first_token_ms = (time.perf_counter() - sent) * 1000
                 await relay.pump(upstream)
     except ClientGone:
         record.outcome = "client_closed"
@@ -384,7 +385,7 @@ def _report_health(health: TargetHealth, key: str, record: RequestRecord) -> Non
     if record.outcome == "upstream_error" or record.status >= 500 or record.status == 429:
         health.failed(key)
     elif record.outcome in ("ok", "fell_back", "retried"):
-        health.succeeded(key, record.upstream_ms / 1000)
+        health.succeeded(key, record.first_token_ms / 1000 if record.first_token_ms else None)
 
 
 def _instead(

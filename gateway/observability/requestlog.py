@@ -37,6 +37,9 @@ class RequestRecord:
     outcome: str = "ok"
     duration_ms: float = 0.0
     upstream_ms: float = 0.0
+    #: Until the answer was ready to go out: a stream's first chunk, a small body's last byte,
+    #: else the headers (0 when it never was). Feeds the ``latency`` load balancing.
+    first_token_ms: float = 0.0
     #: The last bytes relayed, where the usage object lives (decoded in the background).
     tail: bytes = b""
     usage: dict[str, Any] | None = None
@@ -69,7 +72,7 @@ class RequestLog:
         record.usage = usage_from_tail(record.tail)
         prompt, completion = token_counts(record.usage)
         access_logger.info(
-            "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f "
+            "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f first_token_ms=%.2f "
             "prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s",
             record.method,
             record.path,
@@ -78,6 +81,7 @@ class RequestLog:
             record.outcome,
             record.duration_ms,
             record.upstream_ms,
+            record.first_token_ms,
             prompt,
             completion,
             record.trace_id,

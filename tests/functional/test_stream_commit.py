@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
@@ -147,3 +148,20 @@ async def test_the_headers_timeout_ends_once_the_headers_came(
     fake.on("POST", "/v1/chat/completions", slow_body)
     headers = {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
     assert await post(f"http://127.0.0.1:{server.port}", headers) == (200, CHUNK + FINAL + DONE)
+
+
+@pytest.mark.parametrize(
+    "ending",
+    [b"data: {not json\n\n", b'event: error\ndata: {"error":{"message":"overloaded"}}\n\n'],
+    ids=["malformed_chunk", "upstream_error_event"],
+)
+async def test_a_stream_that_goes_wrong_after_its_first_chunk_never_ends_clean(
+    ending: bytes, gateway_url: str, fake: FakeProvider, provider_headers: dict[str, str]
+) -> None:
+    fake.on("POST", "/v1/chat/completions", streaming(CHUNK, ending))
+    status, body = await post(gateway_url, provider_headers)
+    assert status == 200
+    assert body.startswith(CHUNK + ending)  # relayed as sent: bytes are not rewritten
+    assert DONE not in body
+    error = json.loads(body[len(CHUNK + ending) :].removeprefix(b"data: "))["error"]
+    assert error["code"] == "upstream_error"
