@@ -1,10 +1,11 @@
 """From a routing config to the ordered targets one request tries.
 
-The tree is walked once per request: ``loadbalance`` picks a target by weight, ``conditional``
-evaluates its conditions against the request's metadata and params, ``single`` takes its one
-target, and ``fallback`` lists all of its targets in order. The result is a flat list of
-:class:`Leg` s; each leg says on which upstream statuses the request may move on to the next one
-(the codes of the ``fallback`` that owns that step).
+The tree is walked once per request: ``loadbalance`` picks a target by its ``balance`` (weights,
+requests in flight, or latency; a second pick too when it hedges), ``conditional`` evaluates its
+conditions against the request's metadata and params, ``single`` takes its one target, and
+``fallback`` lists all of its targets in order. The result is a flat list of :class:`Leg` s; each
+leg says on which upstream statuses the request may move on to the next one, and after how long
+the next one starts in parallel (the ``fallback`` or hedged ``loadbalance`` that owns that step).
 """
 
 from __future__ import annotations

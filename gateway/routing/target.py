@@ -29,6 +29,8 @@ NO_RETRY = Retry()
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """One provider to send the request to, and what its place in a config allows."""
+
     adapter: ProviderAdapter
     api_key: str
     #: The custom host or the settings' base URL; ``""`` means the provider's own.
@@ -42,7 +44,6 @@ class Target:
     request_timeout: int | None = None
     #: Upstream statuses after which the next target is tried (empty: none is left).
     move_on: frozenset[int] = frozenset()
-
     #: Further attempts at this target, and on which statuses.
     retry: Retry = NO_RETRY
     #: Seconds without a first chunk after which the next target starts too (hedging).
