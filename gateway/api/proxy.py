@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,14 +37,16 @@ from gateway.errors import (
 )
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
-from gateway.providers.base import UpstreamCall
+from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
 from gateway.routing.health import BreakerState, TargetHealth
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
+from gateway.streaming.translated import TranslatingRelay
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
+from gateway.upstream.hostguard import check_custom_host
 
 #: ``asyncio.timeout(None)`` costs ~3 µs a request for nothing.
 _NO_DEADLINE = contextlib.nullcontext()
@@ -69,6 +72,9 @@ class Outgoing:
     target: Target
     #: The answer, if a stream, is OpenAI chat/completions chunks that end in ``[DONE]``.
     chat_chunks: bool
+    #: Set when the provider speaks its own format here: the request it was translated into.
+    translation: Translation | None = None
+    native: NativeRequest | None = None
 
 
 async def proxy(
@@ -271,17 +277,51 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
             code="unsupported_endpoint",
         )
     endpoint = request.rel_url.raw_path[len("/v1/") :]
-    call = UpstreamCall(endpoint, request.rel_url.raw_query_string, target.base_url, target.options)
+    call = UpstreamCall(
+        endpoint, request.rel_url.raw_query_string, target.base_url, target.options, request.headers
+    )
+    translation = target.adapter.translation(endpoint)
+    if translation is not None:
+        return _translated(request, target, call, translation, body)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
     data = body.for_target(target.adapter, endpoint, target.override_params)
-    headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
+    headers = _upstream_headers(request, streamed=not isinstance(data, bytes))
+    headers.update(target.adapter.auth_headers(target.api_key))
+    deadline, caller_deadline = _target_deadline(request, target)
+    chat_chunks = endpoint in ("chat/completions", "completions")
+    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
+
+
+def _translated(
+    request: web.Request, target: Target, call: UpstreamCall, translation: Translation, body: RequestBody
+) -> Outgoing:
+    """The outgoing request for a provider that speaks its own format on this endpoint."""
+    if body.parsed is None:
+        raise InvalidRequest(
+            f"Provider {target.adapter.spec.slug} is reached through translation, which needs a JSON body.",
+            code="invalid_body",
+        )
+    native = translation.request(call, {**body.parsed, **target.override_params})
+    headers = _upstream_headers(request, streamed=False)
+    # The provider's own content negotiation, not the client's (which was for OpenAI's format).
+    headers.popall("Accept", None)
+    headers["Content-Type"] = "application/json"
+    headers.update(native.headers)
+    deadline, caller_deadline = _target_deadline(request, target)
+    url = URL(native.url, encoded=True)
+    slug = target.adapter.spec.slug
+    return Outgoing(
+        slug, url, headers, native.body, deadline, caller_deadline, target, False, translation, native
+    )
+
+
+def _target_deadline(request: web.Request, target: Target) -> tuple[float | None, bool]:
     deadline, caller_deadline = _deadline(request, request.app[SETTINGS].upstream.request_timeout)
     if target.request_timeout is not None and not caller_deadline:
         deadline = target.request_timeout / 1000
-    chat_chunks = endpoint in ("chat/completions", "completions")
-    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
+    return deadline, caller_deadline
 
 
 async def _exchange(
@@ -296,7 +336,7 @@ async def _exchange(
     app = request.app
     target = outgoing.target
     record = RequestRecord(request.method, request.path, outgoing.provider, trace_id(request), metadata)
-    relay = Relay(request, outgoing.provider, chat_chunks=outgoing.chat_chunks)
+    relay = _relay(request, outgoing)
     sent = received = started
     failure: GatewayError | None = None
     health_key = target.health_key
@@ -309,6 +349,8 @@ async def _exchange(
             asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE,
             headers_timer or _NO_DEADLINE,
         ):
+            if outgoing.translation is not None:
+                await _authorize(request, outgoing)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
                 request.method,
@@ -376,6 +418,24 @@ async def _exchange(
         await relay.fail(failure)
     assert relay.response is not None
     return relay.response
+
+
+def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
+    if outgoing.translation is not None and outgoing.native is not None:
+        return TranslatingRelay(request, outgoing.provider, outgoing.translation, outgoing.native)
+    return Relay(request, outgoing.provider, chat_chunks=outgoing.chat_chunks)
+
+
+async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
+    """Let a translated provider sign the final request (SigV4) or fetch its token (Vertex)."""
+    assert outgoing.translation is not None
+    assert outgoing.native is not None
+    app = request.app
+    target = outgoing.target
+    check_url = functools.partial(check_custom_host, settings=app[SETTINGS].custom_hosts)
+    credentials = Credentials(target.api_key, target.options, app[UPSTREAM], check_url)
+    await outgoing.translation.authorize(outgoing.native, credentials)
+    outgoing.headers.update(outgoing.native.headers)
 
 
 def _report_health(health: TargetHealth, key: str, record: RequestRecord) -> None:
@@ -450,7 +510,7 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
     return RequestBody(stream=streamed_body(request, limits.max_upload_bytes))
 
 
-def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
+def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[str]:
     forward = header_names(request.headers.get("x-portkey-forward-headers", ""))
     headers = upstream_request_headers(request.headers, forward)
     # Said explicitly rather than through skip_auto_headers, which costs ~5 µs a request in aiohttp.
@@ -462,7 +522,6 @@ def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -
         value = request.headers.get(ours)
         if value:
             headers[theirs] = value
-    headers.update(target.adapter.auth_headers(target.api_key))
     return headers
 
 

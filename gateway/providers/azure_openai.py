@@ -16,7 +16,16 @@ from typing import Any
 from yarl import URL
 
 from gateway.errors import InvalidRequest
-from gateway.providers.base import AUDIO, CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, ProviderSpec, UpstreamCall
+from gateway.providers.base import (
+    AUDIO,
+    CHAT,
+    COMPLETIONS,
+    EMBEDDINGS,
+    IMAGES,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
 
 #: The latest generally available dated version, used with deployment URLs when none is given.
 DEFAULT_API_VERSION = "2024-10-21"
@@ -65,6 +74,9 @@ class AzureOpenAI:
 
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         return False
+
+    def translation(self, endpoint: str) -> Translation | None:
+        return None
 
     @staticmethod
     def _resource_base(call: UpstreamCall) -> str:

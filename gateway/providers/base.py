@@ -6,9 +6,12 @@ only for real wire differences (see ``azure_openai.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from aiohttp import ClientSession
 
 #: How the caller's key is sent upstream.
 #: ``bearer``: ``Authorization: Bearer <key>``; ``api-key``: ``api-key: <key>`` (Azure);
@@ -64,6 +67,8 @@ class UpstreamCall:
     query: str
     base_url: str
     options: Mapping[str, str]
+    #: The client's request headers (a translated provider reads its own, like ``anthropic-beta``).
+    client_headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProviderAdapter(Protocol):
@@ -83,3 +88,67 @@ class ProviderAdapter(Protocol):
 
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         """Adapt a parsed JSON body in place; ``True`` when it changed and must be re-encoded."""
+
+    def translation(self, endpoint: str) -> Translation | None:
+        """How the provider serves ``endpoint`` in its own wire format; ``None``: it speaks OpenAI's
+        there, and the bytes pass through (``upstream_url``, ``auth_headers``, ``rewrite_body``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What :meth:`Translation.authorize` may use to sign a request."""
+
+    api_key: str
+    #: The provider-specific ``x-portkey-<name>`` values (AWS keys, Vertex service account...).
+    options: Mapping[str, str]
+    #: The gateway's upstream session, for providers that exchange a key for a token first.
+    session: ClientSession
+    #: The custom-host guard: returns the URL to call, or raises for a forbidden host.
+    check_url: Callable[[str], str]
+
+
+@dataclass(slots=True)
+class NativeRequest:
+    """One request in a provider's own wire format, built by :meth:`Translation.request`."""
+
+    url: str
+    body: bytes
+    #: Provider headers (version, beta flags); :meth:`Translation.authorize` adds its auth here.
+    headers: dict[str, str]
+    #: The model the client named, echoed in the OpenAI-format answer.
+    model: str
+    #: Reads the provider's event stream into OpenAI chunks; ``None``: the answer is one body.
+    stream: StreamTranslator | None = None
+
+
+class Translation(Protocol):
+    """One OpenAI endpoint served by a provider whose wire format differs: what to send, how to
+    read a body, how to read a stream (``NativeRequest.stream``)."""
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        """The provider's request for an OpenAI-format ``body``; a 400 for what it cannot do."""
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        """Add the provider's auth to ``native.headers`` (signing covers the final URL and body)."""
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        """The OpenAI-format JSON for a whole answer: the result, or an OpenAI-shaped error naming
+        the provider when ``status`` ≥ 400."""
+
+
+class StreamTranslator(Protocol):
+    """Turns one provider stream into OpenAI ``chat.completion.chunk`` events, as it arrives.
+
+    ``feed`` takes the bytes of each read and returns the SSE bytes they complete (often ``b""``);
+    a provider's in-stream error raises a :class:`gateway.errors.GatewayError`. ``end`` runs at
+    the end of the body: it returns what is still owed (``[DONE]``), or raises
+    :class:`gateway.errors.UpstreamBroken` when the provider stopped before its stream was complete.
+    """
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        """The OpenAI-format usage once the provider reported it."""
+
+    def feed(self, data: bytes) -> bytes: ...
+
+    def end(self) -> bytes: ...

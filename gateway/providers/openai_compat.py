@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.providers.base import ProviderSpec, UpstreamCall
+from gateway.providers.base import ProviderSpec, Translation, UpstreamCall
 
 
 class OpenAICompatible:
@@ -40,3 +40,6 @@ class OpenAICompatible:
                 body[theirs] = body.pop(ours)
                 changed = True
         return changed
+
+    def translation(self, endpoint: str) -> Translation | None:
+        return None

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
+from gateway.providers import anthropic
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
@@ -22,6 +23,7 @@ class ProviderRegistry:
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
         adapters["azure-openai"] = AzureOpenAI()
+        adapters["anthropic"] = anthropic.provider()
         return cls(adapters)
 
     def __contains__(self, slug: str) -> bool:

@@ -63,10 +63,17 @@ DESIGN_LAYERS: dict[str, int] = {
 PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.failures": (0, "pure mapping of aiohttp exceptions to errors.py, like upstream/headers"),
     "routing.metadata": (0, "pure parser of one header into a dict, like streaming/sse"),
+    "upstream.sigv4": (0, "pure request signing, like upstream/headers"),
+    "streaming.eventstream": (0, "pure incremental frame decoder, like streaming/sse"),
     "upstream.hostguard": (1, "custom-host policy and resolver used by upstream/session, reads config"),
     "routing.target": (2, "turns routing/plan's legs into targets with providers/registry adapters"),
     "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
+    "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
+    "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
+    "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
+    "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
+    "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
 }
 

@@ -1,0 +1,393 @@
+"""Anthropic Messages API behind OpenAI's chat completions.
+
+Request: system and developer messages become ``system`` blocks; tool results become
+``tool_result`` blocks in a user turn (consecutive ones merged, as parallel results must be);
+``max_tokens`` is required by Anthropic, so :data:`DEFAULT_MAX_TOKENS` is sent when the client
+gives none; ``reasoning_effort`` becomes an extended-thinking budget (:data:`THINKING_BUDGETS`).
+Answer: text, ``thinking`` as ``reasoning_content``, ``tool_use`` as ``tool_calls``; cache reads and
+writes are counted in ``prompt_tokens`` (as OpenAI counts cached tokens) and detailed apart.
+Streams: the named events (``message_start``, ``content_block_*``, ``message_delta``, ...) are
+translated one by one; ``error`` events become OpenAI error events. Vertex AI serves the same
+format (``vertex.py`` reuses these pieces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import UpstreamBroken
+from gateway.providers import openai_request as openai
+from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.openai_format import (
+    ChunkWriter,
+    ProviderError,
+    completion,
+    new_id,
+    tool_call,
+    upstream_error,
+    usage,
+)
+from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.streaming.sse import SseDecoder, SseEvent
+
+SPEC = ProviderSpec(
+    slug="anthropic",
+    name="Anthropic",
+    base_url="https://api.anthropic.com/v1",
+    docs="https://docs.anthropic.com/en/api/messages",
+    endpoints=frozenset({CHAT}),
+)
+#: Sent as ``anthropic-version`` unless the client sends its own.
+API_VERSION = "2023-06-01"
+#: Anthropic requires ``max_tokens``; this is sent when the client sets neither max_tokens field.
+DEFAULT_MAX_TOKENS = 4096
+#: ``reasoning_effort`` → ``thinking.budget_tokens``.
+THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+
+SUPPORTED = frozenset(
+    {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "tools"}
+    | {"tool_choice", "parallel_tool_calls", "response_format", "user", "metadata", "reasoning_effort"}
+    | {"thinking"}
+)
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+#: Anthropic's error types → the status of the HTTP answer they come with.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+
+class AnthropicMessages:
+    """``chat/completions`` → ``POST {base}/messages``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model = openai.model(body)
+        native = {"model": model, **messages_body(body, SPEC.slug)}
+        headers = {"anthropic-version": call.client_headers.get("anthropic-version", API_VERSION)}
+        beta = call.client_headers.get("anthropic-beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        stream = stream_of(body, model, SPEC.slug)
+        if stream is not None:
+            native["stream"] = True
+        url = (call.base_url or SPEC.base_url).rstrip("/") + "/messages"
+        return NativeRequest(url, orjson.dumps(native), headers, model, stream)
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        if credentials.api_key:
+            native.headers["x-api-key"] = credentials.api_key
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_message(SPEC.slug, status, body, native.model)
+
+
+def provider() -> TranslatedProvider:
+    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()})
+
+
+def stream_of(body: Mapping[str, Any], model: str, provider: str) -> MessagesStream | None:
+    return MessagesStream(provider, model, openai.include_usage(body)) if openai.is_stream(body) else None
+
+
+# --- request ---------------------------------------------------------------------------------
+
+
+def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """The Messages API fields for an OpenAI chat request (no ``model`` or ``stream``)."""
+    openai.check_params(body, provider, SUPPORTED)
+    openai.single_choice(body, provider)
+    system, turns = _conversation(openai.messages(body))
+    native: dict[str, Any] = {"messages": turns}
+    if system:
+        native["system"] = system
+    thinking = _thinking(body, provider)
+    max_tokens = openai.max_tokens(body)
+    if thinking is not None:
+        native["thinking"] = thinking
+        budget = thinking.get("budget_tokens", 0)
+        max_tokens = max_tokens or DEFAULT_MAX_TOKENS + budget
+    native["max_tokens"] = max_tokens or DEFAULT_MAX_TOKENS
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k")):
+        if body.get(ours) is not None:
+            native[theirs] = body[ours]
+    stop = openai.stop_sequences(body)
+    if stop:
+        native["stop_sequences"] = stop
+    native.update(_tools(body, provider))
+    schema = openai.json_schema(body)
+    if schema is not None:
+        if schema[0] == "json_object":
+            raise openai.refuse(
+                provider, "response_format", "JSON mode needs a schema: use {'type': 'json_schema', ...}."
+            )
+        native["output_config"] = {"format": {"type": "json_schema", "schema": schema[1]}}
+    user = _user_id(body, provider)
+    if user:
+        native["metadata"] = {"user_id": user}
+    return native
+
+
+def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, turns) with consecutive turns of one role merged, as Anthropic requires."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        role = message["role"]
+        if role in ("system", "developer"):
+            system.append({"type": "text", "text": openai.text_of(message.get("content"), where)})
+            continue
+        if role == "user":
+            role, blocks = "user", _user_blocks(message, where)
+        elif role == "assistant":
+            blocks = _assistant_blocks(message, where)
+        elif role == "tool":
+            role, blocks = "user", [_tool_result(message, where)]
+        else:
+            raise openai.refuse(SPEC.slug, where, f"message role {role!r} is not supported.")
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+def _user_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for j, part in enumerate(openai.parts_of(message.get("content"), where)):
+        kind = part.get("type")
+        if kind == "text":
+            blocks.append({"type": "text", "text": part.get("text", "")})
+        elif kind == "image_url":
+            image = openai.image_of(part, f"{where}.content[{j}]")
+            source = (
+                {"type": "url", "url": image.url}
+                if image.url
+                else {"type": "base64", "media_type": image.media_type, "data": image.data}
+            )
+            blocks.append({"type": "image", "source": source})
+        else:
+            raise openai.refuse(
+                SPEC.slug, f"{where}.content[{j}]", f"content part {kind!r} is not supported."
+            )
+    return blocks
+
+
+def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    text = openai.text_of(message.get("content"), where)
+    if text:
+        blocks.append({"type": "text", "text": text})
+    for call_id, name, arguments in openai.tool_calls_of(message, where):
+        blocks.append({"type": "tool_use", "id": call_id, "name": name, "input": arguments})
+    return blocks
+
+
+def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    if not isinstance(call_id, str):
+        raise openai.refuse(SPEC.slug, where, "a tool message needs 'tool_call_id'.")
+    return {
+        "type": "tool_result",
+        "tool_use_id": call_id,
+        "content": openai.text_of(message.get("content"), where),
+    }
+
+
+def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    functions = openai.tools(body)
+    choice = openai.tool_choice(body)
+    if not functions:
+        return {}
+    native: dict[str, Any] = {
+        "tools": [
+            {
+                "name": f.name,
+                "input_schema": f.parameters,
+                **({"description": f.description} if f.description else {}),
+            }
+            for f in functions
+        ]
+    }
+    mode, name = choice or ("auto", "")
+    tool_choice: dict[str, Any] = {
+        "auto": {"type": "auto"},
+        "required": {"type": "any"},
+        "none": {"type": "none"},
+    }.get(mode, {"type": "tool", "name": name})
+    if body.get("parallel_tool_calls") is False and mode != "none":
+        tool_choice["disable_parallel_tool_use"] = True
+    if choice is not None or "disable_parallel_tool_use" in tool_choice:
+        native["tool_choice"] = tool_choice
+    return native
+
+
+def _thinking(body: Mapping[str, Any], provider: str) -> dict[str, Any] | None:
+    """Anthropic's own ``thinking`` object as given, or one made from ``reasoning_effort``."""
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, dict):
+            raise openai.refuse(provider, "thinking", "'thinking' must be an object.")
+        return thinking
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return None
+    if effort == "none":
+        return {"type": "disabled"}
+    if effort not in THINKING_BUDGETS:
+        raise openai.refuse(
+            provider,
+            "reasoning_effort",
+            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
+        )
+    return {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
+
+
+def _user_id(body: Mapping[str, Any], provider: str) -> str | None:
+    metadata = body.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict) or set(metadata) - {"user_id"}:
+            raise openai.refuse(provider, "metadata", "metadata may hold only 'user_id' here.")
+        return str(metadata["user_id"]) if "user_id" in metadata else None
+    user = body.get("user")
+    return user if isinstance(user, str) and user else None
+
+
+# --- answer ----------------------------------------------------------------------------------
+
+
+def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
+    """An OpenAI chat completion (or error) from a Messages API answer."""
+    if status >= 400:
+        return upstream_error(provider, status, body, ("error",))
+    message = json_object(provider, body)
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in message.get("content") or []:
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind == "thinking":
+            thoughts.append(block.get("thinking", ""))
+        elif kind == "tool_use":
+            calls.append(tool_call(block["id"], block["name"], orjson.dumps(block.get("input", {})).decode()))
+    return completion(
+        response_id=message.get("id") or "",
+        model=message.get("model") or model,
+        content="".join(texts) if texts or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=calls,
+        finish_reason=_FINISH_REASONS.get(message.get("stop_reason") or "", "stop"),
+        usage=_usage(message.get("usage") or {}),
+    )
+
+
+def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
+    cached = counts.get("cache_read_input_tokens") or 0
+    written = counts.get("cache_creation_input_tokens") or 0
+    prompt = (counts.get("input_tokens") or 0) + cached + written
+    if not cached and not written:
+        return usage(prompt, counts.get("output_tokens") or 0)
+    return usage(prompt, counts.get("output_tokens") or 0, cached=cached, cache_write=written)
+
+
+class MessagesStream:
+    """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
+
+    __slots__ = ("_chunks", "_counts", "_provider", "_sse")
+
+    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+        self._provider = provider
+        self._sse = SseDecoder()
+        self._chunks = ChunkWriter(model, include_usage)
+        self._counts: dict[str, Any] = {}
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._chunks.usage
+
+    def feed(self, data: bytes) -> bytes:
+        events = self._sse.feed(data)
+        if len(events) == 1:  # the usual case: one event a read
+            return self._event(events[0])
+        return b"".join(self._event(event) for event in events)
+
+    def end(self) -> bytes:
+        return self._chunks.end(self._provider)
+
+    def _event(self, event: SseEvent) -> bytes:
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise UpstreamBroken(f"Provider {self._provider} sent a stream event that is not JSON.") from None
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        chunks = self._chunks
+        if kind == "content_block_delta":
+            return self._delta(payload)
+        if kind == "content_block_start":
+            return self._block_start(payload)
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            chunks.start(message.get("id") or new_id(), message.get("model"))
+            self._count(message.get("usage"))
+            return chunks.role()
+        if kind == "message_delta":
+            self._count(payload.get("usage"))
+            reason = (payload.get("delta") or {}).get("stop_reason")
+            return chunks.finish(_FINISH_REASONS.get(reason, "stop")) if reason else b""
+        if kind == "message_stop":
+            return chunks.close()
+        if kind == "error":
+            error = payload.get("error") or {}
+            kind = error.get("type") or "api_error"
+            status = _ERROR_STATUS.get(kind, 500)
+            raise ProviderError(self._provider, status, error.get("message") or kind, kind)
+        return b""  # ping, content_block_stop, and event types added after this was written
+
+    def _block_start(self, payload: Mapping[str, Any]) -> bytes:
+        block = payload.get("content_block") or {}
+        kind = block.get("type")
+        if kind == "tool_use":
+            return self._chunks.tool_start(payload.get("index"), block.get("id", ""), block.get("name", ""))
+        if kind == "text":
+            return self._chunks.text(block.get("text", ""))
+        if kind == "thinking":
+            return self._chunks.reasoning(block.get("thinking", ""))
+        return b""
+
+    def _delta(self, payload: Mapping[str, Any]) -> bytes:
+        delta = payload.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return self._chunks.text(delta.get("text", ""))
+        if kind == "input_json_delta":
+            return self._chunks.tool_arguments(payload.get("index"), delta.get("partial_json", ""))
+        if kind == "thinking_delta":
+            return self._chunks.reasoning(delta.get("thinking", ""))
+        return b""  # signature_delta, citations_delta: nothing OpenAI's format carries
+
+    def _count(self, counts: Mapping[str, Any] | None) -> None:
+        """Usage arrives in parts: input counts at the start, output counts at the end."""
+        if counts:
+            self._counts.update((k, v) for k, v in counts.items() if v is not None)
+            self._chunks.usage = _usage(self._counts)

@@ -1,0 +1,236 @@
+"""What translated providers answer in: OpenAI chat completions, chunks, usage, embeddings, errors.
+
+Shared by every adapter whose provider speaks another format, so each adapter holds only its
+provider's wire differences. Streams go through :class:`ChunkWriter`, which owns what clients rely
+on: one id and ``created`` for the whole stream, a role on the first chunk, tool-call indices that
+stay stable (0, 1, ... in the order the calls start), the final usage chunk when asked for, and
+``[DONE]`` only after a finish reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import GatewayError, UpstreamBroken, error_body
+
+#: OpenAI error types by status, so every OpenAI SDK raises the exception its users handle.
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def new_id(prefix: str = "chatcmpl-") -> str:
+    return prefix + secrets.token_hex(12)
+
+
+def usage(
+    prompt: int,
+    completion: int,
+    *,
+    cached: int | None = None,
+    reasoning: int | None = None,
+    cache_write: int | None = None,
+) -> dict[str, Any]:
+    """OpenAI's usage object. ``prompt`` counts every input token, cached ones included (as OpenAI
+    counts them); ``cache_write`` is Anthropic's and Bedrock's cache-creation count, kept as is."""
+    result: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cached is not None or cache_write is not None:
+        details: dict[str, int] = {"cached_tokens": cached or 0}
+        if cache_write is not None:
+            details["cache_creation_tokens"] = cache_write
+        result["prompt_tokens_details"] = details
+    if reasoning is not None:
+        result["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+    return result
+
+
+def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def completion(
+    *,
+    response_id: str,
+    model: str,
+    content: str | None,
+    finish_reason: str,
+    usage: dict[str, Any] | None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    reasoning: str | None = None,
+) -> bytes:
+    """A whole ``chat.completion`` answer with one choice."""
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    answer: dict[str, Any] = {
+        "id": response_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        answer["usage"] = usage
+    return orjson.dumps(answer)
+
+
+def embeddings(model: str, vectors: Iterable[list[float]], prompt_tokens: int) -> bytes:
+    data = [{"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)]
+    answer = {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+    return orjson.dumps(answer)
+
+
+class ProviderError(GatewayError):
+    """An error a translated provider reported, in OpenAI's shape, with the provider's status."""
+
+    def __init__(self, provider: str, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(f"{provider}: {message}", code=code, status=status)
+        self.type = _ERROR_TYPES.get(status, "api_error")
+
+
+def error(provider: str, status: int, message: str, code: str | None = None) -> bytes:
+    """The body of an upstream error answer, ``status`` kept by the caller."""
+    return orjson.dumps(
+        error_body(f"{provider}: {message}", _ERROR_TYPES.get(status, "api_error"), None, code)
+    )
+
+
+def error_message(body: bytes, *paths: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """(message, code) found at the first of ``paths`` that holds a message in a JSON error body.
+
+    Each path names keys down to the object holding ``message`` (``("error",)`` for
+    ``{"error": {"message", "type"}}``, ``()`` for a top-level ``message``). The code is that
+    object's ``type``, ``status`` or ``code``. ``(None, None)`` when the body is not such JSON.
+    """
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None, None
+    for path in paths:
+        node: Any = parsed
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get("message"), str):
+            code = node.get("type") or node.get("status") or node.get("code")
+            return node["message"], str(code) if code is not None else None
+    return None, None
+
+
+def upstream_error(provider: str, status: int, body: bytes, *paths: tuple[str, ...]) -> bytes:
+    """An upstream error answer mapped to OpenAI's shape: the provider's message, or its raw body
+    (cut short) when it sent something else."""
+    message, code = error_message(body, *paths)
+    if message is None:
+        text = body[:500].decode("utf-8", "replace").strip()
+        message = f"HTTP {status}" + (f": {text}" if text else "")
+    return error(provider, status, message, code)
+
+
+class ChunkWriter:
+    """Builds the ``chat.completion.chunk`` events of one stream.
+
+    Each method returns the SSE bytes of one event. Tool calls are keyed by whatever the provider
+    uses to tell them apart (a content-block index, a call id); the OpenAI index is assigned when a
+    call starts and reused for every argument delta of that call.
+    """
+
+    __slots__ = ("_created", "_finished", "_include_usage", "_model", "_prefix", "_tools", "done", "usage")
+
+    def __init__(self, model: str, include_usage: bool, response_id: str | None = None) -> None:
+        self._model = model
+        self._include_usage = include_usage
+        self._created = int(time.time())
+        self._tools: dict[object, int] = {}
+        self._finished = False
+        #: ``[DONE]`` was written: the stream is complete.
+        self.done = False
+        self.usage: dict[str, Any] | None = None
+        self._prefix = b""
+        self.start(response_id or new_id())
+
+    def start(self, response_id: str, model: str | None = None) -> None:
+        """Set the id (and model) every chunk carries, once the provider's first event names them."""
+        self._model = model or self._model
+        head = {"id": response_id, "object": "chat.completion.chunk", "created": self._created}
+        # Every chunk starts the same: encode that once, not per chunk.
+        self._prefix = b"data: " + orjson.dumps({**head, "model": self._model})[:-1] + b',"choices":'
+
+    def role(self) -> bytes:
+        return self._delta({"role": "assistant", "content": ""})
+
+    def text(self, text: str) -> bytes:
+        return self._delta({"content": text}) if text else b""
+
+    def reasoning(self, text: str) -> bytes:
+        return self._delta({"reasoning_content": text}) if text else b""
+
+    def tool_start(self, key: object, call_id: str, name: str, arguments: str = "") -> bytes:
+        index = self._tools.setdefault(key, len(self._tools))
+        call = {"index": index, **tool_call(call_id, name, arguments)}
+        return self._delta({"tool_calls": [call]})
+
+    def tool_arguments(self, key: object, fragment: str) -> bytes:
+        index = self._tools.get(key)
+        if index is None or not fragment:
+            return b""
+        return self._delta({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._tools)
+
+    def finish(self, reason: str) -> bytes:
+        self._finished = True
+        return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason}])
+
+    def close(self) -> bytes:
+        """The usage chunk (when the client asked for it) and ``[DONE]``: the stream is complete."""
+        if self.done:
+            return b""
+        self.done = True
+        if self._include_usage and self.usage is not None:
+            return self._chunk([], self.usage) + _DONE
+        return _DONE
+
+    def end(self, provider: str) -> bytes:
+        """At the end of the body: close a stream that finished; a stream that did not is cut."""
+        if self.done:
+            return b""
+        if not self._finished:
+            raise UpstreamBroken(f"Provider {provider} ended the stream before it was complete.")
+        return self.close()
+
+    def _delta(self, delta: Mapping[str, Any]) -> bytes:
+        return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+
+    def _chunk(self, choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> bytes:
+        tail = orjson.dumps(choices)
+        if usage is not None:
+            tail += b',"usage":' + orjson.dumps(usage)
+        return self._prefix + tail + b"}\n\n"
