@@ -50,9 +50,16 @@ def _check_provider_names(settings: Settings) -> None:
     """A misspelt ``[providers.<slug>]`` table would otherwise be ignored without a word, and a
     misspelt provider in a named config would fail only when a request reaches it."""
     registry = ProviderRegistry.default()
-    for slug in settings.providers:
+    for slug, provider in settings.providers.items():
         if slug not in registry:
             raise SettingsError(f"providers.{slug}: unknown provider (the README lists the slugs)")
+        known = registry.get(slug).option_headers
+        for option in provider.options:
+            if option not in known:
+                expected = ", ".join(known) or "none"
+                raise SettingsError(
+                    f"providers.{slug}.options.{option}: unknown option (expected: {expected})"
+                )
     for name, config in settings.configs.items():
         for node in config.walk():
             if node.provider is not None and node.provider not in registry:

@@ -35,6 +35,13 @@ OPTION_KEYS = {
     "api_version": "azure-api-version",
     "openai_organization": "openai-organization",
     "openai_project": "openai-project",
+    "aws_access_key_id": "aws-access-key-id",
+    "aws_secret_access_key": "aws-secret-access-key",
+    "aws_session_token": "aws-session-token",
+    "aws_region": "aws-region",
+    "vertex_project_id": "vertex-project-id",
+    "vertex_region": "vertex-region",
+    "vertex_service_account_json": "vertex-service-account-json",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
@@ -131,7 +138,7 @@ def parse_node(raw: Any, path: str) -> Node:
         provider=_optional_text(table, "provider", path),
         api_key=_optional_text(table, "api_key", path),
         custom_host=_optional_text(table, "custom_host", path),
-        options={OPTION_KEYS[k]: _text(v, f"{path}.{k}") for k, v in table.items() if k in OPTION_KEYS},
+        options={OPTION_KEYS[k]: _option(v, f"{path}.{k}") for k, v in table.items() if k in OPTION_KEYS},
         override_params=_object(table.get("override_params", {}), f"{path}.override_params"),
         retry=_retry(table.get("retry"), f"{path}.retry"),
         request_timeout=_timeout(table.get("request_timeout"), f"{path}.request_timeout"),
@@ -287,6 +294,11 @@ def _text(raw: Any, path: str) -> str:
     if not isinstance(raw, str) or not raw:
         raise _bad(path, "expected a non-empty string")
     return raw
+
+
+def _option(raw: Any, path: str) -> str:
+    """A provider option: text, or an object given inline (Portkey's ``vertex_service_account_json``)."""
+    return orjson.dumps(raw).decode() if isinstance(raw, dict) else _text(raw, path)
 
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:

@@ -125,6 +125,9 @@ class ProviderSettings:
     api_key: str = ""
     #: Replaces the catalog's base URL for every request to this provider.
     base_url: str = ""
+    #: Provider options used when a request's ``x-portkey-<name>`` header gives none
+    #: (``aws-region = "us-east-1"``, ``vertex-project-id = "..."``); same caution as ``api_key``.
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,17 +256,27 @@ def _text(value: Any) -> str | None:
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+
+
+def _string_table(value: Any) -> dict[str, str] | None:
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        return None
+    return dict(value)
+
+
 _PARSERS: dict[type[Any], Callable[[Any], object]] = {
     bool: _flag,
     int: _whole_number,
     float: _number,
     tuple: _names,
+    dict: _string_table,
 }
 _EXPECTED = {
     bool: "true or false",
     int: "a non-negative whole number",
     float: "a non-negative number",
     tuple: "a list of strings",
+    dict: "a table of strings",
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"server.log_level": LOG_LEVELS}
 

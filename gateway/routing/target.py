@@ -105,7 +105,10 @@ def target_from_headers(
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
     base_url = check_custom_host(custom_host, settings.custom_hosts) if custom_host else configured.base_url
-    options = {name: headers.get(f"x-portkey-{name}", "").strip() for name in adapter.option_headers}
+    options = {
+        name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
+        for name in adapter.option_headers
+    }
     return Target(adapter, _api_key(headers) or configured.api_key, base_url, options)
 
 
@@ -121,7 +124,9 @@ def _from_node(
         else configured.base_url
     )
     options = {
-        name: node.options.get(name) or headers.get(f"x-portkey-{name}", "").strip()
+        name: node.options.get(name)
+        or headers.get(f"x-portkey-{name}", "").strip()
+        or configured.options.get(name, "")
         for name in adapter.option_headers
     }
     api_key = node.api_key or _api_key(headers) or configured.api_key
