@@ -1,0 +1,140 @@
+"""``python -m benchmarks.transforms``: what each stream translation costs per chunk.
+
+Feeds a provider-format stream to its translator one event per call (as events arrive from the
+network) and reports the CPU time per event, next to the SSE splitter alone. A pass-through stream
+costs none of this: its bytes are forwarded as read. Streams are built here in each provider's
+documented format: text deltas of a few tokens each, and a tool call whose arguments arrive in
+pieces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from gateway.providers.base import StreamTranslator
+from gateway.streaming.sse import SseDecoder
+
+#: A typical text delta: a few tokens.
+WORDS = "The quick brown fox jumps over the lazy dog, again and again. "
+
+
+def _sse(event: str, payload: object) -> bytes:
+    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+def anthropic_events(deltas: int) -> list[bytes]:
+    message = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude", "content": []}
+    events = [
+        _sse(
+            "message_start", {"type": "message_start", "message": {**message, "usage": {"input_tokens": 9}}}
+        ),
+        _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text"}},
+        ),
+    ]
+    for i in range(deltas):
+        delta = {"type": "text_delta", "text": WORDS[i % 40 : i % 40 + 12]}
+        events.append(
+            _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        )
+    events += [
+        _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        _sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": deltas},
+            },
+        ),
+        _sse("message_stop", {"type": "message_stop"}),
+    ]
+    return events
+
+
+def anthropic_tool_events(deltas: int) -> list[bytes]:
+    start = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
+    events = anthropic_events(0)[:1]
+    events.append(
+        _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": start})
+    )
+    for i in range(deltas):
+        delta = {"type": "input_json_delta", "partial_json": f'"k{i}": "v", '}
+        events.append(
+            _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+        )
+    return events + anthropic_events(0)[-3:]
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    events: Callable[[int], list[bytes]]
+    translator: Callable[[], StreamTranslator]
+
+
+def _anthropic() -> StreamTranslator:
+    from gateway.providers.anthropic import MessagesStream
+
+    return MessagesStream("anthropic", "claude", include_usage=True)
+
+
+class _SplitterOnly:
+    """The SSE splitter with nothing after it: the floor every SSE translation starts from."""
+
+    usage = None
+
+    def __init__(self) -> None:
+        self._sse = SseDecoder()
+
+    def feed(self, data: bytes) -> bytes:
+        self._sse.feed(data)
+        return b""
+
+    def end(self) -> bytes:
+        return b""
+
+
+CASES = (
+    Case("sse splitter only", anthropic_events, _SplitterOnly),
+    Case("anthropic text", anthropic_events, _anthropic),
+    Case("anthropic tool arguments", anthropic_tool_events, _anthropic),
+)
+
+
+def measure(case: Case, deltas: int, rounds: int) -> float:
+    """Median µs per event over ``rounds`` streams of ``deltas`` deltas each."""
+    events = case.events(deltas)
+    samples = []
+    for _ in range(rounds):
+        translator = case.translator()
+        started = time.perf_counter_ns()
+        for event in events:
+            translator.feed(event)
+        translator.end()
+        samples.append((time.perf_counter_ns() - started) / len(events) / 1000)
+    return statistics.median(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--deltas", type=int, default=500, help="text deltas per stream")
+    parser.add_argument("--rounds", type=int, default=40, help="streams per case (the median is reported)")
+    args = parser.parse_args(argv)
+    print(f"| stream transform | µs per event (median of {args.rounds} × {args.deltas} events) |")
+    print("|---|---|")
+    for case in CASES:
+        print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
