@@ -333,7 +333,11 @@ class MessagesStream:
         return b"".join(self._event(event) for event in events)
 
     def end(self) -> bytes:
-        return self._chunks.end(self._provider)
+        # Only ``message_stop`` completes the stream (and wrote [DONE]): a body that ended after
+        # ``message_delta``, or inside the ``message_stop`` event, was still cut.
+        if not self._chunks.done:
+            raise UpstreamBroken(f"Provider {self._provider} ended the stream before message_stop.")
+        return b""
 
     def _event(self, event: SseEvent) -> bytes:
         try:

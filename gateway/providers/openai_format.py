@@ -9,14 +9,18 @@ stay stable (0, 1, ... in the order the calls start), the final usage chunk when
 
 from __future__ import annotations
 
+import base64
 import secrets
+import struct
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from gateway.errors import GatewayError, UpstreamBroken, error_body
+from gateway.providers.base import NativeRequest
 
 #: OpenAI error types by status, so every OpenAI SDK raises the exception its users handle.
 _ERROR_TYPES = {
@@ -63,8 +67,17 @@ def usage(
     return result
 
 
-def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+def tool_call(
+    call_id: str, name: str, arguments: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """One OpenAI tool call; ``extra`` holds provider fields clients must send back as they got them
+    (Gemini's ``extra_content.google.thought_signature``)."""
+    call: dict[str, Any] = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    }
+    return {**call, **extra} if extra else call
 
 
 def completion(
@@ -95,15 +108,36 @@ def completion(
     return orjson.dumps(answer)
 
 
-def embeddings(model: str, vectors: Iterable[list[float]], prompt_tokens: int) -> bytes:
-    data = [{"object": "embedding", "index": i, "embedding": vector} for i, vector in enumerate(vectors)]
+@dataclass(slots=True)
+class EmbeddingsRequest(NativeRequest):
+    """An embeddings request that remembers the client's ``encoding_format``: the OpenAI SDKs ask
+    for ``base64`` unless told otherwise, and most providers answer floats only."""
+
+    encoding_format: str = "float"
+
+
+def embeddings(native: NativeRequest, vectors: Iterable[Sequence[float] | str], prompt_tokens: int) -> bytes:
+    """The embeddings list for ``native``; float vectors are base64-encoded when the client asked for
+    that, and a string is a vector the provider already encoded so."""
+    encode = isinstance(native, EmbeddingsRequest) and native.encoding_format == "base64"
+    data = [
+        {"object": "embedding", "index": i, "embedding": _encoded(vector, encode)}
+        for i, vector in enumerate(vectors)
+    ]
     answer = {
         "object": "list",
         "data": data,
-        "model": model,
+        "model": native.model,
         "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
     }
     return orjson.dumps(answer)
+
+
+def _encoded(vector: Sequence[float] | str, base64_wanted: bool) -> Sequence[float] | str:
+    """A vector as ``encoding_format: base64`` has it: little-endian float32 bytes, base64-encoded."""
+    if isinstance(vector, str) or not base64_wanted:
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 class ProviderError(GatewayError):
@@ -190,9 +224,16 @@ class ChunkWriter:
     def reasoning(self, text: str) -> bytes:
         return self._delta({"reasoning_content": text}) if text else b""
 
-    def tool_start(self, key: object, call_id: str, name: str, arguments: str = "") -> bytes:
+    def tool_start(
+        self,
+        key: object,
+        call_id: str,
+        name: str,
+        arguments: str = "",
+        extra: Mapping[str, Any] | None = None,
+    ) -> bytes:
         index = self._tools.setdefault(key, len(self._tools))
-        call = {"index": index, **tool_call(call_id, name, arguments)}
+        call = {"index": index, **tool_call(call_id, name, arguments, extra)}
         return self._delta({"tool_calls": [call]})
 
     def tool_arguments(self, key: object, fragment: str) -> bytes:

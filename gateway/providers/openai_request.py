@@ -254,6 +254,20 @@ def embedding_inputs(body: Mapping[str, Any]) -> list[str]:
     )
 
 
-def check_encoding_format(body: Mapping[str, Any], provider: str) -> None:
-    if body.get("encoding_format") not in (None, "float"):
-        raise refuse(provider, "encoding_format", "only encoding_format 'float' is supported.")
+def dimensions(body: Mapping[str, Any]) -> int | None:
+    """``dimensions`` of an embeddings request: a positive integer, or ``None`` when not given."""
+    value = body.get("dimensions")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidRequest("'dimensions' must be a positive integer.", param="dimensions")
+    return value
+
+
+def encoding_format(body: Mapping[str, Any], provider: str) -> str:
+    """``float`` or ``base64``: the OpenAI SDKs ask for base64 unless told otherwise, so a provider
+    that answers floats has them encoded (``openai_format.embeddings``) rather than refused."""
+    value = body.get("encoding_format") or "float"
+    if value not in ("float", "base64"):
+        raise refuse(provider, "encoding_format", "encoding_format must be 'float' or 'base64'.")
+    return str(value)

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic
+from gateway.providers import anthropic, bedrock, cohere, gemini, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
@@ -24,6 +24,10 @@ class ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
         adapters["azure-openai"] = AzureOpenAI()
         adapters["anthropic"] = anthropic.provider()
+        adapters["google"] = gemini.provider()
+        adapters["vertex-ai"] = vertex.provider()
+        adapters["bedrock"] = bedrock.provider()
+        adapters["cohere"] = cohere.provider()
         return cls(adapters)
 
     def __contains__(self, slug: str) -> bool:

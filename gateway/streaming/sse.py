@@ -20,13 +20,15 @@ class SseEvent:
 
 
 class SseDecoder:
-    __slots__ = ("_buffer", "_data", "_event")
+    __slots__ = ("_buffer", "_data", "_event", "_skip_lf")
 
     def __init__(self) -> None:
         #: The unfinished last line of what was read so far.
         self._buffer = b""
         self._event = b""
         self._data: list[bytes] = []
+        #: The last read ended in CR: an LF starting the next read belongs to that line ending.
+        self._skip_lf = False
 
     @property
     def pending(self) -> bool:
@@ -35,13 +37,14 @@ class SseDecoder:
 
     def feed(self, data: bytes) -> list[SseEvent]:
         """The events that ``data`` completes, in order."""
+        if self._skip_lf and data.startswith(b"\n"):
+            data = data[1:]
         buffer = self._buffer + data if self._buffer else data
+        # A CR at the very end ends its line now (holding it would hold a CR-framed event back
+        # until the next read); should it be the first half of a CRLF, the LF is dropped then.
+        self._skip_lf = buffer.endswith(b"\r")
         if b"\r" in buffer:
-            # A CR at the very end may be the first half of a CRLF: keep it for the next read.
-            held = buffer.endswith(b"\r")
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if held:
-                buffer = buffer[:-1] + b"\r"
         # One split in C, then a loop over whole lines: ~3x faster than searching line by line.
         lines = buffer.split(b"\n")
         self._buffer = lines.pop()
@@ -50,7 +53,8 @@ class SseDecoder:
             if line:
                 self._field(line)
             elif self._data or self._event:
-                events.append(SseEvent(self._event, b"\n".join(self._data)))
+                if self._data:  # WHATWG: a block without data dispatches nothing, not even its name
+                    events.append(SseEvent(self._event, b"\n".join(self._data)))
                 self._event, self._data = b"", []
         return events
 

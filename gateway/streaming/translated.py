@@ -101,7 +101,9 @@ class TranslatingRelay(Relay):
             await write(stream.end())
         finally:
             if stream.usage is not None:
-                self.tail = orjson.dumps({"usage": stream.usage})
+                # Framed as an event, as everything written was: an in-band error after it then
+                # needs no event boundary of its own (no stray blank lines before it).
+                self.tail = b"data: " + orjson.dumps({"usage": stream.usage}) + b"\n\n"
         try:
             await self.response.write_eof()
         except ConnectionResetError:

@@ -1,0 +1,562 @@
+"""AWS Bedrock behind OpenAI's chat completions (Converse API) and embeddings (InvokeModel).
+
+Where: ``https://bedrock-runtime.{region}.amazonaws.com`` (a custom host ``http://host:port``
+replaces it), region from ``x-portkey-aws-region`` (required: it is in the host and in the
+signature). Auth: SigV4 with the caller's ``x-portkey-aws-*`` keys, signed over the final URL, the
+body and the headers we set; without AWS keys, the caller's bearer key goes as a Bedrock API key.
+Chat: ``/model/{modelId}/converse`` or ``/converse-stream`` (an ``application/vnd.amazon.eventstream``
+body, translated frame by frame). Bedrock answers carry no completion id, so one is generated.
+Embeddings: ``/model/{modelId}/invoke`` for Titan (one text per call) and Cohere models.
+Refused with a 400 (Converse has no equivalent): ``n`` > 1, http image URLs, ``tool_choice`` "none",
+``parallel_tool_calls`` false, JSON mode without a schema, ``reasoning_effort`` for non-Anthropic
+models.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from gateway.errors import InvalidRequest, UpstreamBroken
+from gateway.providers import openai_request as openai
+from gateway.providers.anthropic import DEFAULT_MAX_TOKENS, THINKING_BUDGETS
+from gateway.providers.base import (
+    CHAT,
+    EMBEDDINGS,
+    Credentials,
+    NativeRequest,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
+from gateway.providers.openai_format import (
+    ChunkWriter,
+    EmbeddingsRequest,
+    ProviderError,
+    completion,
+    embeddings,
+    error,
+    new_id,
+    tool_call,
+    upstream_error,
+    usage,
+)
+from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
+from gateway.upstream.sigv4 import AwsCredentials, sign
+
+SPEC = ProviderSpec(
+    slug="bedrock",
+    name="AWS Bedrock",
+    base_url="https://bedrock-runtime.{region}.amazonaws.com",
+    docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
+    endpoints=frozenset({CHAT, EMBEDDINGS}),
+)
+SLUG = SPEC.slug
+OPTION_HEADERS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token", "aws-region")
+#: The SigV4 service name of the Bedrock runtime.
+SERVICE = "bedrock"
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+#: Region names go into the host: only what AWS names look like (us-east-1, us-gov-west-1).
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+
+SUPPORTED = frozenset(
+    {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "tools"}
+    | {"tool_choice", "parallel_tool_calls", "response_format", "user", "metadata", "reasoning_effort"}
+)
+_IMAGE_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/jpg": "jpeg",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+_TOOL_CHOICES: dict[str, dict[str, Any]] = {"auto": {"auto": {}}, "required": {"any": {}}}
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+#: Stream exception types (lowercased) → the HTTP status Bedrock documents for the same exception.
+_EXCEPTION_STATUS = {
+    "validationexception": 400,
+    "accessdeniedexception": 403,
+    "resourcenotfoundexception": 404,
+    "modeltimeoutexception": 408,
+    "modelstreamerrorexception": 424,
+    "modelerrorexception": 424,
+    "throttlingexception": 429,
+    "modelnotreadyexception": 429,
+    "internalserverexception": 500,
+    "serviceunavailableexception": 503,
+}
+
+
+class BedrockConverse:
+    """``chat/completions`` → ``POST {base}/model/{modelId}/converse`` (or ``/converse-stream``)."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model = openai.model(body)
+        native = converse_body(body, model)
+        stream = ConverseStream(model, openai.include_usage(body)) if openai.is_stream(body) else None
+        action, accept = ("converse-stream", EVENT_STREAM) if stream else ("converse", "application/json")
+        headers = {"Content-Type": "application/json", "Accept": accept}
+        return NativeRequest(model_url(call, model, action), orjson.dumps(native), headers, model, stream)
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        authorize(native, credentials)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_converse(status, body, native.model)
+
+
+class BedrockEmbeddings:
+    """``embeddings`` → ``POST {base}/model/{modelId}/invoke`` (Titan and Cohere embedding models)."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model = openai.model(body)
+        encoding = openai.encoding_format(body, SLUG)
+        native = orjson.dumps(_embeddings_body(body, model))
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        return EmbeddingsRequest(
+            model_url(call, model, "invoke"), native, headers, model, encoding_format=encoding
+        )
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        authorize(native, credentials)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_embeddings(status, body, native)
+
+
+def provider() -> TranslatedProvider:
+    translations: dict[str, Translation] = {
+        "chat/completions": BedrockConverse(),
+        "embeddings": BedrockEmbeddings(),
+    }
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS)
+
+
+# --- where and who ---------------------------------------------------------------------------
+
+
+def model_url(call: UpstreamCall, model: str, action: str) -> str:
+    """``{base}/model/{modelId}/{action}``; the id is one path segment (ARNs hold ``/`` and ``:``)."""
+    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=_region(call.options))
+    return f"{base}/model/{quote(model, safe='')}/{action}"
+
+
+def _region(options: Mapping[str, str]) -> str:
+    region = options.get("aws-region", "")
+    if not region:
+        raise InvalidRequest(
+            "Bedrock needs an AWS region: send x-portkey-aws-region (like us-east-1), "
+            "aws_region in the config, or aws-region in the [providers.bedrock] options.",
+            param="x-portkey-aws-region",
+            code="missing_region",
+        )
+    if not _REGION.fullmatch(region):
+        raise InvalidRequest(
+            f"x-portkey-aws-region {region[:40]!r} is not an AWS region name (like us-east-1).",
+            param="x-portkey-aws-region",
+            code="invalid_region",
+        )
+    return region
+
+
+def authorize(native: NativeRequest, credentials: Credentials) -> None:
+    """SigV4 with the caller's AWS keys; without any, the bearer key as a Bedrock API key."""
+    options = credentials.options
+    key_id = options.get("aws-access-key-id", "")
+    secret = options.get("aws-secret-access-key", "")
+    if not key_id and not secret and credentials.api_key:
+        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
+        return
+    if not key_id or not secret:
+        missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
+        raise InvalidRequest(
+            f"Bedrock needs AWS credentials and {missing} is missing: send x-portkey-aws-access-key-id "
+            "and x-portkey-aws-secret-access-key (plus x-portkey-aws-session-token for temporary "
+            "credentials), or a Bedrock API key as the bearer token.",
+            param=missing,
+            code="missing_credentials",
+        )
+    aws = AwsCredentials(key_id, secret, options.get("aws-session-token", ""))
+    region = _region(options)
+    native.headers.update(sign("POST", native.url, native.headers, native.body, aws, region, SERVICE))
+
+
+# --- chat request ----------------------------------------------------------------------------
+
+
+def converse_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """The Converse request fields for an OpenAI chat request (the model goes in the URL)."""
+    openai.check_params(body, SLUG, SUPPORTED)
+    openai.single_choice(body, SLUG)
+    system, turns = _conversation(openai.messages(body))
+    native: dict[str, Any] = {"messages": turns}
+    if system:
+        native["system"] = system
+    additional = _additional_fields(body, model)
+    inference = _inference_config(body, additional.get("thinking"))
+    optional = {
+        "inferenceConfig": inference,
+        "additionalModelRequestFields": additional,
+        "toolConfig": _tool_config(body),
+        "outputConfig": _output_config(body),
+        "requestMetadata": _request_metadata(body),
+    }
+    native.update((name, value) for name, value in optional.items() if value)
+    return native
+
+
+def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, turns) with consecutive turns of one role merged, as Converse requires."""
+    system: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        role = message["role"]
+        if role in ("system", "developer"):
+            system.append({"text": openai.text_of(message.get("content"), where)})
+            continue
+        if role == "user":
+            parts = openai.parts_of(message.get("content"), where)
+            blocks = [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
+        elif role == "assistant":
+            blocks = _assistant_blocks(message, where)
+        elif role == "tool":
+            role, blocks = "user", [_tool_result(message, where)]
+        else:
+            raise openai.refuse(SLUG, where, f"message role {role!r} is not supported.")
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind == "text":
+        return {"text": part.get("text", "")}
+    if kind != "image_url":
+        raise openai.refuse(SLUG, where, f"content part {kind!r} is not supported.")
+    image = openai.image_of(part, where)
+    if image.url:
+        raise openai.refuse(
+            SLUG, where, "Converse takes images inline only: send a base64 data: URL, not an http URL."
+        )
+    image_format = _IMAGE_FORMATS.get(image.media_type)
+    if image_format is None:
+        raise openai.refuse(SLUG, where, "images must be PNG, JPEG, GIF or WebP.")
+    return {"image": {"format": image_format, "source": {"bytes": image.data}}}
+
+
+def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    text = openai.text_of(message.get("content"), where)
+    if text:  # Converse refuses blank text blocks, which tool-calling turns often carry
+        blocks.append({"text": text})
+    for call_id, name, arguments in openai.tool_calls_of(message, where):
+        blocks.append({"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}})
+    return blocks
+
+
+def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    if not isinstance(call_id, str):
+        raise openai.refuse(SLUG, where, "a tool message needs 'tool_call_id'.")
+    text = openai.text_of(message.get("content"), where)
+    return {"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}
+
+
+def _inference_config(body: Mapping[str, Any], thinking: Mapping[str, Any] | None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    max_tokens = openai.max_tokens(body)
+    if max_tokens is None and thinking is not None:
+        # Claude needs max_tokens above the thinking budget; the model's default may not be.
+        max_tokens = DEFAULT_MAX_TOKENS + thinking["budget_tokens"]
+    if max_tokens is not None:
+        config["maxTokens"] = max_tokens
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "topP")):
+        if body.get(ours) is not None:
+            config[theirs] = body[ours]
+    stop = openai.stop_sequences(body)
+    if stop:
+        config["stopSequences"] = stop
+    return config
+
+
+def _additional_fields(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """Model-specific fields: ``top_k`` (as Anthropic, Mistral and Cohere models name it) and
+    Claude's extended thinking from ``reasoning_effort``."""
+    fields: dict[str, Any] = {}
+    if body.get("top_k") is not None:
+        fields["top_k"] = body["top_k"]
+    effort = body.get("reasoning_effort")
+    if effort is None or effort == "none":  # thinking is off unless asked for
+        return fields
+    if effort not in THINKING_BUDGETS:
+        choices = ", ".join(THINKING_BUDGETS)
+        raise openai.refuse(SLUG, "reasoning_effort", f"reasoning_effort must be one of none, {choices}.")
+    if "anthropic." not in model and "claude" not in model:
+        raise openai.refuse(
+            SLUG, "reasoning_effort", "reasoning_effort is carried for Anthropic Claude models only."
+        )
+    fields["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
+    return fields
+
+
+def _tool_config(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    functions = openai.tools(body)
+    choice = openai.tool_choice(body)
+    if not functions:
+        return None
+    if body.get("parallel_tool_calls") is False:
+        raise openai.refuse(SLUG, "parallel_tool_calls", "Converse cannot turn off parallel tool calls.")
+    mode, name = choice or ("auto", "")
+    if mode == "none":
+        # Dropping the tools instead would break any conversation that holds tool calls.
+        raise openai.refuse(SLUG, "tool_choice", "Converse has no tool_choice 'none': send no tools instead.")
+    specs = [
+        {
+            "toolSpec": {
+                "name": f.name,
+                **({"description": f.description} if f.description else {}),
+                "inputSchema": {"json": f.parameters},
+            }
+        }
+        for f in functions
+    ]
+    config: dict[str, Any] = {"tools": specs}
+    if choice is not None:
+        config["toolChoice"] = _TOOL_CHOICES.get(mode) or {"tool": {"name": name}}
+    return config
+
+
+def _output_config(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``response_format`` json_schema → structured output (the schema travels as a JSON string)."""
+    schema = openai.json_schema(body)
+    if schema is None:
+        return None
+    if schema[0] == "json_object":
+        raise openai.refuse(
+            SLUG, "response_format", "JSON mode needs a schema: use {'type': 'json_schema', ...}."
+        )
+    spec = body["response_format"]["json_schema"]
+    definition = {"schema": orjson.dumps(schema[1]).decode()}
+    definition.update((k, spec[k]) for k in ("name", "description") if isinstance(spec.get(k), str))
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+
+
+def _request_metadata(body: Mapping[str, Any]) -> dict[str, str] | None:
+    """``metadata`` and ``user`` → ``requestMetadata`` (string pairs for invocation-log filtering)."""
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise openai.refuse(SLUG, "metadata", "metadata must be an object of string values.")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise openai.refuse(SLUG, "user", "'user' must be a string.")
+    return {**metadata, "user": user} if user else metadata or None
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def read_converse(status: int, body: bytes, model: str) -> bytes:
+    """An OpenAI chat completion (or error) from a Converse answer."""
+    if status >= 400:
+        return read_error(status, body)
+    answer = json_object(SLUG, body)
+    message = (answer.get("output") or {}).get("message") or {}
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in message.get("content") or []:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            arguments = orjson.dumps(use.get("input", {})).decode()
+            calls.append(tool_call(use.get("toolUseId", ""), use.get("name", ""), arguments))
+        elif "reasoningContent" in block:
+            thoughts.append((block["reasoningContent"].get("reasoningText") or {}).get("text", ""))
+    return completion(
+        response_id=new_id(),
+        model=model,
+        content="".join(texts) if texts or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=calls,
+        finish_reason=_FINISH_REASONS.get(answer.get("stopReason") or "", "stop"),
+        usage=_usage(answer.get("usage") or {}),
+    )
+
+
+def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """Bedrock counts cache reads and writes apart from ``inputTokens``; OpenAI counts them in."""
+    cached = counts.get("cacheReadInputTokens") or 0
+    written = counts.get("cacheWriteInputTokens") or 0
+    prompt = (counts.get("inputTokens") or 0) + cached + written
+    return usage(prompt, counts.get("outputTokens") or 0, cached=cached or None, cache_write=written or None)
+
+
+def read_error(status: int, body: bytes) -> bytes:
+    """AWS's ``{"message": ...}`` (``"Message"`` from some services) in OpenAI's shape. The error
+    type travels in the ``x-amzn-ErrorType`` header, which a body reader does not see."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    message = (parsed.get("message") or parsed.get("Message")) if isinstance(parsed, dict) else None
+    if isinstance(message, str):
+        return error(SLUG, status, message)
+    return upstream_error(SLUG, status, body, ())
+
+
+# --- stream ----------------------------------------------------------------------------------
+
+
+class ConverseStream:
+    """Translates one ConverseStream event stream (see :class:`~gateway.providers.base.StreamTranslator`).
+
+    The finish chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``,
+    which follows it. A stream that ends after ``messageStop`` without ``metadata`` still closes.
+    """
+
+    __slots__ = ("_chunks", "_frames")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._frames = EventStreamDecoder()
+        self._chunks = ChunkWriter(model, include_usage)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._chunks.usage
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            frames = self._frames.feed(data)
+        except EventStreamError as exc:
+            raise UpstreamBroken(f"Provider {SLUG} sent a corrupt event stream ({exc}).") from None
+        if len(frames) == 1:  # the usual case: one frame a read
+            return self._frame(frames[0])
+        return b"".join(self._frame(frame) for frame in frames)
+
+    def end(self) -> bytes:
+        if self._frames.pending:
+            raise UpstreamBroken(f"Provider {SLUG} ended the stream in the middle of an event.")
+        return self._chunks.end(SLUG)
+
+    def _frame(self, frame: Frame) -> bytes:
+        headers = frame.headers
+        kind = headers.get(":message-type")
+        if kind == "event":
+            return self._event(headers.get(":event-type"), _payload(frame))
+        if kind == "exception":
+            name = str(headers.get(":exception-type") or "exception")
+            payload = _payload(frame)
+            message = payload.get("message") or payload.get("Message") or name
+            raise ProviderError(SLUG, _EXCEPTION_STATUS.get(name.lower(), 500), str(message), name)
+        if kind == "error":
+            code = str(headers.get(":error-code") or "error")
+            raise ProviderError(SLUG, 500, str(headers.get(":error-message") or code), code)
+        return b""  # message types added after this was written
+
+    def _event(self, kind: object, payload: Mapping[str, Any]) -> bytes:
+        chunks = self._chunks
+        if kind == "contentBlockDelta":
+            return self._delta(payload)
+        if kind == "contentBlockStart":
+            use = (payload.get("start") or {}).get("toolUse")
+            if not use:
+                return b""
+            return chunks.tool_start(
+                payload.get("contentBlockIndex"), use.get("toolUseId", ""), use.get("name", "")
+            )
+        if kind == "messageStart":
+            return chunks.role()
+        if kind == "messageStop":
+            return chunks.finish(_FINISH_REASONS.get(payload.get("stopReason") or "", "stop"))
+        if kind == "metadata":
+            chunks.usage = _usage(payload.get("usage") or {})
+            return chunks.close()
+        return b""  # contentBlockStop, and event types added after this was written
+
+    def _delta(self, payload: Mapping[str, Any]) -> bytes:
+        delta = payload.get("delta") or {}
+        if "text" in delta:
+            return self._chunks.text(delta["text"])
+        if "toolUse" in delta:
+            fragment = delta["toolUse"].get("input", "")
+            return self._chunks.tool_arguments(payload.get("contentBlockIndex"), fragment)
+        if "reasoningContent" in delta:
+            return self._chunks.reasoning(delta["reasoningContent"].get("text", ""))
+        return b""  # reasoning signatures, citations: nothing OpenAI's format carries
+
+
+def _payload(frame: Frame) -> dict[str, Any]:
+    """A frame's JSON payload (its random ``"p"`` padding field is simply never read)."""
+    try:
+        payload = orjson.loads(frame.payload)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise UpstreamBroken(f"Provider {SLUG} sent a stream event that is not a JSON object.")
+    return payload
+
+
+# --- embeddings ------------------------------------------------------------------------------
+
+
+def _embeddings_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    if "amazon.titan-embed" in model:
+        openai.check_params(body, SLUG, ("input", "dimensions", "encoding_format"))
+        inputs = openai.embedding_inputs(body)
+        if len(inputs) > 1:
+            raise openai.refuse(
+                SLUG, "input", "Titan embedding models take one text per request: send one input per call."
+            )
+        native: dict[str, Any] = {"inputText": inputs[0]}
+        dimensions = openai.dimensions(body)
+        return native if dimensions is None else {**native, "dimensions": dimensions}
+    if "cohere.embed" in model:
+        openai.check_params(body, SLUG, ("input", "input_type", "encoding_format"))
+        return {
+            "texts": openai.embedding_inputs(body),
+            "input_type": body.get("input_type") or "search_document",
+        }
+    raise openai.refuse(
+        SLUG,
+        "model",
+        "embeddings are served for Amazon Titan (amazon.titan-embed-*) and Cohere (cohere.embed-*) models.",
+    )
+
+
+def read_embeddings(status: int, body: bytes, native: NativeRequest) -> bytes:
+    """OpenAI embeddings from a Titan (``embedding``) or Cohere (``embeddings``, as floats or by type)
+    answer. Cohere's answer holds no token count (Bedrock sends it in a
+    header), so it reports 0."""
+    if status >= 400:
+        return read_error(status, body)
+    answer = json_object(SLUG, body)
+    vectors = answer.get("embeddings")
+    if isinstance(answer.get("embedding"), list):
+        vectors = [answer["embedding"]]
+    elif isinstance(vectors, dict):
+        vectors = vectors.get("float")
+    if not isinstance(vectors, list):
+        raise ProviderError(SLUG, 502, "the answer holds no float embeddings.", "bad_upstream_response")
+    return embeddings(native, vectors, answer.get("inputTextTokenCount") or 0)

@@ -1,0 +1,431 @@
+"""Cohere's v2 Chat and Embed APIs behind OpenAI's chat completions and embeddings.
+
+Request: messages keep their roles (``developer`` becomes ``system``); images go as Cohere's own
+``image_url`` parts (a web URL or a ``data:`` URL, both accepted by its vision models); ``top_p``
+and ``top_k`` become ``p`` and ``k``; ``tool_choice`` ``required``/``none`` become ``REQUIRED``/
+``NONE`` (Cohere cannot force one named function: that is a 400); ``reasoning_effort`` becomes a
+``thinking`` token budget (:data:`THINKING_BUDGETS`). Answer: text, ``thinking`` content and the
+``tool_plan`` (the model's plan written before it calls tools) as ``reasoning_content``, tool calls
+as they are; usage from ``usage.tokens`` (what the model processed) when present, else
+``billed_units``. ``finish_reason`` ``ERROR`` is an error (status 500), ``TIMEOUT`` a ``length`` stop.
+Streams: the named events (``message-start``, ``content-delta``, ``tool-call-*``, ``message-end``,
+...) are translated one by one; the ``data: [DONE]`` Cohere still sends after ``message-end`` is
+not JSON and is skipped. Embeddings: ``POST /v2/embed`` with ``input_type`` ``search_document``
+unless the request names another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import GatewayError, UpstreamBroken
+from gateway.providers import openai_request as openai
+from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.openai_format import (
+    ChunkWriter,
+    ProviderError,
+    completion,
+    embeddings,
+    new_id,
+    tool_call,
+    upstream_error,
+    usage,
+)
+from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.streaming.sse import SseDecoder, SseEvent
+
+SPEC = ProviderSpec(
+    slug="cohere",
+    name="Cohere",
+    base_url="https://api.cohere.com",
+    docs="https://docs.cohere.com/reference/chat",
+    endpoints=frozenset({CHAT, EMBEDDINGS}),
+)
+#: ``reasoning_effort`` → ``thinking.token_budget``.
+THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+#: Sent as ``input_type`` (Cohere requires one) unless the request names another.
+DEFAULT_INPUT_TYPE = "search_document"
+
+SUPPORTED = frozenset(
+    {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "seed"}
+    | {"frequency_penalty", "presence_penalty", "tools", "tool_choice", "parallel_tool_calls"}
+    | {"response_format", "reasoning_effort", "thinking"}
+)
+SUPPORTED_EMBEDDINGS = frozenset({"input", "encoding_format", "dimensions", "input_type"})
+#: OpenAI name → Cohere name, for the sampling fields carried as they are.
+_SAMPLING = {"top_p": "p", "top_k": "k"} | {
+    name: name for name in ("temperature", "seed", "frequency_penalty", "presence_penalty")
+}
+_FINISH_REASONS = {
+    "COMPLETE": "stop",
+    "STOP_SEQUENCE": "stop",
+    "MAX_TOKENS": "length",
+    # Cut short by Cohere's time limit: what came is valid, like a max_tokens stop.
+    "TIMEOUT": "length",
+    "TOOL_CALL": "tool_calls",
+}
+#: Streams whose finish reason is an error carry no status: a failed generation is the server's.
+_ERROR_STATUS = 500
+
+
+class _CohereApi:
+    __slots__ = ()
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        if credentials.api_key:
+            native.headers["Authorization"] = f"Bearer {credentials.api_key}"
+
+
+class CohereChat(_CohereApi):
+    """``chat/completions`` → ``POST {base}/v2/chat``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model = openai.model(body)
+        native = {"model": model, **chat_body(body)}
+        stream = None
+        if openai.is_stream(body):
+            native["stream"] = True
+            stream = ChatStream(model, openai.include_usage(body))
+        return NativeRequest(_url(call, "/v2/chat"), orjson.dumps(native), {}, model, stream)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_chat(status, body, native.model)
+
+
+class CohereEmbed(_CohereApi):
+    """``embeddings`` → ``POST {base}/v2/embed``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model = openai.model(body)
+        native = {"model": model, **embed_body(body)}
+        return NativeRequest(_url(call, "/v2/embed"), orjson.dumps(native), {}, model)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        if status >= 400:
+            return _error(status, body)
+        answer = json_object(SPEC.slug, body)
+        by_type = answer.get("embeddings") or {}
+        vectors = by_type.get("float") or by_type.get("base64") or []
+        meta = answer.get("meta") or {}
+        counts = meta.get("tokens") or meta.get("billed_units") or {}
+        return embeddings(native, vectors, int(counts.get("input_tokens") or 0))
+
+
+def provider() -> TranslatedProvider:
+    return TranslatedProvider(SPEC, {"chat/completions": CohereChat(), "embeddings": CohereEmbed()})
+
+
+def _url(call: UpstreamCall, path: str) -> str:
+    return (call.base_url or SPEC.base_url).rstrip("/") + path
+
+
+def _error(status: int, body: bytes) -> bytes:
+    """Cohere's v2 errors are ``{"id", "message"}``; older ones ``{"message"}``."""
+    return upstream_error(SPEC.slug, status, body, ())
+
+
+# --- request ---------------------------------------------------------------------------------
+
+
+def chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The v2 Chat fields for an OpenAI chat request (no ``model`` or ``stream``)."""
+    provider = SPEC.slug
+    openai.check_params(body, provider, SUPPORTED)
+    openai.single_choice(body, provider)
+    native: dict[str, Any] = {
+        "messages": [_message(m, f"messages[{i}]") for i, m in enumerate(openai.messages(body))]
+    }
+    max_tokens = openai.max_tokens(body)
+    if max_tokens is not None:
+        native["max_tokens"] = max_tokens
+    native.update((theirs, body[ours]) for ours, theirs in _SAMPLING.items() if body.get(ours) is not None)
+    stop = openai.stop_sequences(body)
+    if stop:
+        native["stop_sequences"] = stop
+    native.update(_tools(body))
+    schema = openai.json_schema(body)
+    if schema is not None:
+        kind, json_schema = schema
+        native["response_format"] = {"type": "json_object"}
+        if kind == "json_schema":
+            native["response_format"]["json_schema"] = json_schema
+    thinking = _thinking(body)
+    if thinking is not None:
+        native["thinking"] = thinking
+    return native
+
+
+def _message(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+    role = message["role"]
+    if role in ("system", "developer"):
+        return {"role": "system", "content": openai.text_of(message.get("content"), where)}
+    if role == "user":
+        return {"role": "user", "content": _user_content(message.get("content"), where)}
+    if role == "assistant":
+        return _assistant(message, where)
+    if role == "tool":
+        call_id = message.get("tool_call_id")
+        if not isinstance(call_id, str):
+            raise openai.refuse(SPEC.slug, where, "a tool message needs 'tool_call_id'.")
+        return {
+            "role": "tool",
+            "tool_call_id": call_id,
+            "content": openai.text_of(message.get("content"), where),
+        }
+    raise openai.refuse(SPEC.slug, where, f"message role {role!r} is not supported.")
+
+
+def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(openai.parts_of(content, where)):
+        kind = part.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": part.get("text", "")})
+        elif kind == "image_url":
+            openai.image_of(part, f"{where}.content[{j}]")  # validates; Cohere takes data: URLs as they are
+            image = part["image_url"]
+            parts.append(
+                {"type": "image_url", "image_url": image if isinstance(image, dict) else {"url": image}}
+            )
+        else:
+            raise openai.refuse(
+                SPEC.slug, f"{where}.content[{j}]", f"content part {kind!r} is not supported."
+            )
+    return parts
+
+
+def _assistant(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+    native: dict[str, Any] = {"role": "assistant"}
+    text = openai.text_of(message.get("content"), where)
+    if text:
+        native["content"] = text
+    calls = openai.tool_calls_of(message, where)
+    if calls:
+        native["tool_calls"] = [
+            tool_call(call_id, name, orjson.dumps(arguments).decode()) for call_id, name, arguments in calls
+        ]
+        # The plan answered as reasoning_content goes back as the plan, as Cohere's multi-step use expects.
+        plan = message.get("reasoning_content")
+        if isinstance(plan, str) and plan:
+            native["tool_plan"] = plan
+    return native
+
+
+def _tools(body: Mapping[str, Any]) -> dict[str, Any]:
+    functions = openai.tools(body)
+    choice = openai.tool_choice(body)
+    if body.get("parallel_tool_calls") is False:
+        raise openai.refuse(SPEC.slug, "parallel_tool_calls", "Cohere cannot be limited to one tool call.")
+    if not functions:
+        return {}
+    native: dict[str, Any] = {
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": f.name,
+                    "parameters": f.parameters,
+                    **({"description": f.description} if f.description else {}),
+                },
+            }
+            for f in functions
+        ]
+    }
+    mode = choice[0] if choice else "auto"
+    if mode == "function":
+        raise openai.refuse(
+            SPEC.slug, "tool_choice", "Cohere cannot force one named function: use 'required' or 'auto'."
+        )
+    if mode != "auto":
+        native["tool_choice"] = mode.upper()  # REQUIRED | NONE
+    return native
+
+
+def _thinking(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Cohere's own ``thinking`` object as given, or one made from ``reasoning_effort``."""
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, dict):
+            raise openai.refuse(SPEC.slug, "thinking", "'thinking' must be an object.")
+        return thinking
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return None
+    if effort == "none":
+        return {"type": "disabled"}
+    if effort not in THINKING_BUDGETS:
+        raise openai.refuse(
+            SPEC.slug,
+            "reasoning_effort",
+            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
+        )
+    return {"type": "enabled", "token_budget": THINKING_BUDGETS[effort]}
+
+
+def embed_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The v2 Embed fields for an OpenAI embeddings request (no ``model``). ``base64`` (what the
+    OpenAI SDKs ask for by default) is asked of Cohere, which encodes as OpenAI does."""
+    openai.check_params(body, SPEC.slug, SUPPORTED_EMBEDDINGS)
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise openai.refuse(SPEC.slug, "encoding_format", "encoding_format must be 'float' or 'base64'.")
+    input_type = body.get("input_type") or DEFAULT_INPUT_TYPE
+    if not isinstance(input_type, str):
+        raise openai.refuse(SPEC.slug, "input_type", "'input_type' must be a string.")
+    native: dict[str, Any] = {
+        "texts": openai.embedding_inputs(body),
+        "input_type": input_type,
+        "embedding_types": [encoding],
+    }
+    dimensions = openai.dimensions(body)
+    if dimensions is not None:
+        native["output_dimension"] = dimensions
+    return native
+
+
+# --- answer ----------------------------------------------------------------------------------
+
+
+def read_chat(status: int, body: bytes, model: str) -> bytes:
+    """An OpenAI chat completion (or error) from a v2 Chat answer."""
+    if status >= 400:
+        return _error(status, body)
+    answer = json_object(SPEC.slug, body)
+    reason = answer.get("finish_reason") or "COMPLETE"
+    if reason == "ERROR":
+        raise ProviderError(SPEC.slug, _ERROR_STATUS, "the generation failed (finish_reason ERROR).", reason)
+    message = answer.get("message") or {}
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for part in message.get("content") or []:
+        if part.get("type") == "text":
+            texts.append(part.get("text", ""))
+        elif part.get("type") == "thinking":
+            thoughts.append(part.get("thinking", ""))
+    if message.get("tool_plan"):
+        thoughts.append(message["tool_plan"])
+    functions = [
+        (call.get("id") or "", call.get("function") or {}) for call in message.get("tool_calls") or []
+    ]
+    calls = [tool_call(i, f.get("name") or "", f.get("arguments") or "{}") for i, f in functions]
+    return completion(
+        response_id=answer.get("id") or new_id(),
+        model=model,
+        content="".join(texts) if texts or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=calls,
+        finish_reason=_FINISH_REASONS.get(reason, "stop"),
+        usage=_usage(answer.get("usage") or {}),
+    )
+
+
+def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """``tokens`` counts what the model read and wrote (Cohere's own preamble included); the
+    ``billed_units`` subset is used only when ``tokens`` is missing."""
+    tokens = counts.get("tokens") or counts.get("billed_units") or {}
+    prompt = int(tokens.get("input_tokens") or 0)
+    output = int(tokens.get("output_tokens") or 0)
+    cached = counts.get("cached_tokens")
+    return usage(prompt, output, cached=int(cached)) if cached is not None else usage(prompt, output)
+
+
+class ChatStream:
+    """Translates one v2 Chat event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
+
+    __slots__ = ("_chunks", "_failure", "_sse")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._sse = SseDecoder()
+        self._chunks = ChunkWriter(model, include_usage)
+        #: An error that came in the same read as events before it: raised once those are out.
+        self._failure: GatewayError | None = None
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._chunks.usage
+
+    def feed(self, data: bytes) -> bytes:
+        if self._failure is not None:
+            raise self._failure
+        events = self._sse.feed(data)
+        if len(events) == 1:  # the usual case: one event a read
+            return self._event(events[0])
+        out = b""
+        for event in events:
+            try:
+                out += self._event(event)
+            except GatewayError as failure:
+                if not out:
+                    raise
+                self._failure = failure  # the text before the error still reaches the client
+                break
+        return out
+
+    def end(self) -> bytes:
+        if self._failure is not None:
+            raise self._failure
+        return self._chunks.end(SPEC.slug)
+
+    def _event(self, event: SseEvent) -> bytes:
+        if event.data == b"[DONE]":
+            return b""  # Cohere's closing marker: message-end already closed the stream
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            raise UpstreamBroken(f"Provider {SPEC.slug} sent a stream event that is not JSON.") from None
+        if not isinstance(payload, dict):
+            raise UpstreamBroken(f"Provider {SPEC.slug} sent a stream event that is not an object.")
+        kind = payload.get("type") or event.event.decode("utf-8", "replace")
+        message = (payload.get("delta") or {}).get("message") or {}
+        chunks = self._chunks
+        if kind in ("content-delta", "content-start"):
+            return _content(chunks, message.get("content") or {})
+        if kind == "tool-call-delta":
+            function = (message.get("tool_calls") or {}).get("function") or {}
+            return chunks.tool_arguments(payload.get("index"), function.get("arguments") or "")
+        if kind == "tool-plan-delta":
+            return chunks.reasoning(message.get("tool_plan") or "")
+        if kind == "tool-call-start":
+            call = message.get("tool_calls") or {}
+            function = call.get("function") or {}
+            return chunks.tool_start(
+                payload.get("index"),
+                call.get("id") or "",
+                function.get("name") or "",
+                function.get("arguments") or "",
+            )
+        if kind == "message-start":
+            chunks.start(payload.get("id") or new_id())
+            return chunks.role()
+        if kind == "message-end":
+            return self._message_end(payload.get("delta") or {})
+        if kind == "error":
+            error = payload.get("error")
+            text = error.get("message") if isinstance(error, dict) else error or payload.get("message")
+            raise ProviderError(SPEC.slug, _ERROR_STATUS, str(text or "stream error"), "stream_error")
+        return b""  # content-end, tool-call-end, citations, and event types added after this was written
+
+    def _message_end(self, delta: Mapping[str, Any]) -> bytes:
+        reason = delta.get("finish_reason") or "COMPLETE"
+        if delta.get("error") or reason == "ERROR":
+            message = delta.get("error") or "the generation failed (finish_reason ERROR)."
+            raise ProviderError(SPEC.slug, _ERROR_STATUS, str(message), "ERROR")
+        if delta.get("usage"):
+            self._chunks.usage = _usage(delta["usage"])
+        return self._chunks.finish(_FINISH_REASONS.get(reason, "stop")) + self._chunks.close()
+
+
+def _content(chunks: ChunkWriter, content: Mapping[str, Any]) -> bytes:
+    """A content block's text or thinking (a block carries one of them)."""
+    if "thinking" in content:
+        return chunks.reasoning(content.get("thinking") or "")
+    return chunks.text(content.get("text") or "")

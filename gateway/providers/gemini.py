@@ -1,0 +1,482 @@
+"""Google Gemini API (AI Studio) behind OpenAI's chat completions and embeddings.
+
+Request: system and developer messages become ``systemInstruction``; assistant turns are ``model``
+turns; tool results become ``functionResponse`` parts in a user turn, named after the assistant
+call they answer; consecutive turns of one role are merged. Tools are declared with
+``parametersJsonSchema`` (full JSON Schema, as OpenAI's are; ``parameters`` takes only an OpenAPI
+subset) and ``response_format`` becomes ``responseJsonSchema``. ``reasoning_effort`` becomes a
+thinking budget (:data:`THINKING_BUDGETS`) with the thoughts returned as ``reasoning_content``.
+Gemini 3 needs each function call's ``thoughtSignature`` back in the next turn: it is returned on
+the tool call as ``extra_content.google.thought_signature`` (the field Google's own OpenAI layer
+uses) and sent back from there. Call ids are not sent: Vertex's v1 API has no ``id`` field, and
+Gemini pairs calls and results by order and name.
+Answer: ``usageMetadata`` counts thoughts apart; OpenAI counts them in ``completion_tokens``, so
+they are added there and detailed as reasoning tokens. Streams are SSE events that each hold a
+whole ``GenerateContentResponse`` and no terminal event: a stream is complete once a
+``finishReason`` came. Vertex AI serves the same format (``vertex.py`` reuses these pieces).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from gateway.errors import InvalidRequest, UpstreamBroken
+from gateway.providers import openai_request as openai
+from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.openai_format import (
+    ChunkWriter,
+    EmbeddingsRequest,
+    ProviderError,
+    completion,
+    embeddings,
+    new_id,
+    tool_call,
+    upstream_error,
+    usage,
+)
+from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.streaming.sse import SseDecoder, SseEvent
+
+SPEC = ProviderSpec(
+    slug="google",
+    name="Google Gemini",
+    base_url="https://generativelanguage.googleapis.com",
+    docs="https://ai.google.dev/api/generate-content",
+    endpoints=frozenset({CHAT, EMBEDDINGS}),
+)
+#: ``reasoning_effort`` → ``thinkingConfig.thinkingBudget`` (``none`` → 0: thinking off, where the
+#: model allows it). Every budget is inside the range of each Gemini 2.5 model; Gemini 3 takes them too.
+THINKING_BUDGETS = {"minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
+
+SUPPORTED = frozenset(
+    {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "seed"}
+    | {"presence_penalty", "frequency_penalty", "response_format", "reasoning_effort"}
+    | {"tools", "tool_choice", "parallel_tool_calls"}
+)
+EMBEDDING_PARAMS = frozenset({"input", "dimensions", "encoding_format"})
+#: OpenAI parameter → ``generationConfig`` field, copied as given.
+_GENERATION_FIELDS = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+    "seed": "seed",
+}
+_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
+_FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **dict.fromkeys(_FILTERED, "content_filter")}
+_TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "function": "ANY"}
+
+
+class _ApiKey:
+    """The caller's key goes in ``x-goog-api-key``."""
+
+    __slots__ = ()
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        if credentials.api_key:
+            native.headers["x-goog-api-key"] = credentials.api_key
+
+
+class GenerateContent(_ApiKey):
+    """``chat/completions`` → ``POST {base}/v1beta/models/{model}:generateContent`` (or the stream)."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        stream = stream_of(body, SPEC.slug)
+        url = f"{_base(call)}/models/{model_id(body)}:{method(stream)}"
+        return NativeRequest(url, orjson.dumps(content_body(body, SPEC.slug)), {}, openai.model(body), stream)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_response(SPEC.slug, status, body, native.model)
+
+
+class BatchEmbedContents(_ApiKey):
+    """``embeddings`` → ``POST {base}/v1beta/models/{model}:batchEmbedContents``. Gemini reports no
+    token count for embeddings: ``usage.prompt_tokens`` is 0."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        openai.check_params(body, SPEC.slug, EMBEDDING_PARAMS)
+        encoding = openai.encoding_format(body, SPEC.slug)
+        name = model_id(body)
+        extra = {"outputDimensionality": dims} if (dims := openai.dimensions(body)) else {}
+        requests = [
+            {"model": f"models/{name}", "content": {"parts": [{"text": text}]}, **extra}
+            for text in openai.embedding_inputs(body)
+        ]
+        url = f"{_base(call)}/models/{name}:batchEmbedContents"
+        native = orjson.dumps({"requests": requests})
+        return EmbeddingsRequest(url, native, {}, openai.model(body), encoding_format=encoding)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        if status >= 400:
+            return upstream_error(SPEC.slug, status, body, ("error",))
+        answer = json_object(SPEC.slug, body)
+        return embeddings(native, vectors(SPEC.slug, answer.get("embeddings"), ("values",)), 0)
+
+
+def provider() -> TranslatedProvider:
+    return TranslatedProvider(
+        SPEC, {"chat/completions": GenerateContent(), "embeddings": BatchEmbedContents()}
+    )
+
+
+def vectors(provider: str, items: Any, path: tuple[str, ...]) -> list[list[float]]:
+    """The vector at ``path`` in each of ``items``; a 502 naming the provider for another shape."""
+    found: list[list[float]] = []
+    for item in items if isinstance(items, list) else ():
+        node = item
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, list):
+            break
+        found.append(node)
+    else:
+        if found:
+            return found
+    raise ProviderError(provider, 502, "the answer holds no embeddings.", "bad_upstream_response")
+
+
+def _base(call: UpstreamCall) -> str:
+    return (call.base_url or SPEC.base_url).rstrip("/") + "/v1beta"
+
+
+def stream_of(body: Mapping[str, Any], provider: str) -> GenerateContentStream | None:
+    if not openai.is_stream(body):
+        return None
+    return GenerateContentStream(provider, openai.model(body), openai.include_usage(body))
+
+
+def method(stream: object) -> str:
+    """The model method: ``generateContent``, or its SSE stream."""
+    return "generateContent" if stream is None else "streamGenerateContent?alt=sse"
+
+
+def model_id(body: Mapping[str, Any]) -> str:
+    """The model for the URL path: ``models/`` prefix dropped, percent-encoded ('@' kept, as in Vertex
+    names like ``claude-sonnet-4@20250514``); a 400 for any other path."""
+    name = openai.model(body).removeprefix("models/")
+    if not name or "/" in name:
+        raise InvalidRequest(
+            f"'model' must be a model name such as gemini-2.0-flash, got {openai.model(body)!r}.",
+            param="model",
+            code="invalid_model",
+        )
+    return quote(name, safe="@")
+
+
+# --- request ---------------------------------------------------------------------------------
+
+
+def content_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """The ``GenerateContentRequest`` for an OpenAI chat request (the model goes in the URL)."""
+    openai.check_params(body, provider, SUPPORTED)
+    openai.single_choice(body, provider)
+    system, contents = _conversation(openai.messages(body), provider)
+    native: dict[str, Any] = {"contents": contents}
+    if system:
+        native["systemInstruction"] = {"parts": system}
+    native.update(_tools(body, provider))
+    config = _generation_config(body, provider)
+    if config:
+        native["generationConfig"] = config
+    return native
+
+
+def _conversation(
+    messages: list[dict[str, Any]], provider: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system parts, contents) with consecutive turns of one role merged."""
+    system: list[dict[str, Any]] = []
+    contents: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # tool call id → function name, for the results that answer them
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        role = message["role"]
+        if role in ("system", "developer"):
+            system.append({"text": openai.text_of(message.get("content"), where)})
+            continue
+        if role == "user":
+            parts = _user_parts(message, where, provider)
+        elif role == "assistant":
+            role, parts = "model", _model_parts(message, where, names)
+        elif role == "tool":
+            role, parts = "user", [_function_response(message, where, names, provider)]
+        else:
+            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
+        if not parts:
+            continue  # Gemini refuses a turn without parts (an assistant message with no content)
+        if contents and contents[-1]["role"] == role:
+            contents[-1]["parts"].extend(parts)
+        else:
+            contents.append({"role": role, "parts": parts})
+    return system, contents
+
+
+def _user_parts(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(openai.parts_of(message.get("content"), where)):
+        kind = part.get("type")
+        if kind == "text":
+            parts.append({"text": part.get("text", "")})
+        elif kind == "image_url":
+            parts.append(_image(part, f"{where}.content[{j}]", provider))
+        else:
+            raise openai.refuse(provider, f"{where}.content[{j}]", f"content part {kind!r} is not supported.")
+    return parts
+
+
+def _image(part: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
+    image = openai.image_of(part, where)
+    if image.url is None:
+        return {"inlineData": {"mimeType": image.media_type, "data": image.data}}
+    media_type, _ = mimetypes.guess_type(urlsplit(image.url).path)
+    if media_type is None:
+        raise openai.refuse(
+            provider,
+            where,
+            "Gemini needs the media type of an image URL, and this URL's file extension does not "
+            "give one: send the image as a data: URL instead.",
+        )
+    return {"fileData": {"mimeType": media_type, "fileUri": image.url}}
+
+
+def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    text = openai.text_of(message.get("content"), where)
+    if text:
+        parts.append({"text": text})
+    raw_calls = message.get("tool_calls") or []
+    for raw, (call_id, name, arguments) in zip(raw_calls, openai.tool_calls_of(message, where), strict=True):
+        names[call_id] = name
+        part: dict[str, Any] = {"functionCall": {"name": name, "args": arguments}}
+        signature = ((raw.get("extra_content") or {}).get("google") or {}).get("thought_signature")
+        if isinstance(signature, str) and signature:
+            part["thoughtSignature"] = signature
+        parts.append(part)
+    return parts
+
+
+def _function_response(
+    message: Mapping[str, Any], where: str, names: Mapping[str, str], provider: str
+) -> dict[str, Any]:
+    call_id = message.get("tool_call_id")
+    name = names.get(call_id) if isinstance(call_id, str) else None
+    if name is None:
+        raise openai.refuse(
+            provider,
+            where,
+            "a tool message must answer a tool call of an earlier assistant message "
+            f"(its 'tool_call_id' {call_id!r} matches none): Gemini names results after their function.",
+        )
+    text = openai.text_of(message.get("content"), where)
+    try:
+        parsed = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        parsed = None
+    response = parsed if isinstance(parsed, dict) else {"content": text}
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    functions = openai.tools(body)
+    choice = openai.tool_choice(body)
+    if body.get("parallel_tool_calls") is False:
+        raise openai.refuse(provider, "parallel_tool_calls", "Gemini cannot be kept to one call a turn.")
+    if not functions:
+        return {}
+    declarations = [
+        {
+            "name": f.name,
+            **({"description": f.description} if f.description else {}),
+            "parametersJsonSchema": f.parameters,
+        }
+        for f in functions
+    ]
+    native: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
+    if choice is not None:
+        mode, name = choice
+        config: dict[str, Any] = {"mode": _TOOL_MODES[mode]}
+        if name:
+            config["allowedFunctionNames"] = [name]
+        native["toolConfig"] = {"functionCallingConfig": config}
+    return native
+
+
+def _generation_config(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    config = {theirs: body[ours] for ours, theirs in _GENERATION_FIELDS.items() if body.get(ours) is not None}
+    max_tokens = openai.max_tokens(body)
+    if max_tokens:
+        config["maxOutputTokens"] = max_tokens
+    stop = openai.stop_sequences(body)
+    if stop:
+        config["stopSequences"] = stop
+    schema = openai.json_schema(body)
+    if schema is not None:
+        config["responseMimeType"] = "application/json"
+        if schema[1] is not None:
+            config["responseJsonSchema"] = schema[1]
+    thinking = _thinking(body, provider)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _thinking(body: Mapping[str, Any], provider: str) -> dict[str, Any] | None:
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return None
+    if effort == "none":
+        return {"thinkingBudget": 0}
+    if effort not in THINKING_BUDGETS:
+        raise openai.refuse(
+            provider,
+            "reasoning_effort",
+            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
+        )
+    return {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
+
+
+# --- answer ----------------------------------------------------------------------------------
+
+
+def read_response(provider: str, status: int, body: bytes, model: str) -> bytes:
+    """An OpenAI chat completion (or error) from a ``GenerateContentResponse``."""
+    if status >= 400:
+        return upstream_error(provider, status, body, ("error",))
+    answer = json_object(provider, body)
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for part in _parts(answer):
+        if "functionCall" in part:
+            calls.append(tool_call(*_call_of(part)))
+        elif part.get("thought"):
+            thoughts.append(part.get("text") or "")
+        else:
+            texts.append(part.get("text") or "")
+    return completion(
+        response_id=answer.get("responseId") or new_id(),
+        model=answer.get("modelVersion") or model,
+        content="".join(texts) if texts or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=calls,
+        finish_reason=_finish_reason(answer, bool(calls)) or "stop",
+        usage=_usage(answer.get("usageMetadata")),
+    )
+
+
+def _candidate(answer: Mapping[str, Any]) -> dict[str, Any]:
+    candidates = answer.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    return first if isinstance(first, dict) else {}
+
+
+def _parts(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    parts = (_candidate(answer).get("content") or {}).get("parts")
+    return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
+
+
+def _call_of(part: Mapping[str, Any]) -> tuple[str, str, str, dict[str, Any] | None]:
+    """(id, name, arguments JSON, extra fields) of a ``functionCall`` part."""
+    call = part["functionCall"]
+    call_id = call.get("id") or new_id("call_")
+    signature = part.get("thoughtSignature")
+    extra = {"extra_content": {"google": {"thought_signature": signature}}} if signature else None
+    return call_id, call.get("name") or "", orjson.dumps(call.get("args") or {}).decode(), extra
+
+
+def _finish_reason(answer: Mapping[str, Any], has_calls: bool) -> str | None:
+    """OpenAI's finish reason, or ``None`` while the answer is not finished (a stream event)."""
+    reason = _candidate(answer).get("finishReason")
+    if reason is None:
+        blocked = not answer.get("candidates") and (answer.get("promptFeedback") or {}).get("blockReason")
+        return "content_filter" if blocked else None
+    mapped = _FINISH_REASONS.get(reason, "stop")
+    return "tool_calls" if has_calls and mapped == "stop" else mapped
+
+
+def _usage(counts: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not counts:
+        return None
+    # Tokens of tool use (search results...) are input too: prompt + completion = totalTokenCount.
+    prompt = (counts.get("promptTokenCount") or 0) + (counts.get("toolUsePromptTokenCount") or 0)
+    thoughts = counts.get("thoughtsTokenCount")
+    return usage(
+        prompt,
+        (counts.get("candidatesTokenCount") or 0) + (thoughts or 0),
+        cached=counts.get("cachedContentTokenCount"),
+        reasoning=thoughts,
+    )
+
+
+class GenerateContentStream:
+    """Translates one ``streamGenerateContent?alt=sse`` stream (see
+    :class:`~gateway.providers.base.StreamTranslator`)."""
+
+    __slots__ = ("_calls", "_chunks", "_provider", "_sse", "_started")
+
+    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+        self._provider = provider
+        self._sse = SseDecoder()
+        self._chunks = ChunkWriter(model, include_usage)
+        self._started = False
+        self._calls = 0
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._chunks.usage
+
+    def feed(self, data: bytes) -> bytes:
+        events = self._sse.feed(data)
+        if len(events) == 1:  # the usual case: one event a read
+            return self._event(events[0])
+        return b"".join(self._event(event) for event in events)
+
+    def end(self) -> bytes:
+        return self._chunks.end(self._provider)
+
+    def _event(self, event: SseEvent) -> bytes:
+        try:
+            payload = orjson.loads(event.data)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise UpstreamBroken(f"Provider {self._provider} sent a stream event that is not a JSON object.")
+        if "error" in payload:
+            error = payload["error"] if isinstance(payload["error"], dict) else {}
+            code = error.get("code")
+            status = code if isinstance(code, int) else 500
+            raise ProviderError(
+                self._provider, status, error.get("message") or "stream error", error.get("status")
+            )
+        chunks = self._chunks
+        out: list[bytes] = [] if self._started else [self._start(payload)]
+        for part in _parts(payload):
+            if "functionCall" in part:
+                out.append(chunks.tool_start(self._calls, *_call_of(part)))
+                self._calls += 1
+            elif part.get("thought"):
+                out.append(chunks.reasoning(part.get("text") or ""))
+            else:
+                out.append(chunks.text(part.get("text") or ""))
+        if payload.get("usageMetadata"):
+            chunks.usage = _usage(payload["usageMetadata"])
+        reason = _finish_reason(payload, chunks.has_tool_calls)
+        if reason is not None:
+            out.append(chunks.finish(reason))
+        return b"".join(out)
+
+    def _start(self, payload: Mapping[str, Any]) -> bytes:
+        """The role chunk, once the first event names the response (every event repeats its id)."""
+        self._started = True
+        self._chunks.start(payload.get("responseId") or new_id(), payload.get("modelVersion"))
+        return self._chunks.role()

@@ -1,0 +1,190 @@
+"""Google Vertex AI behind OpenAI's chat completions and embeddings.
+
+Every model lives under ``{base}/v1/projects/{project}/locations/{region}/publishers/{publisher}``:
+Gemini models (publisher ``google``) speak the Gemini API's format (``gemini.py``); Claude models
+(names starting with ``claude``, publisher ``anthropic``) speak Anthropic's Messages API through
+``rawPredict`` (``anthropic.py``), with ``anthropic_version`` in the body instead of a header and
+the model in the URL instead of the body. Embeddings use the ``predict`` method of Google's models.
+
+Where: ``x-portkey-vertex-project-id`` (default: the service-account key's ``project_id``) and
+``x-portkey-vertex-region`` (default :data:`DEFAULT_REGION`; ``global`` is served by
+``aiplatform.googleapis.com``). Auth: a ``x-portkey-vertex-service-account-json`` key is exchanged
+for an access token (cached until shortly before it expires, see ``google_auth.py``); without one,
+the caller's key is the access token. The key comes first, as in Portkey: the OpenAI SDKs always
+send some API key, often a placeholder, when the service account is what authenticates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import InvalidRequest
+from gateway.providers import anthropic, gemini
+from gateway.providers import openai_request as openai
+from gateway.providers.base import (
+    CHAT,
+    EMBEDDINGS,
+    Credentials,
+    NativeRequest,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
+from gateway.providers.google_auth import ServiceAccountTokens
+from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
+from gateway.providers.translated import TranslatedProvider, json_object
+
+SPEC = ProviderSpec(
+    slug="vertex-ai",
+    name="Google Vertex AI",
+    base_url="https://{region}-aiplatform.googleapis.com",
+    docs="https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
+    endpoints=frozenset({CHAT, EMBEDDINGS}),
+)
+OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json")
+DEFAULT_REGION = "us-central1"
+#: The ``global`` location has no regional host.
+GLOBAL_BASE = "https://aiplatform.googleapis.com"
+#: Sent in the body of Claude requests, as Vertex requires.
+ANTHROPIC_VERSION = "vertex-2023-10-16"
+_SERVICE_ACCOUNT = "vertex-service-account-json"
+#: Project ids (``my-project``, legacy ``example.com:my-project``) and regions go into the URL.
+_NAMES = {
+    "vertex-project-id": re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}"),
+    "vertex-region": re.compile(r"[a-z0-9][a-z0-9-]{0,62}"),
+}
+
+
+class _VertexAuth:
+    """A token for the service-account key as the bearer token; without a key, the caller's key."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, tokens: ServiceAccountTokens) -> None:
+        self._tokens = tokens
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        key = credentials.options.get(_SERVICE_ACCOUNT, "")
+        token = credentials.api_key
+        if key:
+            token = await self._tokens.token(credentials.session, key, check_url=credentials.check_url)
+        elif not token:
+            raise InvalidRequest(
+                "Vertex AI needs credentials: send a service-account key in "
+                "x-portkey-vertex-service-account-json, or an OAuth2 access token as the API key.",
+                param="x-portkey-vertex-service-account-json",
+                code="missing_vertex_credentials",
+            )
+        native.headers["Authorization"] = f"Bearer {token}"
+
+
+class VertexChat(_VertexAuth):
+    """``chat/completions`` → ``generateContent`` (Gemini) or ``rawPredict`` (Claude), or their streams."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        name = gemini.model_id(body)
+        model = openai.model(body)
+        if not _is_claude(name):
+            stream = gemini.stream_of(body, SPEC.slug)
+            url = f"{_publishers(call)}/google/models/{name}:{gemini.method(stream)}"
+            return NativeRequest(url, orjson.dumps(gemini.content_body(body, SPEC.slug)), {}, model, stream)
+        native = {"anthropic_version": ANTHROPIC_VERSION, **anthropic.messages_body(body, SPEC.slug)}
+        claude_stream = anthropic.stream_of(body, model, SPEC.slug)
+        if claude_stream is not None:
+            native["stream"] = True
+        verb = "rawPredict" if claude_stream is None else "streamRawPredict"
+        url = f"{_publishers(call)}/anthropic/models/{name}:{verb}"
+        return NativeRequest(url, orjson.dumps(native), {}, model, claude_stream)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        # Errors come in Google's shape or Anthropic's: both keep the message at error.message.
+        if "/publishers/anthropic/" in native.url:
+            return anthropic.read_message(SPEC.slug, status, body, native.model)
+        return gemini.read_response(SPEC.slug, status, body, native.model)
+
+
+class VertexEmbeddings(_VertexAuth):
+    """``embeddings`` → ``predict``; the token count is the sum of each prediction's statistics."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        openai.check_params(body, SPEC.slug, gemini.EMBEDDING_PARAMS)
+        encoding = openai.encoding_format(body, SPEC.slug)
+        native: dict[str, Any] = {"instances": [{"content": text} for text in openai.embedding_inputs(body)]}
+        dimensions = openai.dimensions(body)
+        if dimensions:
+            native["parameters"] = {"outputDimensionality": dimensions}
+        url = f"{_publishers(call)}/google/models/{gemini.model_id(body)}:predict"
+        return EmbeddingsRequest(url, orjson.dumps(native), {}, openai.model(body), encoding_format=encoding)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        if status >= 400:
+            return upstream_error(SPEC.slug, status, body, ("error",))
+        answer = json_object(SPEC.slug, body)
+        vectors = gemini.vectors(SPEC.slug, answer.get("predictions"), ("embeddings", "values"))
+        return embeddings(native, vectors, sum(map(_token_count, answer["predictions"])))
+
+
+def provider() -> TranslatedProvider:
+    tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by both endpoints
+    translations: dict[str, Translation] = {
+        "chat/completions": VertexChat(tokens),
+        "embeddings": VertexEmbeddings(tokens),
+    }
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS)
+
+
+def _is_claude(model: str) -> bool:
+    return model.startswith("claude")
+
+
+def _token_count(prediction: Mapping[str, Any]) -> int:
+    count = (prediction["embeddings"].get("statistics") or {}).get("token_count")
+    return int(count) if isinstance(count, int | float) else 0
+
+
+def _publishers(call: UpstreamCall) -> str:
+    """``{base}/v1/projects/{project}/locations/{region}/publishers``; a 400 for a missing project or
+    a name that cannot go into a URL."""
+    region = _checked(call.options, "vertex-region") or DEFAULT_REGION
+    project = _checked(call.options, "vertex-project-id") or _key_project(call.options)
+    if not project:
+        raise InvalidRequest(
+            "Vertex AI needs the Google Cloud project: send x-portkey-vertex-project-id "
+            "(or a service-account key with a project_id).",
+            param="x-portkey-vertex-project-id",
+            code="missing_vertex_project_id",
+        )
+    host = GLOBAL_BASE if region == "global" else SPEC.base_url.format(region=region)
+    base = call.base_url.rstrip("/") or host
+    return f"{base}/v1/projects/{project}/locations/{region}/publishers"
+
+
+def _checked(options: Mapping[str, str], option: str, value: str | None = None) -> str:
+    """``option``'s value (or ``value`` given for it): empty, or a name Google allows there."""
+    value = options.get(option, "") if value is None else value
+    if value and not _NAMES[option].fullmatch(value):
+        raise InvalidRequest(
+            f"x-portkey-{option} {value!r} is not a valid Google Cloud name.",
+            param=f"x-portkey-{option}",
+            code=f"invalid_{option.replace('-', '_')}",
+        )
+    return value
+
+
+def _key_project(options: Mapping[str, str]) -> str:
+    """The ``project_id`` of the service-account key, if one was given (an unusable key is reported
+    when it is exchanged for a token, never quoted here)."""
+    try:
+        key = orjson.loads(options.get(_SERVICE_ACCOUNT) or "{}")
+    except orjson.JSONDecodeError:
+        return ""
+    project = key.get("project_id") if isinstance(key, dict) else None
+    return _checked(options, "vertex-project-id", project) if isinstance(project, str) else ""
