@@ -115,7 +115,7 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """The Messages API fields for an OpenAI chat request (no ``model`` or ``stream``)."""
     openai.check_params(body, provider, SUPPORTED)
     openai.single_choice(body, provider)
-    system, turns = _conversation(openai.messages(body))
+    system, turns = _conversation(openai.messages(body), provider)
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
@@ -146,7 +146,9 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     return native
 
 
-def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _conversation(
+    messages: list[dict[str, Any]], provider: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(system blocks, turns) with consecutive turns of one role merged, as Anthropic requires."""
     system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
@@ -157,13 +159,13 @@ def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
             system.append({"type": "text", "text": openai.text_of(message.get("content"), where)})
             continue
         if role == "user":
-            role, blocks = "user", _user_blocks(message, where)
+            role, blocks = "user", _user_blocks(message, where, provider)
         elif role == "assistant":
             blocks = _assistant_blocks(message, where)
         elif role == "tool":
-            role, blocks = "user", [_tool_result(message, where)]
+            role, blocks = "user", [_tool_result(message, where, provider)]
         else:
-            raise openai.refuse(SPEC.slug, where, f"message role {role!r} is not supported.")
+            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -171,7 +173,7 @@ def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
     return system, turns
 
 
-def _user_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for j, part in enumerate(openai.parts_of(message.get("content"), where)):
         kind = part.get("type")
@@ -186,9 +188,7 @@ def _user_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]
             )
             blocks.append({"type": "image", "source": source})
         else:
-            raise openai.refuse(
-                SPEC.slug, f"{where}.content[{j}]", f"content part {kind!r} is not supported."
-            )
+            raise openai.refuse(provider, f"{where}.content[{j}]", f"content part {kind!r} is not supported.")
     return blocks
 
 
@@ -202,10 +202,10 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
     return blocks
 
 
-def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _tool_result(message: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str):
-        raise openai.refuse(SPEC.slug, where, "a tool message needs 'tool_call_id'.")
+        raise openai.refuse(provider, where, "a tool message needs 'tool_call_id'.")
     return {
         "type": "tool_result",
         "tool_use_id": call_id,
@@ -290,7 +290,8 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
         elif kind == "thinking":
             thoughts.append(block.get("thinking", ""))
         elif kind == "tool_use":
-            calls.append(tool_call(block["id"], block["name"], orjson.dumps(block.get("input", {})).decode()))
+            arguments = orjson.dumps(block.get("input", {})).decode()
+            calls.append(tool_call(block.get("id") or new_id("toolu_"), block.get("name", ""), arguments))
     return completion(
         response_id=message.get("id") or "",
         model=message.get("model") or model,
@@ -327,17 +328,12 @@ class MessagesStream:
         return self._chunks.usage
 
     def feed(self, data: bytes) -> bytes:
-        events = self._sse.feed(data)
-        if len(events) == 1:  # the usual case: one event a read
-            return self._event(events[0])
-        return b"".join(self._event(event) for event in events)
+        return self._chunks.each(self._sse.feed(data), self._event)
 
     def end(self) -> bytes:
         # Only ``message_stop`` completes the stream (and wrote [DONE]): a body that ended after
         # ``message_delta``, or inside the ``message_stop`` event, was still cut.
-        if not self._chunks.done:
-            raise UpstreamBroken(f"Provider {self._provider} ended the stream before message_stop.")
-        return b""
+        return self._chunks.end(self._provider, finished_by_close=True)
 
     def _event(self, event: SseEvent) -> bytes:
         try:

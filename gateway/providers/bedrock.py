@@ -451,9 +451,7 @@ class ConverseStream:
             frames = self._frames.feed(data)
         except EventStreamError as exc:
             raise UpstreamBroken(f"Provider {SLUG} sent a corrupt event stream ({exc}).") from None
-        if len(frames) == 1:  # the usual case: one frame a read
-            return self._frame(frames[0])
-        return b"".join(self._frame(frame) for frame in frames)
+        return self._chunks.each(frames, self._frame)
 
     def end(self) -> bytes:
         if self._frames.pending:

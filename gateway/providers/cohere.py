@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import GatewayError, UpstreamBroken
+from gateway.errors import UpstreamBroken
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.openai_format import (
@@ -341,38 +341,20 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
 class ChatStream:
     """Translates one v2 Chat event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_chunks", "_failure", "_sse")
+    __slots__ = ("_chunks", "_sse")
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._sse = SseDecoder()
         self._chunks = ChunkWriter(model, include_usage)
-        #: An error that came in the same read as events before it: raised once those are out.
-        self._failure: GatewayError | None = None
 
     @property
     def usage(self) -> dict[str, Any] | None:
         return self._chunks.usage
 
     def feed(self, data: bytes) -> bytes:
-        if self._failure is not None:
-            raise self._failure
-        events = self._sse.feed(data)
-        if len(events) == 1:  # the usual case: one event a read
-            return self._event(events[0])
-        out = b""
-        for event in events:
-            try:
-                out += self._event(event)
-            except GatewayError as failure:
-                if not out:
-                    raise
-                self._failure = failure  # the text before the error still reaches the client
-                break
-        return out
+        return self._chunks.each(self._sse.feed(data), self._event)
 
     def end(self) -> bytes:
-        if self._failure is not None:
-            raise self._failure
         return self._chunks.end(SPEC.slug)
 
     def _event(self, event: SseEvent) -> bytes:

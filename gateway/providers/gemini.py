@@ -436,10 +436,7 @@ class GenerateContentStream:
         return self._chunks.usage
 
     def feed(self, data: bytes) -> bytes:
-        events = self._sse.feed(data)
-        if len(events) == 1:  # the usual case: one event a read
-            return self._event(events[0])
-        return b"".join(self._event(event) for event in events)
+        return self._chunks.each(self._sse.feed(data), self._event)
 
     def end(self) -> bytes:
         return self._chunks.end(self._provider)

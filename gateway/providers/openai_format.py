@@ -13,9 +13,9 @@ import base64
 import secrets
 import struct
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -36,6 +36,8 @@ _ERROR_TYPES = {
 }
 
 _DONE = b"data: [DONE]\n\n"
+
+_Event = TypeVar("_Event")
 
 
 def new_id(prefix: str = "chatcmpl-") -> str:
@@ -194,7 +196,17 @@ class ChunkWriter:
     call starts and reused for every argument delta of that call.
     """
 
-    __slots__ = ("_created", "_finished", "_include_usage", "_model", "_prefix", "_tools", "done", "usage")
+    __slots__ = (
+        "_created",
+        "_failure",
+        "_finished",
+        "_include_usage",
+        "_model",
+        "_prefix",
+        "_tools",
+        "done",
+        "usage",
+    )
 
     def __init__(self, model: str, include_usage: bool, response_id: str | None = None) -> None:
         self._model = model
@@ -205,6 +217,8 @@ class ChunkWriter:
         #: ``[DONE]`` was written: the stream is complete.
         self.done = False
         self.usage: dict[str, Any] | None = None
+        #: A provider error held back until the chunks before it went out (see :meth:`each`).
+        self._failure: GatewayError | None = None
         self._prefix = b""
         self.start(response_id or new_id())
 
@@ -259,11 +273,39 @@ class ChunkWriter:
             return self._chunk([], self.usage) + _DONE
         return _DONE
 
-    def end(self, provider: str) -> bytes:
-        """At the end of the body: close a stream that finished; a stream that did not is cut."""
+    def each(self, events: Sequence[_Event], translate: Callable[[_Event], bytes]) -> bytes:
+        """The chunks ``translate`` makes of the events one read completed.
+
+        An error after events of the same read that made chunks is held back until the next read
+        or the end, so those chunks go out first: the client gets everything the provider sent
+        before its error, however the network split the bytes.
+        """
+        if self._failure is not None:
+            raise self._failure
+        if len(events) == 1:  # the usual case: one event a read
+            return translate(events[0])
+        out: list[bytes] = []
+        for event in events:
+            try:
+                out.append(translate(event))
+            except GatewayError as failure:
+                if not any(out):
+                    raise
+                self._failure = failure
+                break
+        return b"".join(out)
+
+    def end(self, provider: str, *, finished_by_close: bool = False) -> bytes:
+        """At the end of the body: close a stream that finished; a stream that did not is cut.
+
+        ``finished_by_close``: only :meth:`close` (the provider's own end event) completes the
+        stream, not a finish reason alone.
+        """
+        if self._failure is not None:
+            raise self._failure
         if self.done:
             return b""
-        if not self._finished:
+        if not self._finished or finished_by_close:
             raise UpstreamBroken(f"Provider {provider} ended the stream before it was complete.")
         return self.close()
 

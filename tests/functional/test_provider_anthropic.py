@@ -637,6 +637,25 @@ async def test_error_event_mid_stream_is_an_in_band_error_the_sdk_raises(
     assert raised.value.body["code"] == "overloaded_error"
 
 
+async def test_text_read_together_with_an_error_still_reaches_the_client_before_it(
+    sdk: AsyncOpenAI, anthropic: FakeAnthropic
+) -> None:
+    # One write, so the gateway most likely reads the text and the error at once: the text goes out
+    # first and the error follows in-band, as when they arrive in separate reads.
+    together = b"".join(events(start(), text_block(), text_delta("Partial"), OVERLOADED))
+    anthropic.answer(Stream([together]))
+    stream = await chat(sdk, stream=True)
+    contents = []
+
+    async def consume() -> None:
+        async for chunk in stream:
+            contents.append(chunk.choices[0].delta.content)
+
+    with pytest.raises(APIError, match="anthropic: Overloaded"):
+        await asyncio.wait_for(consume(), HANG)
+    assert contents == ["", "Partial"]
+
+
 async def lock_stepped_body(
     http: aiohttp.ClientSession, gateway_url: str, anthropic: FakeAnthropic, script: list[bytes], end: End
 ) -> bytes:
