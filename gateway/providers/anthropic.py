@@ -3,7 +3,8 @@
 Request: system and developer messages become ``system`` blocks; tool results become
 ``tool_result`` blocks in a user turn (consecutive ones merged, as parallel results must be);
 ``max_tokens`` is required by Anthropic, so :data:`DEFAULT_MAX_TOKENS` is sent when the client
-gives none; ``reasoning_effort`` becomes an extended-thinking budget (:data:`THINKING_BUDGETS`).
+gives none; ``reasoning_effort`` becomes an extended-thinking budget
+(``openai_request.THINKING_BUDGETS``).
 Answer: text, ``thinking`` as ``reasoning_content``, ``tool_use`` as ``tool_calls``; cache reads and
 writes are counted in ``prompt_tokens`` (as OpenAI counts cached tokens) and detailed apart.
 Streams: the named events (``message_start``, ``content_block_*``, ``message_delta``, ...) are
@@ -44,8 +45,6 @@ SPEC = ProviderSpec(
 API_VERSION = "2023-06-01"
 #: Anthropic requires ``max_tokens``; this is sent when the client sets neither max_tokens field.
 DEFAULT_MAX_TOKENS = 4096
-#: ``reasoning_effort`` → ``thinking.budget_tokens``.
-THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 
 SUPPORTED = frozenset(
     {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "tools"}
@@ -119,7 +118,7 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
-    thinking = _thinking(body, provider)
+    thinking = openai.thinking(body, provider, "budget_tokens")
     max_tokens = openai.max_tokens(body)
     if thinking is not None:
         native["thinking"] = thinking
@@ -239,27 +238,6 @@ def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     if choice is not None or "disable_parallel_tool_use" in tool_choice:
         native["tool_choice"] = tool_choice
     return native
-
-
-def _thinking(body: Mapping[str, Any], provider: str) -> dict[str, Any] | None:
-    """Anthropic's own ``thinking`` object as given, or one made from ``reasoning_effort``."""
-    thinking = body.get("thinking")
-    if thinking is not None:
-        if not isinstance(thinking, dict):
-            raise openai.refuse(provider, "thinking", "'thinking' must be an object.")
-        return thinking
-    effort = body.get("reasoning_effort")
-    if effort is None:
-        return None
-    if effort == "none":
-        return {"type": "disabled"}
-    if effort not in THINKING_BUDGETS:
-        raise openai.refuse(
-            provider,
-            "reasoning_effort",
-            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
-        )
-    return {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
 
 
 def _user_id(body: Mapping[str, Any], provider: str) -> str | None:

@@ -23,7 +23,7 @@ import orjson
 
 from gateway.errors import InvalidRequest, UpstreamBroken
 from gateway.providers import openai_request as openai
-from gateway.providers.anthropic import DEFAULT_MAX_TOKENS, THINKING_BUDGETS
+from gateway.providers.anthropic import DEFAULT_MAX_TOKENS
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
@@ -306,17 +306,14 @@ def _additional_fields(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if body.get("top_k") is not None:
         fields["top_k"] = body["top_k"]
-    effort = body.get("reasoning_effort")
-    if effort is None or effort == "none":  # thinking is off unless asked for
+    budget = openai.thinking_budget(body, SLUG)
+    if not budget:  # thinking is off unless asked for
         return fields
-    if effort not in THINKING_BUDGETS:
-        choices = ", ".join(THINKING_BUDGETS)
-        raise openai.refuse(SLUG, "reasoning_effort", f"reasoning_effort must be one of none, {choices}.")
     if "anthropic." not in model and "claude" not in model:
         raise openai.refuse(
             SLUG, "reasoning_effort", "reasoning_effort is carried for Anthropic Claude models only."
         )
-    fields["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGETS[effort]}
+    fields["thinking"] = {"type": "enabled", "budget_tokens": budget}
     return fields
 
 

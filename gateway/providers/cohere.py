@@ -4,7 +4,7 @@ Request: messages keep their roles (``developer`` becomes ``system``); images go
 ``image_url`` parts (a web URL or a ``data:`` URL, both accepted by its vision models); ``top_p``
 and ``top_k`` become ``p`` and ``k``; ``tool_choice`` ``required``/``none`` become ``REQUIRED``/
 ``NONE`` (Cohere cannot force one named function: that is a 400); ``reasoning_effort`` becomes a
-``thinking`` token budget (:data:`THINKING_BUDGETS`). Answer: text, ``thinking`` content and the
+``thinking`` token budget (``openai_request.THINKING_BUDGETS``). Answer: text, ``thinking`` content and the
 ``tool_plan`` (the model's plan written before it calls tools) as ``reasoning_content``, tool calls
 as they are; usage from ``usage.tokens`` (what the model processed) when present, else
 ``billed_units``. ``finish_reason`` ``ERROR`` is an error (status 500), ``TIMEOUT`` a ``length`` stop.
@@ -44,8 +44,6 @@ SPEC = ProviderSpec(
     docs="https://docs.cohere.com/reference/chat",
     endpoints=frozenset({CHAT, EMBEDDINGS}),
 )
-#: ``reasoning_effort`` → ``thinking.token_budget``.
-THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 #: Sent as ``input_type`` (Cohere requires one) unless the request names another.
 DEFAULT_INPUT_TYPE = "search_document"
 
@@ -156,7 +154,7 @@ def chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
         native["response_format"] = {"type": "json_object"}
         if kind == "json_schema":
             native["response_format"]["json_schema"] = json_schema
-    thinking = _thinking(body)
+    thinking = openai.thinking(body, SPEC.slug, "token_budget")
     if thinking is not None:
         native["thinking"] = thinking
     return native
@@ -248,27 +246,6 @@ def _tools(body: Mapping[str, Any]) -> dict[str, Any]:
     if mode != "auto":
         native["tool_choice"] = mode.upper()  # REQUIRED | NONE
     return native
-
-
-def _thinking(body: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Cohere's own ``thinking`` object as given, or one made from ``reasoning_effort``."""
-    thinking = body.get("thinking")
-    if thinking is not None:
-        if not isinstance(thinking, dict):
-            raise openai.refuse(SPEC.slug, "thinking", "'thinking' must be an object.")
-        return thinking
-    effort = body.get("reasoning_effort")
-    if effort is None:
-        return None
-    if effort == "none":
-        return {"type": "disabled"}
-    if effort not in THINKING_BUDGETS:
-        raise openai.refuse(
-            SPEC.slug,
-            "reasoning_effort",
-            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
-        )
-    return {"type": "enabled", "token_budget": THINKING_BUDGETS[effort]}
 
 
 def embed_body(body: Mapping[str, Any]) -> dict[str, Any]:

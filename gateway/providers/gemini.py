@@ -331,18 +331,10 @@ def _generation_config(body: Mapping[str, Any], provider: str) -> dict[str, Any]
 
 
 def _thinking(body: Mapping[str, Any], provider: str) -> dict[str, Any] | None:
-    effort = body.get("reasoning_effort")
-    if effort is None:
+    budget = openai.thinking_budget(body, provider, THINKING_BUDGETS)
+    if budget is None:
         return None
-    if effort == "none":
-        return {"thinkingBudget": 0}
-    if effort not in THINKING_BUDGETS:
-        raise openai.refuse(
-            provider,
-            "reasoning_effort",
-            f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
-        )
-    return {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
+    return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"thinkingBudget": 0}
 
 
 # --- answer ----------------------------------------------------------------------------------

@@ -241,6 +241,39 @@ def json_schema(body: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None] | 
     )
 
 
+#: ``reasoning_effort`` → tokens of thinking, for providers that take a thinking budget.
+THINKING_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
+
+
+def thinking_budget(
+    body: Mapping[str, Any], provider: str, budgets: Mapping[str, int] = THINKING_BUDGETS
+) -> int | None:
+    """The thinking budget ``reasoning_effort`` asks for: ``None`` when not given, 0 for ``none``."""
+    effort = body.get("reasoning_effort")
+    if effort is None:
+        return None
+    if effort == "none":
+        return 0
+    if effort not in budgets:
+        choices = ", ".join(budgets)
+        raise refuse(provider, "reasoning_effort", f"reasoning_effort must be one of none, {choices}.")
+    return budgets[effort]
+
+
+def thinking(body: Mapping[str, Any], provider: str, budget_field: str) -> dict[str, Any] | None:
+    """A ``thinking`` object as Anthropic and Cohere take it: the client's own, as given, or one made
+    from ``reasoning_effort`` (``{"type": "enabled", <budget_field>: tokens}``, or disabled)."""
+    own = body.get("thinking")
+    if own is not None:
+        if not isinstance(own, dict):
+            raise refuse(provider, "thinking", "'thinking' must be an object.")
+        return own
+    budget = thinking_budget(body, provider)
+    if budget is None:
+        return None
+    return {"type": "enabled", budget_field: budget} if budget else {"type": "disabled"}
+
+
 def embedding_inputs(body: Mapping[str, Any]) -> list[str]:
     """The texts to embed (``input`` as a string or an array of strings)."""
     value = body.get("input")
