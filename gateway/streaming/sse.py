@@ -9,11 +9,12 @@ until the next read. Pure and synchronous; bytes stay bytes (callers decode ``da
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class SseEvent:
+class SseEvent(NamedTuple):
+    """One event (a tuple: a frozen dataclass costs ~0.4 µs more to build, on every event)."""
+
     #: The ``event:`` field; ``b""`` when the event had none (a plain ``message``).
     event: bytes
     data: bytes
@@ -37,17 +38,18 @@ class SseDecoder:
 
     def feed(self, data: bytes) -> list[SseEvent]:
         """The events that ``data`` completes, in order."""
+        if not data:
+            return []
         if self._skip_lf and data.startswith(b"\n"):
             data = data[1:]
         buffer = self._buffer + data if self._buffer else data
         # A CR at the very end ends its line now (holding it would hold a CR-framed event back
         # until the next read); should it be the first half of a CRLF, the LF is dropped then.
         self._skip_lf = buffer.endswith(b"\r")
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        # One split in C, then a loop over whole lines: ~3x faster than searching line by line.
-        lines = buffer.split(b"\n")
-        self._buffer = lines.pop()
+        # One split in C at LF, CR and CRLF alike, then a loop over whole lines: ~3x faster than
+        # searching line by line.
+        lines = buffer.splitlines()
+        self._buffer = b"" if self._skip_lf or buffer.endswith(b"\n") or not lines else lines.pop()
         events: list[SseEvent] = []
         for line in lines:
             if line:

@@ -1,0 +1,25 @@
+"""The stream-transform micro-benchmark runs for every provider it lists: each case's stream is a
+complete one in its provider's format (the translator would raise on a cut or malformed stream)."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import transforms
+
+
+@pytest.mark.parametrize("case", transforms.CASES, ids=lambda case: case.name)
+def test_each_case_streams_a_complete_answer_with_usage(case: transforms.Case) -> None:
+    translator = case.translator()
+    out = b"".join(translator.feed(event) for event in case.events(5)) + translator.end()
+    if isinstance(translator, transforms.SplitterOnly):
+        return
+    assert out.count(b'"delta":{"content":"') + out.count(b'"function":{"arguments":"') >= 5
+    assert out.endswith(b"data: [DONE]\n\n")
+    assert translator.usage is not None
+
+
+def test_main_prints_a_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
+    assert transforms.main(["--deltas", "20", "--rounds", "2"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [case.name for case in transforms.CASES]
