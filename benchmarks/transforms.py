@@ -143,7 +143,7 @@ def _gemini() -> StreamTranslator:
 
 
 def _bedrock() -> StreamTranslator:
-    from gateway.providers.bedrock import ConverseStream
+    from gateway.providers.bedrock_answers import ConverseStream
 
     return ConverseStream("claude", include_usage=True)
 

@@ -1,0 +1,214 @@
+"""Reading AWS Bedrock's answers into OpenAI's: Converse JSON, ConverseStream's eventstream
+(translated frame by frame), InvokeModel embeddings and AWS errors. ``bedrock.py`` builds the
+requests these answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from gateway.errors import UpstreamBroken
+from gateway.providers.base import NativeRequest
+from gateway.providers.openai_format import (
+    ChunkWriter,
+    ProviderError,
+    completion,
+    embeddings,
+    error,
+    new_id,
+    tool_call,
+    upstream_error,
+    usage,
+)
+from gateway.providers.translated import json_object
+from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
+
+SLUG = "bedrock"
+_FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+#: Stream exception types (lowercased) → the HTTP status Bedrock documents for the same exception.
+_EXCEPTION_STATUS = {
+    "validationexception": 400,
+    "accessdeniedexception": 403,
+    "resourcenotfoundexception": 404,
+    "modeltimeoutexception": 408,
+    "modelstreamerrorexception": 424,
+    "modelerrorexception": 424,
+    "throttlingexception": 429,
+    "modelnotreadyexception": 429,
+    "internalserverexception": 500,
+    "serviceunavailableexception": 503,
+}
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+def read_converse(status: int, body: bytes, model: str) -> bytes:
+    """An OpenAI chat completion (or error) from a Converse answer."""
+    if status >= 400:
+        return read_error(status, body)
+    answer = json_object(SLUG, body)
+    message = (answer.get("output") or {}).get("message") or {}
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in message.get("content") or []:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            arguments = orjson.dumps(use.get("input", {})).decode()
+            calls.append(tool_call(use.get("toolUseId", ""), use.get("name", ""), arguments))
+        elif "reasoningContent" in block:
+            thoughts.append((block["reasoningContent"].get("reasoningText") or {}).get("text", ""))
+    return completion(
+        response_id=new_id(),
+        model=model,
+        content="".join(texts) if texts or not calls else None,
+        reasoning="".join(thoughts) or None,
+        tool_calls=calls,
+        finish_reason=_FINISH_REASONS.get(answer.get("stopReason") or "", "stop"),
+        usage=_usage(answer.get("usage") or {}),
+    )
+
+
+def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """Bedrock counts cache reads and writes apart from ``inputTokens``; OpenAI counts them in."""
+    cached = counts.get("cacheReadInputTokens") or 0
+    written = counts.get("cacheWriteInputTokens") or 0
+    prompt = (counts.get("inputTokens") or 0) + cached + written
+    return usage(prompt, counts.get("outputTokens") or 0, cached=cached or None, cache_write=written or None)
+
+
+def read_error(status: int, body: bytes) -> bytes:
+    """AWS's ``{"message": ...}`` (``"Message"`` from some services) in OpenAI's shape. The error
+    type travels in the ``x-amzn-ErrorType`` header, which a body reader does not see."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    message = (parsed.get("message") or parsed.get("Message")) if isinstance(parsed, dict) else None
+    if isinstance(message, str):
+        return error(SLUG, status, message)
+    return upstream_error(SLUG, status, body, ())
+
+
+# --- stream ----------------------------------------------------------------------------------
+
+
+class ConverseStream:
+    """Translates one ConverseStream event stream (see :class:`~gateway.providers.base.StreamTranslator`).
+
+    The finish chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``,
+    which follows it. A stream that ends after ``messageStop`` without ``metadata`` still closes.
+    """
+
+    __slots__ = ("_chunks", "_frames")
+
+    def __init__(self, model: str, include_usage: bool) -> None:
+        self._frames = EventStreamDecoder()
+        self._chunks = ChunkWriter(model, include_usage)
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self._chunks.usage
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            frames = self._frames.feed(data)
+        except EventStreamError as exc:
+            raise UpstreamBroken(f"Provider {SLUG} sent a corrupt event stream ({exc}).") from None
+        return self._chunks.each(frames, self._frame)
+
+    def end(self) -> bytes:
+        if self._frames.pending:
+            raise UpstreamBroken(f"Provider {SLUG} ended the stream in the middle of an event.")
+        return self._chunks.end(SLUG)
+
+    def _frame(self, frame: Frame) -> bytes:
+        headers = frame.headers
+        kind = headers.get(":message-type")
+        if kind == "event":
+            return self._event(headers.get(":event-type"), _payload(frame))
+        if kind == "exception":
+            name = str(headers.get(":exception-type") or "exception")
+            payload = _payload(frame)
+            message = payload.get("message") or payload.get("Message") or name
+            raise ProviderError(SLUG, _EXCEPTION_STATUS.get(name.lower(), 500), str(message), name)
+        if kind == "error":
+            code = str(headers.get(":error-code") or "error")
+            raise ProviderError(SLUG, 500, str(headers.get(":error-message") or code), code)
+        return b""  # message types added after this was written
+
+    def _event(self, kind: object, payload: Mapping[str, Any]) -> bytes:
+        chunks = self._chunks
+        if kind == "contentBlockDelta":
+            return self._delta(payload)
+        if kind == "contentBlockStart":
+            use = (payload.get("start") or {}).get("toolUse")
+            if not use:
+                return b""
+            return chunks.tool_start(
+                payload.get("contentBlockIndex"), use.get("toolUseId", ""), use.get("name", "")
+            )
+        if kind == "messageStart":
+            return chunks.role()
+        if kind == "messageStop":
+            return chunks.finish(_FINISH_REASONS.get(payload.get("stopReason") or "", "stop"))
+        if kind == "metadata":
+            chunks.usage = _usage(payload.get("usage") or {})
+            return chunks.close()
+        return b""  # contentBlockStop, and event types added after this was written
+
+    def _delta(self, payload: Mapping[str, Any]) -> bytes:
+        delta = payload.get("delta") or {}
+        if "text" in delta:
+            return self._chunks.text(delta["text"])
+        if "toolUse" in delta:
+            fragment = delta["toolUse"].get("input", "")
+            return self._chunks.tool_arguments(payload.get("contentBlockIndex"), fragment)
+        if "reasoningContent" in delta:
+            return self._chunks.reasoning(delta["reasoningContent"].get("text", ""))
+        return b""  # reasoning signatures, citations: nothing OpenAI's format carries
+
+
+def _payload(frame: Frame) -> dict[str, Any]:
+    """A frame's JSON payload (its random ``"p"`` padding field is simply never read)."""
+    try:
+        payload = orjson.loads(frame.payload)
+    except orjson.JSONDecodeError:
+        payload = None
+    if not isinstance(payload, dict):
+        raise UpstreamBroken(f"Provider {SLUG} sent a stream event that is not a JSON object.")
+    return payload
+
+
+# --- embeddings ---------------------------------------------------------------------------
+
+
+def read_embeddings(status: int, body: bytes, native: NativeRequest) -> bytes:
+    """OpenAI embeddings from a Titan (``embedding``) or Cohere (``embeddings``, as floats or by type)
+    answer. Cohere's answer holds no token count (Bedrock sends it in a
+    header), so it reports 0."""
+    if status >= 400:
+        return read_error(status, body)
+    answer = json_object(SLUG, body)
+    vectors = answer.get("embeddings")
+    if isinstance(answer.get("embedding"), list):
+        vectors = [answer["embedding"]]
+    elif isinstance(vectors, dict):
+        vectors = vectors.get("float")
+    if not isinstance(vectors, list):
+        raise ProviderError(SLUG, 502, "the answer holds no float embeddings.", "bad_upstream_response")
+    return embeddings(native, vectors, answer.get("inputTextTokenCount") or 0)
