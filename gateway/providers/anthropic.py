@@ -192,7 +192,7 @@ def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[
 
 
 def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [*openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:
         blocks.append({"type": "text", "text": text})
@@ -260,6 +260,7 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
     message = json_object(provider, body)
     texts: list[str] = []
     thoughts: list[str] = []
+    signed: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     for block in message.get("content") or []:
         kind = block.get("type")
@@ -267,6 +268,9 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
             texts.append(block.get("text", ""))
         elif kind == "thinking":
             thoughts.append(block.get("thinking", ""))
+            signed.append({"type": kind, "thinking": thoughts[-1], "signature": block.get("signature", "")})
+        elif kind == "redacted_thinking":
+            signed.append({"type": kind, "data": block.get("data", "")})
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input", {})).decode()
             calls.append(tool_call(block.get("id") or new_id("toolu_"), block.get("name", ""), arguments))
@@ -275,6 +279,7 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
         model=message.get("model") or model,
         content="".join(texts) if texts or not calls else None,
         reasoning="".join(thoughts) or None,
+        thinking_blocks=signed,
         tool_calls=calls,
         finish_reason=_FINISH_REASONS.get(message.get("stop_reason") or "", "stop"),
         usage=_usage(message.get("usage") or {}),
@@ -293,13 +298,15 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
 class MessagesStream:
     """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_chunks", "_counts", "_provider", "_sse")
+    __slots__ = ("_chunks", "_counts", "_provider", "_sse", "_thinking")
 
     def __init__(self, provider: str, model: str, include_usage: bool) -> None:
         self._provider = provider
         self._sse = SseDecoder()
         self._chunks = ChunkWriter(model, include_usage)
         self._counts: dict[str, Any] = {}
+        #: The text of the thinking block being streamed, returned whole with its signature.
+        self._thinking: list[str] = []
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -350,7 +357,10 @@ class MessagesStream:
         if kind == "text":
             return self._chunks.text(block.get("text", ""))
         if kind == "thinking":
-            return self._chunks.reasoning(block.get("thinking", ""))
+            self._thinking = [block.get("thinking", "")]
+            return self._chunks.reasoning(self._thinking[0])
+        if kind == "redacted_thinking":
+            return self._chunks.thinking_block({"type": kind, "data": block.get("data", "")})
         return b""
 
     def _delta(self, payload: Mapping[str, Any]) -> bytes:
@@ -361,8 +371,16 @@ class MessagesStream:
         if kind == "input_json_delta":
             return self._chunks.tool_arguments(payload.get("index"), delta.get("partial_json", ""))
         if kind == "thinking_delta":
-            return self._chunks.reasoning(delta.get("thinking", ""))
-        return b""  # signature_delta, citations_delta: nothing OpenAI's format carries
+            self._thinking.append(delta.get("thinking", ""))
+            return self._chunks.reasoning(self._thinking[-1])
+        if kind == "signature_delta":
+            block = {
+                "type": "thinking",
+                "thinking": "".join(self._thinking),
+                "signature": delta.get("signature"),
+            }
+            return self._chunks.thinking_block(block)
+        return b""  # citations_delta and delta types added after this was written
 
     def _count(self, counts: Mapping[str, Any] | None) -> None:
         """Usage arrives in parts: input counts at the start, output counts at the end."""

@@ -232,13 +232,22 @@ def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+    blocks = [_reasoning_content(block) for block in openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:  # Converse refuses blank text blocks, which tool-calling turns often carry
         blocks.append({"text": text})
     for call_id, name, arguments in openai.tool_calls_of(message, where):
         blocks.append({"toolUse": {"toolUseId": call_id, "name": name, "input": arguments}})
     return blocks
+
+
+def _reasoning_content(block: Mapping[str, str]) -> dict[str, Any]:
+    """A thinking block the gateway returned, as Converse takes it back (Claude needs it)."""
+    if block["type"] == "redacted_thinking":
+        return {"reasoningContent": {"redactedContent": block["data"]}}
+    return {
+        "reasoningContent": {"reasoningText": {"text": block["thinking"], "signature": block["signature"]}}
+    }
 
 
 def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:

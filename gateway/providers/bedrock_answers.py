@@ -62,6 +62,7 @@ def read_converse(status: int, body: bytes, model: str) -> bytes:
     message = (answer.get("output") or {}).get("message") or {}
     texts: list[str] = []
     thoughts: list[str] = []
+    signed: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     for block in message.get("content") or []:
         if "text" in block:
@@ -71,16 +72,29 @@ def read_converse(status: int, body: bytes, model: str) -> bytes:
             arguments = orjson.dumps(use.get("input", {})).decode()
             calls.append(tool_call(use.get("toolUseId", ""), use.get("name", ""), arguments))
         elif "reasoningContent" in block:
-            thoughts.append((block["reasoningContent"].get("reasoningText") or {}).get("text", ""))
+            reasoning = block["reasoningContent"]
+            text = (reasoning.get("reasoningText") or {}).get("text", "")
+            thoughts.append(text)
+            signed.append(_thinking_block(reasoning, text))
     return completion(
         response_id=new_id(),
         model=model,
         content="".join(texts) if texts or not calls else None,
         reasoning="".join(thoughts) or None,
+        thinking_blocks=signed,
         tool_calls=calls,
         finish_reason=_FINISH_REASONS.get(answer.get("stopReason") or "", "stop"),
         usage=_usage(answer.get("usage") or {}),
     )
+
+
+def _thinking_block(reasoning: Mapping[str, Any], text: str) -> dict[str, Any]:
+    """Converse's ``reasoningContent`` as the Anthropic-format thinking block clients send back
+    (``bedrock.py`` turns it into ``reasoningContent`` again)."""
+    if "redactedContent" in reasoning:
+        return {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
+    signature = (reasoning.get("reasoningText") or {}).get("signature") or reasoning.get("signature", "")
+    return {"type": "thinking", "thinking": text, "signature": signature}
 
 
 def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,11 +128,13 @@ class ConverseStream:
     which follows it. A stream that ends after ``messageStop`` without ``metadata`` still closes.
     """
 
-    __slots__ = ("_chunks", "_frames")
+    __slots__ = ("_chunks", "_frames", "_thinking")
 
     def __init__(self, model: str, include_usage: bool) -> None:
         self._frames = EventStreamDecoder()
         self._chunks = ChunkWriter(model, include_usage)
+        #: The reasoning text being streamed, returned whole with its signature.
+        self._thinking: list[str] = []
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -179,8 +195,18 @@ class ConverseStream:
             fragment = delta["toolUse"].get("input", "")
             return self._chunks.tool_arguments(payload.get("contentBlockIndex"), fragment)
         if "reasoningContent" in delta:
-            return self._chunks.reasoning(delta["reasoningContent"].get("text", ""))
-        return b""  # reasoning signatures, citations: nothing OpenAI's format carries
+            return self._reasoning(delta["reasoningContent"])
+        return b""  # citations, and delta types added after this was written
+
+    def _reasoning(self, reasoning: Mapping[str, Any]) -> bytes:
+        if "text" in reasoning:
+            self._thinking.append(reasoning["text"])
+            return self._chunks.reasoning(reasoning["text"])
+        if "signature" in reasoning or "redactedContent" in reasoning:
+            block = _thinking_block(reasoning, "".join(self._thinking))
+            self._thinking = []
+            return self._chunks.thinking_block(block)
+        return b""
 
 
 def _payload(frame: Frame) -> dict[str, Any]:

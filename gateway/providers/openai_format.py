@@ -91,11 +91,15 @@ def completion(
     usage: dict[str, Any] | None,
     tool_calls: list[dict[str, Any]] | None = None,
     reasoning: str | None = None,
+    thinking_blocks: list[dict[str, Any]] | None = None,
 ) -> bytes:
-    """A whole ``chat.completion`` answer with one choice."""
+    """A whole ``chat.completion`` answer with one choice. ``thinking_blocks``: the signed thinking
+    a client sends back in the next turn (see :func:`openai_request.thinking_blocks_of`)."""
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reasoning:
         message["reasoning_content"] = reasoning
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks
     if tool_calls:
         message["tool_calls"] = tool_calls
     answer: dict[str, Any] = {
@@ -237,6 +241,11 @@ class ChunkWriter:
 
     def reasoning(self, text: str) -> bytes:
         return self._delta({"reasoning_content": text}) if text else b""
+
+    def thinking_block(self, block: Mapping[str, Any]) -> bytes:
+        """A whole signed thinking block, once its signature came (its text went out as
+        ``reasoning_content`` deltas already)."""
+        return self._delta({"thinking_blocks": [block]})
 
     def tool_start(
         self,

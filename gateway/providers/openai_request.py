@@ -218,6 +218,29 @@ def tool_calls_of(message: Mapping[str, Any], where: str) -> list[tuple[str, str
     return result
 
 
+def thinking_blocks_of(message: Mapping[str, Any], where: str) -> list[dict[str, str]]:
+    """An assistant message's ``thinking_blocks``, as the gateway returned them: Anthropic-format
+    ``{"type": "thinking", "thinking", "signature"}`` or ``{"type": "redacted_thinking", "data"}``.
+
+    Claude needs them back, unchanged, in a tool-use loop with extended thinking on; the field name
+    is the one LiteLLM uses, so clients written for it work here too.
+    """
+    blocks = message.get("thinking_blocks")
+    if blocks is None:
+        return []
+    fields = {"thinking": ("thinking", "signature"), "redacted_thinking": ("data",)}
+    checked = []
+    for i, block in enumerate(blocks if isinstance(blocks, list) else [None]):
+        needed = fields.get(str(block.get("type"))) if isinstance(block, dict) else None
+        if needed is None or not all(isinstance(block.get(name), str) for name in needed):
+            raise InvalidRequest(
+                f"{where}.thinking_blocks[{i}] must be a thinking block as the gateway returned it.",
+                param=f"{where}.thinking_blocks",
+            )
+        checked.append({"type": block["type"], **{name: block[name] for name in needed}})
+    return checked
+
+
 def json_schema(body: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None] | None:
     """``response_format`` as (``json_object`` | ``json_schema``, schema), or ``None`` for text."""
     value = body.get("response_format")

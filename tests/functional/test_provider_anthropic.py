@@ -274,6 +274,37 @@ async def test_tool_calls_and_their_results_go_back_as_tool_use_and_one_merged_t
     ]
 
 
+async def test_signed_thinking_blocks_go_back_before_the_tool_calls_they_led_to(
+    sdk: AsyncOpenAI, anthropic: FakeAnthropic
+) -> None:
+    # Claude refuses a tool-use turn with thinking on unless its signed thinking comes back first.
+    signed = {"type": "thinking", "thinking": "Paris, then.", "signature": "EqQBsig"}
+    redacted = {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}
+    call = {"id": "toolu_A", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call], "thinking_blocks": [signed, redacted]},
+        {"role": "tool", "tool_call_id": "toolu_A", "content": "18C"},
+    ]
+    body = await sent(sdk, anthropic, messages=messages, tools=[WEATHER], reasoning_effort="low")
+    assert body["messages"][1]["content"] == [
+        signed,
+        redacted,
+        {"type": "tool_use", "id": "toolu_A", "name": "get_weather", "input": {}},
+    ]
+
+
+async def test_a_malformed_thinking_block_is_a_400(sdk: AsyncOpenAI, anthropic: FakeAnthropic) -> None:
+    messages = [
+        {"role": "user", "content": "Weather?"},
+        {"role": "assistant", "content": "Hm.", "thinking_blocks": [{"type": "thinking", "thinking": "x"}]},
+        {"role": "user", "content": "And?"},
+    ]
+    with pytest.raises(BadRequestError, match="thinking_blocks"):
+        await chat(sdk, messages=messages)
+    assert anthropic.received == []
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -396,7 +427,12 @@ async def test_tool_use_thinking_and_cache_counts_of_a_whole_message(
     choice = answer.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content == "Checking both."
-    assert choice.message.model_extra == {"reasoning_content": "The user wants the weather in two cities."}
+    thought = "The user wants the weather in two cities."
+    signature = next(block["signature"] for block in recorded["content"] if block["type"] == "thinking")
+    assert choice.message.model_extra == {
+        "reasoning_content": thought,
+        "thinking_blocks": [{"type": "thinking", "thinking": thought, "signature": signature}],
+    }
     calls = choice.message.tool_calls or []
     uses = [block for block in recorded["content"] if block["type"] == "tool_use"]
     assert [(c.id, c.type, c.function.name) for c in calls] == [
@@ -498,6 +534,14 @@ async def test_thinking_stream_gives_reasoning_content_then_text(
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "27 * 453 = 12,231"
     first_text = next(i for i, c in enumerate(chunks) if c.choices[0].delta.content)
     assert all(r is None for r in reasoning[first_text:]), "thinking comes before the answer"
+    signed = [b for c in chunks for b in (c.choices[0].delta.model_extra or {}).get("thinking_blocks", [])]
+    assert signed == [
+        {
+            "type": "thinking",
+            "thinking": "".join(r for r in reasoning if r),
+            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+        }
+    ]
     assert chunks[-1].choices[0].finish_reason == "stop"
 
 

@@ -295,6 +295,8 @@ async def test_tool_call_answer_and_results_sent_back(sdk: AsyncOpenAI, bedrock:
     assert answer.choices[0].finish_reason == "tool_calls"
     assert message.content == "Checking both cities."
     assert message.reasoning_content == "Two cities: two calls."  # type: ignore[attr-defined]
+    signed = {"type": "thinking", "thinking": "Two cities: two calls.", "signature": "EqoBCkgIARAB"}
+    assert message.thinking_blocks == [signed]  # type: ignore[attr-defined]
     calls = [(c.id, c.function.name, orjson.loads(c.function.arguments)) for c in message.tool_calls or []]
     assert calls == [
         ("tooluse_paris01", "get_weather", {"city": "Paris"}),
@@ -323,6 +325,12 @@ async def test_tool_call_answer_and_results_sent_back(sdk: AsyncOpenAI, bedrock:
         {
             "role": "assistant",
             "content": [
+                # The signed reasoning goes back first: Claude needs it in a tool-use loop.
+                {
+                    "reasoningContent": {
+                        "reasoningText": {"text": signed["thinking"], "signature": "EqoBCkgIARAB"}
+                    }
+                },
                 {"text": "Checking both cities."},
                 {
                     "toolUse": {
@@ -505,6 +513,13 @@ async def test_thinking_stream_gives_reasoning_content(sdk: AsyncOpenAI, bedrock
         getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices
     )
     assert reasoning == "The user wants a sum: 2 + 2 = 4."
+    signed = [
+        b
+        for c in chunks
+        if c.choices
+        for b in (c.choices[0].delta.model_extra or {}).get("thinking_blocks", [])
+    ]
+    assert signed == [{"type": "thinking", "thinking": reasoning, "signature": "EqoBCkgIARABGAIiQJm2Zx8d"}]
     assert text_of(chunks) == "2 + 2 = 4."
     thinking = bedrock.last.json()["additionalModelRequestFields"]["thinking"]
     assert thinking == {"type": "enabled", "budget_tokens": 8192}
