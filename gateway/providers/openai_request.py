@@ -177,10 +177,12 @@ def tool_choice(body: Mapping[str, Any]) -> tuple[str, str] | None:
     """(``auto`` | ``none`` | ``required`` | ``function``, the function's name or ``""``), or ``None``
     when the client did not say."""
     value = body.get("tool_choice")
-    if value is None:
-        return None
-    if value in ("auto", "none", "required"):
-        return str(value), ""
+    if value is None or value == "none" or value == "auto":
+        return None if value is None else (str(value), "")
+    if not body.get("tools"):  # as OpenAI answers: a call cannot be required of no tools
+        raise InvalidRequest("'tool_choice' requires 'tools'.", param="tool_choice")
+    if value == "required":
+        return "required", ""
     if isinstance(value, dict):
         function = value.get("function")
         if isinstance(function, dict) and isinstance(function.get("name"), str):

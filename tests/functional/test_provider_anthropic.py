@@ -359,6 +359,15 @@ async def test_json_schema_response_format_becomes_output_config(
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
 
 
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
+async def test_a_tool_choice_that_needs_tools_without_tools_is_a_400(
+    sdk: AsyncOpenAI, anthropic: FakeAnthropic, choice: Any
+) -> None:
+    with pytest.raises(BadRequestError, match="'tool_choice' requires 'tools'"):
+        await chat(sdk, tool_choice=choice)
+    assert anthropic.received == []
+
+
 @pytest.mark.parametrize(
     ("params", "param"),
     [
