@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
@@ -28,6 +29,8 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionChunk
 
+from gateway.appkeys import REQUEST_LOG
+from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, sse
 from tests.functional.fake_anthropic import (
     FIXTURES,
@@ -840,3 +843,28 @@ async def test_fallback_moves_on_when_the_stream_fails_before_its_first_chunk(
     assert len(anthropic.received) == 1
     assert anthropic.last.headers["x-api-key"] == KEY
     assert fake.last.headers["Authorization"] == "Bearer sk-openai"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["body", "stream"])
+async def test_access_log_counts_the_tokens_anthropic_reported(
+    make_gateway: GatewayFactory, anthropic: FakeAnthropic, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    # Counted from the provider's own usage, also for a stream the client asked no usage chunk of.
+    caplog.set_level(logging.INFO, logger="gateway.access")
+    server = await make_gateway(settings_with(server={"access_log": True}))
+    script = events(start(input_tokens=21), text_block(), text_delta("Hi"), finish(output_tokens=8), STOP)
+    anthropic.answer(Stream(script) if stream else Message(message("Hi", input_tokens=21, output_tokens=8)))
+    async with AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{server.port}/v1",
+        api_key=KEY,
+        default_headers=gateway_headers(anthropic),
+        max_retries=0,
+    ) as client:
+        answer = await chat(client, stream=stream)
+        if stream:
+            await collect(answer)
+    await server.app[REQUEST_LOG].flush()
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
+    assert "provider=anthropic" in lines[-1]
+    assert "prompt_tokens=21 completion_tokens=8" in lines[-1]
+    assert KEY not in caplog.text
