@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.api.routes import add_routes
-from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
+from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
 from gateway.config.settings import Settings
 from gateway.middleware.errors import openai_errors
+from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.requestlog import RequestLog, running
 from gateway.observability.tracing import echo_trace_id
 from gateway.providers.registry import ProviderRegistry
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[STATE] = ServerState()
     app[HEALTH] = TargetHealth(settings.breaker)
     app[REQUEST_LOG] = RequestLog(enabled=settings.server.access_log)
+    app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_upstream_session)
     app.cleanup_ctx.append(_request_log)
     app.on_response_prepare.append(echo_trace_id)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientSession
 
     from gateway.config.settings import Settings
+    from gateway.observability.realtime import RealtimeCounters
     from gateway.observability.requestlog import RequestLog
     from gateway.providers.registry import ProviderRegistry
     from gateway.routing.health import TargetHealth
@@ -57,6 +58,8 @@ REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log")
 STATE: web.AppKey[ServerState] = web.AppKey("server_state")
 #: Per process: circuit breaker, in-flight count and latency of every routing target.
 HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")
+#: Per process: realtime websocket sessions, frames and bytes.
+REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
 
 #: Per request: the trace id, the caller's or one generated when the caller sent none.
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")

@@ -269,13 +269,8 @@ async def _first_answer(attempts: list[asyncio.Task[object]]) -> web.StreamRespo
 
 def _outgoing(request: web.Request, target: Target, family: str | None, body: RequestBody) -> Outgoing:
     spec = target.adapter.spec
-    if family is not None and spec.endpoints is not None and family not in spec.endpoints:
-        where = f" ({target.config_path})" if target.config_path else ""
-        raise InvalidRequest(
-            f"Provider {spec.slug}{where} does not offer /v1/{family} endpoints.",
-            param="x-portkey-config" if target.config_path else "x-portkey-provider",
-            code="unsupported_endpoint",
-        )
+    if family is not None:
+        target.check_serves(family)
     endpoint = request.rel_url.raw_path[len("/v1/") :]
     call = UpstreamCall(
         endpoint, request.rel_url.raw_query_string, target.base_url, target.options, request.headers

@@ -16,6 +16,8 @@ from aiohttp import web
 from gateway.api.bodies import BodyKind
 from gateway.api.health import health_targets, healthz, readyz, root
 from gateway.api.proxy import proxy
+from gateway.api.realtime import PATH as REALTIME_PATH
+from gateway.api.realtime import realtime
 from gateway.errors import MethodNotAllowed
 
 JSON = BodyKind.JSON
@@ -71,6 +73,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))
+    router.add_route("*", REALTIME_PATH, functools.partial(_own, ("GET",), realtime))
     for path, methods in ENDPOINTS.items():
         family = path.split("/")[2]
         router.add_route("*", path, functools.partial(_endpoint, methods, family))

@@ -111,6 +111,22 @@ class BreakerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RealtimeSettings:
+    """Websocket sessions at /v1/realtime, bridged to the provider's realtime endpoint."""
+
+    #: Concurrent sessions per process; further upgrades are refused with a 503.
+    max_sessions: int = 10_000
+    #: Largest message either side may send (audio buffers arrive as large base64 text frames).
+    max_message_bytes: int = 16 * _MiB
+    #: Longest wait for the provider to accept the websocket before the client is closed with 1011.
+    open_timeout: float = 10.0
+    #: A session with no message either way for this long is closed (1000); 0 means never.
+    idle_timeout: float = 1800.0
+    #: Seconds between pings on both legs, so proxies and load balancers keep quiet sessions; 0 = off.
+    heartbeat: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
 class CustomHostSettings:
     #: Hosts (``host`` or ``host:port``) x-portkey-custom-host may name; empty allows any host.
     allow: tuple[str, ...] = ()
@@ -138,6 +154,7 @@ class Settings:
     custom_hosts: CustomHostSettings = field(default_factory=CustomHostSettings)
     retries: RetrySettings = field(default_factory=RetrySettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
+    realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -150,6 +167,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "custom_hosts": CustomHostSettings,
     "retries": RetrySettings,
     "breaker": BreakerSettings,
+    "realtime": RealtimeSettings,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

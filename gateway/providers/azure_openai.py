@@ -22,6 +22,7 @@ from gateway.providers.base import (
     COMPLETIONS,
     EMBEDDINGS,
     IMAGES,
+    REALTIME,
     ProviderSpec,
     Translation,
     UpstreamCall,
@@ -29,6 +30,8 @@ from gateway.providers.base import (
 
 #: The latest generally available dated version, used with deployment URLs when none is given.
 DEFAULT_API_VERSION = "2024-10-21"
+#: The dated versions that serve realtime are previews; this one is used when none is given.
+REALTIME_API_VERSION = "2025-04-01-preview"
 #: Resource, deployment and version names end up in the URL.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _DEPLOYMENT_FAMILIES = frozenset({CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO})
@@ -57,6 +60,10 @@ class AzureOpenAI:
         if not deployment and version in ("", "v1"):
             return _with_query(f"{base}/v1/{call.endpoint}", call.query, "")
         family = call.endpoint.split("/", 1)[0]
+        if family == REALTIME and deployment:
+            # Realtime names its deployment in the query: /openai/realtime?deployment=...
+            query = _with_param(call.query, "deployment", deployment)
+            return _with_query(f"{base}/{call.endpoint}", query, version or REALTIME_API_VERSION)
         path = (
             f"deployments/{deployment}/{call.endpoint}"
             if deployment and family in _DEPLOYMENT_FAMILIES
@@ -105,6 +112,13 @@ def _checked(call: UpstreamCall, option: str) -> str:
 
 def _with_query(url: str, query: str, version: str) -> str:
     """``url`` with the caller's query string, plus ``api-version`` unless the caller set one."""
-    if version and "api-version" not in URL.build(query_string=query).query:
-        query = f"{query}&api-version={version}" if query else f"api-version={version}"
+    if version:
+        query = _with_param(query, "api-version", version)
     return f"{url}?{query}" if query else url
+
+
+def _with_param(query: str, name: str, value: str) -> str:
+    """``query`` with ``name=value`` added unless the caller set ``name`` (``value`` is URL-safe)."""
+    if name in URL.build(query_string=query).query:
+        return query
+    return f"{query}&{name}={value}" if query else f"{name}={value}"

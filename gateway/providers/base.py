@@ -31,6 +31,7 @@ RESPONSES = "responses"
 MODELS = "models"
 MODERATIONS = "moderations"
 RERANK = "rerank"
+REALTIME = "realtime"
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,18 @@ class Target:
             [spec.slug, self.base_url or spec.base_url, *sorted(v for v in self.options.values() if v)]
         )
 
+    def check_serves(self, family: str) -> None:
+        """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
+        spec = self.adapter.spec
+        if spec.endpoints is None or family in spec.endpoints:
+            return
+        where = f" ({self.config_path})" if self.config_path else ""
+        raise InvalidRequest(
+            f"Provider {spec.slug}{where} does not offer /v1/{family} endpoints.",
+            param="x-portkey-config" if self.config_path else "x-portkey-provider",
+            code="unsupported_endpoint",
+        )
+
     def for_leg(self, leg: Leg) -> Target:
         """This target as the config's plan places it."""
         return dataclasses.replace(

@@ -26,6 +26,7 @@ _METADATA_ADDRESSES = frozenset(
         ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
     }
 )
+_WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}
 _METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
 
@@ -50,9 +51,12 @@ def check_custom_host(value: str, settings: CustomHostSettings) -> str:
         url = URL(value.strip())
     except ValueError:
         url = URL()
+    if url.scheme in _WEBSOCKET_SCHEMES:  # a realtime client may name the host as it connects to it
+        url = url.with_scheme(_WEBSOCKET_SCHEMES[url.scheme])
     if url.scheme not in ("http", "https") or not url.host or not _resolvable_name(url.host):
         raise InvalidRequest(
-            f"x-portkey-custom-host must be an http(s) URL such as http://127.0.0.1:8000/v1, got {value!r}.",
+            "x-portkey-custom-host must be an http(s) or ws(s) URL such as http://127.0.0.1:8000/v1, "
+            f"got {value!r}.",
             param="x-portkey-custom-host",
             code="invalid_custom_host",
         )

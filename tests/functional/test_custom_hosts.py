@@ -135,4 +135,4 @@ async def test_custom_host_that_is_not_an_http_url_with_a_host_is_a_bad_request(
     server = await make_gateway()
     error = await refused_via(server.port, custom_host, openai.BadRequestError)
     assert (error["type"], error["code"]) == ("invalid_request_error", "invalid_custom_host")
-    assert "http(s) URL" in error["message"]
+    assert "http(s) or ws(s) URL" in error["message"]

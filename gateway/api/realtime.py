@@ -1,0 +1,278 @@
+"""``/v1/realtime``: a client websocket bridged to the provider's realtime websocket.
+
+The provider, its key and options come from the usual headers, or, for browsers (which cannot set
+headers on a websocket), the way OpenAI's browser clients send them: the key as the subprotocol
+``openai-insecure-api-key.<key>`` (with ``openai-organization.<id>``, ``openai-project.<id>`` and
+``openai-beta.<flag>``), and any ``x-portkey-*`` header as a query parameter of the same name.
+
+The provider's websocket is opened first, so nothing the client sends needs holding. Refusals of
+the request itself (no provider, a provider without realtime, the session limit) are HTTP errors
+before the upgrade; a provider that cannot be reached, refuses or does not open in time closes the
+accepted client websocket at once with a code and a reason (:func:`_close_for`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+from aiohttp import ClientWebSocketResponse, web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.config.settings import RealtimeSettings
+from gateway.errors import InvalidRequest, ServiceUnavailable
+from gateway.observability.requestlog import RequestRecord
+from gateway.observability.tracing import trace_id
+from gateway.providers.base import REALTIME as FAMILY
+from gateway.providers.base import UpstreamCall
+from gateway.routing.metadata import parse_metadata
+from gateway.routing.target import Target, targets_for
+from gateway.streaming.websocket import INTERNAL_ERROR, bridge, close_reason
+from gateway.upstream.failures import upstream_failure
+from gateway.upstream.headers import upstream_request_headers
+
+PATH = "/v1/realtime"
+#: Subprotocols that carry credentials and options (OpenAI's browser convention), by prefix.
+_KEY_PROTOCOL = "openai-insecure-api-key."
+_HEADER_PROTOCOLS = {
+    "openai-organization.": "OpenAI-Organization",
+    "openai-project.": "OpenAI-Project",
+}
+_BETA_PROTOCOL = "openai-beta."
+_QUERY_OPTION = "x-portkey-"
+#: Query parameters never taken as headers: a key in a URL ends up in logs and browser history.
+_NOT_FROM_QUERY = frozenset({"x-portkey-api-key"})
+_OPENAI_HEADERS = (
+    ("x-portkey-openai-organization", "OpenAI-Organization"),
+    ("x-portkey-openai-project", "OpenAI-Project"),
+)
+_SCHEMES = {"http": "ws", "https": "wss"}
+
+
+@dataclass(slots=True)
+class Refused(Exception):
+    """The provider's websocket did not open: the close code and reason for the client."""
+
+    code: int
+    reason: str
+
+
+async def realtime(request: web.Request) -> web.StreamResponse:
+    """Bridge the client's websocket to the provider's until either side closes (see module doc)."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise InvalidRequest(
+            f"{PATH} is a websocket endpoint: connect with a websocket client (ws://.../v1/realtime).",
+            code="websocket_required",
+            status=426,
+            headers={"Upgrade": "websocket", "Connection": "Upgrade"},
+        )
+    app = request.app
+    counters = app[REALTIME]
+    settings = app[SETTINGS].realtime
+    if counters.active >= settings.max_sessions:
+        counters.refused += 1
+        raise ServiceUnavailable(
+            f"This gateway already holds its limit of {settings.max_sessions} realtime sessions; "
+            "try again later.",
+            code="too_many_sessions",
+            headers={"Retry-After": "1"},
+        )
+    protocols = _Protocols(request.headers.getall("Sec-WebSocket-Protocol", []))
+    headers = _caller_headers(request, protocols)
+    metadata = parse_metadata(headers.get("x-portkey-metadata"))
+    targets = targets_for(headers, metadata, {}, app[PROVIDERS], app[SETTINGS], app[HEALTH])
+    # Everything that can refuse the request itself does so here, as an HTTP error.
+    connections = [_Connection(target, request, protocols) for target in targets]
+    state = app[STATE]
+    task = asyncio.current_task()
+    assert task is not None
+    state.request_started(task)
+    counters.active += 1  # the slot is held from here, so concurrent upgrades cannot overshoot
+    try:
+        return await _session(request, connections, protocols, metadata, settings)
+    finally:
+        counters.active -= 1
+        state.request_finished(task)
+
+
+async def _session(
+    request: web.Request,
+    connections: list[_Connection],
+    protocols: _Protocols,
+    metadata: dict[str, str],
+    settings: RealtimeSettings,
+) -> web.WebSocketResponse:
+    app = request.app
+    counters = app[REALTIME]
+    started = time.perf_counter()
+    record = RequestRecord("GET", PATH, connections[0].provider, trace_id(request), metadata, status=101)
+    upstream: ClientWebSocketResponse[bool] | None = None
+    refused: Refused | None = None
+    try:
+        upstream, record.provider = await _open(request, connections, protocols, settings)
+    except Refused as exc:
+        refused = exc
+    record.first_token_ms = (time.perf_counter() - started) * 1000
+    client = web.WebSocketResponse(
+        protocols=(upstream.protocol,) if upstream is not None and upstream.protocol else (),
+        compress=False,  # a deflate context per session costs far more memory than the session
+        max_msg_size=settings.max_message_bytes,
+        heartbeat=settings.heartbeat or None,
+        decode_text=False,
+    )
+    client.headers["x-portkey-provider"] = record.provider
+    try:
+        await client.prepare(request)
+        if upstream is None:
+            assert refused is not None
+            counters.failed += 1
+            record.outcome = "upstream_error"
+            await client.close(code=refused.code, message=close_reason(refused.reason))
+            return client
+        counters.opened += 1
+        session = await bridge(client, upstream, counters, settings.idle_timeout)
+        record.outcome = (
+            f"{session.ended_by}_closed" if session.ended_by in ("client", "upstream") else session.ended_by
+        )
+        if session.usage:
+            record.tail = orjson.dumps({"usage": session.usage})
+    except asyncio.CancelledError:
+        record.outcome = "shutdown" if app[STATE].draining else "client_closed"
+        raise
+    finally:
+        if upstream is not None and not upstream.closed:
+            await upstream.close()
+        record.duration_ms = (time.perf_counter() - started) * 1000
+        app[REQUEST_LOG].submit(record)
+    return client
+
+
+class _Connection:
+    """How to reach one target's realtime websocket (built before the upgrade: a target that
+    cannot serve realtime is a 400)."""
+
+    __slots__ = ("headers", "move_on", "provider", "url")
+
+    def __init__(self, target: Target, request: web.Request, protocols: _Protocols) -> None:
+        target.check_serves(FAMILY)
+        self.provider = target.adapter.spec.slug
+        self.url = _websocket_url(request, target)
+        self.headers = _upstream_headers(request, target, protocols)
+        #: A config's fallback moves on after these handshake statuses (or any failure to connect).
+        self.move_on = target.move_on
+
+
+async def _open(
+    request: web.Request, connections: list[_Connection], protocols: _Protocols, settings: RealtimeSettings
+) -> tuple[ClientWebSocketResponse[bool], str]:
+    """The first websocket that opens, in config order, and its provider; :class:`Refused` when
+    none does (a fallback moves on after a failure to connect, or a status it names)."""
+    for index, connection in enumerate(connections):
+        last = index + 1 == len(connections)
+        provider = connection.provider
+        try:
+            async with asyncio.timeout(settings.open_timeout or None):
+                upstream = await request.app[UPSTREAM].ws_connect(
+                    connection.url,
+                    headers=connection.headers,
+                    protocols=protocols.forwarded,
+                    max_msg_size=settings.max_message_bytes,
+                    heartbeat=settings.heartbeat or None,
+                    decode_text=False,
+                )
+            return upstream, provider
+        except aiohttp.WSServerHandshakeError as exc:
+            if last or exc.status not in connection.move_on:
+                raise _close_for(provider, exc.status, exc.message) from None
+        except TimeoutError:
+            if last or not connection.move_on:
+                raise Refused(
+                    INTERNAL_ERROR,
+                    f"{provider} did not open the websocket within {settings.open_timeout:g} s",
+                ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            if last or not connection.move_on:
+                raise Refused(
+                    INTERNAL_ERROR, upstream_failure(exc, provider, idle_timeout=0).message
+                ) from None
+    raise AssertionError("targets_for always plans at least one target")
+
+
+def _close_for(provider: str, status: int, reason: str) -> Refused:
+    """A provider's HTTP refusal of the websocket as a close: 4000 + a 4xx status (4401, 4403, 4429:
+    the client can tell a bad key from a limit), 1013 (try again later) for 503, else 1011."""
+    code = 1013 if status == 503 else INTERNAL_ERROR
+    if 400 <= status < 500:
+        code = 4000 + status
+    return Refused(code, f"{provider} refused the websocket: HTTP {status} {reason}".strip())
+
+
+class _Protocols:
+    """The client's subprotocols: credentials taken out, the rest offered to the provider."""
+
+    __slots__ = ("api_key", "beta", "forwarded", "headers")
+
+    def __init__(self, values: list[str]) -> None:
+        self.api_key = ""
+        self.beta: list[str] = []
+        self.headers: dict[str, str] = {}
+        forwarded = []
+        for protocol in (p.strip() for value in values for p in value.split(",")):
+            if protocol.startswith(_KEY_PROTOCOL):
+                self.api_key = protocol[len(_KEY_PROTOCOL) :]
+            elif protocol.startswith(_BETA_PROTOCOL):
+                # openai-beta.realtime-v1 stands for the header OpenAI-Beta: realtime=v1.
+                name, _, version = protocol[len(_BETA_PROTOCOL) :].rpartition("-")
+                self.beta.append(f"{name}={version}" if name else version)
+            elif header := next((h for p, h in _HEADER_PROTOCOLS.items() if protocol.startswith(p)), None):
+                self.headers[header] = protocol.split(".", 1)[1]
+            elif protocol:
+                forwarded.append(protocol)
+        self.forwarded = tuple(forwarded)
+
+
+def _caller_headers(request: web.Request, protocols: _Protocols) -> CIMultiDictProxy[str]:
+    """The request's headers, completed by ``x-portkey-*`` query parameters and a subprotocol key."""
+    headers = CIMultiDict(request.headers)
+    for name, value in request.rel_url.query.items():
+        lowered = name.lower()
+        if lowered.startswith(_QUERY_OPTION) and lowered not in _NOT_FROM_QUERY and lowered not in headers:
+            headers[lowered] = value
+    if protocols.api_key and "Authorization" not in headers and "x-portkey-api-key" not in headers:
+        headers["Authorization"] = f"Bearer {protocols.api_key}"
+    return CIMultiDictProxy(headers)
+
+
+def _websocket_url(request: web.Request, target: Target) -> URL:
+    """The provider's realtime URL (``ws``/``wss``), with the client's query minus gateway options."""
+    query = "&".join(_provider_query(request.rel_url.raw_query_string))
+    call = UpstreamCall("realtime", query, target.base_url, target.options, request.headers)
+    url = URL(target.adapter.upstream_url(call), encoded=True)
+    return url.with_scheme(_SCHEMES.get(url.scheme, url.scheme))
+
+
+def _provider_query(raw_query: str) -> Iterator[str]:
+    """The raw ``name=value`` pairs of the query, as sent, except the gateway's own options."""
+    for pair in raw_query.split("&") if raw_query else ():
+        if not pair.split("=", 1)[0].lower().startswith(_QUERY_OPTION):
+            yield pair
+
+
+def _upstream_headers(request: web.Request, target: Target, protocols: _Protocols) -> CIMultiDict[str]:
+    headers = upstream_request_headers(request.headers)
+    for name in ("Content-Type", "Content-Length", "Accept-Encoding"):
+        headers.popall(name, None)
+    for ours, theirs in _OPENAI_HEADERS:
+        if value := request.headers.get(ours):
+            headers[theirs] = value
+    headers.update(protocols.headers)
+    if protocols.beta and "OpenAI-Beta" not in headers:
+        headers["OpenAI-Beta"] = ", ".join(protocols.beta)
+    headers.update(target.adapter.auth_headers(target.api_key))
+    return headers
