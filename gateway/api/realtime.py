@@ -33,7 +33,7 @@ from gateway.providers.base import REALTIME as FAMILY
 from gateway.providers.base import UpstreamCall
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.target import Target, targets_for
-from gateway.streaming.websocket import INTERNAL_ERROR, bridge, close_reason
+from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, bridge, close_both, close_reason
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import upstream_request_headers
 
@@ -143,7 +143,11 @@ async def _session(
         if session.usage:
             record.tail = orjson.dumps({"usage": session.usage})
     except asyncio.CancelledError:
-        record.outcome = "shutdown" if app[STATE].draining else "client_closed"
+        draining = app[STATE].draining
+        record.outcome = "shutdown" if draining else "client_closed"
+        if upstream is not None:
+            reason = b"the gateway is shutting down" if draining else b"the client went away"
+            await close_both(client, upstream, GOING_AWAY, reason)
         raise
     finally:
         if upstream is not None and not upstream.closed:

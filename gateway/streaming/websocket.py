@@ -60,9 +60,10 @@ async def bridge(
     counters: RealtimeCounters,
     idle_timeout: float,
 ) -> Session:
-    """Relay until either side closes (its code and reason passed on), the session stays idle past
-    ``idle_timeout`` s (0: never; both sides closed with 1000), or this task is cancelled (a drain:
-    both sides closed with 1001, then the cancellation goes on)."""
+    """Relay until either side closes (its code and reason passed on), or the session stays idle past
+    ``idle_timeout`` s (0: never; both sides closed with 1000). When this task is cancelled (a
+    drain, a client connection lost), the relaying stops and the caller closes both sides
+    (:func:`close_both`)."""
     loop = asyncio.get_running_loop()
     session = Session(last_message=loop.time())
     down = loop.create_task(_pump(upstream, client, session, counters, up=False))
@@ -70,11 +71,6 @@ async def bridge(
     try:
         await _pump(client, upstream, session, counters, up=True)
         await down
-    except asyncio.CancelledError:
-        session.ended_by = session.ended_by or "shutdown"
-        down.cancel()
-        await _close_both(client, upstream, GOING_AWAY, b"the gateway is shutting down")
-        raise
     finally:
         down.cancel()
         if idle is not None:
@@ -125,7 +121,7 @@ def close_reason(text: str) -> bytes:
     return text.encode()[:_MAX_REASON].decode("utf-8", "ignore").encode()
 
 
-async def _close_both(client: WebSocket, upstream: WebSocket, code: int, reason: bytes) -> None:
+async def close_both(client: WebSocket, upstream: WebSocket, code: int, reason: bytes) -> None:
     for side in (client, upstream):
         with contextlib.suppress(ConnectionError):
             await side.close(code=code, message=reason)
@@ -151,7 +147,7 @@ class _IdleWatch:
             return
         self._session.ended_by, self._session.close_code = "idle", 1000
         reason = close_reason(f"idle timeout: no message for {self._seconds:g} s")
-        self.closing = loop.create_task(_close_both(self._client, self._upstream, 1000, reason))
+        self.closing = loop.create_task(close_both(self._client, self._upstream, 1000, reason))
 
     async def stop(self) -> None:
         """Disarm; wait for an idle close already under way."""
