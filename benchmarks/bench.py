@@ -95,7 +95,7 @@ def usage_of(sampler: Sampler, prefix: str, result: Result) -> Result:
             "end": samples[-1][2] / 2**20,
         },
         f"{prefix}_rss_series": [(round(t - t0, 2), round(rss / 2**20, 2)) for t, _, rss in samples[::5]],
-        f"{prefix}_samples": [(t, rss) for t, _, rss in samples],
+        f"{prefix}_samples": [(t, rss, cpu) for t, cpu, rss in samples],
     }
 
 

@@ -9,6 +9,8 @@ stdout. Modes:
   *scheduled* send time, so queueing in the system shows instead of slowing the generator down
   (coordinated omission);
 - ``hold``: ``concurrency`` streams are opened and kept open ``hold`` seconds, then dropped.
+
+Jobs whose ``kind`` is ``realtime`` (websocket sessions) are run by ``benchmarks.realtime_load``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from urllib.parse import urlsplit
 import orjson
 import uvloop
 
-from benchmarks import stats, wire
+from benchmarks import realtime_load, stats, wire
 from benchmarks.client import HttpConnection, Sample
 
 
@@ -236,7 +238,11 @@ async def serve_jobs() -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := await reader.readline():
         try:
-            result = await run_job(Job(**orjson.loads(line)))
+            spec = orjson.loads(line)
+            if spec.get("kind") == "realtime":
+                result = await realtime_load.run_job(spec)
+            else:
+                result = await run_job(Job(**spec))
         except Exception as exc:  # reported to the suite, which fails the scenario with this message
             result = {"failed": f"{type(exc).__name__}: {exc}"}
         sys.stdout.buffer.write(orjson.dumps(result) + b"\n")

@@ -14,6 +14,12 @@ client can tell whether anything between it and the mock merged or split events.
 are consumed and counted without being kept (answer: ``{"text": ..., "received": N}``). The parser
 handles what benchmark clients and proxies send (Content-Length or chunked bodies, keep-alive); it is
 not a general HTTP server.
+
+A websocket upgrade at ``/v1/realtime`` turns the connection into the realtime mock: an echo of every
+text and binary frame, unchanged (pings answered, a close returned). It is served by the same raw
+protocol rather than an aiohttp server beside it, so the mock's cost per message stays a few
+microseconds on the core it shares with the load generator, and one process and port serve every
+scenario (``benchmarks/ws_wire.py`` holds the framing).
 """
 
 from __future__ import annotations
@@ -24,12 +30,17 @@ from typing import cast
 
 import uvloop
 
-from benchmarks import wire
+from benchmarks import wire, ws_wire
 
 _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
+_UPGRADE = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: %s\r\n\r\n"
+)
+_NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nx-ratelimit-remaining-requests: 9999\r\n"
 
 
@@ -100,6 +111,7 @@ class Request:
             name, _, value = line.partition(b":")
             self.headers[name.strip().lower()] = value.strip()
         self.upload = b"/audio/" in self.path
+        self.upgrade = self.headers.get(b"upgrade", b"").lower() == b"websocket"
 
     def knob(self, name: bytes, default: int) -> int:
         value = self.headers.get(name)
@@ -120,6 +132,7 @@ class MockProtocol(asyncio.Protocol):
         self._body: BodyReader | None = None
         self._busy = False  # a response is in flight: later requests wait in the buffer
         self._timer: asyncio.TimerHandle | None = None
+        self._frames: ws_wire.FrameReader | None = None  # set once the connection is a websocket
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -130,6 +143,9 @@ class MockProtocol(asyncio.Protocol):
         self._transport = None
 
     def data_received(self, data: bytes) -> None:
+        if self._frames is not None:
+            self._echo(self._frames, data)
+            return
         if self._body is not None:
             done, data = self._body.feed(data)
             if not done:
@@ -144,11 +160,47 @@ class MockProtocol(asyncio.Protocol):
             if end < 0:
                 return
             self._request = Request(self._buffer[:end])
+            if self._request.upgrade:
+                self._buffer = self._buffer[end + 4 :]
+                self._accept_websocket(self._request)
+                return
             self._body = self._request.body_reader()
             done, self._buffer = self._body.feed(self._buffer[end + 4 :])
             if not done:
                 return
             self._respond()
+
+    def _accept_websocket(self, request: Request) -> None:
+        """The handshake at ``/v1/realtime`` (404 elsewhere); frames are echoed from then on."""
+        if not request.path.split(b"?")[0].endswith(b"/v1/realtime"):
+            self._write(_NOT_FOUND)
+            self._close()
+            return
+        self._write(_UPGRADE % ws_wire.accept_key(request.headers.get(b"sec-websocket-key", b"")))
+        self._frames = ws_wire.FrameReader()
+        if self._buffer:
+            self._echo(self._frames, self._buffer)
+            self._buffer = b""
+
+    def _echo(self, frames: ws_wire.FrameReader, data: bytes) -> None:
+        """Every message frame back as it came (same first byte and payload, unmasked), in one write."""
+        replies = []
+        for head, payload in frames.feed(data):
+            opcode = head & 0x0F
+            if opcode == ws_wire.PING:
+                replies.append(ws_wire.frame(ws_wire.FIN | ws_wire.PONG, payload))
+            elif opcode == ws_wire.CLOSE:  # the close goes back, then the server ends the TCP connection
+                self._write(b"".join(replies) + ws_wire.frame(head, payload))
+                self._close()
+                return
+            elif opcode != ws_wire.PONG:
+                replies.append(ws_wire.frame(head, payload))
+        if replies:
+            self._write(b"".join(replies))
+
+    def _close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
     def _respond(self) -> None:
         request, body = self._request, self._body

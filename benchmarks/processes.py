@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import signal
 import socket
@@ -94,14 +95,18 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 def start(name: str, args: list[str], cores: frozenset[int] | None, log_dir: Path, **kw: Any) -> Child:
     """``python args...`` pinned to ``cores``; stderr goes to ``log_dir/name.log``."""
 
-    def pin() -> None:
+    def prepare() -> None:
         if cores is not None:
             os.sched_setaffinity(0, cores)  # inherited by the workers it forks
+        # The realtime scenario holds thousands of sockets per process (the gateway two per session).
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     log = (log_dir / f"{name}.log").open("ab")
     kw.setdefault("stdout", log)
     popen = subprocess.Popen(
-        [sys.executable, *args], stderr=log, start_new_session=True, preexec_fn=pin, **kw
+        [sys.executable, *args], stderr=log, start_new_session=True, preexec_fn=prepare, **kw
     )
     log.close()
     return Child(name, popen)

@@ -6,6 +6,17 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class RealtimeProfile:
+    concurrency: tuple[int, ...]  # sessions in the round-trip runs
+    seconds: float  # one round-trip run (0: ``messages`` round trips per session instead)
+    messages: int
+    levels: tuple[int, ...]  # concurrent sessions held, RSS read at each
+    hold: float  # idle window at each level
+    active: float  # active window at each level
+    interval_ms: float  # one message per session per interval in the active window
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     rounds: int  # A B pairs per scenario (direct, system), medians taken over them
@@ -21,6 +32,7 @@ class Profile:
     idle_hold: float
     upload_mb: int
     uploads: int
+    realtime: RealtimeProfile
 
 
 STANDARD = Profile(
@@ -38,6 +50,15 @@ STANDARD = Profile(
     idle_hold=1.5,
     upload_mb=50,
     uploads=2,
+    realtime=RealtimeProfile(
+        concurrency=(1, 16),
+        seconds=2.0,
+        messages=0,
+        levels=(1000, 5000),
+        hold=2.0,
+        active=3.0,
+        interval_ms=150,
+    ),
 )
 
 SMOKE = Profile(
@@ -55,6 +76,9 @@ SMOKE = Profile(
     idle_hold=0.3,
     upload_mb=5,
     uploads=1,
+    realtime=RealtimeProfile(
+        concurrency=(1, 4), seconds=0.0, messages=20, levels=(50, 100), hold=0.3, active=0.3, interval_ms=150
+    ),
 )
 
 PROFILES = {profile.name: profile for profile in (STANDARD, SMOKE)}

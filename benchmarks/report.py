@@ -107,10 +107,39 @@ def _scenario(name: str, scenario: dict[str, Any]) -> list[str]:
         lines += [f"**{level}**", ""] + (_table(sub["figures"]) if "figures" in sub else [_kv(sub), ""])
     if "two_workers" in scenario:
         lines += ["**2 workers**", "", *_table(scenario["two_workers"]["figures"])]
-    extras = {k: scenario[k] for k in ("rss_mb_per_1000", "idle_rss_mb", "rss_growth_mb") if k in scenario}
+    if "sessions" in scenario:
+        lines += _sessions(scenario["sessions"])
+    extras = {k: scenario[k] for k in _EXTRAS if k in scenario}
     if extras:
         lines += [_kv(extras), ""]
     return lines + [f"- {note}" for note in scenario.get("notes", [])] + [""]
+
+
+_EXTRAS = (
+    "rss_mb_per_1000",
+    "idle_rss_mb",
+    "rss_growth_mb",
+    "baseline_rss_mb",
+    "rss_mb_per_1000_idle",
+    "rss_mb_per_1000_active",
+    "sessions_reached",
+)
+
+
+def _sessions(levels: dict[str, Any]) -> list[str]:
+    """The realtime sessions held at each level: how many, the system's RSS, the active round trips."""
+    lines = [
+        "| sessions | echoing | RSS idle (MB) | RSS active (MB) | active msg/s offered | echoed "
+        "| active RTT p50 | p99 (ms) | CPU active: system | mock | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for level, row in levels.items():
+        rtt, cpu = row.get("active_rtt_ms", {}), row.get("active_cpu", {})
+        cells = [row["echoing"], row["rss_mb_idle"], row["rss_mb_active"]]
+        cells += [row["offered_msgs_per_s"], row["active_msgs_per_s"]]
+        cells += [rtt.get("p50"), rtt.get("p99"), cpu.get("system"), cpu.get("mock"), cpu.get("load")]
+        lines.append(f"| {level} | " + " | ".join(_fmt(c) for c in cells) + " |")
+    return [*lines, ""]
 
 
 def _table(figures: dict[str, Any]) -> list[str]:

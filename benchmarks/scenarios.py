@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from benchmarks.bench import Bench, Job, Result, compare, strip_bulky
+from benchmarks.bench import Bench, Job, Result, System, compare, strip_bulky
 
 CHAT_KEYS = (
     "rps",
@@ -210,14 +210,14 @@ def idle_streams(bench: Bench) -> Result:
 
 def _held_rss(result: Result) -> dict[str, Any]:
     samples = result.get("system_samples", [])
-    held = [rss for t, rss in samples if result["held_at"] <= t <= result["released_at"]]
+    held = [rss for t, rss, _ in samples if result["held_at"] <= t <= result["released_at"]]
     before = samples[0][1] / 2**20 if samples else None
     return {"streams": result["held"], "before_mb": before, "held_mb": max(held) / 2**20 if held else None}
 
 
-def _rss_per_1000(levels: dict[str, Any]) -> float | None:
-    """Slope of held RSS over stream count, per 1,000 streams (first to last level)."""
-    points = [(int(n), v["held_mb"]) for n, v in levels.items() if v["held_mb"] is not None]
+def _rss_per_1000(levels: dict[str, Any], key: str = "held_mb") -> float | None:
+    """Slope of RSS (``key``) over the count of streams or sessions, per 1,000 (first to last level)."""
+    points = [(int(n), v[key]) for n, v in levels.items() if v[key] is not None]
     if len(points) < 2:
         return None
     (n0, m0), (n1, m1) = points[0], points[-1]
@@ -248,13 +248,119 @@ def large_upload(bench: Bench) -> Result:
     return result
 
 
-def realtime(_: Bench) -> Result:
-    return {
-        "title": "Realtime websockets",
-        "pending": True,
-        "targets": [],
-        "notes": ["pending: the realtime endpoint is not implemented yet"],
+def realtime(bench: Bench) -> Result:
+    """``/v1/realtime`` sessions against the mock's echo: the round trip the system adds (A B A B at
+    each concurrency), then the system's RSS per 1,000 idle and active sessions (system only)."""
+    profile = bench.profile.realtime
+    levels = {_sessions(c): _realtime_rtt(bench, c) for c in profile.concurrency}
+    hold = _realtime_hold(bench)
+    first = levels[_sessions(profile.concurrency[0])]["figures"]["delta"]
+    out: Result = {"title": "Realtime websockets (echo upstream)", "levels": levels} | hold
+    out["targets"] = [
+        target(f"added round trip p99, {_sessions(profile.concurrency[0])} (ms)", first["rtt_ms.p99"], 0.3),
+        target("RSS per 1,000 idle sessions (MB)", hold["rss_mb_per_1000_idle"], 40),
+    ]
+    if profile.levels[-1] >= 5000:
+        out["targets"].append(
+            target("concurrent sessions, one process", hold["sessions_reached"], 5000, True)
+        )
+    out["notes"] = _REALTIME_NOTES
+    return out
+
+
+RTT_KEYS = ("rtt_ms.p50", "rtt_ms.p99", "rtt_ms.p999", "rps", "system_cpu_us_per_req", "mock_cpu_us_per_req")
+_REALTIME_NOTES = [
+    "Round trip: one ~200-byte JSON text message sent, its echo awaited, then the next (closed loop per "
+    "session); direct = load generator → mock's websocket echo, system = through /v1/realtime with "
+    "x-portkey-custom-host ws://mock/v1. CPU per req is per round trip (two relayed messages).",
+    "RSS per 1,000 sessions: the slope of the system's RSS (max over each window, /proc) between the "
+    "first and the last level. Idle: sessions opened and each confirmed by one echo, then quiet. Active: "
+    "the same sessions each sending a message every interval_ms. The idle window of a level follows the "
+    "active window of the level before, so the idle slope errs high (memory kept from that activity).",
+]
+
+
+def _sessions(count: int) -> str:
+    return f"{count} session" + ("s" if count > 1 else "")
+
+
+def _realtime_rtt(bench: Bench, concurrency: int) -> Result:
+    profile = bench.profile.realtime
+    job: Job = {
+        "kind": "realtime",
+        "path": "/realtime",
+        "mode": "rtt",
+        "concurrency": concurrency,
+        "duration": profile.seconds,
+        "warmup": bench.profile.warmup if profile.seconds else 0.0,
+        "messages": profile.messages,
     }
+    runs = bench.pairs(
+        lambda system: job | {"headers": _realtime_headers(bench, system)}, f"rtt c{concurrency}"
+    )
+    return _scenario(f"Round trip, {_sessions(concurrency)}", job, runs, RTT_KEYS)
+
+
+def _realtime_headers(bench: Bench, system: System) -> dict[str, str]:
+    """Through a gateway the upstream is named as a realtime client names it: ws://mock/v1."""
+    if system is bench.direct:
+        return {}
+    return {"x-portkey-custom-host": bench.direct.base_url.replace("http://", "ws://", 1)}
+
+
+def _realtime_hold(bench: Bench) -> Result:
+    profile = bench.profile.realtime
+    job: Job = {
+        "kind": "realtime",
+        "path": "/realtime",
+        "mode": "hold",
+        "levels": list(profile.levels),
+        "hold": profile.hold,
+        "active": profile.active,
+        "interval_ms": profile.interval_ms,
+        "duration": len(profile.levels) * (profile.hold + profile.active + 30),
+        "headers": _realtime_headers(bench, bench.system),
+    }
+    result = bench.run(bench.system, job, f"hold {profile.levels[-1]} sessions")
+    samples = result.pop("system_samples", [])
+    mock = result.pop("mock_samples", [])
+    rows = {}
+    for level, figures in result["levels"].items():
+        idle, active = (result["windows"][f"{kind}_{level}"] for kind in ("idle", "active"))
+        rows[level] = figures | {
+            "rss_mb_idle": _max_rss_mb(samples, idle),
+            "rss_mb_active": _max_rss_mb(samples, active),
+            "offered_msgs_per_s": figures["opened"] * 1000 / figures["interval_ms"],
+            "active_msgs_per_s": figures["echoed_in_active_window"] / (active[1] - active[0]),
+            # cores busy in the active window: who limits the message rate
+            "active_cpu": {
+                "system": _cpu_share(samples, active),
+                "mock": _cpu_share(mock, active),
+                "load": active[2] / (active[1] - active[0]),
+            },
+        }
+    last = rows[str(profile.levels[-1])]
+    return {
+        "sessions": rows,
+        "baseline_rss_mb": samples[0][1] / 2**20 if samples else None,
+        "rss_mb_per_1000_idle": _rss_per_1000(rows, "rss_mb_idle"),
+        "rss_mb_per_1000_active": _rss_per_1000(rows, "rss_mb_active"),
+        "sessions_reached": last["echoing"],
+        "hold_run": {k: v for k, v in result.items() if k not in ("levels", "system_rss_series")},
+    }
+
+
+def _max_rss_mb(samples: list[tuple[float, int, float]], window: list[float]) -> float | None:
+    inside = [rss for t, rss, _ in samples if window[0] <= t <= window[1]]
+    return max(inside) / 2**20 if inside else None
+
+
+def _cpu_share(samples: list[tuple[float, int, float]], window: list[float]) -> float | None:
+    """CPU seconds per second (cores busy) between the first and last samples inside ``window``."""
+    inside = [(t, cpu) for t, _, cpu in samples if window[0] <= t <= window[1]]
+    if len(inside) < 2:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
 Scenario = Callable[[Bench], Result]

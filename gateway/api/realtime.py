@@ -33,7 +33,7 @@ from gateway.providers.base import REALTIME as FAMILY
 from gateway.providers.base import UpstreamCall
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.target import Target, targets_for
-from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, bridge, close_both, close_reason
+from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, Session, bridge, close_both, close_reason
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import upstream_request_headers
 
@@ -114,6 +114,7 @@ async def _session(
     record = RequestRecord("GET", PATH, connections[0].provider, trace_id(request), metadata, status=101)
     upstream: ClientWebSocketResponse[bool] | None = None
     refused: Refused | None = None
+    session = Session()
     try:
         upstream, record.provider = await _open(request, connections, protocols, settings)
     except Refused as exc:
@@ -122,7 +123,7 @@ async def _session(
     client = web.WebSocketResponse(
         protocols=(upstream.protocol,) if upstream is not None and upstream.protocol else (),
         compress=False,  # a deflate context per session costs far more memory than the session
-        max_msg_size=settings.max_message_bytes,
+        max_msg_size=_max_msg_size(settings),
         heartbeat=settings.heartbeat or None,
         decode_text=False,
     )
@@ -136,25 +137,41 @@ async def _session(
             await client.close(code=refused.code, message=close_reason(refused.reason))
             return client
         counters.opened += 1
-        session = await bridge(client, upstream, counters, settings.idle_timeout)
-        record.outcome = (
-            f"{session.ended_by}_closed" if session.ended_by in ("client", "upstream") else session.ended_by
-        )
-        if session.usage:
-            record.tail = orjson.dumps({"usage": session.usage})
+        await bridge(client, upstream, counters, settings.idle_timeout, session)
+        record.outcome = _outcome(session)
     except asyncio.CancelledError:
         draining = app[STATE].draining
-        record.outcome = "shutdown" if draining else "client_closed"
+        record.outcome = "shutdown" if draining else (_outcome(session) or "client_closed")
         if upstream is not None:
-            reason = b"the gateway is shutting down" if draining else b"the client went away"
-            await close_both(client, upstream, GOING_AWAY, reason)
+            await close_both(client, upstream, *_cancelled_close(session, draining))
         raise
     finally:
+        if session.usage:  # counted up to the end, a cancelled session's too
+            record.tail = orjson.dumps({"usage": session.usage})
         if upstream is not None and not upstream.closed:
             await upstream.close()
         record.duration_ms = (time.perf_counter() - started) * 1000
         app[REQUEST_LOG].submit(record)
     return client
+
+
+def _max_msg_size(settings: RealtimeSettings) -> int:
+    # aiohttp refuses a message of exactly max_msg_size; the setting is the largest one allowed.
+    return settings.max_message_bytes + 1
+
+
+def _outcome(session: Session) -> str:
+    ended_by = session.ended_by
+    return f"{ended_by}_closed" if ended_by in ("client", "upstream") else ended_by
+
+
+def _cancelled_close(session: Session, draining: bool) -> tuple[int, bytes]:
+    """The close for both sides of a cancelled session. Besides a drain, the cancellation most
+    often comes from the gateway itself closing the client's connection at the end of a close
+    the bridge is passing on: the upstream must still get that close as it was."""
+    if draining:
+        return GOING_AWAY, b"the gateway is shutting down"
+    return session.closing or (GOING_AWAY, b"the client went away")
 
 
 class _Connection:
@@ -186,7 +203,7 @@ async def _open(
                     connection.url,
                     headers=connection.headers,
                     protocols=protocols.forwarded,
-                    max_msg_size=settings.max_message_bytes,
+                    max_msg_size=_max_msg_size(settings),
                     heartbeat=settings.heartbeat or None,
                     decode_text=False,
                 )

@@ -40,9 +40,12 @@ class Session:
     usage: dict[str, int] = field(default_factory=dict)
     #: Loop time of the last message either way (the idle timeout counts from it).
     last_message: float = 0.0
-    #: ``client`` or ``upstream`` (which closed first), ``idle``, or ``shutdown``.
+    #: ``client`` or ``upstream`` (which closed first), or ``idle``.
     ended_by: str = ""
     close_code: int | None = None
+    #: The close (code, reason) being passed on: a cancellation mid-close (the gateway closing the
+    #: client's connection cancels the handler) must still send this one, not a generic one.
+    closing: tuple[int, bytes] | None = None
 
     def count_usage(self, event: bytes) -> None:
         try:
@@ -59,13 +62,14 @@ async def bridge(
     upstream: ClientWebSocketResponse[bool],
     counters: RealtimeCounters,
     idle_timeout: float,
-) -> Session:
+    session: Session,
+) -> None:
     """Relay until either side closes (its code and reason passed on), or the session stays idle past
     ``idle_timeout`` s (0: never; both sides closed with 1000). When this task is cancelled (a
     drain, a client connection lost), the relaying stops and the caller closes both sides
-    (:func:`close_both`)."""
+    (:func:`close_both`). ``session`` is filled in as it goes, so the caller has it either way."""
     loop = asyncio.get_running_loop()
-    session = Session(last_message=loop.time())
+    session.last_message = loop.time()
     down = loop.create_task(_pump(upstream, client, session, counters, up=False))
     idle = _IdleWatch(session, client, upstream, idle_timeout) if idle_timeout else None
     try:
@@ -75,7 +79,6 @@ async def bridge(
         down.cancel()
         if idle is not None:
             await idle.stop()
-    return session
 
 
 async def _pump(
@@ -109,11 +112,15 @@ async def _pump(
         return  # closed from here (the other pump passed a close on, or the idle timeout)
     # This side ended the session (a close, an error, a lost connection): the other side gets
     # its code and reason.
-    code = message.data if kind is WSMsgType.CLOSE else (source.close_code or INTERNAL_ERROR)
+    if kind is WSMsgType.CLOSE:
+        code = message.data
+    else:  # an error carries its code (1009 too big, 1007 bad UTF-8); the socket's is reset to 1006
+        code = getattr(message.data, "code", None) or source.close_code or INTERNAL_ERROR
     reason = message.extra if kind is WSMsgType.CLOSE else ("" if message.data is None else f"{message.data}")
     if not session.ended_by:
         session.ended_by, session.close_code = ("client" if up else "upstream"), code
-    await sink.close(code=_UNSENDABLE.get(code, code), message=close_reason(str(reason or "")))
+    session.closing = (_UNSENDABLE.get(code, code), close_reason(str(reason or "")))
+    await sink.close(code=session.closing[0], message=session.closing[1])
 
 
 def close_reason(text: str) -> bytes:
@@ -147,6 +154,7 @@ class _IdleWatch:
             return
         self._session.ended_by, self._session.close_code = "idle", 1000
         reason = close_reason(f"idle timeout: no message for {self._seconds:g} s")
+        self._session.closing = (1000, reason)
         self.closing = loop.create_task(close_both(self._client, self._upstream, 1000, reason))
 
     async def stop(self) -> None:
