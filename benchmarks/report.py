@@ -99,8 +99,6 @@ def _targets(results: dict[str, Any]) -> list[str]:
 
 def _scenario(name: str, scenario: dict[str, Any]) -> list[str]:
     lines = [f"## {scenario['title']} (`{name}`)", ""]
-    if scenario.get("pending"):
-        return [*lines, "Pending.", ""]
     if "figures" in scenario:
         lines += _table(scenario["figures"])
     for level, sub in scenario.get("levels", {}).items():

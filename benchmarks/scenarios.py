@@ -264,8 +264,23 @@ def realtime(bench: Bench) -> Result:
         out["targets"].append(
             target("concurrent sessions, one process", hold["sessions_reached"], 5000, True)
         )
-    out["notes"] = _REALTIME_NOTES
+    out["notes"] = _REALTIME_NOTES + _saturated(hold["sessions"])
     return out
+
+
+def _saturated(rows: dict[str, Any]) -> list[str]:
+    """A level whose active pace the system could not keep up with: its active RSS holds queued
+    messages too (an upper bound), and its round trips are queueing time."""
+    notes = []
+    for level, row in rows.items():
+        if row["active_msgs_per_s"] < 0.9 * row["offered_msgs_per_s"]:
+            notes.append(
+                f"{level} active sessions offered {row['offered_msgs_per_s']:,.0f} msg/s; "
+                f"{row['active_msgs_per_s']:,.0f} came back within the window (system CPU "
+                f"{row['active_cpu']['system'] or 0:.2f} cores): saturated, so that level's active RSS "
+                "includes queued messages."
+            )
+    return notes
 
 
 RTT_KEYS = ("rtt_ms.p50", "rtt_ms.p99", "rtt_ms.p999", "rps", "system_cpu_us_per_req", "mock_cpu_us_per_req")

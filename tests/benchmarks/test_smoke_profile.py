@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from benchmarks.__main__ import SCENARIOS
+from benchmarks.profiles import SMOKE
 
 ROOT = Path(__file__).resolve().parents[2]
 PLOTS = (
@@ -51,9 +52,17 @@ def test_smoke_profile_has_samples_for_every_scenario(smoke_run: Path) -> None:
             assert _has_samples(results[key]), key
 
 
+@pytest.mark.timeout(60)
+def test_smoke_profile_realtime_sessions_all_echo(smoke_run: Path) -> None:
+    realtime = json.loads((smoke_run / "results.json").read_text())["scenarios"]["realtime"]
+    assert realtime["sessions_reached"] == SMOKE.realtime.levels[-1]
+    assert realtime["rss_mb_per_1000_idle"] is not None
+    runs = [run for level in realtime["levels"].values() for r in level["runs"].values() for run in r]
+    runs.append(realtime["hold_run"])
+    assert all(run["corrupted"] == 0 and run["lost"] == 0 and not run["errors"] for run in runs)
+
+
 def _has_samples(scenario: dict[str, Any]) -> bool:
-    if scenario.get("pending"):
-        return True
     if "levels" in scenario:  # concurrency sweep (runs per level) or held streams (a count per level)
         levels = scenario["levels"].values()
         return all(_has_samples(level) if "runs" in level else level["streams"] > 0 for level in levels)
