@@ -137,7 +137,7 @@ def _anthropic() -> StreamTranslator:
 
 
 def _gemini() -> StreamTranslator:
-    from gateway.providers.gemini import GenerateContentStream
+    from gateway.providers.gemini_answers import GenerateContentStream
 
     return GenerateContentStream("google", "gemini", include_usage=True)
 

@@ -34,6 +34,7 @@ from gateway.providers.base import (
     Translation,
     UpstreamCall,
 )
+from gateway.providers.gemini_answers import read_response, vectors
 from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
 from gateway.providers.translated import TranslatedProvider, json_object
@@ -106,7 +107,7 @@ class VertexChat(_VertexAuth):
         # Errors come in Google's shape or Anthropic's: both keep the message at error.message.
         if "/publishers/anthropic/" in native.url:
             return anthropic.read_message(SPEC.slug, status, body, native.model)
-        return gemini.read_response(SPEC.slug, status, body, native.model)
+        return read_response(SPEC.slug, status, body, native.model)
 
 
 class VertexEmbeddings(_VertexAuth):
@@ -128,8 +129,8 @@ class VertexEmbeddings(_VertexAuth):
         if status >= 400:
             return upstream_error(SPEC.slug, status, body, ("error",))
         answer = json_object(SPEC.slug, body)
-        vectors = gemini.vectors(SPEC.slug, answer.get("predictions"), ("embeddings", "values"))
-        return embeddings(native, vectors, sum(map(_token_count, answer["predictions"])))
+        found = vectors(SPEC.slug, answer.get("predictions"), ("embeddings", "values"))
+        return embeddings(native, found, sum(map(_token_count, answer["predictions"])))
 
 
 def provider() -> TranslatedProvider:

@@ -72,6 +72,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
     "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
+    "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
     "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
