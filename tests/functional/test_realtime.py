@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 from websockets.asyncio.client import ClientConnection, connect
@@ -609,3 +610,38 @@ async def test_sigterm_closes_open_sessions_with_1001_after_the_drain_timeout(
     await realtime.last.wait_closed()
     assert realtime.last.close_code == 1001
     assert await gateway_process.wait_exit() == 0, gateway_process.stderr
+
+
+async def test_heartbeat_pings_both_legs_of_a_quiet_session(
+    make_gateway: GatewayFactory, aiohttp_server: Callable[..., Awaitable[TestServer]]
+) -> None:
+    # Pings keep proxies and load balancers from dropping a quiet session: the gateway sends them
+    # to the client and to the provider, and neither side has to say anything.
+    upstream_pings: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def quiet_provider(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is aiohttp.WSMsgType.PING:
+                upstream_pings.put_nowait(message.data)
+                await ws.pong(message.data)
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/realtime", quiet_provider)
+    provider = await aiohttp_server(app)
+    server = await make_gateway(settings_with(realtime={"heartbeat": 0.1}))
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"http://127.0.0.1:{provider.port}/v1",
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url(server), headers=headers, autoping=False) as client,
+    ):
+        message = await asyncio.wait_for(client.receive(), WAIT)
+        assert message.type is aiohttp.WSMsgType.PING
+        await client.pong(message.data)
+        await asyncio.wait_for(upstream_pings.get(), WAIT)
+        assert not client.closed
