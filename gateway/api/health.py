@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.admin_access import require_admin
 from gateway.appkeys import HEALTH, STATE
 
 
@@ -26,5 +27,6 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def health_targets(request: web.Request) -> web.Response:
     """This process's view of every routing target it has tried: breaker state, recent error rate,
-    in-flight requests, time to first token. Each worker answers for itself."""
+    in-flight requests, time to first token. Each worker answers for itself. Admin only."""
+    require_admin(request)
     return web.json_response({"targets": request.app[HEALTH].snapshot()})

@@ -39,6 +39,7 @@ from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
 from gateway.routing.health import BreakerState, TargetHealth
+from gateway.routing.identity import TargetIdentity
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
@@ -433,11 +434,12 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
     outgoing.headers.update(outgoing.native.headers)
 
 
-def _report_health(health: TargetHealth, key: str, record: RequestRecord) -> None:
+def _report_health(health: TargetHealth, key: TargetIdentity, record: RequestRecord) -> None:
     """A target's breaker counts what the provider did wrong: 5xx, 429, broken or silent
-    connections. Its 4xx answers are the caller's business, and a client leaving says nothing."""
+    connections (502/504). 4xx answers, the provider's or the gateway's own (a bad key file, the
+    caller's own deadline), are the caller's business, and a client leaving says nothing."""
     health.finished(key)
-    if record.outcome == "upstream_error" or record.status >= 500 or record.status == 429:
+    if record.status >= 500 or record.status == 429:
         health.failed(key)
     elif record.outcome in ("ok", "fell_back", "retried"):
         health.succeeded(key, record.first_token_ms / 1000 if record.first_token_ms else None)

@@ -86,7 +86,8 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     protocols = _Protocols(request.headers.getall("Sec-WebSocket-Protocol", []))
     headers = _caller_headers(request, protocols)
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
-    targets = targets_for(headers, metadata, {}, app[PROVIDERS], app[SETTINGS], app[HEALTH])
+    params = {"model": request.query["model"]} if "model" in request.query else {}
+    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH])
     # Everything that can refuse the request itself does so here, as an HTTP error.
     connections = [_Connection(target, request, protocols) for target in targets]
     state = app[STATE]

@@ -9,6 +9,7 @@ String values in the file may reference the environment as ``${NAME}`` (provider
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import os
 import re
@@ -43,6 +44,16 @@ class ServerSettings:
     backlog: int = 2048
     #: Client keep-alive; longer than common load balancers' idle timeouts (60 s) so they close first.
     keepalive_timeout: float = 75.0
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether the gateway listens on loopback only, where only this machine can reach it."""
+        if self.host.lower().rstrip(".") == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # a name, or 0.0.0.0 / :: (every interface)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +114,8 @@ class BreakerSettings:
     cooldown: float = 30.0
     #: Weight of the newest time-to-first-token in its moving average (0 < alpha <= 1).
     ewma_alpha: float = 0.2
+    #: A target with no request for this many seconds leaves the table (and its statistics).
+    forget_after: float = 3600.0
 
     def __post_init__(self) -> None:
         # 0 would freeze the average at its first sample; above 1 it overshoots and oscillates.
@@ -135,6 +148,13 @@ class CustomHostSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminSettings:
+    #: Bearer token for the endpoints that show the gateway's state (/v1/health/targets). Without
+    #: one they answer only while the gateway listens on loopback only.
+    token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
     #: gateway can then spend it, so bind the gateway to a private interface when set.
@@ -155,6 +175,7 @@ class Settings:
     retries: RetrySettings = field(default_factory=RetrySettings)
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -168,6 +189,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "retries": RetrySettings,
     "breaker": BreakerSettings,
     "realtime": RealtimeSettings,
+    "admin": AdminSettings,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

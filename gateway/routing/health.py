@@ -1,8 +1,12 @@
 """Per-process health of routing targets: a circuit breaker and a time-to-first-token EWMA per key.
 
-A target key names one upstream (e.g. ``"openai|http://host/v1"``); it is shown by
-``GET /v1/health/targets``, so it must never hold a credential. Each worker process keeps its own
-state: no locks (one event loop), no cross-process traffic on the request path.
+A key is a :class:`TargetIdentity` (provider, base URL, model, endpoint options and a credential
+fingerprint: ``routing/identity.py``), so one caller's failures never touch another caller's target.
+It is shown by ``GET /v1/health/targets`` through ``describe()``, which holds no secret. Each worker
+process keeps its own state: no locks (one event loop), no cross-process traffic on the request path.
+
+The table is bounded: at most ``max_keys`` entries of bounded size, and an entry with no request
+for ``forget_after`` seconds (and none in flight) is dropped.
 
 Contract for the caller, per attempt at a target::
 
@@ -27,10 +31,13 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.config.settings import BreakerSettings
+from gateway.routing.identity import TargetIdentity
 
-#: Keys come from configs, and inline configs may name any custom host: this bounds the memory a
-#: stream of made-up hosts can take (a few hundred bytes per key).
-MAX_KEYS = 10_000
+#: Keys come from configs, and inline configs may name any custom host, model and key: this bounds
+#: the memory a stream of made-up targets can take (each key's fields are bounded in length).
+MAX_KEYS = 4096
+#: Seconds between two sweeps for forgotten entries (a sweep walks the whole table).
+_SWEEP_EVERY = 10.0
 #: The error-rate window is kept as this many buckets rather than one entry per request, which
 #: would hold rate × window entries (300,000 at 10k req/s over 30 s).
 _BUCKETS = 10
@@ -103,6 +110,8 @@ class _Target:
     probe_started: float | None = None
     in_flight: int = 0
     ewma_ttft: float | None = None
+    #: When a request last started or reported here (entries idle for ``forget_after`` are dropped).
+    last_seen: float = 0.0
 
 
 class TargetHealth:
@@ -118,11 +127,12 @@ class TargetHealth:
         self._settings = settings or BreakerSettings()
         self._clock = clock
         self._max_keys = max(1, max_keys)
-        self._targets: dict[str, _Target] = {}
+        self._targets: dict[TargetIdentity, _Target] = {}
+        self._last_sweep = clock()
 
     # -- routing decisions -------------------------------------------------------------------
 
-    def allow(self, key: str) -> bool:
+    def allow(self, key: TargetIdentity) -> bool:
         """May a request go to ``key`` now? Granting the half-open probe is a claim: further calls
         return False until that probe reports through ``succeeded`` or ``failed``."""
         target = self._targets.get(key)
@@ -135,45 +145,48 @@ class TargetHealth:
         target.probe_started = now
         return True
 
-    def state(self, key: str) -> BreakerState:
+    def state(self, key: TargetIdentity) -> BreakerState:
         """The breaker's state without claiming anything (``half_open``: a probe may be sent)."""
         target = self._targets.get(key)
         return BreakerState.CLOSED if target is None else self._state(target, self._clock())
 
-    def in_flight(self, key: str) -> int:
+    def in_flight(self, key: TargetIdentity) -> int:
         target = self._targets.get(key)
         return 0 if target is None else target.in_flight
 
-    def latency(self, key: str) -> float | None:
+    def latency(self, key: TargetIdentity) -> float | None:
         """Moving average of the time to first token in seconds; ``None`` before any sample."""
         target = self._targets.get(key)
         return None if target is None else target.ewma_ttft
 
     # -- reports from the request path -------------------------------------------------------
 
-    def started(self, key: str) -> None:
-        self._target(key).in_flight += 1
+    def started(self, key: TargetIdentity) -> None:
+        target = self._target(key)
+        target.in_flight += 1
+        target.last_seen = self._clock()
 
-    def finished(self, key: str) -> None:
+    def finished(self, key: TargetIdentity) -> None:
         target = self._targets.get(key)
         if target is not None and target.in_flight > 0:
             target.in_flight -= 1
 
-    def succeeded(self, key: str, first_token_seconds: float | None = None) -> None:
+    def succeeded(self, key: TargetIdentity, first_token_seconds: float | None = None) -> None:
         """The attempt got a good answer; ``first_token_seconds`` feeds the latency average."""
         target = self._target(key)
-        target.window.add(self._clock(), failed=False)
+        target.last_seen = now = self._clock()
+        target.window.add(now, failed=False)
         target.consecutive_failures = 0
         if target.state is BreakerState.HALF_OPEN:
             self._close(target)
         if first_token_seconds is not None:
             self._observe_latency(target, first_token_seconds)
 
-    def failed(self, key: str) -> None:
+    def failed(self, key: TargetIdentity) -> None:
         """The attempt failed in a way that says something about the target (5xx, 429, timeout,
         connection error); a failed probe re-opens the breaker for another full cooldown."""
         target = self._target(key)
-        now = self._clock()
+        target.last_seen = now = self._clock()
         target.window.add(now, failed=True)
         target.consecutive_failures += 1
         if target.state is BreakerState.HALF_OPEN or (
@@ -186,19 +199,32 @@ class TargetHealth:
     # -- the endpoint ------------------------------------------------------------------------
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """One JSON-ready row per key, sorted by key (``GET /v1/health/targets``)."""
+        """One JSON-ready, secret-free row per key, sorted (``GET /v1/health/targets``)."""
         now = self._clock()
-        return [self._row(key, self._targets[key], now) for key in sorted(self._targets)]
+        self._forget_idle(now)
+        rows = [self._row(key, target, now) for key, target in self._targets.items()]
+        return sorted(rows, key=lambda row: (row["provider"], row["base_url"], row["model"]))
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _target(self, key: str) -> _Target:
+    def _target(self, key: TargetIdentity) -> _Target:
         target = self._targets.get(key)
         if target is None:
+            now = self._clock()
+            if now - self._last_sweep >= _SWEEP_EVERY:
+                self._forget_idle(now)
             if len(self._targets) >= self._max_keys:
                 self._evict()
-            target = self._targets[key] = _Target(_Window(self._settings.window))
+            target = self._targets[key] = _Target(_Window(self._settings.window), last_seen=now)
         return target
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop entries with no request for ``forget_after`` seconds and none in flight."""
+        self._last_sweep = now
+        horizon = now - self._settings.forget_after
+        idle = [k for k, t in self._targets.items() if t.last_seen < horizon and not t.in_flight]
+        for key in idle:
+            del self._targets[key]
 
     def _evict(self) -> None:
         """Drop the oldest key that is closed and idle (it loses only its statistics); if every
@@ -248,12 +274,11 @@ class TargetHealth:
         alpha = self._settings.ewma_alpha
         target.ewma_ttft = seconds if previous is None else alpha * seconds + (1 - alpha) * previous
 
-    def _row(self, key: str, target: _Target, now: float) -> dict[str, Any]:
+    def _row(self, key: TargetIdentity, target: _Target, now: float) -> dict[str, Any]:
         target.window.expire(now)
         state = self._state(target, now)
         probe_in = self._settings.cooldown - (now - target.opened_at)
-        return {
-            "key": key,
+        return key.describe() | {
             "state": state.value,
             "consecutive_failures": target.consecutive_failures,
             "requests": target.window.requests,

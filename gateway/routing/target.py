@@ -20,6 +20,7 @@ from gateway.errors import InvalidRequest
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
+from gateway.routing.identity import TargetIdentity, target_identity
 from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
@@ -48,17 +49,8 @@ class Target:
     retry: Retry = NO_RETRY
     #: Seconds without a first chunk after which the next target starts too (hedging).
     hedge_after: float | None = None
-
-    @property
-    def health_key(self) -> str | None:
-        """Which circuit breaker this target counts toward: provider, base URL and options (never
-        the key: breakers are shown at /v1/health/targets). ``None`` outside a config."""
-        if self.config_path is None:
-            return None
-        spec = self.adapter.spec
-        return " ".join(
-            [spec.slug, self.base_url or spec.base_url, *sorted(v for v in self.options.values() if v)]
-        )
+    #: The circuit breaker (and load figures) this target counts toward; ``None`` outside a config.
+    health_key: TargetIdentity | None = None
 
     def check_serves(self, family: str) -> None:
         """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
@@ -72,8 +64,8 @@ class Target:
             code="unsupported_endpoint",
         )
 
-    def for_leg(self, leg: Leg) -> Target:
-        """This target as the config's plan places it."""
+    def for_leg(self, leg: Leg, params: Mapping[str, Any]) -> Target:
+        """This target as the config's plan places it (the model its overrides pick included)."""
         return dataclasses.replace(
             self,
             override_params=leg.override_params,
@@ -81,7 +73,14 @@ class Target:
             move_on=leg.move_on,
             retry=leg.retry or NO_RETRY,
             hedge_after=leg.hedge_after,
+            health_key=self.identity(_model(leg.override_params, params)),
         )
+
+    def identity(self, model: str) -> TargetIdentity:
+        """Who this target is when asked for ``model``: see ``routing/identity.py``."""
+        spec = self.adapter.spec
+        base_url = self.base_url or spec.base_url
+        return target_identity(spec.slug, base_url, model, self.options, self.api_key)
 
 
 def targets_for(
@@ -96,9 +95,13 @@ def targets_for(
     config = headers.get("x-portkey-config")
     if not config:
         return [target_from_headers(headers, registry, settings)]
-    load = _LoadFromHealth(health, lambda node: _from_node(node, headers, registry, settings).health_key)
-    legs = plan(_parsed(config, settings), metadata, params, load)
-    return [_from_node(leg.node, headers, registry, settings).for_leg(leg) for leg in legs]
+
+    def key_of(node: Node) -> TargetIdentity:
+        target = _from_node(node, headers, registry, settings)
+        return target.identity(_model(node.override_params, params))
+
+    legs = plan(_parsed(config, settings), metadata, params, _LoadFromHealth(health, key_of))
+    return [_from_node(leg.node, headers, registry, settings).for_leg(leg, params) for leg in legs]
 
 
 def target_from_headers(
@@ -149,17 +152,15 @@ class _LoadFromHealth:
     """The load a ``loadbalance`` sees, from this process's target health (targets only: a nested
     strategy counts as idle and unmeasured)."""
 
-    def __init__(self, health: TargetHealth, key_of: Callable[[Node], str | None]) -> None:
+    def __init__(self, health: TargetHealth, key_of: Callable[[Node], TargetIdentity]) -> None:
         self._health = health
         self._key_of = key_of
 
     def in_flight(self, node: Node) -> int:
-        key = self._key_of(node) if node.is_target else None
-        return 0 if key is None else self._health.in_flight(key)
+        return self._health.in_flight(self._key_of(node)) if node.is_target else 0
 
     def latency(self, node: Node) -> float | None:
-        key = self._key_of(node) if node.is_target else None
-        return None if key is None else self._health.latency(key)
+        return self._health.latency(self._key_of(node)) if node.is_target else None
 
 
 @functools.lru_cache(maxsize=256)
@@ -181,6 +182,12 @@ def _parsed(value: str, settings: Settings) -> Node:
             code="unknown_config",
         )
     return named
+
+
+def _model(override_params: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """The model a target is asked for: its config's override, else the request's own."""
+    model = override_params.get("model", params.get("model"))
+    return model if isinstance(model, str) else ""
 
 
 def _api_key(headers: CIMultiDictProxy[str]) -> str:

@@ -65,6 +65,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "routing.metadata": (0, "pure parser of one header into a dict, like streaming/sse"),
     "upstream.sigv4": (0, "pure request signing, like upstream/headers"),
     "streaming.eventstream": (0, "pure incremental frame decoder, like streaming/sse"),
+    "routing.identity": (1, "a target's identity and credential fingerprint, the key of routing/health"),
     "upstream.hostguard": (1, "custom-host policy and resolver used by upstream/session, reads config"),
     "routing.target": (2, "turns routing/plan's legs into targets with providers/registry adapters"),
     "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),

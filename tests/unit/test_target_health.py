@@ -8,9 +8,15 @@ import pytest
 
 from gateway.config.settings import BreakerSettings, SettingsError, load_settings
 from gateway.routing.health import BreakerState, TargetHealth
+from gateway.routing.identity import TargetIdentity, target_identity
 
-KEY = "openai|http://127.0.0.1:9/v1"
-OTHER = "groq|http://127.0.0.1:10/openai/v1"
+KEY = target_identity("openai", "http://127.0.0.1:9/v1", "gpt-4o", {}, "sk-one")
+OTHER = target_identity("groq", "http://127.0.0.1:10/openai/v1", "llama", {}, "gsk-two")
+
+
+def model(name: str) -> TargetIdentity:
+    """One of several targets that differ only by model."""
+    return target_identity("openai", "http://127.0.0.1:9/v1", name, {}, "sk-one")
 
 
 class FakeClock:
@@ -37,7 +43,7 @@ def make(clock: FakeClock, **changes: float) -> TargetHealth:
     return TargetHealth(dataclasses.replace(SETTINGS, **changes), clock=clock)
 
 
-def fail(health: TargetHealth, times: int, key: str = KEY) -> None:
+def fail(health: TargetHealth, times: int, key: TargetIdentity = KEY) -> None:
     for _ in range(times):
         health.failed(key)
 
@@ -200,7 +206,7 @@ def test_in_flight_counts_never_go_negative(clock: FakeClock) -> None:
     assert health.in_flight(KEY) == 1
     health.finished(KEY)
     health.finished(KEY)
-    health.finished("never-started")
+    health.finished(model("never-started"))
     assert health.in_flight(KEY) == 0
 
 
@@ -212,8 +218,8 @@ def test_snapshot_rows(clock: FakeClock) -> None:
     open_breaker(health)
     clock.advance(2.0)
     assert health.snapshot() == [
-        {
-            "key": OTHER,
+        OTHER.describe()
+        | {
             "state": "closed",
             "consecutive_failures": 0,
             "requests": 1,
@@ -223,8 +229,8 @@ def test_snapshot_rows(clock: FakeClock) -> None:
             "ewma_ttft_ms": 250.0,
             "probe_in_seconds": None,
         },
-        {
-            "key": KEY,
+        KEY.describe()
+        | {
             "state": "open",
             "consecutive_failures": 3,
             "requests": 4,
@@ -241,14 +247,49 @@ def test_snapshot_rows(clock: FakeClock) -> None:
 
 def test_keys_are_capped_dropping_the_oldest_closed_idle_one_first(clock: FakeClock) -> None:
     health = TargetHealth(BreakerSettings(consecutive_failures=1), clock=clock, max_keys=3)
-    health.failed("a")  # open: kept
-    health.started("b")  # busy: kept
-    health.succeeded("c", 0.1)  # closed and idle: dropped first
-    health.succeeded("d", 0.1)
-    assert [row["key"] for row in health.snapshot()] == ["a", "b", "d"]
-    health.finished("b")
-    health.succeeded("e", 0.1)
-    assert [row["key"] for row in health.snapshot()] == ["a", "d", "e"]
+    health.failed(model("a"))  # open: kept
+    health.started(model("b"))  # busy: kept
+    health.succeeded(model("c"), 0.1)  # closed and idle: dropped first
+    health.succeeded(model("d"), 0.1)
+    assert [row["model"] for row in health.snapshot()] == ["a", "b", "d"]
+    health.finished(model("b"))
+    health.succeeded(model("e"), 0.1)
+    assert [row["model"] for row in health.snapshot()] == ["a", "d", "e"]
+
+
+def test_a_target_idle_for_forget_after_leaves_the_table(clock: FakeClock) -> None:
+    health = make(clock, forget_after=100.0)
+    health.failed(KEY)
+    health.started(OTHER)  # in flight: kept however long it takes
+    clock.advance(99.0)
+    assert len(health.snapshot()) == 2
+    clock.advance(2.0)
+    assert [row["model"] for row in health.snapshot()] == ["llama"]
+    assert health.state(KEY) is BreakerState.CLOSED
+
+
+def test_rows_show_a_fingerprint_never_the_credentials() -> None:
+    options = {"aws-region": "us-east-1", "aws-secret-access-key": "SECRET-AWS", "aws-access-key-id": "AKIDX"}
+    identity = target_identity("bedrock", "http://user:PASSWORD@127.0.0.1:9?k=QUERYKEY", "m", options, "sk-K")
+    row = identity.describe()
+    shown = repr(row)
+    for secret in ("SECRET-AWS", "AKIDX", "PASSWORD", "QUERYKEY", "sk-K", "user"):
+        assert secret not in shown
+    assert row["options"] == {"aws-region": "us-east-1"}
+    assert row["base_url"] == "http://127.0.0.1:9"
+    assert len(row["credential"]) == 12
+    other_key = target_identity(
+        "bedrock", "http://127.0.0.1:9", "m", {**options, "aws-secret-access-key": "S2"}, "sk-K"
+    )
+    assert other_key.credential != identity.credential
+    assert other_key != identity
+
+
+def test_long_fields_are_bounded_and_stay_distinct() -> None:
+    first = target_identity("openai", "http://127.0.0.1:9/v1", "m" * 5000 + "1", {}, "")
+    second = target_identity("openai", "http://127.0.0.1:9/v1", "m" * 5000 + "2", {}, "")
+    assert len(first.model) <= 200
+    assert first != second
 
 
 def test_breaker_settings_come_from_the_file_and_environment() -> None:
