@@ -47,7 +47,7 @@ from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
 from gateway.upstream.failures import upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
-from gateway.upstream.hostguard import check_custom_host
+from gateway.upstream.hostguard import check_custom_host, has_dot_segments
 
 #: ``asyncio.timeout(None)`` costs ~3 µs a request for nothing.
 _NO_DEADLINE = contextlib.nullcontext()
@@ -97,6 +97,7 @@ async def proxy(
     assert task is not None
     state.request_started(task)
     try:
+        _check_path(request.rel_url.raw_path)
         body = await _request_body(request, body_kind)
         metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
         app = request.app
@@ -108,6 +109,15 @@ async def proxy(
         return await _try_targets(request, targets, family, body, metadata, started)
     finally:
         state.request_finished(task)
+
+
+def _check_path(raw_path: str) -> None:
+    """Refuse '.' and '..' segments (raw or percent-encoded, any case): forwarded, they would make
+    the provider (or a proxy before it) resolve a path outside the one the gateway meant."""
+    if has_dot_segments(raw_path):
+        raise InvalidRequest(
+            "The request path must not have '.' or '..' segments.", param=None, code="invalid_path"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +410,8 @@ async def _exchange(
         record.upstream_ms = (received - sent) * 1000
         record.tail = relay.tail
         if failure is not None:
-            record.outcome = "upstream_error"
+            # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
+            record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
             record.status = record.status or failure.status
         app[REQUEST_LOG].submit(record)
         if health_key is not None:
@@ -428,7 +439,12 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
     assert outgoing.native is not None
     app = request.app
     target = outgoing.target
-    check_url = functools.partial(check_custom_host, settings=app[SETTINGS].custom_hosts)
+    check_url = functools.partial(
+        check_custom_host,
+        policy=app[SETTINGS].host_policy,
+        where="The service account's token_uri",
+        param="x-portkey-vertex-service-account-json",
+    )
     credentials = Credentials(target.api_key, target.options, app[UPSTREAM], check_url)
     await outgoing.translation.authorize(outgoing.native, credentials)
     outgoing.headers.update(outgoing.native.headers)
@@ -462,7 +478,7 @@ def _after_failure(
     failure: GatewayError, chances: Chances, settings: RetrySettings
 ) -> RetryIn | MoveOn | None:
     """A connection failure before any answer is retried; a timeout is moved on from."""
-    if isinstance(failure, PayloadTooLarge):
+    if isinstance(failure, PayloadTooLarge | InvalidRequest):
         return None
     if chances.retries_left and isinstance(failure, UpstreamUnreachable | UpstreamBroken):
         delay = retry_delay({}, chances.retry_number, settings)
@@ -487,7 +503,15 @@ def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> Gat
             f"Provider {outgoing.provider} did not finish within the gateway's request timeout "
             f"({seconds:g} s)."
         )
-    return upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
+    failure = upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
+    if failure.code == "custom_host_not_allowed":
+        target = outgoing.target
+        failure.param = (
+            "x-portkey-config"
+            if target.config_path
+            else ("x-portkey-custom-host" if target.base_url else "x-portkey-provider")
+        )
+    return failure
 
 
 def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: float) -> None:

@@ -9,7 +9,6 @@ String values in the file may reference the environment as ``${NAME}`` (provider
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import os
 import re
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.routing import ConfigError, Node, parse_node
+from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -48,12 +48,7 @@ class ServerSettings:
     @property
     def loopback_only(self) -> bool:
         """Whether the gateway listens on loopback only, where only this machine can reach it."""
-        if self.host.lower().rstrip(".") == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False  # a name, or 0.0.0.0 / :: (every interface)
+        return listens_on_loopback_only(self.host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +136,20 @@ class RealtimeSettings:
 
 @dataclass(frozen=True, slots=True)
 class CustomHostSettings:
-    #: Hosts (``host`` or ``host:port``) x-portkey-custom-host may name; empty allows any host.
+    """Where custom hosts may point (rules in upstream/hostpolicy.py; README "Custom hosts")."""
+
+    #: Hosts, ``host:port``, addresses and CIDR ranges custom hosts may reach even when internal.
     allow: tuple[str, ...] = ()
+    #: Public internet hosts may be custom hosts; false makes ``allow`` the only hosts allowed.
+    allow_public: bool = True
     #: Cloud metadata and other link-local addresses are refused unless this is true.
     allow_metadata: bool = False
+
+    def __post_init__(self) -> None:
+        try:
+            parse_allow(self.allow)
+        except ValueError as exc:
+            raise SettingsError(f"custom_hosts.allow: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +184,22 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
+    #: Derived: where custom hosts and upstream connections may go (the URLs written here count
+    #: as allowed; loopback is allowed while server.host is loopback only).
+    host_policy: HostPolicy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        operator_urls = [provider.base_url for provider in self.providers.values()] + [
+            node.custom_host for config in self.configs.values() for node in config.walk() if node.custom_host
+        ]
+        policy = HostPolicy.build(
+            self.custom_hosts.allow,
+            allow_public=self.custom_hosts.allow_public,
+            allow_metadata=self.custom_hosts.allow_metadata,
+            server_host=self.server.host,
+            operator_urls=operator_urls,
+        )
+        object.__setattr__(self, "host_policy", policy)  # frozen: set once, here
 
 
 _SECTIONS: dict[str, type[Any]] = {

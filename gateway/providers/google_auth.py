@@ -186,12 +186,18 @@ async def _exchange(session: aiohttp.ClientSession, key: _Key, url: str) -> _Tok
     # JWT timestamps are wall-clock; the cache's expiry is monotonic (immune to clock steps).
     form = {"grant_type": GRANT_TYPE, "assertion": _assertion(key, int(time.time()))}
     try:
-        async with session.post(url, data=form, timeout=_TIMEOUT) as response:
+        # Never followed: a redirect's target was not checked by the SSRF guard (check_url).
+        async with session.post(url, data=form, timeout=_TIMEOUT, allow_redirects=False) as response:
             status, body = response.status, await response.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise UpstreamUnreachable(
             f"The vertex-ai token endpoint could not be reached ({type(exc).__name__})."
         ) from exc
+    if 300 <= status < 400:
+        raise UpstreamBroken(
+            f"The vertex-ai token endpoint answered with a redirect (HTTP {status}), which the gateway "
+            "does not follow."
+        )
     if status != 200:
         raise AuthenticationFailed(
             f"Google refused the Vertex AI service-account key (HTTP {status}): {_google_error(body)}",

@@ -119,7 +119,7 @@ def target_from_headers(
     adapter = registry.get(slug)
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
-    base_url = check_custom_host(custom_host, settings.custom_hosts) if custom_host else configured.base_url
+    base_url = check_custom_host(custom_host, settings.host_policy) if custom_host else configured.base_url
     options = {
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
@@ -134,7 +134,9 @@ def _from_node(
     adapter = registry.get(node.provider, where=f"{node.path}.provider")
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     base_url = (
-        check_custom_host(node.custom_host, settings.custom_hosts)
+        check_custom_host(
+            node.custom_host, settings.host_policy, f"{node.path}.custom_host", "x-portkey-config"
+        )
         if node.custom_host
         else configured.base_url
     )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from aiohttp import ClientSession, ClientTimeout, DefaultResolver, TCPConnector
+from types import SimpleNamespace
+
+from aiohttp import ClientSession, ClientTimeout, DefaultResolver, TCPConnector, TraceConfig
+from aiohttp.tracing import TraceRequestRedirectParams
 
 from gateway.config.settings import Settings
-from gateway.upstream.hostguard import guarded
+from gateway.upstream.failures import RedirectRefused
+from gateway.upstream.hostguard import ConnectGuard
 
 
 def create_upstream_session(settings: Settings) -> ClientSession:
@@ -17,20 +21,35 @@ def create_upstream_session(settings: Settings) -> ClientSession:
       back as they were sent, ``Content-Encoding`` and all;
     - a request without Accept-Encoding goes with ``identity`` (``api/proxy.py``), so aiohttp's
       default ``gzip, deflate`` never makes an upstream compress for a client that did not ask;
-    - connect and idle timeouts always on; the total deadline is per request (``api/proxy.py``).
+    - connect and idle timeouts always on; the total deadline is per request (``api/proxy.py``);
+    - every address dialled passes the SSRF guard (``upstream/hostguard.py``), and no redirect is
+      ever followed: its target was never checked (``ws_connect`` has no ``allow_redirects``, so
+      the session refuses them all; other callers pass ``allow_redirects=False`` and get the 3xx).
     """
     upstream = settings.upstream
+    guard = ConnectGuard(DefaultResolver(), settings.host_policy)
     connector = TCPConnector(
         limit=0,
         limit_per_host=upstream.limit_per_host,
         keepalive_timeout=upstream.keepalive_timeout,
         ttl_dns_cache=upstream.dns_cache_seconds,
-        resolver=guarded(DefaultResolver(), settings.custom_hosts),
+        resolver=guard,
+        socket_factory=guard.socket,
     )
+    no_redirects = TraceConfig()
+    no_redirects.on_request_redirect.append(_refuse_redirect)
     return ClientSession(
         connector=connector,
         timeout=ClientTimeout(total=None, connect=upstream.connect_timeout, sock_read=upstream.idle_timeout),
         auto_decompress=False,
         trust_env=False,
         raise_for_status=False,
+        trace_configs=[no_redirects],
     )
+
+
+async def _refuse_redirect(
+    session: ClientSession, context: SimpleNamespace, params: TraceRequestRedirectParams
+) -> None:
+    params.response.close()
+    raise RedirectRefused(params.response.status)
