@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.api.routes import add_routes
 from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
+from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import Settings
 from gateway.middleware.errors import openai_errors
 from gateway.observability.realtime import RealtimeCounters
@@ -27,8 +28,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
             # A client that disconnects cancels its handler, and so its upstream request, at once.
             "handler_cancellation": True,
             "keepalive_timeout": settings.server.keepalive_timeout,
-            # Inline routing configs travel in one header and can be long.
-            "max_field_size": 65536,
+            # Inline routing configs travel in one header and can be long; the headroom lets one
+            # past the config size limit reach the 400 that names that limit.
+            "max_field_size": MAX_CONFIG_BYTES + 4096,
         },
     )
     app[SETTINGS] = settings
