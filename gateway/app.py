@@ -11,6 +11,7 @@ from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, 
 from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import Settings
 from gateway.middleware.errors import openai_errors
+from gateway.middleware.protocol_errors import install as answer_protocol_errors
 from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.requestlog import RequestLog, running
 from gateway.observability.tracing import echo_trace_id
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
             "max_field_size": MAX_CONFIG_BYTES + 4096,
         },
     )
+    answer_protocol_errors(app)
     app[SETTINGS] = settings
     app[PROVIDERS] = ProviderRegistry.default()
     app[STATE] = ServerState()
