@@ -58,12 +58,16 @@ class GatewayRequestHandler(web.RequestHandler):
             first_bad_method = isinstance(exc, http_exceptions.BadHttpMethod) and self._request_count == 1
             level = logging.DEBUG if first_bad_method else logging.WARNING
             logger.log(level, "bad HTTP request from %s: %s", request.remote, reason)
-            body = error_body(f"Malformed HTTP request: {reason}.", "invalid_request_error", None, "bad_request")
+            message, type_, code = (
+                f"Malformed HTTP request: {reason}.",
+                "invalid_request_error",
+                "bad_request",
+            )
         else:
             # The application failed outside its error middleware (or timed out): a gateway bug.
-            logger.error("request from %s failed outside the application (status %d)", request.remote, status)
-            body = error_body("The gateway failed to handle this request.", "api_error", None, "internal_error")
-        response = web.json_response(body, status=status)
+            logger.error("request from %s failed outside the application", request.remote, exc_info=exc)
+            message, type_, code = "The gateway failed to handle this request.", "api_error", "internal_error"
+        response = web.json_response(error_body(message, type_, None, code), status=status)
         response.force_close()
         return response
 
