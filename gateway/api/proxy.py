@@ -24,6 +24,7 @@ from gateway.api.bodies import (
     streamed_body,
 )
 from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
     GatewayError,
@@ -525,13 +526,12 @@ def _deadline(request: web.Request, configured: float) -> tuple[float | None, bo
     value = request.headers.get("x-portkey-request-timeout")
     if value is None:
         return (configured or None), False
-    try:
-        milliseconds = int(value)
-    except ValueError:
-        milliseconds = 0
-    if milliseconds <= 0:
+    # Digits only, and few: int() of 400 digits would pass, then overflow asyncio's timer.
+    milliseconds = int(value) if value.isdecimal() and len(value) <= 12 else 0
+    if not 0 < milliseconds <= MAX_TIMEOUT_MS:
         raise InvalidRequest(
-            f"x-portkey-request-timeout must be a positive number of milliseconds, got {value!r}.",
+            "x-portkey-request-timeout must be a positive number of milliseconds, at most "
+            f"{MAX_TIMEOUT_MS} (24 hours), got {value[:20]!r}.",
             param="x-portkey-request-timeout",
             code="invalid_request_timeout",
         )

@@ -75,7 +75,5 @@ async def test_a_malformed_request_gets_json_without_the_line_and_one_log_line_w
 
 async def test_a_well_formed_request_after_a_malformed_one_is_served(gateway: TestServer) -> None:
     await exchange(gateway, f"{_BASE}Authorization: Bearer {MARKER}\x7f\r\n\r\n".encode())
-    status, _, _ = await exchange(
-        gateway, b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"
-    )
+    status, _, _ = await exchange(gateway, b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
     assert status == 200
