@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import aiohttp
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
@@ -22,6 +23,7 @@ from gateway.api.bodies import (
     check_media_type,
     read_json_object,
     streamed_body,
+    too_deep,
 )
 from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.routing import MAX_TIMEOUT_MS
@@ -299,7 +301,10 @@ def _translated(
             f"Provider {target.adapter.spec.slug} is reached through translation, which needs a JSON body.",
             code="invalid_body",
         )
-    native = translation.request(call, {**body.parsed, **target.override_params})
+    try:
+        native = translation.request(call, {**body.parsed, **target.override_params})
+    except (orjson.JSONEncodeError, RecursionError):
+        raise too_deep() from None
     headers = _upstream_headers(request, streamed=False)
     # The provider's own content negotiation, not the client's (which was for OpenAI's format).
     headers.popall("Accept", None)
