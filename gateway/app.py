@@ -8,8 +8,10 @@ from aiohttp import web
 
 from gateway.api.routes import add_routes
 from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
+from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import Settings
 from gateway.middleware.errors import openai_errors
+from gateway.middleware.protocol_errors import install as answer_protocol_errors
 from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.requestlog import RequestLog, running
 from gateway.observability.tracing import echo_trace_id
@@ -27,10 +29,12 @@ def create_app(settings: Settings | None = None) -> web.Application:
             # A client that disconnects cancels its handler, and so its upstream request, at once.
             "handler_cancellation": True,
             "keepalive_timeout": settings.server.keepalive_timeout,
-            # Inline routing configs travel in one header and can be long.
-            "max_field_size": 65536,
+            # Inline routing configs travel in one header and can be long; the headroom lets one
+            # past the config size limit reach the 400 that names that limit.
+            "max_field_size": MAX_CONFIG_BYTES + 4096,
         },
     )
+    answer_protocol_errors(app)
     app[SETTINGS] = settings
     app[PROVIDERS] = ProviderRegistry.default()
     app[STATE] = ServerState()

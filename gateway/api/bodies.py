@@ -94,7 +94,12 @@ class RequestBody:
             return self.stream
         body = {**self.parsed, **override_params}
         renamed = adapter.rewrite_body(endpoint, body)
-        return orjson.dumps(body) if renamed or override_params else self.raw
+        if not (renamed or override_params):
+            return self.raw  # the hot path: the client's bytes, never walked
+        try:
+            return orjson.dumps(body)
+        except orjson.JSONEncodeError:
+            raise too_deep() from None
 
 
 def streamed_body(request: web.Request, limit: int) -> StreamedBody | None:
@@ -104,6 +109,16 @@ def streamed_body(request: web.Request, limit: int) -> StreamedBody | None:
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(_too_large(limit))
     return StreamedBody(request.content, limit)
+
+
+def too_deep() -> InvalidRequest:
+    """The 400 for a body that parsed (JSON allows 1,024 levels) but cannot be re-encoded (orjson
+    writes 254 at most): only bodies the gateway rewrites or translates are ever re-encoded."""
+    return InvalidRequest(
+        "The request body is nested too deeply: the gateway re-encodes it for this provider, which "
+        "allows 254 levels of JSON nesting.",
+        code="invalid_json",
+    )
 
 
 def _too_large(limit: int) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import cast
 
 import aiohttp
+import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
@@ -22,8 +23,10 @@ from gateway.api.bodies import (
     check_media_type,
     read_json_object,
     streamed_body,
+    too_deep,
 )
 from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
     GatewayError,
@@ -309,7 +312,10 @@ def _translated(
             f"Provider {target.adapter.spec.slug} is reached through translation, which needs a JSON body.",
             code="invalid_body",
         )
-    native = translation.request(call, {**body.parsed, **target.override_params})
+    try:
+        native = translation.request(call, {**body.parsed, **target.override_params})
+    except (orjson.JSONEncodeError, RecursionError):
+        raise too_deep() from None
     headers = _upstream_headers(request, streamed=False)
     # The provider's own content negotiation, not the client's (which was for OpenAI's format).
     headers.popall("Accept", None)
@@ -551,13 +557,12 @@ def _deadline(request: web.Request, configured: float) -> tuple[float | None, bo
     value = request.headers.get("x-portkey-request-timeout")
     if value is None:
         return (configured or None), False
-    try:
-        milliseconds = int(value)
-    except ValueError:
-        milliseconds = 0
-    if milliseconds <= 0:
+    # Digits only, and few: int() of 400 digits would pass, then overflow asyncio's timer.
+    milliseconds = int(value) if value.isdecimal() and len(value) <= 12 else 0
+    if not 0 < milliseconds <= MAX_TIMEOUT_MS:
         raise InvalidRequest(
-            f"x-portkey-request-timeout must be a positive number of milliseconds, got {value!r}.",
+            "x-portkey-request-timeout must be a positive number of milliseconds, at most "
+            f"{MAX_TIMEOUT_MS} (24 hours), got {value[:20]!r}.",
             param="x-portkey-request-timeout",
             code="invalid_request_timeout",
         )

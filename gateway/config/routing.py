@@ -4,17 +4,21 @@ A config is a node: either a *target* (``provider`` and its credentials) or a *s
 ``targets`` (each a node again, to any depth). Every node may carry ``override_params``,
 ``retry`` and ``request_timeout``; children inherit what they do not set. A bad field is a 400
 whose message names it (``config.targets[1].weight: expected a number``).
+
+Evaluating a config is bounded whatever the caller sends: its size, the number of targets (so of
+upstream calls), the nesting depth and the number of comparisons have limits (a 400 naming the
+limit), and ``$regex`` patterns are compiled once, here, by a linear-time engine (``regex.py``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from gateway.config.regex import Regex, RegexRefused, compile_regex
 from gateway.errors import InvalidRequest
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
@@ -23,6 +27,20 @@ MODES = ("single", "fallback", "loadbalance", "conditional")
 BALANCES = ("weighted", "least-inflight", "latency")
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
 DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
+
+# Limits on what one config may ask of the gateway. A demanding fallback chain has < 20 targets.
+#: Bytes of a config's JSON (the HTTP server caps header values a little above this).
+MAX_CONFIG_BYTES = 64 * 1024
+#: Nodes under ``targets``, nested ones included: each target may cost an upstream call.
+MAX_TARGETS = 50
+#: Levels of ``targets`` within ``targets``, and of ``$and``/``$or`` within a condition.
+MAX_DEPTH = 8
+#: Comparisons in all the conditions of a config (each runs on every request it routes).
+MAX_CONDITIONS = 64
+#: Largest ``weight``: bigger ones add up to infinity when a loadbalance draws.
+MAX_WEIGHT = 1_000_000
+#: Longest ``request_timeout`` or ``hedge_after_ms``, in milliseconds (24 hours).
+MAX_TIMEOUT_MS = 24 * 3600 * 1000
 
 #: Config keys of a target that become ``x-portkey-<name>`` provider options (Portkey's short
 #: Azure names included).
@@ -61,8 +79,47 @@ class Retry:
 
 
 @dataclass(frozen=True, slots=True)
+class Comparison:
+    operator: str
+    #: The operand as the config gives it; for ``$regex``, the compiled :class:`Regex`.
+    operand: Any
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTest:
+    """``metadata.<name>`` or ``params.<name>`` against every one of its comparisons."""
+
+    source: str
+    name: str
+    comparisons: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Combined:
+    """``$or`` (``any_of``) or ``$and`` over queries."""
+
+    any_of: bool
+    queries: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Holds when every one of its clauses holds."""
+
+    clauses: tuple[FieldTest | Combined, ...]
+
+    def comparisons(self) -> int:
+        return sum(
+            len(clause.comparisons)
+            if isinstance(clause, FieldTest)
+            else sum(query.comparisons() for query in clause.queries)
+            for clause in self.clauses
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
-    query: Mapping[str, Any]
+    query: Query
     then: str
 
 
@@ -108,22 +165,54 @@ class Node:
 
 
 def parse_config(text: str) -> Node:
-    """An inline ``x-portkey-config`` (JSON text)."""
+    """An inline ``x-portkey-config`` (JSON text), within the limits."""
+    # Header values are decoded with surrogateescape: count the bytes as they came.
+    _check_size(len(text.encode(errors="surrogateescape")))
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise ConfigError("x-portkey-config is not valid JSON.", param="x-portkey-config") from None
-    return parse_node(value, "config")
+    return parse_root(value)
 
 
-def parse_node(raw: Any, path: str) -> Node:
+def parse_config_value(raw: Any) -> Node:
+    """A config already decoded (a ``[configs.<id>]`` table of the settings), within the same
+    limits as an inline one: its size is that of its JSON."""
+    try:
+        size = len(orjson.dumps(raw))
+    except orjson.JSONEncodeError:
+        raise _limit(f"config is nested deeper than JSON allows; the limit is {MAX_DEPTH} levels") from None
+    _check_size(size)
+    return parse_root(raw)
+
+
+def parse_root(raw: Any) -> Node:
+    """A whole config: the tree of nodes, then the limits on its targets and conditions."""
+    root = _node(raw, "config", 0)
+    targets = sum(1 for _ in root.walk()) - 1
+    if targets > MAX_TARGETS:
+        raise _limit(f"config has {targets} targets; the limit is {MAX_TARGETS}")
+    conditions = sum(c.query.comparisons() for node in root.walk() for c in node.strategy.conditions)
+    if conditions > MAX_CONDITIONS:
+        raise _limit(f"config has {conditions} comparisons in its conditions; the limit is {MAX_CONDITIONS}")
+    return root
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_CONFIG_BYTES:
+        raise _limit(f"config is {size} bytes; the limit is {MAX_CONFIG_BYTES}")
+
+
+def _node(raw: Any, path: str, depth: int) -> Node:
+    """One node at ``depth`` levels of ``targets`` under the root, and the nodes below it."""
     table = _object(raw, path)
     unknown = sorted(set(table) - _NODE_KEYS)
     if unknown:
         raise _bad(f"{path}.{unknown[0]}", "unknown field")
-    targets = tuple(
-        parse_node(item, f"{path}.targets[{i}]") for i, item in enumerate(_list(table, "targets", path))
-    )
+    items = _list(table, "targets", path)
+    if items and depth >= MAX_DEPTH:
+        raise _limit(f"{path}: targets nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
+    targets = tuple(_node(item, f"{path}.targets[{i}]", depth + 1) for i, item in enumerate(items))
     strategy = _strategy(table.get("strategy"), f"{path}.strategy", targets)
     if not targets and "provider" not in table:
         raise _bad(path, "needs either 'provider' (a target) or 'targets' (a strategy over targets)")
@@ -134,7 +223,7 @@ def parse_node(raw: Any, path: str) -> Node:
         strategy=strategy,
         targets=targets,
         name=_optional_text(table, "name", path),
-        weight=_number(table.get("weight", 1.0), f"{path}.weight"),
+        weight=_weight(table.get("weight", 1.0), f"{path}.weight"),
         provider=_optional_text(table, "provider", path),
         api_key=_optional_text(table, "api_key", path),
         custom_host=_optional_text(table, "custom_host", path),
@@ -209,36 +298,51 @@ def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> No
 
 def _condition(raw: Any, path: str) -> Condition:
     table = _object(raw, path)
-    _check_query(_object(table.get("query"), f"{path}.query"), f"{path}.query")
-    return Condition(query=table["query"], then=_text(table.get("then"), f"{path}.then"))
+    query = _query(table.get("query"), f"{path}.query", 0)
+    return Condition(query=query, then=_text(table.get("then"), f"{path}.then"))
 
 
-def _check_query(query: Mapping[str, Any], path: str) -> None:
-    for key, value in query.items():
+def _query(raw: Any, path: str, depth: int) -> Query:
+    if depth > MAX_DEPTH:
+        raise _limit(f"{path}: $and/$or nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
+    clauses: list[FieldTest | Combined] = []
+    for key, value in _object(raw, path).items():
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not value:
                 raise _bad(f"{path}.{key}", "expected a non-empty list of queries")
-            for i, item in enumerate(value):
-                _check_query(_object(item, f"{path}.{key}[{i}]"), f"{path}.{key}[{i}]")
+            queries = tuple(_query(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(value))
+            clauses.append(Combined(key == "$or", queries))
         elif key.startswith("$"):
             raise _bad(f"{path}.{key}", f"unknown operator; expected one of {', '.join(OPERATORS)}")
         elif not key.startswith(("metadata.", "params.")):
             raise _bad(f"{path}.{key}", "conditions look at 'metadata.<key>' or 'params.<field>'")
-        elif isinstance(value, dict):
-            _check_comparison(value, f"{path}.{key}")
+        else:
+            source, _, name = key.partition(".")
+            clauses.append(FieldTest(source, name, _comparisons(value, f"{path}.{key}")))
+    return Query(tuple(clauses))
 
 
-def _check_comparison(comparison: Mapping[str, Any], path: str) -> None:
-    for operator, operand in comparison.items():
+def _comparisons(expected: Any, path: str) -> tuple[Comparison, ...]:
+    """``{"$gt": 3}`` as its comparisons; a bare value means ``$eq``."""
+    if not isinstance(expected, dict):
+        return (Comparison("$eq", expected),)
+    comparisons = []
+    for operator, operand in expected.items():
         if operator not in OPERATORS or operator in ("$and", "$or"):
             raise _bad(f"{path}.{operator}", f"unknown operator; expected one of {', '.join(OPERATORS[:-2])}")
         if operator in ("$in", "$nin") and not isinstance(operand, list):
             raise _bad(f"{path}.{operator}", "expected a list")
         if operator == "$regex":
-            try:
-                re.compile(_text(operand, f"{path}.{operator}"))
-            except re.error as exc:
-                raise _bad(f"{path}.{operator}", f"invalid regular expression: {exc}") from None
+            operand = _regex(operand, f"{path}.{operator}")
+        comparisons.append(Comparison(operator, operand))
+    return tuple(comparisons)
+
+
+def _regex(raw: Any, path: str) -> Regex:
+    try:
+        return compile_regex(_text(raw, path))
+    except RegexRefused as exc:
+        raise _bad(path, f"invalid regular expression: {exc}") from None
 
 
 def _retry(raw: Any, path: str) -> Retry | None:
@@ -266,14 +370,14 @@ def _status_codes(raw: Any, path: str) -> frozenset[int]:
 def _timeout(raw: Any, path: str) -> int | None:
     if raw is None:
         return None
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw <= 0:
-        raise _bad(path, "expected a positive number of milliseconds")
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw <= MAX_TIMEOUT_MS:
+        raise _bad(path, f"expected a positive number of milliseconds, at most {MAX_TIMEOUT_MS} (24 hours)")
     return raw
 
 
-def _number(raw: Any, path: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-        raise _bad(path, "expected a non-negative number")
+def _weight(raw: Any, path: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= MAX_WEIGHT:
+        raise _bad(path, f"expected a number from 0 to {MAX_WEIGHT}")
     return float(raw)
 
 
@@ -307,3 +411,7 @@ def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:
 
 def _bad(path: str, problem: str) -> ConfigError:
     return ConfigError(f"Invalid routing config: {path}: {problem}.", param="x-portkey-config")
+
+
+def _limit(problem: str) -> ConfigError:
+    return ConfigError(f"Invalid routing config: {problem}.", param="x-portkey-config")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config.routing import ConfigError, Node, parse_node
+from gateway.config.routing import ConfigError, Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 _MiB = 1024 * 1024
@@ -256,7 +256,7 @@ def _build(raw: dict[str, Any]) -> Settings:
 
 def _named_config(value: Any, path: str) -> Node:
     try:
-        return parse_node(value, "config")
+        return parse_config_value(value)
     except ConfigError as exc:
         raise SettingsError(f"{path}: {exc.message}") from None
 

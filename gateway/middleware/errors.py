@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, error_body
+from gateway.observability.logging import escaped
 
 logger = logging.getLogger("gateway.errors")
 
@@ -28,7 +29,7 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
             raise
         return _respond(_from_http_exception(request, exc))
     except Exception:
-        logger.exception("unexpected error on %s %s", request.method, request.path)
+        logger.exception("unexpected error on %s %s", escaped(request.method), escaped(request.path))
         return web.json_response(
             error_body("The gateway failed to handle this request.", "api_error", None, "internal_error"),
             status=500,

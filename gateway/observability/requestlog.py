@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from gateway.observability.logging import escaped
 from gateway.observability.usage import token_counts, usage_from_tail
 
 access_logger = logging.getLogger("gateway.access")
@@ -74,8 +75,8 @@ class RequestLog:
         access_logger.info(
             "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f first_token_ms=%.2f "
             "prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s",
-            record.method,
-            record.path,
+            escaped(record.method),
+            escaped(record.path),
             record.status,
             record.provider,
             record.outcome,
@@ -84,8 +85,9 @@ class RequestLog:
             record.first_token_ms,
             prompt,
             completion,
-            record.trace_id,
-            orjson.dumps(record.metadata).decode() if record.metadata else "{}",
+            record.trace_id,  # printable only (tracing.trace_id)
+            # JSON escapes the C0 controls, not DEL, NEL or U+2028: those are escaped here.
+            escaped(orjson.dumps(record.metadata).decode()) if record.metadata else "{}",
         )
 
     async def flush(self) -> None:

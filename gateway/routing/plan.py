@@ -11,12 +11,11 @@ the next one starts in parallel (the ``fallback`` or hedged ``loadbalance`` that
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.config.routing import Condition, Node, Retry
+from gateway.config.routing import Combined, FieldTest, Node, Query, Retry
 from gateway.errors import InvalidRequest
 
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
@@ -133,7 +132,7 @@ def _choose(node: Node, request: _Request) -> Node:
     if mode == "loadbalance":
         return _balanced(node, request.load)
     for condition in node.strategy.conditions:
-        if _matches(condition, request.metadata, request.params):
+        if _holds(condition.query, request.metadata, request.params):
             return _named(node, condition.then)
     if node.strategy.default is None:
         raise InvalidRequest(
@@ -167,28 +166,18 @@ def _named(node: Node, name: str) -> Node:
     return next(target for target in node.targets if target.name == name)
 
 
-def _matches(condition: Condition, metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
-    return _query(condition.query, metadata, params)
+def _holds(query: Query, metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
+    return all(_clause_holds(clause, metadata, params) for clause in query.clauses)
 
 
-def _query(query: Mapping[str, Any], metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
-    for key, expected in query.items():
-        if key == "$and":
-            ok = all(_query(item, metadata, params) for item in expected)
-        elif key == "$or":
-            ok = any(_query(item, metadata, params) for item in expected)
-        else:
-            source, _, name = key.partition(".")
-            actual = (metadata if source == "metadata" else params).get(name)
-            ok = all(_compare(op, actual, operand) for op, operand in _comparisons(expected))
-        if not ok:
-            return False
-    return True
-
-
-def _comparisons(expected: Any) -> list[tuple[str, Any]]:
-    """``{"$gt": 3}`` as its pairs; a bare value means ``$eq``."""
-    return list(expected.items()) if isinstance(expected, dict) else [("$eq", expected)]
+def _clause_holds(
+    clause: FieldTest | Combined, metadata: Mapping[str, str], params: Mapping[str, Any]
+) -> bool:
+    if isinstance(clause, Combined):
+        results = (_holds(query, metadata, params) for query in clause.queries)
+        return any(results) if clause.any_of else all(results)
+    actual = (metadata if clause.source == "metadata" else params).get(clause.name)
+    return all(_compare(c.operator, actual, c.operand) for c in clause.comparisons)
 
 
 def _compare(operator: str, actual: Any, operand: Any) -> bool:
@@ -201,7 +190,8 @@ def _compare(operator: str, actual: Any, operand: Any) -> bool:
     if operator == "$nin":
         return actual not in operand
     if operator == "$regex":
-        return isinstance(actual, str) and re.search(operand, actual) is not None
+        # Compiled by RE2 when the config was parsed: linear in the length of ``actual``.
+        return isinstance(actual, str) and operand.search(actual) is not None
     return _ordered(operator, actual, operand)
 
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
-from gateway.config.routing import parse_node
+from gateway.config.routing import parse_config_value
 from gateway.config.settings import Settings
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
@@ -219,7 +219,7 @@ async def test_custom_host_in_a_named_config_of_the_settings_is_the_operators_ow
     make_gateway: GatewayFactory, fake: FakeProvider
 ) -> None:
     base = production()
-    config = parse_node({"provider": "openai", "custom_host": fake.base_url}, "config")
+    config = parse_config_value({"provider": "openai", "custom_host": fake.base_url})
     server = await make_gateway(Settings(server=base.server, configs={"local": config}))
     status, _ = await post(server, {"x-portkey-config": "local", "Authorization": "Bearer x"})
     assert status == 200

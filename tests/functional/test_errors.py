@@ -117,6 +117,14 @@ REJECTIONS = [
         "x-portkey-request-timeout", {"x-portkey-request-timeout": "0"},
     ),
     Rejection(
+        "request-timeout-400-digits", 400, BAD_REQUEST, "invalid_request_timeout",
+        "x-portkey-request-timeout", {"x-portkey-request-timeout": "9" * 400}, hint="at most 86400000",
+    ),
+    Rejection(
+        "request-timeout-over-a-day", 400, BAD_REQUEST, "invalid_request_timeout",
+        "x-portkey-request-timeout", {"x-portkey-request-timeout": "86400001"}, hint="24 hours",
+    ),
+    Rejection(
         "metadata-not-json", 400, BAD_REQUEST, "invalid_metadata", "x-portkey-metadata",
         {"x-portkey-metadata": "team=search"}, hint="not valid JSON",
     ),

@@ -277,3 +277,28 @@ def test_a_bad_named_config_names_the_config_and_the_field(write_toml: WriteToml
         load_settings(path, environ={})
     assert "configs.main" in str(raised.value)
     assert "config.strategy.mode" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            'strategy = { mode = "fallback" }\ntargets = [' + '{ provider = "groq" }, ' * 51 + "]\n",
+            "config has 51 targets; the limit is 50",
+        ),
+        ('provider = "groq"\noverride_params = { user = "' + "x" * 70000 + '" }\n', "the limit is 65536"),
+        (
+            'strategy = { mode = "conditional", conditions = [{ query = { "metadata.x" = '
+            '{ "$regex" = "(?=a)" } }, then = "a" }] }\ntargets = [{ provider = "groq", name = "a" }]\n',
+            "no backreferences or lookaround",
+        ),
+    ],
+    ids=["targets", "size", "regex"],
+)
+def test_named_configs_are_held_to_the_inline_configs_limits(
+    table: str, message: str, write_toml: WriteToml
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(write_toml("[configs.main]\n" + table), environ={})
+    assert "configs.main" in str(raised.value)
+    assert message in str(raised.value)
