@@ -25,6 +25,7 @@ from aiohttp import http_parser, web
 from gateway.app import create_app
 from gateway.appkeys import STATE, ServerState
 from gateway.config.settings import Settings
+from gateway.middleware.protocol import GatewayRunner
 from gateway.observability.logging import configure_logging
 
 logger = logging.getLogger("gateway.server")
@@ -59,7 +60,7 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     server = settings.server
     app = create_app(settings)
     # The drain is ours (below): by the time aiohttp's shutdown runs, no proxied request is left.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_CANCEL_GRACE)
+    runner = GatewayRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_CANCEL_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=reuse_port)
     try:

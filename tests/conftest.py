@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.web_runner import BaseRunner
 from openai import AsyncOpenAI
 
 from gateway.app import create_app
 from gateway.config.settings import Settings
+from gateway.middleware.protocol import GatewayRunner
 from tests.fake_provider import FakeProvider
 
 GatewayFactory = Callable[..., Awaitable[TestServer]]
@@ -54,15 +56,35 @@ def settings_with(**sections: dict[str, Any]) -> Settings:
     return dataclasses.replace(settings, **changes)
 
 
+class GatewayTestServer(TestServer):
+    """aiohttp's test server with the gateway's own runner (its connections go through admission)."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return GatewayRunner(self.app, **kwargs)
+
+
 @pytest.fixture
-async def make_gateway(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> GatewayFactory:
+async def make_gateway() -> AsyncIterator[GatewayFactory]:
     """Start a gateway (in this process, on a real socket) with the given settings."""
+    servers: list[TestServer] = []
 
-    async def start(settings: Settings | None = None) -> TestServer:
-        app: web.Application = create_app(settings or Settings())
-        return await aiohttp_server(app)
+    async def start(settings: Settings | None = None, *, loop_lag: bool = False) -> TestServer:
+        """``loop_lag=False`` turns off shedding on event-loop lag: here the client and the fakes
+        share the gateway's loop, so its lag measures the test, not the gateway."""
+        settings = settings or Settings()
+        if not loop_lag:
+            settings = dataclasses.replace(
+                settings, limits=dataclasses.replace(settings.limits, max_loop_lag=0.0)
+            )
+        app: web.Application = create_app(settings)
+        server = GatewayTestServer(app, host="127.0.0.1")
+        servers.append(server)
+        await server.start_server()
+        return server
 
-    return start
+    yield start
+    for server in servers:
+        await server.close()
 
 
 @pytest.fixture
