@@ -14,6 +14,7 @@ from aiohttp import StreamReader, web
 from gateway.config.settings import LimitSettings
 from gateway.errors import BodyTimeout, GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from gateway.middleware.admission import Admission
+from gateway.observability.admission import AdmissionCounters
 from gateway.providers.base import ProviderAdapter
 
 
@@ -34,12 +35,15 @@ class StreamedBody:
     has no total deadline: a large file on a slow link is fine as long as it keeps moving.
     """
 
-    __slots__ = ("_idle_timeout", "_limit", "_stream", "failure")
+    __slots__ = ("_counters", "_idle_timeout", "_limit", "_stream", "failure")
 
-    def __init__(self, stream: StreamReader, limit: int, idle_timeout: float) -> None:
+    def __init__(
+        self, stream: StreamReader, limit: int, idle_timeout: float, counters: AdmissionCounters
+    ) -> None:
         self._stream = stream
         self._limit = limit
         self._idle_timeout = idle_timeout or None
+        self._counters = counters
         self.failure: GatewayError | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -49,6 +53,7 @@ class StreamedBody:
                 async with asyncio.timeout(self._idle_timeout):
                     chunk = await self._stream.readany()
             except TimeoutError:
+                self._counters.body_timeouts += 1
                 self.failure = _body_timeout(f"No byte of the upload arrived for {self._idle_timeout:g} s.")
                 raise self.failure from None
             if not chunk:
@@ -87,6 +92,10 @@ async def read_json_object(request: web.Request, limits: LimitSettings, admissio
     try:
         raw = await _read_whole(request, limit, limits.body_timeout or None)
         return RequestBody(raw, _json_object(raw), reserved=reserved)
+    except BodyTimeout:
+        admission.release_body(reserved)
+        admission.counters.body_timeouts += 1
+        raise
     except BaseException:
         admission.release_body(reserved)
         raise
@@ -144,13 +153,14 @@ class RequestBody:
 NO_BODY = RequestBody()
 
 
-def streamed_body(request: web.Request, limit: int, idle_timeout: float) -> StreamedBody | None:
+def streamed_body(request: web.Request, limits: LimitSettings, admission: Admission) -> StreamedBody | None:
     """The client's body to stream upstream, or ``None`` when there is none."""
     if not request.body_exists:
         return None
+    limit = limits.max_upload_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(_too_large(limit))
-    return StreamedBody(request.content, limit, idle_timeout)
+    return StreamedBody(request.content, limit, limits.body_timeout, admission.counters)
 
 
 def _too_large(limit: int) -> str:

@@ -506,7 +506,7 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
         check_media_type(request, kind)
         if request.content_type == "application/json":
             return await read_json_object(request, limits, request.app[ADMISSION])
-    return RequestBody(stream=streamed_body(request, limits.max_upload_bytes, limits.body_timeout))
+    return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
 
 
 def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[str]:
