@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks.bench import Bench, Job, Result
+from benchmarks.bench import Bench, Job, Result, strip_bulky
 from benchmarks.processes import cpu_and_rss, cpu_quota
 from benchmarks.scenarios import target
 
@@ -48,7 +48,10 @@ def _measure(bench: Bench) -> Result:
     time.sleep(_SETTLE)
     after_mb = _rss_mb(system.pids)
     figures = _figures(rate, unloaded, loaded, idle_mb, after_mb)
+    runs = {"system": [capacity, unloaded, loaded]}
+    strip_bulky(runs)
     return {
+        "runs": runs,
         "title": f"Overload: 2× capacity open loop for {bench.profile.overload_seconds:g} s, quarter core",
         "overload": figures,
         "targets": [
