@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from benchmarks import plots, report, scenarios
+from benchmarks import overload, plots, report, scenarios
 from benchmarks.bench import GATEWAY_HEADERS, Bench, Result, System
 from benchmarks.processes import Child, Layout, LoadWorker, free_port, process_tree, start, wait_port
 from benchmarks.profiles import PROFILES
@@ -36,6 +36,7 @@ SCENARIOS = (
     "many_streams",
     "large_upload",
     "realtime",
+    "overload",  # last: it starts its own gateway, held to a quarter core
 )
 
 
@@ -97,6 +98,8 @@ def _run_one(bench: Bench, name: str, done: dict[str, Result]) -> dict[str, Resu
         return {name: scenarios.open_loop(bench, _max_rps(bench, done))}
     if name in ("stream_20", "stream_200"):
         return {name: scenarios.streaming(bench, int(name.split("_")[1]))}
+    if name == "overload":
+        return {name: overload.overload(bench)}
     if name == "many_streams":
         return {f"many_streams_{n}": scenarios.many_streams(bench, n) for n in bench.profile.many_streams}
     function = getattr(scenarios, name)

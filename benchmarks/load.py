@@ -130,7 +130,12 @@ async def open_loop(run: Run, max_connections: int = 4096) -> None:
         nonlocal opened
         if idle.empty() and opened < max_connections:
             opened += 1
-            connection = await run.connect()
+            try:
+                connection = await run.connect()
+            except OSError:
+                opened -= 1
+                run.error("connect")
+                return
         else:
             connection = await idle.get()
         if await run.exchange(connection, scheduled):
@@ -144,7 +149,11 @@ async def open_loop(run: Run, max_connections: int = 4096) -> None:
         task = asyncio.create_task(one(scheduled))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-    await asyncio.wait(tasks, timeout=run.job.duration + 30) if tasks else None
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=run.job.duration + 30)
+        for task in late:  # never answered: a client timeout
+            run.error("timeout")
+            task.cancel()
     while not idle.empty():
         transport = idle.get_nowait().transport
         if transport is not None:

@@ -33,6 +33,7 @@ class Profile:
     upload_mb: int
     uploads: int
     realtime: RealtimeProfile
+    overload_seconds: float  # the overload scenario's 2× open loop (capacity and unloaded runs: ``seconds``)
 
 
 STANDARD = Profile(
@@ -59,6 +60,7 @@ STANDARD = Profile(
         active=3.0,
         interval_ms=150,
     ),
+    overload_seconds=20.0,
 )
 
 SMOKE = Profile(
@@ -79,6 +81,7 @@ SMOKE = Profile(
     realtime=RealtimeProfile(
         concurrency=(1, 4), seconds=0.0, messages=20, levels=(50, 100), hold=0.3, active=0.3, interval_ms=150
     ),
+    overload_seconds=1.0,
 )
 
 PROFILES = {profile.name: profile for profile in (STANDARD, SMOKE)}

@@ -121,6 +121,7 @@ _EXTRAS = (
     "rss_mb_per_1000_idle",
     "rss_mb_per_1000_active",
     "sessions_reached",
+    "overload",
 )
 
 

@@ -7,11 +7,22 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.api.routes import add_routes
-from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM, ServerState
+from gateway.appkeys import (
+    ADMISSION,
+    HEALTH,
+    PROVIDERS,
+    REALTIME,
+    REQUEST_LOG,
+    SETTINGS,
+    STATE,
+    UPSTREAM,
+    ServerState,
+)
 from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import Settings
+from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
-from gateway.middleware.protocol_errors import install as answer_protocol_errors
+from gateway.middleware.protocol import install as admit_connections
 from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.requestlog import RequestLog, running
 from gateway.observability.tracing import echo_trace_id
@@ -34,13 +45,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
             "max_field_size": MAX_CONFIG_BYTES + 4096,
         },
     )
-    answer_protocol_errors(app)
     app[SETTINGS] = settings
     app[PROVIDERS] = ProviderRegistry.default()
     app[STATE] = ServerState()
+    app[ADMISSION] = Admission(settings.limits, app[STATE])
+    admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker)
     app[REQUEST_LOG] = RequestLog(enabled=settings.server.access_log)
     app[REALTIME] = RealtimeCounters()
+    app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
     app.cleanup_ctx.append(_request_log)
     app.on_response_prepare.append(echo_trace_id)
@@ -53,6 +66,12 @@ async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
     app[UPSTREAM] = session
     yield
     await session.close()
+
+
+async def _admission(app: web.Application) -> AsyncIterator[None]:
+    app[ADMISSION].start()
+    yield
+    app[ADMISSION].stop()
 
 
 async def _request_log(app: web.Application) -> AsyncIterator[None]:

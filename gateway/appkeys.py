@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientSession
 
     from gateway.config.settings import Settings
+    from gateway.middleware.admission import Admission
     from gateway.observability.realtime import RealtimeCounters
     from gateway.observability.requestlog import RequestLog
     from gateway.providers.registry import ProviderRegistry
@@ -58,6 +59,8 @@ REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log")
 STATE: web.AppKey[ServerState] = web.AppKey("server_state")
 #: Per process: circuit breaker, in-flight count and latency of every routing target.
 HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")
+#: Per process: admission control (requests in flight, loop lag, body bytes) and its counters.
+ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
 #: Per process: realtime websocket sessions, frames and bytes.
 REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
 

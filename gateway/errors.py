@@ -16,6 +16,8 @@ class GatewayError(Exception):
     status = 500
     type = "api_error"
     code: str | None = None
+    #: The connection cannot carry another request after this answer (a body left half-read).
+    closes_connection = False
 
     def __init__(
         self,
@@ -115,6 +117,22 @@ class ServiceUnavailable(GatewayError):
     status = 503
     type = "api_error"
     code = "service_unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """Shed by admission control (too many requests in flight, a late event loop, too many body
+    bytes held): the request did nothing, so the caller may retry after ``Retry-After``."""
+
+    code = "overloaded"
+
+
+class BodyTimeout(GatewayError):
+    """The client's body did not arrive in time; the connection is closed after the answer."""
+
+    status = 408
+    type = "timeout_error"
+    code = "body_timeout"
+    closes_connection = True
 
 
 class UpstreamTimeout(GatewayError):

@@ -55,14 +55,27 @@ def settings_with(**sections: dict[str, Any]) -> Settings:
 
 
 @pytest.fixture
-async def make_gateway(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> GatewayFactory:
+async def make_gateway() -> AsyncIterator[GatewayFactory]:
     """Start a gateway (in this process, on a real socket) with the given settings."""
+    servers: list[TestServer] = []
 
-    async def start(settings: Settings | None = None) -> TestServer:
-        app: web.Application = create_app(settings or Settings())
-        return await aiohttp_server(app)
+    async def start(settings: Settings | None = None, *, loop_lag: bool = False) -> TestServer:
+        """``loop_lag=False`` turns off shedding on event-loop lag: here the client and the fakes
+        share the gateway's loop, so its lag measures the test, not the gateway."""
+        settings = settings or Settings()
+        if not loop_lag:
+            settings = dataclasses.replace(
+                settings, limits=dataclasses.replace(settings.limits, max_loop_lag=0.0)
+            )
+        app: web.Application = create_app(settings)
+        server = TestServer(app, host="127.0.0.1")
+        servers.append(server)
+        await server.start_server()
+        return server
 
-    return start
+    yield start
+    for server in servers:
+        await server.close()
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from typing import Any
 import orjson
 from aiohttp import StreamReader, web
 
-from gateway.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from gateway.config.settings import LimitSettings
+from gateway.errors import BodyTimeout, GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+from gateway.middleware.admission import Admission
+from gateway.observability.admission import AdmissionCounters
 from gateway.providers.base import ProviderAdapter
 
 
@@ -26,23 +30,38 @@ class StreamedBody:
     """The client's body as an async iterator for the upstream request, capped at ``limit`` bytes.
 
     Memory stays at a few socket reads whatever the size: aiohttp pauses reading from the client
-    while the upstream is slower. Past the cap the iterator stops the upload and sets ``exceeded``.
+    while the upstream is slower. Past the cap, or after ``idle_timeout`` seconds without a byte
+    from the client, the iterator stops the upload and sets ``failure`` (413 or 408). An upload
+    has no total deadline: a large file on a slow link is fine as long as it keeps moving.
     """
 
-    __slots__ = ("_limit", "_stream", "exceeded")
+    __slots__ = ("_counters", "_idle_timeout", "_limit", "_stream", "failure")
 
-    def __init__(self, stream: StreamReader, limit: int) -> None:
+    def __init__(
+        self, stream: StreamReader, limit: int, idle_timeout: float, counters: AdmissionCounters
+    ) -> None:
         self._stream = stream
         self._limit = limit
-        self.exceeded = False
+        self._idle_timeout = idle_timeout or None
+        self._counters = counters
+        self.failure: GatewayError | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         seen = 0
-        async for chunk in self._stream.iter_any():
+        while True:
+            try:
+                async with asyncio.timeout(self._idle_timeout):
+                    chunk = await self._stream.readany()
+            except TimeoutError:
+                self._counters.body_timeouts += 1
+                self.failure = _body_timeout(f"No byte of the upload arrived for {self._idle_timeout:g} s.")
+                raise self.failure from None
+            if not chunk:
+                return
             seen += len(chunk)
             if seen > self._limit:
-                self.exceeded = True
-                raise PayloadTooLarge(_too_large(self._limit))
+                self.failure = PayloadTooLarge(_too_large(self._limit))
+                raise self.failure
             yield chunk
 
 
@@ -56,14 +75,45 @@ def check_media_type(request: web.Request, kind: BodyKind) -> None:
         )
 
 
-async def read_json_object(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
-    """The body's bytes and the JSON object they hold; 413 past ``limit``, 400 when not an object."""
-    if request.content_length is not None and request.content_length > limit:
+async def read_json_object(request: web.Request, limits: LimitSettings, admission: Admission) -> RequestBody:
+    """The body, read whole, and the JSON object it holds; 413 past ``limits.max_json_body_bytes``,
+    503 when the process holds too many body bytes already, 408 when it does not arrive within
+    ``limits.body_timeout`` (the connection is then closed), 400 when not a JSON object.
+
+    The body's bytes stay reserved in ``admission`` until the caller releases ``reserved``.
+    """
+    limit = limits.max_json_body_bytes
+    size = request.content_length
+    if size is not None and size > limit:
         raise PayloadTooLarge(_too_large(limit))
+    # A chunked body's size is unknown until read: it reserves the most it may be.
+    reserved = limit if size is None else size
+    admission.reserve_body(reserved)
     try:
-        raw = await request.read()
+        raw = await _read_whole(request, limit, limits.body_timeout or None)
+        return RequestBody(raw, _json_object(raw), reserved=reserved)
+    except BodyTimeout:
+        admission.release_body(reserved)
+        admission.counters.body_timeouts += 1
+        raise
+    except BaseException:
+        admission.release_body(reserved)
+        raise
+
+
+async def _read_whole(request: web.Request, limit: int, seconds: float | None) -> bytes:
+    try:
+        if request.content.is_eof():  # arrived with the headers: no timer (~3 µs) needed
+            return await request.read()
+        async with asyncio.timeout(seconds):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(_too_large(limit)) from None
+    except TimeoutError:
+        raise _body_timeout(f"The request body did not arrive within {seconds:g} s.") from None
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -73,7 +123,7 @@ async def read_json_object(request: web.Request, limit: int) -> tuple[bytes, dic
         ) from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    return raw, body
+    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +134,8 @@ class RequestBody:
     raw: bytes | None = None
     parsed: dict[str, Any] | None = None
     stream: StreamedBody | None = None
+    #: Bytes of the admission body budget this body holds until the request ends.
+    reserved: int = 0
 
     def for_target(
         self, adapter: ProviderAdapter, endpoint: str, override_params: Mapping[str, Any]
@@ -102,13 +154,18 @@ class RequestBody:
             raise too_deep() from None
 
 
-def streamed_body(request: web.Request, limit: int) -> StreamedBody | None:
+#: A request without a body (or before its body was read).
+NO_BODY = RequestBody()
+
+
+def streamed_body(request: web.Request, limits: LimitSettings, admission: Admission) -> StreamedBody | None:
     """The client's body to stream upstream, or ``None`` when there is none."""
     if not request.body_exists:
         return None
+    limit = limits.max_upload_bytes
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(_too_large(limit))
-    return StreamedBody(request.content, limit)
+    return StreamedBody(request.content, limit, limits.body_timeout, admission.counters)
 
 
 def too_deep() -> InvalidRequest:
@@ -123,3 +180,7 @@ def too_deep() -> InvalidRequest:
 
 def _too_large(limit: int) -> str:
     return f"The request body is larger than this gateway's limit of {limit} bytes."
+
+
+def _body_timeout(message: str) -> BodyTimeout:
+    return BodyTimeout(message, headers={"Connection": "close"})

@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from gateway.api.bodies import (
+    NO_BODY,
     BodyKind,
     RequestBody,
     StreamedBody,
@@ -25,7 +26,7 @@ from gateway.api.bodies import (
     streamed_body,
     too_deep,
 )
-from gateway.appkeys import HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
@@ -96,9 +97,12 @@ async def proxy(
     """
     started = time.perf_counter()
     state = request.app[STATE]
+    admission = request.app[ADMISSION]
+    admission.admit()
     task = asyncio.current_task()
     assert task is not None
     state.request_started(task)
+    body = NO_BODY
     try:
         _check_path(request.rel_url.raw_path)
         body = await _request_body(request, body_kind)
@@ -111,6 +115,7 @@ async def proxy(
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
         return await _try_targets(request, targets, family, body, metadata, started)
     finally:
+        admission.release_body(body.reserved)
         state.request_finished(task)
 
 
@@ -494,8 +499,8 @@ def _after_failure(
 
 
 def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
-    if isinstance(outgoing.body, StreamedBody) and outgoing.body.exceeded:
-        return PayloadTooLarge("The upload is larger than this gateway's limit.")
+    if isinstance(outgoing.body, StreamedBody) and outgoing.body.failure is not None:
+        return outgoing.body.failure
     if isinstance(exc, GatewayError):  # the relay's own verdict on the stream
         return exc
     # aiohttp's connect and idle timeouts are ClientErrors too; a bare TimeoutError is the deadline.
@@ -532,9 +537,8 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
     if kind is not None and request.method == "POST":
         check_media_type(request, kind)
         if request.content_type == "application/json":
-            raw, parsed = await read_json_object(request, limits.max_json_body_bytes)
-            return RequestBody(raw, parsed)
-    return RequestBody(stream=streamed_body(request, limits.max_upload_bytes))
+            return await read_json_object(request, limits, request.app[ADMISSION])
+    return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
 
 
 def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[str]:

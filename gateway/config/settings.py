@@ -57,6 +57,21 @@ class LimitSettings:
     max_json_body_bytes: int = 32 * _MiB
     #: Uploads (multipart, binary) are streamed through, never held: this caps their size.
     max_upload_bytes: int = 512 * _MiB
+    #: Proxied requests (streams included, until they end) one process runs at once; past it, 503.
+    max_in_flight: int = 1024
+    #: JSON body bytes one process holds at once (a chunked body counts as max_json_body_bytes).
+    max_buffered_body_bytes: int = 128 * _MiB
+    #: Shed new requests (503) while the event loop runs this many seconds late: CPU-bound
+    #: overload. 0 turns it off.
+    max_loop_lag: float = 0.025
+    #: Seconds in the ``Retry-After`` header of a 503 ``overloaded``.
+    retry_after: int = 1
+    #: Open client connections per process (realtime sessions included); more are closed at once.
+    max_connections: int = 10_000
+    #: Seconds from a request's first byte to the end of its headers; then the connection is closed.
+    header_timeout: float = 10.0
+    #: Seconds a JSON body (read whole) may take to arrive, and an upload may go without a byte: 408.
+    body_timeout: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

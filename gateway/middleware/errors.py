@@ -23,6 +23,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except GatewayError as exc:
+        if exc.closes_connection:
+            return await _respond_and_close(request, exc)
         return _respond(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -40,6 +42,17 @@ def _respond(error: GatewayError) -> web.Response:
     return web.Response(
         body=error.to_json(), status=error.status, content_type="application/json", headers=error.headers
     )
+
+
+async def _respond_and_close(request: web.Request, error: GatewayError) -> web.Response:
+    """Send the answer now and close the connection: aiohttp would otherwise keep reading what is
+    left of the body for up to 10 s (its lingering close), from a client that is too slow already."""
+    response = _respond(error)
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> GatewayError:

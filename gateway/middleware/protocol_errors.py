@@ -4,15 +4,14 @@ aiohttp answers a request its parser refuses (a bad header, CL and TE together, 
 a bad method or version) in its ``RequestHandler.handle_error``: in text/plain with the offending
 line, which can hold ``Authorization: Bearer <key>``, and it logs the same with a traceback each
 time. No middleware runs for such a request, so the replacement lives in the connection's handler:
-:class:`GatewayRequestHandler`, created by :class:`GatewayServer`, which :func:`install` makes the
-server an application builds (for ``web.AppRunner`` and the test server alike).
+:class:`GatewayRequestHandler`, the base of the connection handler ``middleware/protocol.py`` makes
+every server of the application use.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
 
 from aiohttp import http_exceptions, web
 
@@ -85,28 +84,3 @@ def _first_words(message: str) -> str:
     char:\\n\\n  b'Authorization: ...'``): the first line, cut at a colon or a quote."""
     head = _QUOTED.split(message.partition("\n")[0].partition(":")[0])[0]
     return head.strip()[:100] or "the request could not be parsed"
-
-
-class GatewayServer(web.Server):
-    """aiohttp's server, making :class:`GatewayRequestHandler` connection handlers."""
-
-    def __call__(self) -> web.RequestHandler:
-        return GatewayRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-def install(app: web.Application) -> None:
-    """Make every server built for ``app`` a :class:`GatewayServer`.
-
-    aiohttp has no public setting for the connection handler's class: ``web.AppRunner`` and the
-    test server both build the server through ``Application._make_handler``, so that is wrapped.
-    The functional tests over raw sockets fail if a new aiohttp bypasses it.
-    """
-    make_handler = app._make_handler
-
-    def make_gateway_server(**kwargs: Any) -> web.Server:
-        server = make_handler(**kwargs)
-        # Same class layout and state: only ``__call__`` differs.
-        server.__class__ = GatewayServer
-        return server
-
-    app._make_handler = make_gateway_server  # type: ignore[method-assign]

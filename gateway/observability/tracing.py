@@ -19,10 +19,15 @@ def trace_id(request: web.Request) -> str:
     """This request's trace id, generated once when the caller sent none (or an unusable one)."""
     value = request.get(TRACE_ID)
     if value is None:
-        value = request.headers.get(HEADER, "")
-        if not value or len(value) > _MAX_LENGTH or not value.isprintable():
-            value = _new_trace_id()
+        value = usable_trace_id(request.headers.get(HEADER))
         request[TRACE_ID] = value
+    return value
+
+
+def usable_trace_id(value: str | None) -> str:
+    """The caller's trace id ``value`` if it is usable, else a new one."""
+    if not value or len(value) > _MAX_LENGTH or not value.isprintable():
+        return _new_trace_id()
     return value
 
 
