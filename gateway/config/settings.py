@@ -61,9 +61,9 @@ class LimitSettings:
     max_in_flight: int = 1024
     #: JSON body bytes one process holds at once (a chunked body counts as max_json_body_bytes).
     max_buffered_body_bytes: int = 128 * _MiB
-    #: Shed new requests (503) while the event loop runs this many seconds late: CPU-bound
-    #: overload. 0 turns it off.
-    max_loop_lag: float = 0.025
+    #: Cap the requests in flight (new ones get a 503) while the event loop runs this many seconds
+    #: late: CPU-bound overload (middleware/admission.py). 0 turns it off.
+    max_loop_lag: float = 0.005
     #: Seconds in the ``Retry-After`` header of a 503 ``overloaded``.
     retry_after: int = 1
     #: Open client connections per process (realtime sessions included); more are closed at once.

@@ -6,9 +6,18 @@ Three budgets, each a setting under ``[limits]``:
   ``ServerState`` counts them for the drain; realtime sessions have their own limit and are left out;
 - event-loop lag (``max_loop_lag``): a timer that should fire every ``_PROBE_INTERVAL`` measures how
   late it runs. A CPU-bound process queues work in its loop, and every admitted request waits its
-  turn there, so lag is the queueing delay new work would see. While the last few probes all ran
-  later than the limit, new requests are shed; a fixed in-flight cap cannot do this, because the right cap
-  depends on how much of a request is CPU (a mock) and how much is waiting (a model thinking);
+  turn there, so lag is the queueing delay new work would see. A fixed in-flight cap cannot bound
+  it, because the right cap depends on how much of a request is CPU (a fast provider) and how much
+  is waiting (a model thinking). So while the loop lags the cap adapts, AIMD as TCP's window: two
+  late probes in a row cap the requests in flight at 90 % of the most there were during the last
+  probe interval, or less in proportion when the loop is far later than the limit (new requests
+  are shed at once; those in flight finish), and each further late probe cuts it again; each probe
+  on time lets one more request in. Once the cap has
+  not been reached for ``_CALM_PROBES`` probes in a row, it is lifted (back to ``max_in_flight``).
+  Under CPU overload the cap settles where the loop runs about ``max_loop_lag`` late, so admitted
+  requests keep a short wait and the process stays busy with them; with providers that take
+  seconds the loop stays on time and only ``max_in_flight`` applies. One late probe alone (a GC
+  pause, a large JSON body) changes nothing;
 - JSON body bytes held at once (``max_buffered_body_bytes``): reserved before a body is read.
 
 Past a budget the answer is a ``503`` with ``Retry-After`` and ``code: overloaded``. The early path
@@ -31,8 +40,12 @@ logger = logging.getLogger("gateway.admission")
 
 #: Seconds between two lag probes: ~100 wake-ups a second cost well under 0.1 % of a core.
 _PROBE_INTERVAL = 0.01
-#: Probes in a row that must run late before new requests are shed.
-_LATE_PROBES = 3
+#: Probes in a row that must run late before the cap is cut.
+_LATE_PROBES = 2
+#: The cut: the cap becomes this share of the most requests in flight during the last probe interval.
+_DECREASE = 0.9
+#: Probes in a row, on time and below the cap, after which the cap is lifted.
+_CALM_PROBES = 50
 #: At most one "shedding" log line per this many seconds, whatever the shed rate.
 _LOG_EVERY = 10.0
 #: Paths answered whatever the load: probes that restart or unroute a busy process make it worse.
@@ -44,14 +57,16 @@ class Admission:
 
     __slots__ = (
         "_body_bytes",
+        "_calm_probes",
         "_handle",
         "_late_probes",
+        "_limit",
         "_limits",
         "_logged_at",
         "_max_lag",
+        "_peak",
         "_state",
         "counters",
-        "lagging",
         "retry_after",
     )
 
@@ -64,8 +79,10 @@ class Admission:
         self._late_probes = 0
         self._logged_at = -_LOG_EVERY
         self.counters = AdmissionCounters()
-        #: The last lag probe ran more than ``max_loop_lag`` late.
-        self.lagging = False
+        self._limit = float(limits.max_in_flight)
+        #: The most requests in flight since the last probe.
+        self._peak = 0
+        self._calm_probes = 0
         self.retry_after = limits.retry_after
 
     @property
@@ -76,13 +93,18 @@ class Admission:
     def buffered_body_bytes(self) -> int:
         return self._body_bytes
 
+    @property
+    def limit(self) -> float:
+        """The in-flight cap now: ``max_in_flight``, or less while the loop lags."""
+        return self._limit
+
     def shedding(self) -> bool:
         """Whether a new request would be refused now."""
-        return self.lagging or self._state.in_flight >= self._limits.max_in_flight
+        return self._state.in_flight >= self._limit
 
     def count_shed(self) -> None:
         """Count one request shed for in-flight or lag (whichever holds now) and maybe log it."""
-        if self.lagging:
+        if self._limit < self._limits.max_in_flight:
             self.counters.shed_loop_lag += 1
         else:
             self.counters.shed_in_flight += 1
@@ -90,9 +112,12 @@ class Admission:
 
     def admit(self) -> None:
         """Raise :class:`Overloaded` when the process takes no more requests now."""
-        if self.shedding():
+        in_flight = self._state.in_flight
+        if in_flight >= self._limit:
             self.count_shed()
             raise self.overloaded("The gateway is overloaded")
+        if in_flight >= self._peak:
+            self._peak = in_flight + 1  # this one is about to start
 
     def reserve_body(self, size: int) -> None:
         """Hold ``size`` bytes of the body budget until :meth:`release_body`; 503 when it is spent.
@@ -125,19 +150,28 @@ class Admission:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self.lagging = False
+        self._limit = float(self._limits.max_in_flight)
         self._late_probes = 0
 
     def _probe(self, loop: asyncio.AbstractEventLoop) -> None:
         assert self._handle is not None
         now = loop.time()
-        if now - self._handle.when() > self._max_lag:
-            self._late_probes += 1
-        else:
-            self._late_probes = 0
-        # Several late probes in a row: one long stall (a 30 MB JSON parse, a GC pause) is not
-        # overload and must not shed whatever arrives next; a saturated loop makes every probe late.
-        self.lagging = self._late_probes >= _LATE_PROBES
+        lag = now - self._handle.when()
+        late = lag > self._max_lag
+        self._late_probes = self._late_probes + 1 if late else 0
+        peak, self._peak = self._peak, self._state.in_flight
+        if self._late_probes >= _LATE_PROBES:
+            # The peak, not the count now: a dip between two requests must not empty the cap. A
+            # loop far later than the limit cuts as deep (a burst let in at once drains sooner).
+            cut = min(_DECREASE, self._max_lag / lag)
+            self._limit = max(1.0, min(self._limit, peak) * cut)
+            self._calm_probes = 0
+        elif not late and self._limit < self._limits.max_in_flight:
+            self._calm_probes = self._calm_probes + 1 if peak < self._limit else 0
+            if self._calm_probes >= _CALM_PROBES:
+                self._limit = float(self._limits.max_in_flight)
+            else:
+                self._limit += 1
         self._handle = loop.call_at(now + _PROBE_INTERVAL, self._probe, loop)
 
     def _log_shedding(self) -> None:

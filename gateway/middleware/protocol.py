@@ -29,6 +29,7 @@ from aiohttp.streams import StreamReader
 from gateway.appkeys import ADMISSION
 from gateway.errors import error_body
 from gateway.middleware.admission import NEVER_SHED, Admission
+from gateway.middleware.framing import lone_request
 from gateway.middleware.protocol_errors import GatewayRequestHandler
 from gateway.observability.tracing import HEADER as TRACE_HEADER
 from gateway.observability.tracing import usable_trace_id
@@ -147,6 +148,8 @@ class AdmittingHandler(GatewayRequestHandler):
             super().data_received(data)
             return
         if self._gateway.admission.shedding():
+            if self not in self._gateway.partial and self._shed_lone(data):
+                return
             answered = self._shed_or_queue(data, waiter)
         else:
             super().data_received(data)
@@ -161,6 +164,17 @@ class AdmittingHandler(GatewayRequestHandler):
                 partial.pop(self, None)
         elif self not in partial:
             self._gateway.headers_started(self)
+
+    def _shed_lone(self, data: bytes) -> bool:
+        """Answer ``data`` with the 503 without parsing it, if it is one plain whole request
+        (``framing.py``); the parser is left untouched, at the start of the next request. A client
+        that sent part of a request before (tracked in ``partial``) goes through the parser."""
+        lone = lone_request(data, _TRACE_HEADER)
+        if lone is None or lone.path in _NEVER_SHED_PATHS:
+            return False
+        header = lone.header.decode("latin-1") if lone.header is not None else None
+        self._answer(header, lone.close)
+        return True
 
     def _shed_or_queue(self, data: bytes, waiter: asyncio.Future[None]) -> bool:
         """Parse ``data``; answer the complete requests at the head of the queue with a 503, and wake
@@ -188,13 +202,15 @@ class AdmittingHandler(GatewayRequestHandler):
         return answered
 
     def _answer_shed(self, message: RawRequestMessage) -> None:
+        self._answer(message.headers.get(TRACE_HEADER), message.should_close)
+
+    def _answer(self, trace_id: str | None, close: bool) -> None:
         admission = self._gateway.admission
         admission.count_shed()
         admission.counters.shed_early += 1
-        answer = self._gateway.shed_answer(message.headers.get(TRACE_HEADER), message.should_close)
         assert self.transport is not None
-        self.transport.write(answer)
-        if message.should_close:
+        self.transport.write(self._gateway.shed_answer(trace_id, close))
+        if close:
             self.force_close()
         else:
             # The keep-alive clock restarts after an answer, as after any other response.
@@ -211,6 +227,8 @@ def _sheddable(message: object, payload: StreamReader) -> bool:
     )
 
 
+_TRACE_HEADER = TRACE_HEADER.lower().encode()
+_NEVER_SHED_PATHS = frozenset(path.encode() for path in NEVER_SHED)
 _SHED_BODY = orjson.dumps(
     error_body("The gateway is overloaded; retry later.", "api_error", None, "overloaded")
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import orjson
@@ -129,6 +130,60 @@ async def test_a_shed_answer_keeps_the_connection_open_for_the_next_request(
     writer.close()
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    return head, await reader.readexactly(length)
+
+
+def shed_request(number: int, extra: bytes = b"") -> bytes:
+    body = orjson.dumps(CHAT)
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+        b"X-Portkey-Trace-Id: trace-%d\r\n%sContent-Length: %d\r\n\r\n%s" % (number, extra, len(body), body)
+    )
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param(lambda a, b: [a, b], id="one-write-each"),
+        pytest.param(lambda a, b: [a + b], id="pipelined"),
+        pytest.param(lambda a, b: [a[:40], a[40:] + b[:-5], b[-5:]], id="split-anywhere"),
+        pytest.param(lambda a, b: [a[:-1], a[-1:], b], id="body-late"),
+    ],
+)
+async def test_every_request_is_answered_once_in_order_while_shedding_however_its_bytes_arrive(
+    chunks: Any, make_gateway: GatewayFactory
+) -> None:
+    gateway = await make_gateway(settings_with(limits={"max_in_flight": 0}))
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    for chunk in chunks(shed_request(1), shed_request(2)):
+        writer.write(chunk)
+        await asyncio.sleep(0.02)  # each write its own read
+    for number in (1, 2):
+        head, body = await read_answer(reader)
+        assert head.startswith(b"HTTP/1.1 503 ")
+        assert b"x-portkey-trace-id: trace-%d\r\n" % number in head
+        assert orjson.loads(body)["error"]["code"] == "overloaded"
+    writer.write(shed_request(3))  # still open, still in step
+    assert b"trace-3" in (await read_answer(reader))[0]
+    writer.close()
+
+
+async def test_a_shed_request_that_asks_to_close_gets_its_answer_then_the_close(
+    make_gateway: GatewayFactory,
+) -> None:
+    gateway = await make_gateway(settings_with(limits={"max_in_flight": 0}))
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+    writer.write(shed_request(1, b"Connection: close\r\n"))
+    head, _ = await read_answer(reader)
+    assert head.startswith(b"HTTP/1.1 503 ")
+    assert b"Connection: close" in head
+    assert await reader.read() == b""
+    writer.close()
+
+
 async def test_health_endpoints_are_answered_while_shedding(
     make_gateway: GatewayFactory, fake: FakeProvider, gate: asyncio.Event, session: aiohttp.ClientSession
 ) -> None:
@@ -241,13 +296,15 @@ async def test_the_connection_past_max_connections_is_refused_and_counted(
     held[1][1].close()
 
 
-async def test_new_requests_are_shed_while_the_event_loop_lags_and_admitted_once_it_catches_up(
-    make_gateway: GatewayFactory, session: aiohttp.ClientSession
+async def test_while_the_event_loop_lags_the_in_flight_cap_shrinks_then_lifts_once_it_catches_up(
+    make_gateway: GatewayFactory, fake: FakeProvider, gate: asyncio.Event, session: aiohttp.ClientSession
 ) -> None:
     gateway = await make_gateway(settings_with(limits={"max_loop_lag": 0.01}), loop_lag=True)
+    admission = gateway.app[ADMISSION]
     base = f"http://127.0.0.1:{gateway.port}"
+    held = await hold(session, f"{base}/v1/chat/completions", fake, 3)
     loop = asyncio.get_running_loop()
-    busy_until = loop.time() + 1.5
+    busy_until = loop.time() + 1.0
 
     def hog() -> None:  # CPU-bound work in the gateway's loop: 30 ms blocks, 5 ms apart
         time.sleep(0.03)
@@ -255,14 +312,16 @@ async def test_new_requests_are_shed_while_the_event_loop_lags_and_admitted_once
             loop.call_later(0.005, hog)
 
     hog()
-    await wait_for(lambda: gateway.app[ADMISSION].lagging)
+    await wait_for(lambda: admission.limit <= 3)  # at most what was in flight, less the cut
     async with session.get(f"{base}/v1/models") as response:
         assert_overloaded(response.status, response.headers, await response.read())
     async with session.get(f"{base}/healthz") as response:
         assert response.status == 200
     assert counters(gateway).shed_loop_lag >= 1
 
-    await wait_for(lambda: not gateway.app[ADMISSION].lagging)
+    gate.set()  # the held requests finish; the loop is on time again once the hog stops
+    assert [await task for task in held] == [200, 200, 200]
+    await wait_for(lambda: admission.limit == 1024)
     async with session.get(f"{base}/v1/models") as response:
         assert response.status == 200
 
