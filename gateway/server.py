@@ -24,7 +24,7 @@ from aiohttp import http_parser, web
 
 from gateway.app import create_app
 from gateway.appkeys import STATE, ServerState
-from gateway.config.settings import Settings
+from gateway.config.settings import ServerSettings, Settings
 from gateway.observability.logging import configure_logging
 
 logger = logging.getLogger("gateway.server")
@@ -61,9 +61,9 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     # The drain is ours (below): by the time aiohttp's shutdown runs, no proxied request is left.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_CANCEL_GRACE)
     await runner.setup()
-    site = web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=reuse_port)
     try:
-        await site.start()
+        for site in _sites(runner, server, reuse_port):
+            await site.start()
     except OSError:
         await runner.cleanup()
         raise
@@ -75,6 +75,22 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     await stop.wait()
     await _drain(runner, app[STATE], server.drain_delay, server.drain_timeout)
     logger.info("stopped")
+
+
+def _sites(runner: web.AppRunner, server: ServerSettings, reuse_port: bool) -> list[web.TCPSite]:
+    """The process's listening sockets on the port: ``listen_sockets`` of them (SO_REUSEPORT).
+
+    uvloop takes one new connection per listening socket per turn of its loop: a process whose loop
+    turns slowly (CPU overload) would leave new connections queued in the kernel, unseen by
+    admission control, for seconds. Several sockets take that many per turn. An ephemeral port
+    (0) gets one socket, since each would get a port of its own.
+    """
+    count = server.listen_sockets if server.port else 1
+    shared = reuse_port or count > 1
+    return [
+        web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=shared)
+        for _ in range(count)
+    ]
 
 
 async def _drain(runner: web.AppRunner, state: ServerState, delay: float, drain_timeout: float) -> None:

@@ -42,8 +42,15 @@ class ServerSettings:
     #: balancer sees the pod as unready first. 0 closes the listener at once.
     drain_delay: float = 0.0
     backlog: int = 2048
+    #: Listening sockets per process (SO_REUSEPORT): uvloop accepts one connection per socket per
+    #: turn of its loop, so under CPU overload this many times more new connections get in.
+    listen_sockets: int = 8
     #: Client keep-alive; longer than common load balancers' idle timeouts (60 s) so they close first.
     keepalive_timeout: float = 75.0
+
+    def __post_init__(self) -> None:
+        if self.listen_sockets < 1:
+            raise SettingsError(f"server.listen_sockets: expected at least 1, got {self.listen_sockets}")
 
     @property
     def loopback_only(self) -> bool:
@@ -63,7 +70,7 @@ class LimitSettings:
     max_buffered_body_bytes: int = 128 * _MiB
     #: Cap the requests in flight (new ones get a 503) while the event loop runs this many seconds
     #: late: CPU-bound overload (middleware/admission.py). 0 turns it off.
-    max_loop_lag: float = 0.005
+    max_loop_lag: float = 0.010
     #: Seconds in the ``Retry-After`` header of a 503 ``overloaded``.
     retry_after: int = 1
     #: Open client connections per process (realtime sessions included); more are closed at once.

@@ -58,6 +58,7 @@ class Admission:
     __slots__ = (
         "_body_bytes",
         "_calm_probes",
+        "_due",
         "_handle",
         "_late_probes",
         "_limit",
@@ -75,7 +76,10 @@ class Admission:
         self._state = state
         self._max_lag = limits.max_loop_lag
         self._body_bytes = 0
-        self._handle: asyncio.TimerHandle | None = None
+        # uvloop may hand back a plain Handle (no ``when()``) for a timer already due: the probe
+        # keeps its own due time.
+        self._handle: asyncio.Handle | None = None
+        self._due = 0.0
         self._late_probes = 0
         self._logged_at = -_LOG_EVERY
         self.counters = AdmissionCounters()
@@ -144,7 +148,7 @@ class Admission:
         """Start the lag probe (``max_loop_lag`` > 0) on the running loop."""
         if self._max_lag > 0:
             loop = asyncio.get_running_loop()
-            self._handle = loop.call_at(loop.time() + _PROBE_INTERVAL, self._probe, loop)
+            self._schedule(loop, loop.time())
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -154,9 +158,8 @@ class Admission:
         self._late_probes = 0
 
     def _probe(self, loop: asyncio.AbstractEventLoop) -> None:
-        assert self._handle is not None
         now = loop.time()
-        lag = now - self._handle.when()
+        lag = now - self._due
         late = lag > self._max_lag
         self._late_probes = self._late_probes + 1 if late else 0
         peak, self._peak = self._peak, self._state.in_flight
@@ -172,7 +175,11 @@ class Admission:
                 self._limit = float(self._limits.max_in_flight)
             else:
                 self._limit += 1
-        self._handle = loop.call_at(now + _PROBE_INTERVAL, self._probe, loop)
+        self._schedule(loop, now)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        self._due = now + _PROBE_INTERVAL
+        self._handle = loop.call_at(self._due, self._probe, loop)
 
     def _log_shedding(self) -> None:
         # One line per _LOG_EVERY seconds: a line per shed request would add to the overload.

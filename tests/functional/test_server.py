@@ -135,6 +135,27 @@ async def test_gateway_starts_and_answers_liveness_and_readiness(spawn: Spawn) -
             assert await response.json() == {"status": "ready"}
 
 
+def listening_sockets(port: int) -> int:
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[1] == f"0100007F:{port:04X}" and line.split()[3] == "0A")
+
+
+@pytest.mark.parametrize(("env", "sockets"), [({}, 8), ({"GATEWAY_LISTEN_SOCKETS": "2"}, 2)])
+async def test_the_process_listens_on_several_sockets_and_each_serves(
+    spawn: Spawn, env: dict[str, str], sockets: int
+) -> None:
+    # uvloop takes one new connection per socket per turn of its loop: several sockets keep new
+    # connections from queueing in the kernel behind a busy loop.
+    gateway = spawn(port=free_port(), env=env)
+    await gateway.wait_ready()
+    assert listening_sockets(gateway.port) == sockets
+    connector = aiohttp.TCPConnector(force_close=True)  # a new connection each, spread by the kernel
+    async with aiohttp.ClientSession(connector=connector) as session:
+        for _ in range(4 * sockets):
+            async with session.get(f"{gateway.url}/healthz") as response:
+                assert response.status == 200
+
+
 async def chat_completion(request: web.Request, received: Received) -> web.StreamResponse:
     message = {"role": "assistant", "content": "hello from the fake"}
     return web.json_response(

@@ -302,3 +302,9 @@ def test_named_configs_are_held_to_the_inline_configs_limits(
         load_settings(write_toml("[configs.main]\n" + table), environ={})
     assert "configs.main" in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_a_process_needs_at_least_one_listening_socket() -> None:
+    with pytest.raises(SettingsError, match=r"server\.listen_sockets: expected at least 1"):
+        load_settings(None, environ={"GATEWAY_LISTEN_SOCKETS": "0"})
+    assert load_settings(None, environ={"GATEWAY_LISTEN_SOCKETS": "3"}).server.listen_sockets == 3
