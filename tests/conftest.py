@@ -19,6 +19,28 @@ from tests.fake_provider import FakeProvider
 GatewayFactory = Callable[..., Awaitable[TestServer]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "recordings: replays ../shared/fixtures; dropped when --fixtures-dir does not exist"
+    )
+
+
+def fixtures_present(config: pytest.Config) -> bool:
+    """Whether ``--fixtures-dir`` exists (CI always has it; a checkout without ../shared may not)."""
+    return Path(config.getoption("--fixtures-dir")).is_dir()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the recordings folder, their replays are dropped at collection, neither run nor
+    skipped; with it, a missing recording fails loudly (each module checks its own)."""
+    if fixtures_present(config):
+        return
+    dropped = [item for item in items if item.get_closest_marker("recordings")]
+    if dropped:
+        items[:] = [item for item in items if not item.get_closest_marker("recordings")]
+        config.hook.pytest_deselected(items=dropped)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--fixtures-dir",

@@ -22,6 +22,8 @@ import pytest
 from gateway.providers import bedrock
 from gateway.providers.base import NativeRequest, UpstreamCall
 
+pytestmark = pytest.mark.recordings
+
 PIECE = 7
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls"}
 ACTIONS = ("converse", "converse-stream")

@@ -20,6 +20,8 @@ from gateway.providers import cohere
 from gateway.providers.base import NativeRequest, Translation, UpstreamCall
 from gateway.providers.openai_format import ProviderError
 
+pytestmark = pytest.mark.recordings
+
 PIECE = 7
 FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls"}
 

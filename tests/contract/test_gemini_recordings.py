@@ -21,6 +21,8 @@ import pytest
 from gateway.providers import gemini, vertex
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation, UpstreamCall
 
+pytestmark = pytest.mark.recordings
+
 PIECE = 7
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter"}
 SERVED = (":generateContent", ":batchEmbedContents", ":streamGenerateContent?alt=sse")
