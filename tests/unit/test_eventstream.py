@@ -163,6 +163,7 @@ def bedrock_recordings(fixtures_dir: Path) -> list[Path]:
     return recordings
 
 
+@pytest.mark.recordings
 def test_real_bedrock_recordings_decode_as_recorded(pytestconfig: pytest.Config) -> None:
     # Fed in 61-byte chunks so frames straddle chunk boundaries, as they do off the socket.
     for recording in bedrock_recordings(Path(pytestconfig.getoption("--fixtures-dir"))):
