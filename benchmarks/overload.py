@@ -11,7 +11,9 @@ the gateway's RSS idle before, at peak, and a few seconds after the load stops.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks.bench import Bench, Job, Result, strip_bulky
@@ -30,12 +32,24 @@ def overload(bench: Bench) -> Result:
     with bench.start_gateway(1) as gateway:
         saved, bench.system = bench.system, gateway
         try:
-            with cpu_quota(gateway.pids, _SHARE) as held:
+            with _held(gateway.pids) as held:
                 result = _measure(bench)
         finally:
             bench.system = saved
-    result["notes"].insert(0, f"gateway held to a quarter core: {held}")
+    result["notes"].insert(0, held)
     return result
+
+
+@contextlib.contextmanager
+def _held(pids: list[int]) -> Iterator[str]:
+    """A quarter core where the cgroup can be made (root); else the gateway's own pinned core."""
+    with contextlib.ExitStack() as stack:
+        try:
+            how = stack.enter_context(cpu_quota(pids, _SHARE))
+        except OSError as exc:
+            yield f"gateway NOT held to a quarter core ({exc.strerror or exc}): measured on its own core"
+            return
+        yield f"gateway held to a quarter core: {how}"
 
 
 def _measure(bench: Bench) -> Result:
