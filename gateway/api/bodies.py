@@ -92,12 +92,10 @@ async def read_json_object(request: web.Request, limits: LimitSettings, admissio
     try:
         raw = await _read_whole(request, limit, limits.body_timeout or None)
         return RequestBody(raw, _json_object(raw), reserved=reserved)
-    except BodyTimeout:
+    except BaseException as exc:
         admission.release_body(reserved)
-        admission.counters.body_timeouts += 1
-        raise
-    except BaseException:
-        admission.release_body(reserved)
+        if isinstance(exc, BodyTimeout):
+            admission.counters.body_timeouts += 1
         raise
 
 

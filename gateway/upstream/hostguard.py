@@ -92,6 +92,8 @@ def _parsed(value: str, where: str, param: str) -> URL:
 def has_dot_segments(raw_path: str) -> bool:
     """Whether a raw path has '.' or '..' segments, also percent-encoded (``%2e%2E``) or behind an
     encoded separator (``..%2f``, ``..%5c``): a server that decodes before resolving would climb."""
+    if "." not in raw_path and "%" not in raw_path:
+        return False  # most paths (/v1/chat/completions): no split, no unquote on every request
     return any(
         part in (".", "..") for segment in raw_path.split("/") for part in _SEPARATORS.split(unquote(segment))
     )

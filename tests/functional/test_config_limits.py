@@ -61,7 +61,8 @@ async def test_a_catastrophic_regex_neither_stalls_its_request_nor_a_concurrent_
     plain_took = time.perf_counter() - started
     results = await asyncio.wait_for(asyncio.gather(*hostile), timeout=10)
     assert status == 200
-    assert plain_took < 1.0  # a stall assertion with a generous bound, not a speed one
+    # A hang bound, not a speed target: a backtracking engine would hold the loop for ages.
+    assert plain_took < 5.0
     assert [status for status, _ in results] == [200] * 10
     # No match: every hostile request went to the default target.
     assert sum(1 for received in fake.received if received.json() == {**CHAT, "model": "default"}) == 10
