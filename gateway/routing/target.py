@@ -124,7 +124,7 @@ def target_from_headers(
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    return Target(adapter, _api_key(headers) or configured.api_key, base_url, options)
+    return Target(adapter, _api_key(headers, adapter.spec.slug) or configured.api_key, base_url, options)
 
 
 def _from_node(
@@ -146,7 +146,7 @@ def _from_node(
         or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    api_key = node.api_key or _api_key(headers) or configured.api_key
+    api_key = node.api_key or _api_key(headers, adapter.spec.slug) or configured.api_key
     return Target(adapter, api_key, base_url, options, config_path=node.path)
 
 
@@ -192,9 +192,14 @@ def _model(override_params: Mapping[str, Any], params: Mapping[str, Any]) -> str
     return model if isinstance(model, str) else ""
 
 
-def _api_key(headers: CIMultiDictProxy[str]) -> str:
+def _api_key(headers: CIMultiDictProxy[str], provider: str) -> str:
+    """The caller's provider key: ``Authorization: Bearer``, else ``x-portkey-api-key``, else (for
+    Anthropic only, as the Anthropic SDK and Claude Code send it) ``x-api-key``."""
     authorization = headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return headers.get("x-portkey-api-key", "").strip()
+    key = headers.get("x-portkey-api-key", "").strip()
+    if not key and provider == "anthropic":
+        return headers.get("x-api-key", "").strip()
+    return key
