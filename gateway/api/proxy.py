@@ -42,6 +42,7 @@ from gateway.errors import (
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
+from gateway.providers.mistral import routed_endpoint
 from gateway.providers.option_headers import sent_as_headers
 from gateway.routing.health import BreakerState, TargetHealth
 from gateway.routing.identity import TargetIdentity
@@ -285,7 +286,7 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     spec = target.adapter.spec
     if family is not None:
         target.check_serves(family)
-    endpoint = request.rel_url.raw_path[len("/v1/") :]
+    endpoint = routed_endpoint(request.rel_url.raw_path[len("/v1/") :], target.options)
     call = UpstreamCall(
         endpoint, request.rel_url.raw_query_string, target.base_url, target.options, request.headers
     )
@@ -299,7 +300,7 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
     headers.update(target.adapter.auth_headers(target.api_key))
     deadline, caller_deadline = _target_deadline(request, target)
-    chat_chunks = endpoint in ("chat/completions", "completions")
+    chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
     return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
 
 

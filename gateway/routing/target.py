@@ -26,6 +26,7 @@ from gateway.upstream.hostguard import check_custom_host
 
 _NO_PROVIDER_SETTINGS = ProviderSettings()
 NO_RETRY = Retry()
+_HF_BASE_URL = "x-portkey-huggingface-base-url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,11 @@ def target_from_headers(
     adapter = registry.get(slug)
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
-    base_url = check_custom_host(custom_host, settings.host_policy) if custom_host else configured.base_url
+    base_url = (
+        check_custom_host(custom_host, settings.host_policy)
+        if custom_host
+        else _huggingface_base_url(headers, adapter.spec.slug, settings) or configured.base_url
+    )
     options = {
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
@@ -190,6 +195,15 @@ def _model(override_params: Mapping[str, Any], params: Mapping[str, Any]) -> str
     """The model a target is asked for: its config's override, else the request's own."""
     model = override_params.get("model", params.get("model"))
     return model if isinstance(model, str) else ""
+
+
+def _huggingface_base_url(headers: CIMultiDictProxy[str], provider: str, settings: Settings) -> str:
+    """Portkey's ``x-portkey-huggingface-base-url``: a dedicated Inference Endpoint's URL, to which
+    the gateway appends ``/v1/chat/completions`` as Portkey does; guarded like a custom host."""
+    value = headers.get(_HF_BASE_URL, "").strip() if provider == "huggingface" else ""
+    if not value:
+        return ""
+    return check_custom_host(value.rstrip("/") + "/v1", settings.host_policy, _HF_BASE_URL, _HF_BASE_URL)
 
 
 def _api_key(headers: CIMultiDictProxy[str], provider: str) -> str:

@@ -13,10 +13,11 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import FakeProvider, Received
 from tests.functional.fake_anthropic import FakeAnthropic, Message, message
 
 CHAT: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
@@ -184,3 +185,152 @@ async def test_anthropic_headers_are_not_sent_to_an_openai_format_provider(
     await post(http, gateway_url, headers)
     assert "anthropic-beta" not in fake.last.headers
     assert "anthropic-version" not in fake.last.headers
+
+
+# --- x-portkey-huggingface-base-url --------------------------------------------------------------------
+
+
+async def test_huggingface_base_url_is_the_endpoint_called_with_portkeys_path(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
+) -> None:
+    headers = {
+        "x-portkey-provider": "huggingface",
+        "x-portkey-huggingface-base-url": f"http://127.0.0.1:{fake.port}/",
+        "Authorization": "Bearer hf_marker",
+    }
+    status, _ = await post(http, gateway_url, headers)
+    assert status == 200
+    assert fake.last.path == "/v1/chat/completions"
+    assert fake.last.headers["Authorization"] == "Bearer hf_marker"
+    assert not any(name.lower().startswith("x-portkey-") for name in fake.last.headers)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254", "http://10.0.0.1:8080", "ftp://127.0.0.1"])
+async def test_huggingface_base_url_goes_through_the_custom_host_guard(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider, url: str
+) -> None:
+    headers = {"x-portkey-provider": "huggingface", "x-portkey-huggingface-base-url": url}
+    status, body = await post(http, gateway_url, headers)
+    assert status == 400
+    assert body["error"]["param"] == "x-portkey-huggingface-base-url"
+    assert body["error"]["code"] in ("custom_host_not_allowed", "invalid_custom_host")
+    assert fake.received == []
+
+
+# --- x-portkey-mistral-fim-completion -----------------------------------------------------------------
+
+FIM_ANSWER = {
+    "id": "5b35cc2e69bf4ba9a11373ee1f1937f8",
+    "object": "chat.completion",
+    "created": 1721133487,
+    "model": "codestral-latest",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "    return a + b"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 8, "completion_tokens": 7, "total_tokens": 15},
+}
+
+
+def to_mistral(fake: FakeProvider, fim: str = "true") -> dict[str, str]:
+    return {
+        "x-portkey-provider": "mistral-ai",
+        "x-portkey-custom-host": fake.base_url,
+        "x-portkey-mistral-fim-completion": fim,
+    }
+
+
+async def test_mistral_fim_sends_chat_completions_to_the_fim_endpoint(
+    gateway_url: str, fake: FakeProvider
+) -> None:
+    async def fim(request: web.Request, received: Received) -> web.StreamResponse:
+        return web.json_response(FIM_ANSWER)
+
+    fake.on("POST", "/v1/fim/completions", fim)
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="mistral-key", default_headers=to_mistral(fake), max_retries=0
+    ) as client:
+        answer = await client.chat.completions.create(
+            model="codestral-latest",
+            messages=[{"role": "user", "content": "def add(a, b):"}],
+            max_completion_tokens=64,
+            seed=7,
+            extra_body={"suffix": "\nprint(add(1, 2))"},
+        )
+    assert answer.choices[0].message.content == "    return a + b"
+    assert fake.last.path == "/v1/fim/completions"
+    assert fake.last.json() == {
+        "model": "codestral-latest",
+        "prompt": "def add(a, b):",
+        "suffix": "\nprint(add(1, 2))",
+        "max_tokens": 64,
+        "random_seed": 7,
+    }
+
+
+async def test_mistral_fim_keeps_the_callers_prompt_and_streams(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
+) -> None:
+    body = {"model": "codestral-latest", "messages": [], "prompt": "x = ", "stream": True}
+    async with http.post(
+        f"{gateway_url}/v1/chat/completions", json=body, headers=to_mistral(fake)
+    ) as response:
+        assert response.status == 200
+        await response.read()
+    assert fake.last.path == "/v1/fim/completions"
+    assert fake.last.json() == {"model": "codestral-latest", "prompt": "x = ", "stream": True}
+
+
+async def test_mistral_chat_stays_chat_without_the_fim_header(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
+) -> None:
+    await post(http, gateway_url, to_mistral(fake, fim="false"))
+    assert fake.last.path == "/v1/chat/completions"
+    assert fake.last.json() == CHAT
+
+
+async def test_mistral_fim_without_a_prompt_is_a_400_naming_it(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
+) -> None:
+    body = {"model": "codestral-latest", "messages": [{"role": "system", "content": "be brief"}]}
+    status, answer = await post(http, gateway_url, to_mistral(fake), body)
+    assert status == 400
+    assert answer["error"]["param"] == "prompt"
+    assert fake.received == []
+
+
+# --- hosted-only headers -------------------------------------------------------------------------------
+
+#: What the portkey-ai SDK and Portkey's docs send that only the hosted Portkey acts on (caching,
+#: debug logs, log redaction, SDK telemetry) or that Portkey OSS reads but never uses.
+HOSTED_ONLY = {
+    "x-portkey-cache-namespace": "team-a",
+    "x-portkey-cache-force-refresh": "true",
+    "x-portkey-debug": "false",
+    "x-portkey-sensitive-headers": "x-secret",
+    "x-portkey-package-version": "portkey-1.10.1",
+    "x-portkey-runtime": "python",
+    "x-portkey-runtime-version": "3.12.3",
+    "x-portkey-mode": "proxy openai",
+    "x-portkey-retry-count": "2",
+    "x-portkey-cache": "semantic",
+    "x-portkey-trace-id": "trace-42",
+    "x-portkey-metadata": '{"_user": "u1"}',
+    "x-portkey-strict-open-ai-compliance": "true",
+}
+
+
+async def test_hosted_only_portkey_headers_are_accepted_and_never_forwarded(
+    gateway_url: str, fake: FakeProvider, provider_headers: dict[str, str]
+) -> None:
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1",
+        api_key="sk-test",
+        default_headers={**provider_headers, **HOSTED_ONLY},
+        max_retries=0,
+    ) as client:
+        response = await client.chat.completions.with_raw_response.create(**CHAT)
+    assert response.status_code == 200
+    assert response.headers["x-portkey-trace-id"] == "trace-42"
+    assert fake.last.json() == CHAT
+    assert not any(name.lower().startswith("x-portkey-") for name in fake.last.headers)
+    assert not any(value in HOSTED_ONLY.values() for value in fake.last.headers.values())
