@@ -42,6 +42,8 @@ from gateway.errors import (
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
+from gateway.providers.mistral import routed_endpoint
+from gateway.providers.option_headers import sent_as_headers
 from gateway.routing.health import BreakerState, TargetHealth
 from gateway.routing.identity import TargetIdentity
 from gateway.routing.metadata import parse_metadata
@@ -55,12 +57,6 @@ from gateway.upstream.hostguard import check_custom_host, has_dot_segments
 
 #: ``asyncio.timeout(None)`` costs ~3 µs a request for nothing.
 _NO_DEADLINE = contextlib.nullcontext()
-
-#: Portkey's headers for OpenAI's account-scoping headers.
-_OPENAI_HEADERS = (
-    ("x-portkey-openai-organization", "OpenAI-Organization"),
-    ("x-portkey-openai-project", "OpenAI-Project"),
-)
 
 
 @dataclass(slots=True)
@@ -290,7 +286,7 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     spec = target.adapter.spec
     if family is not None:
         target.check_serves(family)
-    endpoint = request.rel_url.raw_path[len("/v1/") :]
+    endpoint = routed_endpoint(request.rel_url.raw_path[len("/v1/") :], target.options)
     call = UpstreamCall(
         endpoint, request.rel_url.raw_query_string, target.base_url, target.options, request.headers
     )
@@ -301,10 +297,10 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
     data = body.for_target(target.adapter, endpoint, target.override_params)
-    headers = _upstream_headers(request, streamed=not isinstance(data, bytes))
+    headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
     headers.update(target.adapter.auth_headers(target.api_key))
     deadline, caller_deadline = _target_deadline(request, target)
-    chat_chunks = endpoint in ("chat/completions", "completions")
+    chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
     return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
 
 
@@ -321,7 +317,7 @@ def _translated(
         native = translation.request(call, {**body.parsed, **target.override_params})
     except (orjson.JSONEncodeError, RecursionError):
         raise too_deep() from None
-    headers = _upstream_headers(request, streamed=False)
+    headers = _upstream_headers(request, target, streamed=False)
     # The provider's own content negotiation, not the client's (which was for OpenAI's format).
     headers.popall("Accept", None)
     headers["Content-Type"] = "application/json"
@@ -541,7 +537,7 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
     return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
 
 
-def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[str]:
+def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
     forward = header_names(request.headers.get("x-portkey-forward-headers", ""))
     headers = upstream_request_headers(request.headers, forward)
     # Said explicitly rather than through skip_auto_headers, which costs ~5 µs a request in aiohttp.
@@ -549,10 +545,7 @@ def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[st
     if not streamed:
         # aiohttp sets the length of a bytes body itself (it may differ after a rewrite).
         headers.popall("Content-Length", None)
-    for ours, theirs in _OPENAI_HEADERS:
-        value = request.headers.get(ours)
-        if value:
-            headers[theirs] = value
+    headers.update(sent_as_headers(target.options))
     return headers
 
 

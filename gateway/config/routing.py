@@ -53,6 +53,8 @@ OPTION_KEYS = {
     "api_version": "azure-api-version",
     "openai_organization": "openai-organization",
     "openai_project": "openai-project",
+    "anthropic_beta": "anthropic-beta",
+    "anthropic_version": "anthropic-version",
     "aws_access_key_id": "aws-access-key-id",
     "aws_secret_access_key": "aws-secret-access-key",
     "aws_session_token": "aws-session-token",

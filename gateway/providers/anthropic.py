@@ -31,6 +31,7 @@ from gateway.providers.openai_format import (
     upstream_error,
     usage,
 )
+from gateway.providers.option_headers import ANTHROPIC as ANTHROPIC_OPTIONS
 from gateway.providers.translated import TranslatedProvider, json_object
 from gateway.streaming.sse import SseDecoder, SseEvent
 
@@ -81,8 +82,8 @@ class AnthropicMessages:
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model = openai.model(body)
         native = {"model": model, **messages_body(body, SPEC.slug)}
-        headers = {"anthropic-version": call.client_headers.get("anthropic-version", API_VERSION)}
-        beta = call.client_headers.get("anthropic-beta")
+        headers = {"anthropic-version": self._header(call, "anthropic-version") or API_VERSION}
+        beta = self._header(call, "anthropic-beta")
         if beta:
             headers["anthropic-beta"] = beta
         stream = stream_of(body, model, SPEC.slug)
@@ -90,6 +91,11 @@ class AnthropicMessages:
             native["stream"] = True
         url = (call.base_url or SPEC.base_url).rstrip("/") + "/messages"
         return NativeRequest(url, orjson.dumps(native), headers, model, stream)
+
+    @staticmethod
+    def _header(call: UpstreamCall, name: str) -> str:
+        """The config key or ``x-portkey-<name>`` (``call.options``), else the client's own header."""
+        return call.options.get(name) or call.client_headers.get(name, "")
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
         if credentials.api_key:
@@ -100,7 +106,7 @@ class AnthropicMessages:
 
 
 def provider() -> TranslatedProvider:
-    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()})
+    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS)
 
 
 def stream_of(body: Mapping[str, Any], model: str, provider: str) -> MessagesStream | None:

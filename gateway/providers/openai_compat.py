@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.providers.base import ProviderSpec, Translation, UpstreamCall
+from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
 
 class OpenAICompatible:
     """Sends the request to ``base_url + "/" + endpoint`` with the key in the row's auth form."""
 
     __slots__ = ("_spec",)
-    option_headers: tuple[str, ...] = ()
+    option_headers: tuple[str, ...] = OPENAI_OPTIONS
 
     def __init__(self, spec: ProviderSpec) -> None:
         self._spec = spec

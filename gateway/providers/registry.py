@@ -10,6 +10,7 @@ from gateway.providers import anthropic, bedrock, cohere, gemini, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
+from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 
 
@@ -22,6 +23,7 @@ class ProviderRegistry:
     @classmethod
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
+        adapters["mistral-ai"] = MistralAI(adapters["mistral-ai"].spec)
         adapters["azure-openai"] = AzureOpenAI()
         adapters["anthropic"] = anthropic.provider()
         adapters["google"] = gemini.provider()

@@ -26,6 +26,7 @@ from gateway.upstream.hostguard import check_custom_host
 
 _NO_PROVIDER_SETTINGS = ProviderSettings()
 NO_RETRY = Retry()
+_HF_BASE_URL = "x-portkey-huggingface-base-url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +120,16 @@ def target_from_headers(
     adapter = registry.get(slug)
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
-    base_url = check_custom_host(custom_host, settings.host_policy) if custom_host else configured.base_url
+    base_url = (
+        check_custom_host(custom_host, settings.host_policy)
+        if custom_host
+        else _huggingface_base_url(headers, adapter.spec.slug, settings) or configured.base_url
+    )
     options = {
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    return Target(adapter, _api_key(headers) or configured.api_key, base_url, options)
+    return Target(adapter, _api_key(headers, adapter.spec.slug) or configured.api_key, base_url, options)
 
 
 def _from_node(
@@ -146,7 +151,7 @@ def _from_node(
         or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    api_key = node.api_key or _api_key(headers) or configured.api_key
+    api_key = node.api_key or _api_key(headers, adapter.spec.slug) or configured.api_key
     return Target(adapter, api_key, base_url, options, config_path=node.path)
 
 
@@ -192,9 +197,23 @@ def _model(override_params: Mapping[str, Any], params: Mapping[str, Any]) -> str
     return model if isinstance(model, str) else ""
 
 
-def _api_key(headers: CIMultiDictProxy[str]) -> str:
+def _huggingface_base_url(headers: CIMultiDictProxy[str], provider: str, settings: Settings) -> str:
+    """Portkey's ``x-portkey-huggingface-base-url``: a dedicated Inference Endpoint's URL, to which
+    the gateway appends ``/v1/chat/completions`` as Portkey does; guarded like a custom host."""
+    value = headers.get(_HF_BASE_URL, "").strip() if provider == "huggingface" else ""
+    if not value:
+        return ""
+    return check_custom_host(value.rstrip("/") + "/v1", settings.host_policy, _HF_BASE_URL, _HF_BASE_URL)
+
+
+def _api_key(headers: CIMultiDictProxy[str], provider: str) -> str:
+    """The caller's provider key: ``Authorization: Bearer``, else ``x-portkey-api-key``, else (for
+    Anthropic only, as the Anthropic SDK and Claude Code send it) ``x-api-key``."""
     authorization = headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    return headers.get("x-portkey-api-key", "").strip()
+    key = headers.get("x-portkey-api-key", "").strip()
+    if not key and provider == "anthropic":
+        return headers.get("x-api-key", "").strip()
+    return key

@@ -77,6 +77,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
     "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
+    "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
+    "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
     "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
     "observability.realtime": (0, "plain counters with no imports, read by observability/metrics"),
