@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.api.routes import add_routes
 from gateway.appkeys import (
     ADMISSION,
+    CLOUD_AUTH,
     HEALTH,
     PROVIDERS,
     REALTIME,
@@ -26,9 +27,10 @@ from gateway.middleware.protocol import install as admit_connections
 from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.requestlog import RequestLog, running
 from gateway.observability.tracing import echo_trace_id
+from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
-from gateway.upstream.session import create_upstream_session
+from gateway.upstream.session import create_token_session, create_upstream_session
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
+    app.cleanup_ctx.append(_cloud_auth)
     app.cleanup_ctx.append(_request_log)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router)
@@ -64,6 +67,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
     session = create_upstream_session(app[SETTINGS])
     app[UPSTREAM] = session
+    yield
+    await session.close()
+
+
+async def _cloud_auth(app: web.Application) -> AsyncIterator[None]:
+    session = create_token_session(app[SETTINGS])
+    app[CLOUD_AUTH] = CloudAuth.build(app[SETTINGS], session)
     yield
     await session.close()
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from gateway.middleware.admission import Admission
     from gateway.observability.realtime import RealtimeCounters
     from gateway.observability.requestlog import RequestLog
+    from gateway.providers.cloud_auth import CloudAuth
     from gateway.providers.registry import ProviderRegistry
     from gateway.routing.health import TargetHealth
 
@@ -63,6 +64,8 @@ HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")
 ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
 #: Per process: realtime websocket sessions, frames and bytes.
 REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
+#: Per process: Entra ID tokens and assumed AWS roles, cached, with their own session.
+CLOUD_AUTH: web.AppKey[CloudAuth] = web.AppKey("cloud_auth")
 
 #: Per request: the trace id, the caller's or one generated when the caller sent none.
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")

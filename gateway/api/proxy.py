@@ -26,7 +26,7 @@ from gateway.api.bodies import (
     streamed_body,
     too_deep,
 )
-from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, CLOUD_AUTH, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
@@ -298,7 +298,6 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     url = URL(target.adapter.upstream_url(call), encoded=True)
     data = body.for_target(target.adapter, endpoint, target.override_params)
     headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
-    headers.update(target.adapter.auth_headers(target.api_key))
     deadline, caller_deadline = _target_deadline(request, target)
     chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
     return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
@@ -362,8 +361,7 @@ async def _exchange(
             asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE,
             headers_timer or _NO_DEADLINE,
         ):
-            if outgoing.translation is not None:
-                await _authorize(request, outgoing)
+            await _authorize(request, outgoing)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
                 request.method,
@@ -441,9 +439,8 @@ def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
 
 
 async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
-    """Let a translated provider sign the final request (SigV4) or fetch its token (Vertex)."""
-    assert outgoing.translation is not None
-    assert outgoing.native is not None
+    """Let the provider add its auth to the final request: the key in its own form, or a signature
+    (SigV4) or token (Vertex, Entra ID) it may have to fetch first."""
     app = request.app
     target = outgoing.target
     check_url = functools.partial(
@@ -452,7 +449,12 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
         where="The service account's token_uri",
         param="x-portkey-vertex-service-account-json",
     )
-    credentials = Credentials(target.api_key, target.options, app[UPSTREAM], check_url)
+    credentials = Credentials(
+        target.api_key, target.options, app[UPSTREAM], check_url, app[CLOUD_AUTH], target.base_url
+    )
+    if outgoing.translation is None or outgoing.native is None:
+        await target.adapter.authorize(outgoing.headers, credentials)
+        return
     await outgoing.translation.authorize(outgoing.native, credentials)
     outgoing.headers.update(outgoing.native.headers)
 

@@ -51,6 +51,14 @@ OPTION_KEYS = {
     "deployment_id": "azure-deployment-id",
     "azure_api_version": "azure-api-version",
     "api_version": "azure-api-version",
+    "azure_ad_token": "azure-ad-token",
+    "azure_auth_mode": "azure-auth-mode",
+    "azure_entra_tenant_id": "azure-entra-tenant-id",
+    "azure_entra_client_id": "azure-entra-client-id",
+    "azure_entra_client_secret": "azure-entra-client-secret",
+    "azure_entra_scope": "azure-entra-scope",
+    "azure_managed_client_id": "azure-managed-client-id",
+    "azure_workload_client_id": "azure-workload-client-id",
     "openai_organization": "openai-organization",
     "openai_project": "openai-project",
     "anthropic_beta": "anthropic-beta",
@@ -59,6 +67,9 @@ OPTION_KEYS = {
     "aws_secret_access_key": "aws-secret-access-key",
     "aws_session_token": "aws-session-token",
     "aws_region": "aws-region",
+    "aws_auth_type": "aws-auth-type",
+    "aws_role_arn": "aws-role-arn",
+    "aws_external_id": "aws-external-id",
     "vertex_project_id": "vertex-project-id",
     "vertex_region": "vertex-region",
     "vertex_service_account_json": "vertex-service-account-json",
@@ -66,6 +77,8 @@ OPTION_KEYS = {
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
     | {"provider", "api_key", "custom_host"}
+    # Accepted without effect: Portkey's gateway reads azure_model_name and never uses it.
+    | {"azure_model_name"}
     | set(OPTION_KEYS)
 )
 

@@ -17,15 +17,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.config.cloud import AwsSettings, AzureSettings
+from gateway.config.cloud import SettingsError as SettingsError  # where it always was
 from gateway.config.routing import ConfigError, Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-class SettingsError(ValueError):
-    """A bad settings file or variable; the message names the dotted path of the field."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +201,8 @@ class Settings:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    azure: AzureSettings = field(default_factory=AzureSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -233,7 +233,19 @@ _SECTIONS: dict[str, type[Any]] = {
     "breaker": BreakerSettings,
     "realtime": RealtimeSettings,
     "admin": AdminSettings,
+    "azure": AzureSettings,
+    "aws": AwsSettings,
 }
+#: Variables the cloud platforms set for their own SDKs: defaults for these settings.
+_PLATFORM_ENV = (
+    ("AZURE_AUTHORITY_HOST", "azure", "authority_host"),
+    ("AZURE_TENANT_ID", "azure", "tenant_id"),
+    ("AZURE_CLIENT_ID", "azure", "client_id"),
+    ("AZURE_FEDERATED_TOKEN_FILE", "azure", "federated_token_file"),
+    ("AWS_ACCESS_KEY_ID", "aws", "access_key_id"),
+    ("AWS_SECRET_ACCESS_KEY", "aws", "secret_access_key"),
+    ("AWS_SESSION_TOKEN", "aws", "session_token"),
+)
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -251,6 +263,9 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
             raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
     raw = _expand_env(raw, environ, "")
     _apply_env_overrides(raw, environ)
+    for variable, section, key in _PLATFORM_ENV:
+        if environ.get(variable):
+            raw.setdefault(section, {}).setdefault(key, environ[variable])
     return _build(raw)
 
 

@@ -6,11 +6,14 @@ Two URL forms, both documented by Azure:
   (files, batches, fine-tuning, models...) to ``{base}/{endpoint}?api-version={version}``;
 - without one, the v1 API: ``{base}/v1/{endpoint}`` (the model field names the deployment).
 ``{base}`` is ``https://{resource}.openai.azure.com/openai``, or the custom host.
+Auth: the caller's key as ``api-key``; or a Microsoft Entra ID token as ``Authorization: Bearer``,
+given (``x-portkey-azure-ad-token``) or fetched for ``x-portkey-azure-auth-mode`` (``azure_auth.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 from yarl import URL
@@ -23,6 +26,7 @@ from gateway.providers.base import (
     EMBEDDINGS,
     IMAGES,
     REALTIME,
+    Credentials,
     ProviderSpec,
     Translation,
     UpstreamCall,
@@ -47,7 +51,20 @@ SPEC = ProviderSpec(
 
 class AzureOpenAI:
     __slots__ = ()
-    option_headers: tuple[str, ...] = ("azure-resource-name", "azure-deployment-id", "azure-api-version")
+    option_headers: tuple[str, ...] = (
+        "azure-resource-name",
+        "azure-deployment-id",
+        "azure-api-version",
+        # Microsoft Entra ID auth instead of the api-key (azure_auth.py)
+        "azure-ad-token",
+        "azure-auth-mode",
+        "azure-entra-tenant-id",
+        "azure-entra-client-id",
+        "azure-entra-client-secret",
+        "azure-entra-scope",
+        "azure-managed-client-id",
+        "azure-workload-client-id",
+    )
 
     @property
     def spec(self) -> ProviderSpec:
@@ -78,6 +95,14 @@ class AzureOpenAI:
         if api_key.startswith("eyJ"):
             return {"Authorization": f"Bearer {api_key}"}
         return {"api-key": api_key}
+
+    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
+        """An Entra ID token as the bearer token when the options ask for one; else the key."""
+        token = await credentials.cloud.azure.bearer(credentials.options, credentials.base_url)
+        if token is None:
+            headers.update(self.auth_headers(credentials.api_key))
+        else:
+            headers["Authorization"] = f"Bearer {token}"
 
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         return False

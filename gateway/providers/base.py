@@ -6,12 +6,14 @@ only for real wire differences (see ``azure_openai.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
+
+    from gateway.providers.cloud_auth import CloudAuth
 
 #: How the caller's key is sent upstream.
 #: ``bearer``: ``Authorization: Bearer <key>``; ``api-key``: ``api-key: <key>`` (Azure);
@@ -87,6 +89,10 @@ class ProviderAdapter(Protocol):
     def auth_headers(self, api_key: str) -> dict[str, str]:
         """The caller's key in the provider's own form."""
 
+    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
+        """Add the auth of a passed-through request to ``headers``, just before each attempt: the
+        key in the provider's form (``auth_headers``), or a token fetched for the request's options."""
+
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         """Adapt a parsed JSON body in place; ``True`` when it changed and must be re-encoded."""
 
@@ -97,7 +103,7 @@ class ProviderAdapter(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What :meth:`Translation.authorize` may use to sign a request."""
+    """What :meth:`Translation.authorize` and :meth:`ProviderAdapter.authorize` may use."""
 
     api_key: str
     #: The provider-specific ``x-portkey-<name>`` values (AWS keys, Vertex service account...).
@@ -106,6 +112,10 @@ class Credentials:
     session: ClientSession
     #: The custom-host guard: returns the URL to call, or raises for a forbidden host.
     check_url: Callable[[str], str]
+    #: Entra ID tokens and assumed AWS roles (the operator's endpoints, cached per process).
+    cloud: CloudAuth
+    #: The custom host or settings' base URL the request goes to; ``""``: the provider's own.
+    base_url: str = ""
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ import orjson
 from gateway.errors import InvalidRequest
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic import DEFAULT_MAX_TOKENS
+from gateway.providers.aws_roles import ASSUMED_ROLE
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
@@ -45,7 +46,17 @@ SPEC = ProviderSpec(
     docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
     endpoints=frozenset({CHAT, EMBEDDINGS}),
 )
-OPTION_HEADERS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token", "aws-region")
+OPTION_HEADERS = (
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "aws-region",
+    "aws-auth-type",
+    "aws-role-arn",
+    "aws-external-id",
+)
+#: ``x-portkey-aws-auth-type`` values, as Portkey names them (none: the AWS keys, or the bearer key).
+AUTH_TYPES = (ASSUMED_ROLE, "apiKey")
 #: The SigV4 service name of the Bedrock runtime.
 SERVICE = "bedrock"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -80,7 +91,7 @@ class BedrockConverse:
         return NativeRequest(model_url(call, model, action), orjson.dumps(native), headers, model, stream)
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        authorize(native, credentials)
+        await authorize(native, credentials)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         return read_converse(status, body, native.model)
@@ -101,7 +112,7 @@ class BedrockEmbeddings:
         )
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        authorize(native, credentials)
+        await authorize(native, credentials)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         return read_embeddings(status, body, native)
@@ -142,9 +153,26 @@ def _region(options: Mapping[str, str]) -> str:
     return region
 
 
-def authorize(native: NativeRequest, credentials: Credentials) -> None:
-    """SigV4 with the caller's AWS keys; without any, the bearer key as a Bedrock API key."""
+async def authorize(native: NativeRequest, credentials: Credentials) -> None:
+    """SigV4 with the caller's AWS keys, or with an assumed role's temporary keys
+    (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
+    (or with ``apiKey``)."""
     options = credentials.options
+    auth_type = options.get("aws-auth-type", "")
+    if auth_type and auth_type not in AUTH_TYPES:
+        raise InvalidRequest(
+            f"x-portkey-aws-auth-type must be {' or '.join(AUTH_TYPES)} (or absent, for AWS keys).",
+            param="x-portkey-aws-auth-type",
+            code="invalid_aws_auth_type",
+        )
+    if auth_type == ASSUMED_ROLE:
+        region = _region(options)
+        role = await credentials.cloud.aws.credentials(options, region)
+        native.headers.update(sign("POST", native.url, native.headers, native.body, role, region, SERVICE))
+        return
+    if auth_type == "apiKey" and credentials.api_key:
+        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
+        return
     key_id = options.get("aws-access-key-id", "")
     secret = options.get("aws-secret-access-key", "")
     if not key_id and not secret and credentials.api_key:

@@ -9,13 +9,11 @@ Secrets stay out of errors and logs: no message carries the private key, the JWT
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 import aiohttp
 import orjson
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.errors import AuthenticationFailed, InvalidRequest, UpstreamBroken, UpstreamUnreachable
+from gateway.upstream.expiring import Expiring, ExpiringCache, remember
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -37,8 +36,6 @@ _TIMEOUT = aiohttp.ClientTimeout(total=10)
 #: Google's error text is echoed to the caller; a custom token_uri could send anything, so cap it.
 _MAX_ERROR_CHARS = 300
 
-_V = TypeVar("_V")
-
 
 @dataclass(frozen=True, slots=True)
 class _Key:
@@ -48,28 +45,18 @@ class _Key:
     private_key: rsa.RSAPrivateKey
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    value: str
-    expires_at: float  # time.monotonic()
-
-    def fresh(self) -> bool:
-        return self.expires_at - _REFRESH_MARGIN > time.monotonic()
-
-
 class ServiceAccountTokens:
     """Access tokens for service-account keys, cached until shortly before they expire.
 
     Each cache (loaded keys, tokens) holds at most ``max_entries`` keys and drops the oldest first.
     """
 
-    __slots__ = ("_keys", "_max_entries", "_pending", "_tokens")
+    __slots__ = ("_keys", "_max_entries", "_tokens")
 
     def __init__(self, *, max_entries: int = 256) -> None:
         self._max_entries = max_entries
         self._keys: dict[str, _Key] = {}
-        self._tokens: dict[str, _Token] = {}
-        self._pending: dict[str, asyncio.Task[_Token]] = {}
+        self._tokens: ExpiringCache[str] = ExpiringCache(margin=_REFRESH_MARGIN, max_entries=max_entries)
 
     async def token(
         self,
@@ -88,41 +75,21 @@ class ServiceAccountTokens:
         endpoint cannot be reached or answers nonsense.
         """
         digest = hashlib.sha256(service_account_json.encode()).hexdigest()
-        cached = self._tokens.get(digest)
-        if cached is not None and cached.fresh():
-            return cached.value
-        pending = self._pending.get(digest)
-        if pending is None:
+
+        async def exchange() -> Expiring[str]:
             key = self._key(digest, service_account_json)
             url = check_url(key.token_uri) if check_url is not None else key.token_uri
-            pending = asyncio.create_task(self._refresh(digest, session, key, url))
-            self._pending[digest] = pending
-        # Shielded: one caller giving up must not cancel the exchange the others are waiting for.
-        return (await asyncio.shield(pending)).value
+            return await _exchange(session, key, url)
+
+        return await self._tokens.get(digest, exchange)
 
     def _key(self, digest: str, service_account_json: str) -> _Key:
         key = self._keys.get(digest)
         if key is None:
             # Loading a PEM key costs ~ms of CPU on the event loop: do it once per key.
             key = _parse_key(service_account_json)
-            _remember(self._keys, digest, key, self._max_entries)
+            remember(self._keys, digest, key, self._max_entries)
         return key
-
-    async def _refresh(self, digest: str, session: aiohttp.ClientSession, key: _Key, url: str) -> _Token:
-        try:
-            token = await _exchange(session, key, url)
-        finally:
-            del self._pending[digest]
-        _remember(self._tokens, digest, token, self._max_entries)
-        return token
-
-
-def _remember(cache: dict[str, _V], digest: str, value: _V, max_entries: int) -> None:
-    """Store ``value`` as the newest entry (dicts keep insertion order), dropping the oldest if full."""
-    cache.pop(digest, None)
-    cache[digest] = value
-    if len(cache) > max_entries:
-        del cache[next(iter(cache))]
 
 
 def _invalid(problem: str) -> InvalidRequest:
@@ -182,7 +149,7 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-async def _exchange(session: aiohttp.ClientSession, key: _Key, url: str) -> _Token:
+async def _exchange(session: aiohttp.ClientSession, key: _Key, url: str) -> Expiring[str]:
     # JWT timestamps are wall-clock; the cache's expiry is monotonic (immune to clock steps).
     form = {"grant_type": GRANT_TYPE, "assertion": _assertion(key, int(time.time()))}
     try:
@@ -218,7 +185,7 @@ def _google_error(body: bytes) -> str:
     return ": ".join(parts)[:_MAX_ERROR_CHARS] or "no error details."
 
 
-def _parse_token(body: bytes) -> _Token:
+def _parse_token(body: bytes) -> Expiring[str]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -227,4 +194,4 @@ def _parse_token(body: bytes) -> _Token:
     expires_in = data.get("expires_in") if isinstance(data, dict) else None
     if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
         raise UpstreamBroken("The vertex-ai token endpoint answered without an access_token and expires_in.")
-    return _Token(value, time.monotonic() + expires_in)
+    return Expiring(value, float(expires_in))

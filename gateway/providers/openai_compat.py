@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
-from gateway.providers.base import ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import Credentials, ProviderSpec, Translation, UpstreamCall
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
 
@@ -32,6 +33,9 @@ class OpenAICompatible:
         if self._spec.auth == "api-key":
             return {"api-key": api_key}
         return {"Authorization": f"Bearer {api_key}"}
+
+    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
+        headers.update(self.auth_headers(credentials.api_key))
 
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         renames = self._spec.param_renames

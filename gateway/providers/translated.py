@@ -6,13 +6,13 @@ clear 400 rather than an OpenAI-format request sent where it cannot be understoo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import orjson
 
 from gateway.errors import InvalidRequest
-from gateway.providers.base import ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import Credentials, ProviderSpec, Translation, UpstreamCall
 from gateway.providers.openai_format import ProviderError
 
 
@@ -47,6 +47,9 @@ class TranslatedProvider:
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {}
+
+    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
+        """Nothing: its requests are signed by their :class:`Translation`."""
 
     def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
         return False

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 from aiohttp import ClientSession, ClientTimeout, DefaultResolver, TCPConnector, TraceConfig
 from aiohttp.tracing import TraceRequestRedirectParams
 
-from gateway.config.settings import Settings
+from gateway.config.settings import Settings, UpstreamSettings
 from gateway.upstream.failures import RedirectRefused
 from gateway.upstream.hostguard import ConnectGuard
+from gateway.upstream.hostpolicy import HostPolicy
 
 
 def create_upstream_session(settings: Settings) -> ClientSession:
@@ -26,8 +27,29 @@ def create_upstream_session(settings: Settings) -> ClientSession:
       ever followed: its target was never checked (``ws_connect`` has no ``allow_redirects``, so
       the session refuses them all; other callers pass ``allow_redirects=False`` and get the 3xx).
     """
-    upstream = settings.upstream
-    guard = ConnectGuard(DefaultResolver(), settings.host_policy)
+    return _session(settings.upstream, settings.host_policy)
+
+
+def create_token_session(settings: Settings) -> ClientSession:
+    """The session of the cloud credential exchanges (Entra ID, managed identity, STS); the caller
+    closes it. Apart from the caller's traffic: it dials only the endpoints the operator wrote in
+    ``[azure]`` and ``[aws]`` (private ones included) and public hosts, and the metadata address of
+    the managed-identity endpoint only while ``azure.managed_identity`` is on."""
+    azure, aws = settings.azure, settings.aws
+    endpoints = [azure.authority_host, azure.managed_identity_endpoint, aws.sts_endpoint]
+    policy = HostPolicy.build(
+        (),
+        allow_public=True,
+        allow_metadata=azure.managed_identity,
+        server_host=settings.server.host,
+        # A per-region template names AWS's public hosts: nothing to open for it.
+        operator_urls=[url for url in endpoints if "{region}" not in url],
+    )
+    return _session(settings.upstream, policy)
+
+
+def _session(upstream: UpstreamSettings, policy: HostPolicy) -> ClientSession:
+    guard = ConnectGuard(DefaultResolver(), policy)
     connector = TCPConnector(
         limit=0,
         limit_per_host=upstream.limit_per_host,

@@ -59,6 +59,8 @@ class Call:
 class FakeBedrock:
     def __init__(self, region: str = REGION) -> None:
         self.region = region
+        #: The secrets it knows by access key id (a test adds temporary ones from a fake STS).
+        self.secrets = dict(SECRETS)
         self.calls: list[Call] = []
         self._answers: list[Answer] = []
         self.port = 0
@@ -112,7 +114,7 @@ class FakeBedrock:
         headers.pop("x-amz-security-token", None)
         now = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         token = request.headers.get("X-Amz-Security-Token", "")
-        credentials = AwsCredentials(key_id, SECRETS.get(key_id, "unknown"), token)
+        credentials = AwsCredentials(key_id, self.secrets.get(key_id, "unknown"), token)
         url = f"http://{request.host}{request.raw_path}"
         added = sign(request.method, url, headers, body, credentials, self.region, "bedrock", now)
         return added["Authorization"]
