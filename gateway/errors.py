@@ -85,6 +85,11 @@ class RequestTimeout(GatewayError):
     code = "request_timeout"
 
 
+class AttemptTimedOut(RequestTimeout):
+    """One attempt passed its routing config's ``request_timeout``: Portkey's 408, a status that
+    ``retry.on_status_codes`` and ``strategy.on_status_codes`` can name."""
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"

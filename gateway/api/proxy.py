@@ -27,13 +27,12 @@ from gateway.api.bodies import (
     too_deep,
 )
 from gateway.appkeys import ADMISSION, CLOUD_AUTH, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
-from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.config.settings import RetrySettings
 from gateway.errors import (
+    AttemptTimedOut,
     GatewayError,
     InvalidRequest,
     PayloadTooLarge,
-    RequestTimeout,
     ServiceUnavailable,
     UpstreamBroken,
     UpstreamTimeout,
@@ -44,9 +43,10 @@ from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
 from gateway.providers.mistral import routed_endpoint
 from gateway.providers.option_headers import sent_as_headers
-from gateway.routing.health import BreakerState, TargetHealth
-from gateway.routing.identity import TargetIdentity
+from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, request_deadline, timed_out
+from gateway.routing.health import BreakerState, TargetHealth, counts
 from gateway.routing.metadata import parse_metadata
+from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
@@ -67,9 +67,8 @@ class Outgoing:
     url: URL
     headers: CIMultiDict[str]
     body: bytes | StreamedBody | None
-    #: Seconds the whole exchange may take (``None``: no deadline), and whether the caller set it.
-    deadline: float | None
-    caller_deadline: bool
+    #: When this attempt must be done: the config's request_timeout or the request's deadline.
+    limit: AttemptLimit
     target: Target
     #: The answer, if a stream, is OpenAI chat/completions chunks that end in ``[DONE]``.
     chat_chunks: bool
@@ -104,12 +103,14 @@ async def proxy(
         body = await _request_body(request, body_kind)
         metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
         app = request.app
+        now = asyncio.get_running_loop().time()
+        deadline = request_deadline(request.headers, app[SETTINGS].upstream.request_timeout, now)
         targets = targets_for(
             request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS], app[HEALTH]
         )
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
-        return await _try_targets(request, targets, family, body, metadata, started)
+        return await _try_targets(request, targets, family, body, metadata, started, deadline)
     finally:
         admission.release_body(body.reserved)
         state.request_finished(task)
@@ -132,7 +133,7 @@ class Chances:
     retry_number: int
     retries_left: int
     can_move_on: bool
-    #: Seconds of retry waiting the request has left.
+    #: Seconds of retry waiting the request has left (the retry budget, within its deadline).
     budget_left: float
     #: Set when this attempt races a hedged one: the first ready to answer claims the client.
     gate: CommitGate | None = None
@@ -176,15 +177,18 @@ async def _try_targets(
     body: RequestBody,
     metadata: dict[str, str],
     started: float,
+    deadline: Deadline,
 ) -> web.StreamResponse:
-    """Attempt the targets in order, retrying each as its config allows, until one answers."""
+    """Attempt the targets in order, retrying each as its config allows, until one answers
+    (all within ``deadline``)."""
     budget = request.app[SETTINGS].retries.budget
     health = request.app[HEALTH]
+    clock = asyncio.get_running_loop().time
     index = retry_number = 0
     while True:
         target = targets[index]
         can_move_on = index + 1 < len(targets)
-        if target.health_key is not None and not health.allow(target.health_key):
+        if target.health_key is not None and not health.allow(target.health_key, target.breaker):
             if not can_move_on:
                 raise ServiceUnavailable(
                     f"Every target this request could use is failing (circuit breaker open at "
@@ -200,16 +204,19 @@ async def _try_targets(
             and _usable(targets[index + 1], health)
         ):
             hedged = await _hedged(
-                request, targets[index], targets[index + 1], family, body, metadata, started
+                request, (targets[index], targets[index + 1]), family, body, metadata, started, deadline
             )
             if isinstance(hedged, web.StreamResponse):
                 return hedged
             index += hedged
             continue
-        chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, budget)
-        outcome = await _exchange(
-            request, _outgoing(request, target, family, body), metadata, started, chances
+        left = deadline.left(clock())
+        waiting = budget if left is None else min(budget, left)
+        chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, waiting)
+        outgoing = _outgoing(
+            request, target, family, body, attempt_limit(deadline, target.request_timeout, clock())
         )
+        outcome = await _exchange(request, outgoing, metadata, started, chances)
         if isinstance(outcome, web.StreamResponse):
             return outcome
         if isinstance(outcome, RetryIn):
@@ -222,17 +229,17 @@ async def _try_targets(
 
 def _usable(target: Target, health: TargetHealth) -> bool:
     """Whether a hedge may start ``target`` (asked without claiming a half-open breaker's probe)."""
-    return target.health_key is None or health.state(target.health_key) != BreakerState.OPEN
+    return target.health_key is None or health.state(target.health_key, target.breaker) != BreakerState.OPEN
 
 
 async def _hedged(
     request: web.Request,
-    primary: Target,
-    backup: Target,
+    pair: tuple[Target, Target],
     family: str | None,
     body: RequestBody,
     metadata: dict[str, str],
     started: float,
+    deadline: Deadline,
 ) -> web.StreamResponse | int:
     """Try ``primary``; if it has no answer ready after ``hedge_after`` s, race ``backup`` too.
 
@@ -241,10 +248,13 @@ async def _hedged(
     the primary moved on before the backup started, 2 when both did).
     """
     gate = CommitGate()
+    primary, backup = pair
+    clock = asyncio.get_running_loop().time
 
     def attempt(target: Target, can_move_on: bool) -> asyncio.Task[object]:
         chances = Chances(0, 0, can_move_on, 0.0, gate)
-        outgoing = _outgoing(request, target, family, body)
+        limit = attempt_limit(deadline, target.request_timeout, clock())
+        outgoing = _outgoing(request, target, family, body, limit)
         task: asyncio.Task[object] = asyncio.ensure_future(
             _exchange(request, outgoing, metadata, started, chances)
         )
@@ -282,7 +292,9 @@ async def _first_answer(attempts: list[asyncio.Task[object]]) -> web.StreamRespo
     return 2
 
 
-def _outgoing(request: web.Request, target: Target, family: str | None, body: RequestBody) -> Outgoing:
+def _outgoing(
+    request: web.Request, target: Target, family: str | None, body: RequestBody, limit: AttemptLimit
+) -> Outgoing:
     spec = target.adapter.spec
     if family is not None:
         target.check_serves(family)
@@ -292,19 +304,23 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     )
     translation = target.adapter.translation(endpoint)
     if translation is not None:
-        return _translated(request, target, call, translation, body)
+        return _translated(request, target, call, translation, body, limit)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
     data = body.for_target(target.adapter, endpoint, target.override_params)
     headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
-    deadline, caller_deadline = _target_deadline(request, target)
     chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
-    return Outgoing(spec.slug, url, headers, data, deadline, caller_deadline, target, chat_chunks)
+    return Outgoing(spec.slug, url, headers, data, limit, target, chat_chunks)
 
 
 def _translated(
-    request: web.Request, target: Target, call: UpstreamCall, translation: Translation, body: RequestBody
+    request: web.Request,
+    target: Target,
+    call: UpstreamCall,
+    translation: Translation,
+    body: RequestBody,
+    limit: AttemptLimit,
 ) -> Outgoing:
     """The outgoing request for a provider that speaks its own format on this endpoint."""
     if body.parsed is None:
@@ -321,19 +337,9 @@ def _translated(
     headers.popall("Accept", None)
     headers["Content-Type"] = "application/json"
     headers.update(native.headers)
-    deadline, caller_deadline = _target_deadline(request, target)
     url = URL(native.url, encoded=True)
     slug = target.adapter.spec.slug
-    return Outgoing(
-        slug, url, headers, native.body, deadline, caller_deadline, target, False, translation, native
-    )
-
-
-def _target_deadline(request: web.Request, target: Target) -> tuple[float | None, bool]:
-    deadline, caller_deadline = _deadline(request, request.app[SETTINGS].upstream.request_timeout)
-    if target.request_timeout is not None and not caller_deadline:
-        deadline = target.request_timeout / 1000
-    return deadline, caller_deadline
+    return Outgoing(slug, url, headers, native.body, limit, target, False, translation, native)
 
 
 async def _exchange(
@@ -342,8 +348,10 @@ async def _exchange(
     """Send ``outgoing`` and relay the answer, or say to retry or move on instead.
 
     That choice exists only before anything was sent to the client: on a status the target's
-    retry or fallback names, on a connection failure (retried, then moved on from) and on a
-    timeout (moved on from). Every attempt is recorded.
+    retry or fallback names (a content-policy refusal only when named: ``routing/refusals.py``),
+    on a connection failure (retried, then moved on from), on a timed-out attempt (a 408, as a
+    status) and on other timeouts (moved on from). Once the request's deadline passed, nothing
+    is. Every attempt is recorded.
     """
     app = request.app
     target = outgoing.target
@@ -351,16 +359,16 @@ async def _exchange(
     relay = _relay(request, outgoing)
     sent = received = started
     failure: GatewayError | None = None
+    deadline_passed = False
     health_key = target.health_key
     if health_key is not None:
         app[HEALTH].started(health_key)
     headers_wait = app[SETTINGS].upstream.headers_timeout
     headers_timer = asyncio.timeout(headers_wait) if headers_wait else None
+    limit = outgoing.limit
+    attempt_timer = asyncio.timeout_at(limit.ends) if limit.ends is not None else None
     try:
-        async with (
-            asyncio.timeout(outgoing.deadline) if outgoing.deadline else _NO_DEADLINE,
-            headers_timer or _NO_DEADLINE,
-        ):
+        async with attempt_timer or _NO_DEADLINE, headers_timer or _NO_DEADLINE:
             await _authorize(request, outgoing)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
@@ -375,7 +383,10 @@ async def _exchange(
                 received = time.perf_counter()
                 record.status = upstream.status
                 instead = _instead(upstream.status, upstream.headers, target, chances, app[SETTINGS].retries)
-                if instead is not None:
+                refusal = None
+                if instead is MOVE_ON and upstream.status == REFUSAL_STATUS and not target.move_on_named:
+                    refusal = await read_refusal(upstream)
+                if instead is not None and refusal is None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
                     return instead
                 headers = relayed_response_headers(upstream.headers)
@@ -389,6 +400,7 @@ async def _exchange(
                     headers,
                     app[SETTINGS].upstream.first_token_timeout or None,
                     chances.gate.claim if chances.gate else None,
+                    refusal,
                 )
                 record.first_token_ms = (time.perf_counter() - sent) * 1000
                 await relay.pump(upstream)
@@ -403,7 +415,10 @@ async def _exchange(
             await relay.fail(ServiceUnavailable("The gateway shut down before the response was complete."))
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
-        if headers_timer is not None and headers_timer.expired():
+        if attempt_timer is not None and attempt_timer.expired():
+            failure = timed_out(limit, outgoing.provider, target.config_path)
+            deadline_passed = limit.request_timeout is None
+        elif headers_timer is not None and headers_timer.expired():
             failure = UpstreamTimeout(
                 f"Provider {outgoing.provider} sent no response headers within {headers_wait:g} s.",
                 code="upstream_headers_timeout",
@@ -414,16 +429,19 @@ async def _exchange(
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = (received - sent) * 1000
         record.tail = relay.tail
+        answered = record.status  # the provider's own status; 0 when it never answered
         if failure is not None:
             # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
             record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
             record.status = record.status or failure.status
         app[REQUEST_LOG].submit(record)
         if health_key is not None:
-            _report_health(app[HEALTH], health_key, record)
+            _report_health(app[HEALTH], target, record, _counts_against(answered, failure, target))
     if failure is not None:
         if not relay.committed:
-            instead_of_failing = _after_failure(failure, chances, app[SETTINGS].retries)
+            instead_of_failing = (
+                None if deadline_passed else _after_failure(failure, target, chances, app[SETTINGS].retries)
+            )
             if instead_of_failing is None:
                 raise failure
             return instead_of_failing
@@ -459,15 +477,24 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
     outgoing.headers.update(outgoing.native.headers)
 
 
-def _report_health(health: TargetHealth, key: TargetIdentity, record: RequestRecord) -> None:
-    """A target's breaker counts what the provider did wrong: 5xx, 429, broken or silent
-    connections (502/504). 4xx answers, the provider's or the gateway's own (a bad key file, the
-    caller's own deadline), are the caller's business, and a client leaving says nothing."""
+def _report_health(health: TargetHealth, target: Target, record: RequestRecord, failed: bool) -> None:
+    key = target.health_key
+    assert key is not None
     health.finished(key)
-    if record.status >= 500 or record.status == 429:
-        health.failed(key)
+    if failed:
+        health.failed(key, target.breaker)
     elif record.outcome in ("ok", "fell_back", "retried"):
         health.succeeded(key, record.first_token_ms / 1000 if record.first_token_ms else None)
+
+
+def _counts_against(answered: int, failure: GatewayError | None, target: Target) -> bool:
+    """A target's breaker counts what the provider did wrong: the statuses ``counts`` names
+    (429 and 5xx, or its ``cb_config``'s), broken or silent connections (502/504) and attempts
+    past the config's request_timeout. The gateway's own 4xx (a bad key file, the caller's own
+    deadline) are the caller's business, and a client leaving says nothing."""
+    if answered:
+        return counts(answered, target.breaker)
+    return failure is not None and (failure.status >= 500 or isinstance(failure, AttemptTimedOut))
 
 
 def _instead(
@@ -475,7 +502,7 @@ def _instead(
 ) -> RetryIn | MoveOn | None:
     """Retry or move on rather than relay an answer with ``status``; ``None``: relay it."""
     if chances.retries_left and status in target.retry.on_status_codes and status not in NEVER_RETRIED:
-        delay = retry_delay(headers, chances.retry_number, settings)
+        delay = retry_delay(headers, chances.retry_number, settings, use_hint=target.retry.use_retry_after)
         if delay is not None and delay <= chances.budget_left:
             return RetryIn(delay)
     if chances.can_move_on and status in target.move_on:
@@ -484,9 +511,12 @@ def _instead(
 
 
 def _after_failure(
-    failure: GatewayError, chances: Chances, settings: RetrySettings
+    failure: GatewayError, target: Target, chances: Chances, settings: RetrySettings
 ) -> RetryIn | MoveOn | None:
-    """A connection failure before any answer is retried; a timeout is moved on from."""
+    """A connection failure before any answer is retried; an attempt past the config's
+    request_timeout is a 408 its codes decide on; another timeout is moved on from."""
+    if isinstance(failure, AttemptTimedOut):
+        return _instead(failure.status, {}, target, chances, settings)
     if isinstance(failure, PayloadTooLarge | InvalidRequest):
         return None
     if chances.retries_left and isinstance(failure, UpstreamUnreachable | UpstreamBroken):
@@ -501,17 +531,6 @@ def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> Gat
         return outgoing.body.failure
     if isinstance(exc, GatewayError):  # the relay's own verdict on the stream
         return exc
-    # aiohttp's connect and idle timeouts are ClientErrors too; a bare TimeoutError is the deadline.
-    if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ClientError):
-        seconds = outgoing.deadline or 0.0
-        if outgoing.caller_deadline:
-            return RequestTimeout(
-                f"The request took longer than x-portkey-request-timeout ({seconds * 1000:g} ms)."
-            )
-        return UpstreamTimeout(
-            f"Provider {outgoing.provider} did not finish within the gateway's request timeout "
-            f"({seconds:g} s)."
-        )
     failure = upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
     if failure.code == "custom_host_not_allowed":
         target = outgoing.target
@@ -549,20 +568,3 @@ def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -
         headers.popall("Content-Length", None)
     headers.update(sent_as_headers(target.options))
     return headers
-
-
-def _deadline(request: web.Request, configured: float) -> tuple[float | None, bool]:
-    """Seconds the whole exchange may take, and whether the caller set it."""
-    value = request.headers.get("x-portkey-request-timeout")
-    if value is None:
-        return (configured or None), False
-    # Digits only, and few: int() of 400 digits would pass, then overflow asyncio's timer.
-    milliseconds = int(value) if value.isdecimal() and len(value) <= 12 else 0
-    if not 0 < milliseconds <= MAX_TIMEOUT_MS:
-        raise InvalidRequest(
-            "x-portkey-request-timeout must be a positive number of milliseconds, at most "
-            f"{MAX_TIMEOUT_MS} (24 hours), got {value[:20]!r}.",
-            param="x-portkey-request-timeout",
-            code="invalid_request_timeout",
-        )
-    return milliseconds / 1000, True

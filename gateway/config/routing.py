@@ -18,15 +18,22 @@ from typing import Any
 
 import orjson
 
+from gateway.config.errors import ConfigError
+from gateway.config.errors import bad as _bad
 from gateway.config.regex import Regex, RegexRefused, compile_regex
-from gateway.errors import InvalidRequest
+from gateway.config.resilience import (
+    CircuitBreaker,
+    Retry,
+    parse_cb_config,
+    parse_retry,
+    parse_status_codes,
+)
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 #: How ``loadbalance`` picks: at random by weight, the target with the fewest requests in flight,
 #: or the one with the lowest recent time to first byte.
 BALANCES = ("weighted", "least-inflight", "latency")
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
-DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 
 # Limits on what one config may ask of the gateway. A demanding fallback chain has < 20 targets.
 #: Bytes of a config's JSON (the HTTP server caps header values a little above this).
@@ -76,21 +83,12 @@ OPTION_KEYS = {
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
+    | {"on_status_codes", "cb_config"}
     | {"provider", "api_key", "custom_host"}
     # Accepted without effect: Portkey's gateway reads azure_model_name and never uses it.
     | {"azure_model_name"}
     | set(OPTION_KEYS)
 )
-
-
-class ConfigError(InvalidRequest):
-    code = "invalid_config"
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    attempts: int = 0
-    on_status_codes: frozenset[int] = DEFAULT_RETRY_CODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +146,7 @@ class Strategy:
     balance: str = "weighted"
     #: fallback/loadbalance: start the next target too when no first chunk came within this.
     hedge_after_ms: int | None = None
+    cb_config: CircuitBreaker | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +164,12 @@ class Node:
     options: Mapping[str, str] = field(default_factory=dict)
     override_params: Mapping[str, Any] = field(default_factory=dict)
     retry: Retry | None = None
-    #: Milliseconds for the whole request through this node.
+    #: Milliseconds each attempt at a target under this node may take.
     request_timeout: int | None = None
+    #: Statuses on which a fallback moves on from this node (see ``routing/plan.py``).
+    on_status_codes: frozenset[int] | None = None
+    #: Its own ``cb_config``, else its strategy's; inherited by the nodes under it.
+    cb_config: CircuitBreaker | None = None
 
     @property
     def is_target(self) -> bool:
@@ -244,8 +247,10 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         custom_host=_optional_text(table, "custom_host", path),
         options={OPTION_KEYS[k]: _option(v, f"{path}.{k}") for k, v in table.items() if k in OPTION_KEYS},
         override_params=_object(table.get("override_params", {}), f"{path}.override_params"),
-        retry=_retry(table.get("retry"), f"{path}.retry"),
+        retry=parse_retry(table.get("retry"), f"{path}.retry"),
         request_timeout=_timeout(table.get("request_timeout"), f"{path}.request_timeout"),
+        on_status_codes=_optional_codes(table, path),
+        cb_config=parse_cb_config(table.get("cb_config"), f"{path}.cb_config") or strategy.cb_config,
     )
 
 
@@ -256,7 +261,8 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         return Strategy()
     table = _object(raw, path)
     unknown = sorted(
-        set(table) - {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms"}
+        set(table)
+        - {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms", "cb_config"}
     )
     if unknown:
         raise _bad(f"{path}.{unknown[0]}", "unknown field")
@@ -265,10 +271,9 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         raise _bad(f"{path}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
     if not targets:
         raise _bad(path.rsplit(".", 1)[0] + ".targets", f"mode {mode!r} needs at least one target")
-    codes = table.get("on_status_codes")
     strategy = Strategy(
         mode=mode,
-        on_status_codes=None if codes is None else _status_codes(codes, f"{path}.on_status_codes"),
+        on_status_codes=_optional_codes(table, path),
         conditions=tuple(
             _condition(item, f"{path}.conditions[{i}]")
             for i, item in enumerate(_list(table, "conditions", path))
@@ -276,6 +281,7 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         default=_optional_text(table, "default", path),
         balance=_balance(table, mode, path),
         hedge_after_ms=_hedge(table, mode, path),
+        cb_config=parse_cb_config(table.get("cb_config"), f"{path}.cb_config"),
     )
     _check_names(strategy, targets, path)
     return strategy
@@ -360,26 +366,9 @@ def _regex(raw: Any, path: str) -> Regex:
         raise _bad(path, f"invalid regular expression: {exc}") from None
 
 
-def _retry(raw: Any, path: str) -> Retry | None:
-    if raw is None:
-        return None
-    table = _object(raw, path)
-    unknown = sorted(set(table) - {"attempts", "on_status_codes"})
-    if unknown:
-        raise _bad(f"{path}.{unknown[0]}", "unknown field")
-    attempts = table.get("attempts", 0)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 10:
-        raise _bad(f"{path}.attempts", "expected a whole number from 0 to 10")
+def _optional_codes(table: Mapping[str, Any], path: str) -> frozenset[int] | None:
     codes = table.get("on_status_codes")
-    return Retry(
-        attempts, DEFAULT_RETRY_CODES if codes is None else _status_codes(codes, f"{path}.on_status_codes")
-    )
-
-
-def _status_codes(raw: Any, path: str) -> frozenset[int]:
-    if not isinstance(raw, list) or not all(isinstance(c, int) and 100 <= c <= 599 for c in raw):
-        raise _bad(path, "expected a list of HTTP status codes")
-    return frozenset(raw)
+    return None if codes is None else parse_status_codes(codes, f"{path}.on_status_codes")
 
 
 def _timeout(raw: Any, path: str) -> int | None:
@@ -422,10 +411,6 @@ def _option(raw: Any, path: str) -> str:
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:
     return None if key not in table else _text(table[key], f"{path}.{key}")
-
-
-def _bad(path: str, problem: str) -> ConfigError:
-    return ConfigError(f"Invalid routing config: {path}: {problem}.", param="x-portkey-config")
 
 
 def _limit(problem: str) -> ConfigError:

@@ -19,7 +19,8 @@ from typing import Any
 
 from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
-from gateway.config.routing import ConfigError, Node, parse_config_value
+from gateway.config.errors import ConfigError
+from gateway.config.routing import Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 _MiB = 1024 * 1024

@@ -19,6 +19,12 @@ Breaker: closed → open after ``consecutive_failures`` failures in a row, or wh
 ``error_rate`` of the requests in the last ``window`` seconds failed (with at least
 ``min_requests`` of them). Open → half-open after ``cooldown`` seconds: ``allow`` grants exactly
 one probe. The probe's success closes the breaker; its failure opens it for another full cooldown.
+
+A routing config's ``cb_config`` (a :class:`CircuitBreaker`, passed with each call) replaces these
+thresholds for the requests that carry it. A key's breaker is still one: every config that reaches
+the same key (same provider, base URL, model and credential, so the same tenant) shares it. A
+failure opens it when the thresholds of the request that failed say so, and each request waits
+out its own cooldown (bounded: ``config/resilience.py``) before it may send the probe.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from gateway.config.resilience import CircuitBreaker
 from gateway.config.settings import BreakerSettings
 from gateway.routing.identity import TargetIdentity
 
@@ -41,6 +48,18 @@ _SWEEP_EVERY = 10.0
 #: The error-rate window is kept as this many buckets rather than one entry per request, which
 #: would hold rate × window entries (300,000 at 10k req/s over 30 s).
 _BUCKETS = 10
+
+
+_NO_OVERRIDES = CircuitBreaker()
+
+
+def counts(status: int, breaker: CircuitBreaker | None) -> bool:
+    """Whether a provider's answer with ``status`` counts against its target's breaker: 429 and
+    5xx, or the ``cb_config``'s ``failure_status_codes``. (Connection failures and timed-out
+    attempts always count; the caller decides those without a status from the provider.)"""
+    if breaker is not None and breaker.failure_status_codes is not None:
+        return status in breaker.failure_status_codes
+    return status >= 500 or status == 429
 
 
 class BreakerState(StrEnum):
@@ -132,23 +151,28 @@ class TargetHealth:
 
     # -- routing decisions -------------------------------------------------------------------
 
-    def allow(self, key: TargetIdentity) -> bool:
+    def allow(self, key: TargetIdentity, breaker: CircuitBreaker | None = None) -> bool:
         """May a request go to ``key`` now? Granting the half-open probe is a claim: further calls
         return False until that probe reports through ``succeeded`` or ``failed``."""
         target = self._targets.get(key)
         if target is None or target.state is BreakerState.CLOSED:
             return True
         now = self._clock()
-        if self._state(target, now) is not BreakerState.HALF_OPEN or self._probe_out(target, now):
+        cooldown = self._cooldown(breaker)
+        if self._state(target, now, cooldown) is not BreakerState.HALF_OPEN or self._probe_out(
+            target, now, cooldown
+        ):
             return False
         target.state = BreakerState.HALF_OPEN
         target.probe_started = now
         return True
 
-    def state(self, key: TargetIdentity) -> BreakerState:
+    def state(self, key: TargetIdentity, breaker: CircuitBreaker | None = None) -> BreakerState:
         """The breaker's state without claiming anything (``half_open``: a probe may be sent)."""
         target = self._targets.get(key)
-        return BreakerState.CLOSED if target is None else self._state(target, self._clock())
+        if target is None:
+            return BreakerState.CLOSED
+        return self._state(target, self._clock(), self._cooldown(breaker))
 
     def in_flight(self, key: TargetIdentity) -> int:
         target = self._targets.get(key)
@@ -182,15 +206,15 @@ class TargetHealth:
         if first_token_seconds is not None:
             self._observe_latency(target, first_token_seconds)
 
-    def failed(self, key: TargetIdentity) -> None:
-        """The attempt failed in a way that says something about the target (5xx, 429, timeout,
-        connection error); a failed probe re-opens the breaker for another full cooldown."""
+    def failed(self, key: TargetIdentity, breaker: CircuitBreaker | None = None) -> None:
+        """The attempt failed in a way that says something about the target (see :func:`counts`);
+        a failed probe re-opens the breaker for another full cooldown."""
         target = self._target(key)
         target.last_seen = now = self._clock()
         target.window.add(now, failed=True)
         target.consecutive_failures += 1
         if target.state is BreakerState.HALF_OPEN or (
-            target.state is BreakerState.CLOSED and self._should_open(target)
+            target.state is BreakerState.CLOSED and self._should_open(target, breaker)
         ):
             self._open(target, now)
         # Already open: a late failure of a request sent before it opened must not extend the
@@ -239,23 +263,34 @@ class TargetHealth:
         )
         del self._targets[victim]
 
-    def _state(self, target: _Target, now: float) -> BreakerState:
-        if target.state is BreakerState.OPEN and now - target.opened_at >= self._settings.cooldown:
+    def _cooldown(self, breaker: CircuitBreaker | None) -> float:
+        if breaker is None or breaker.cooldown is None:
+            return self._settings.cooldown
+        return breaker.cooldown
+
+    @staticmethod
+    def _state(target: _Target, now: float, cooldown: float) -> BreakerState:
+        if target.state is BreakerState.OPEN and now - target.opened_at >= cooldown:
             return BreakerState.HALF_OPEN
         return target.state
 
-    def _probe_out(self, target: _Target, now: float) -> bool:
+    @staticmethod
+    def _probe_out(target: _Target, now: float, cooldown: float) -> bool:
         # A probe whose request was cancelled never reports; after another cooldown it is taken
         # as lost, or the breaker would stay half-open, skipping the target, forever.
         started = target.probe_started
-        return started is not None and now - started < self._settings.cooldown
+        return started is not None and now - started < cooldown
 
-    def _should_open(self, target: _Target) -> bool:
+    def _should_open(self, target: _Target, breaker: CircuitBreaker | None) -> bool:
         s = self._settings
-        if s.consecutive_failures and target.consecutive_failures >= s.consecutive_failures:
+        b = breaker or _NO_OVERRIDES
+        threshold = s.consecutive_failures if b.failure_threshold is None else b.failure_threshold
+        if threshold and target.consecutive_failures >= threshold:
             return True
         window = target.window
-        return window.requests >= max(s.min_requests, 1) and window.error_rate > s.error_rate
+        min_requests = s.min_requests if b.min_requests is None else b.min_requests
+        error_rate = s.error_rate if b.error_rate is None else b.error_rate
+        return window.requests >= max(min_requests, 1) and window.error_rate > error_rate
 
     def _open(self, target: _Target, now: float) -> None:
         target.state = BreakerState.OPEN
@@ -276,7 +311,7 @@ class TargetHealth:
 
     def _row(self, key: TargetIdentity, target: _Target, now: float) -> dict[str, Any]:
         target.window.expire(now)
-        state = self._state(target, now)
+        state = self._state(target, now, self._settings.cooldown)
         probe_in = self._settings.cooldown - (now - target.opened_at)
         return key.describe() | {
             "state": state.value,

@@ -6,16 +6,22 @@ conditions against the request's metadata and params, ``single`` takes its one t
 ``fallback`` lists all of its targets in order. The result is a flat list of :class:`Leg` s; each
 leg says on which upstream statuses the request may move on to the next one, and after how long
 the next one starts in parallel (the ``fallback`` or hedged ``loadbalance`` that owns that step).
+
+A fallback moves on from a child on the statuses of the child's own ``on_status_codes``, else
+its ``strategy.on_status_codes``, else its own node-level ``on_status_codes``, else on any
+failure (Portkey: any non-2xx). ``retry``, ``request_timeout`` and ``cb_config`` are inherited:
+the nearest node that sets one wins.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.config.routing import Combined, FieldTest, Node, Query, Retry
+from gateway.config.resilience import CircuitBreaker, Retry
+from gateway.config.routing import Combined, FieldTest, Node, Query
 from gateway.errors import InvalidRequest
 
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
@@ -40,6 +46,9 @@ class Leg:
     move_on: frozenset[int]
     #: Seconds without a first chunk after which the next leg starts in parallel (hedging).
     hedge_after: float | None = None
+    #: Whether the config named ``move_on`` (a refusal moves on only from a status it names).
+    move_on_named: bool = False
+    cb_config: CircuitBreaker | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class _Step:
 
     move_on: frozenset[int]
     hedge_after: float | None = None
+    named: bool = False
 
 
 _LAST = _Step(frozenset())
@@ -65,12 +75,14 @@ class _Inherited:
     override_params: Mapping[str, Any]
     retry: Retry | None
     request_timeout: int | None
+    cb_config: CircuitBreaker | None = None
 
     def under(self, node: Node) -> _Inherited:
         return _Inherited(
             {**self.override_params, **node.override_params},
             node.retry or self.retry,
             node.request_timeout or self.request_timeout,
+            node.cb_config or self.cb_config,
         )
 
 
@@ -84,6 +96,8 @@ def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any], l
             inherited.request_timeout,
             step.move_on,
             step.hedge_after,
+            step.named,
+            inherited.cb_config,
         )
         for (node, inherited), step in zip(nodes, [*steps, _LAST], strict=True)
     ]
@@ -99,29 +113,37 @@ def _walk(
     strategy = node.strategy
     hedge = strategy.hedge_after_ms / 1000 if strategy.hedge_after_ms else None
     if strategy.mode == "fallback":
-        return _sequence(
-            node.targets, _Step(strategy.on_status_codes or ANY_FAILURE, hedge), inherited, request
-        )
+        named = strategy.on_status_codes if strategy.on_status_codes is not None else node.on_status_codes
+
+        def after(child: Node) -> _Step:
+            codes = child.on_status_codes if child.on_status_codes is not None else named
+            return _Step(ANY_FAILURE, hedge) if codes is None else _Step(codes, hedge, named=True)
+
+        return _sequence(node.targets, after, inherited, request)
     chosen = _choose(node, request)
     if hedge is not None and strategy.mode == "loadbalance":
         # A hedged loadbalance keeps a second pick in reserve, started if the first is slow.
         others = [target for target in node.targets if target is not chosen and target.weight > 0]
         if others:
-            return _sequence((chosen, random.choice(others)), _Step(ANY_FAILURE, hedge), inherited, request)
+            step = _Step(ANY_FAILURE, hedge)
+            return _sequence((chosen, random.choice(others)), lambda _: step, inherited, request)
     return _walk(chosen, inherited, request)
 
 
 def _sequence(
-    targets: tuple[Node, ...], step: _Step, inherited: _Inherited, request: _Request
+    targets: tuple[Node, ...], after: Callable[[Node], _Step], inherited: _Inherited, request: _Request
 ) -> tuple[list[tuple[Node, _Inherited]], list[_Step]]:
+    """The leaves of ``targets`` in order; ``after(target)`` is the step from its last leaf on."""
     leaves: list[tuple[Node, _Inherited]] = []
     steps: list[_Step] = []
+    previous: Node | None = None
     for target in targets:
         sub_leaves, sub_steps = _walk(target, inherited, request)
-        if leaves:
-            steps.append(step)
+        if previous is not None:
+            steps.append(after(previous))
         leaves += sub_leaves
         steps += sub_steps
+        previous = target
     return leaves, steps
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from gateway.config.routing import Node, Retry, parse_config
+from gateway.config.resilience import CircuitBreaker, Retry
+from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
 from gateway.providers.base import ProviderAdapter
@@ -42,10 +43,14 @@ class Target:
     #: Where a config put this target (``config.targets[1]``); ``None`` without a config.
     config_path: str | None = None
     override_params: Mapping[str, Any] = field(default_factory=dict)
-    #: Milliseconds the config allows this target; ``None``: the caller's or the settings' deadline.
+    #: Milliseconds the config allows each attempt here; the request's own deadline bounds it too.
     request_timeout: int | None = None
     #: Upstream statuses after which the next target is tried (empty: none is left).
     move_on: frozenset[int] = frozenset()
+    #: Whether the config named ``move_on`` (a content-policy refusal moves on only then).
+    move_on_named: bool = False
+    #: The config's ``cb_config`` for this target's breaker (``None``: the settings').
+    breaker: CircuitBreaker | None = None
     #: Further attempts at this target, and on which statuses.
     retry: Retry = NO_RETRY
     #: Seconds without a first chunk after which the next target starts too (hedging).
@@ -72,6 +77,8 @@ class Target:
             override_params=leg.override_params,
             request_timeout=leg.request_timeout,
             move_on=leg.move_on,
+            move_on_named=leg.move_on_named,
+            breaker=leg.cb_config,
             retry=leg.retry or NO_RETRY,
             hedge_after=leg.hedge_after,
             health_key=self.identity(_model(leg.override_params, params)),

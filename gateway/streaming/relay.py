@@ -60,6 +60,7 @@ class Relay:
         headers: CIMultiDict[str],
         first_chunk_timeout: float | None = None,
         before_commit: Callable[[], None] | None = None,
+        body: bytes | None = None,
     ) -> None:
         """Send the upstream's status and ``headers`` to the client.
 
@@ -69,10 +70,13 @@ class Relay:
         its first chunk arrives (within ``first_chunk_timeout``): until then a provider that
         fails or stays silent can still be retried or fallen back from. ``before_commit`` runs
         once the answer is ready to go out, before anything is sent (hedged attempts race there).
+        ``body``: the whole body, when the caller already read it (``routing/refusals.py``).
         """
         length = upstream.content_length
-        if length is not None and length <= SMALL_BODY and self._request.method != "HEAD":
-            body = await upstream.read()
+        if body is not None or (
+            length is not None and length <= SMALL_BODY and self._request.method != "HEAD"
+        ):
+            body = body if body is not None else await upstream.read()
             if before_commit is not None:
                 before_commit()
             self.tail = body[-TAIL_BYTES:]

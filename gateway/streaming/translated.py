@@ -41,12 +41,14 @@ class TranslatingRelay(Relay):
         headers: CIMultiDict[str],
         first_chunk_timeout: float | None = None,
         before_commit: Callable[[], None] | None = None,
+        body: bytes | None = None,
     ) -> None:
         for name in _NOT_OURS:
             headers.popall(name, None)
         stream = self._native.stream
         if stream is None or upstream.status >= 300:
-            body = self._translation.read_body(upstream.status, await upstream.read(), self._native)
+            raw = body if body is not None else await upstream.read()
+            body = self._translation.read_body(upstream.status, raw, self._native)
             if before_commit is not None:
                 before_commit()
             headers["Content-Type"] = "application/json"

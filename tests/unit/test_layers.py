@@ -71,6 +71,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.hostpolicy": (0, "pure custom-host policy built from settings values, like upstream/addresses"),
     "routing.target": (2, "turns routing/plan's legs into targets with providers/registry adapters"),
     "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),
+    "routing.deadlines": (2, "the request's deadline and each attempt's, beside routing/retry"),
+    "routing.refusals": (2, "content-policy refusals read from an upstream answer, beside routing/retry"),
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.azure_auth": (2, "Entra ID token exchange used by providers/azure_openai"),

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
+from gateway.config.resilience import CircuitBreaker, parse_cb_config
 from gateway.config.settings import BreakerSettings, SettingsError, load_settings
-from gateway.routing.health import BreakerState, TargetHealth
+from gateway.routing.health import BreakerState, TargetHealth, counts
 from gateway.routing.identity import TargetIdentity, target_identity
 
 KEY = target_identity("openai", "http://127.0.0.1:9/v1", "gpt-4o", {}, "sk-one")
@@ -304,3 +305,56 @@ def test_breaker_settings_come_from_the_file_and_environment() -> None:
 def test_an_ewma_alpha_outside_zero_to_one_is_refused(alpha: str) -> None:
     with pytest.raises(SettingsError, match=r"breaker\.ewma_alpha"):
         load_settings(None, environ={"GATEWAY_BREAKER_EWMA_ALPHA": alpha})
+
+
+# -- a config's cb_config -------------------------------------------------------------------------
+
+
+def test_a_configs_cb_config_opens_and_cools_down_by_its_own_thresholds(clock: FakeClock) -> None:
+    health = TargetHealth(SETTINGS, clock=clock)
+    strict = CircuitBreaker(failure_threshold=1, cooldown=2.0)
+    health.failed(KEY, strict)
+    assert health.state(KEY, strict) is BreakerState.OPEN
+    clock.advance(2.0)
+    assert health.state(KEY, strict) is BreakerState.HALF_OPEN  # its own 2 s cooldown
+    assert health.state(KEY) is BreakerState.OPEN  # a request without cb_config waits the settings' 5 s
+    assert health.allow(KEY, strict)
+    assert not health.allow(KEY)  # the probe is out
+
+
+def test_without_cb_config_the_settings_thresholds_still_apply(clock: FakeClock) -> None:
+    health = TargetHealth(SETTINGS, clock=clock)
+    health.failed(KEY)
+    health.failed(KEY, CircuitBreaker(cooldown=2.0))  # no threshold of its own: the settings' 3
+    assert health.state(KEY) is BreakerState.CLOSED
+    health.failed(KEY)
+    assert health.state(KEY) is BreakerState.OPEN
+
+
+def test_cb_config_error_rate_and_minimum_requests_replace_the_settings(clock: FakeClock) -> None:
+    health = TargetHealth(SETTINGS, clock=clock)
+    rate = CircuitBreaker(failure_threshold=100, error_rate=0.2, min_requests=4)
+    for _ in range(3):
+        health.succeeded(KEY)
+    health.failed(KEY, rate)  # 1 of 4 failed: 25 % > 20 %
+    assert health.state(KEY) is BreakerState.OPEN
+
+
+@pytest.mark.parametrize(
+    ("status", "codes", "counted"),
+    [(503, None, True), (429, None, True), (401, None, False), (401, [401], True), (503, [401], False)],
+)
+def test_failure_status_codes_replace_429_and_5xx(
+    status: int, codes: list[int] | None, counted: bool
+) -> None:
+    breaker = CircuitBreaker(failure_status_codes=None if codes is None else frozenset(codes))
+    assert counts(status, breaker) is counted
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"), [(60_000, 60.0), (3_600_000, 300.0), (10, 1.0), (1500.5, 1.5005)]
+)
+def test_a_configs_cooldown_is_held_within_bounds(given: float, seconds: float) -> None:
+    parsed = parse_cb_config({"cooldown_interval": given}, "config.cb_config")
+    assert parsed is not None
+    assert parsed.cooldown == pytest.approx(seconds)
