@@ -7,6 +7,7 @@ Portkey user runs (``portkey_gateway``, ``sdks``: see portkey_world.py)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -43,10 +44,16 @@ async def anthropic(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> Fak
 @pytest.fixture
 async def portkey_gateway(make_gateway: GatewayFactory, fake: FakeProvider, anthropic: FakeAnthropic) -> str:
     """A gateway whose ``openai`` and ``anthropic`` providers are the fakes (as an operator's
-    ``[providers.x] base_url`` would point them), so Portkey's examples run as written."""
+    ``[providers.x] base_url`` would point them), so Portkey's examples run as written; the
+    other providers a test names by header alone go to a closed local port, never to the internet."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
     providers = {
         "openai": ProviderSettings(base_url=fake.base_url),
         "anthropic": ProviderSettings(base_url=anthropic.base_url),
+        "huggingface": ProviderSettings(base_url=nowhere),
+        "mistral-ai": ProviderSettings(base_url=nowhere),
     }
     server = await make_gateway(settings_with(providers=providers, retries=FAST_RETRIES))
     return f"http://127.0.0.1:{server.port}"
