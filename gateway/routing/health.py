@@ -21,7 +21,8 @@ Breaker: closed → open after ``consecutive_failures`` failures in a row, or wh
 one probe. The probe's success closes the breaker; its failure opens it for another full cooldown.
 
 A routing config's ``cb_config`` (a :class:`CircuitBreaker`, passed with each call) replaces these
-thresholds for the requests that carry it. A key's breaker is still one: every config that reaches
+thresholds for the requests that carry it (naming one of its two rules, the failure count or
+the failure percentage, turns the other off). A key's breaker is still one: every config that reaches
 the same key (same provider, base URL, model and credential, so the same tenant) shares it. A
 failure opens it when the thresholds of the request that failed say so, and each request waits
 out its own cooldown (bounded: ``config/resilience.py``) before it may send the probe.
@@ -284,12 +285,17 @@ class TargetHealth:
     def _should_open(self, target: _Target, breaker: CircuitBreaker | None) -> bool:
         s = self._settings
         b = breaker or _NO_OVERRIDES
-        threshold = s.consecutive_failures if b.failure_threshold is None else b.failure_threshold
+        # A cb_config that names one rule (a count, or a percentage as Portkey's docs do) means
+        # that rule alone: the settings' other rule would open the breaker before it.
+        named = b.failure_threshold is not None or b.error_rate is not None
+        threshold = b.failure_threshold if named else s.consecutive_failures
         if threshold and target.consecutive_failures >= threshold:
             return True
+        error_rate = b.error_rate if named else s.error_rate
+        if error_rate is None:
+            return False
         window = target.window
         min_requests = s.min_requests if b.min_requests is None else b.min_requests
-        error_rate = s.error_rate if b.error_rate is None else b.error_rate
         return window.requests >= max(min_requests, 1) and window.error_rate > error_rate
 
     def _open(self, target: _Target, now: float) -> None:
