@@ -7,7 +7,7 @@ whose message names it (``config.targets[1].weight: expected a number``).
 
 Evaluating a config is bounded whatever the caller sends: its size, the number of targets (so of
 upstream calls), the nesting depth and the number of comparisons have limits (a 400 naming the
-limit), and ``$regex`` patterns are compiled once, here, by a linear-time engine (``regex.py``).
+limit), and ``$regex`` patterns are compiled once, at parse, by a linear-time engine (``conditions.py``).
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from typing import Any
 
 import orjson
 
-from gateway.config.regex import Regex, RegexRefused, compile_regex
-from gateway.errors import InvalidRequest
+from gateway.config.conditions import Condition, parse_condition
+from gateway.config.fields import MAX_DEPTH, ConfigError
+from gateway.config.fields import as_object as _object
+from gateway.config.fields import as_text as _text
+from gateway.config.fields import bad as _bad
+from gateway.config.fields import limit as _limit
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 #: How ``loadbalance`` picks: at random by weight, the target with the fewest requests in flight,
 #: or the one with the lowest recent time to first byte.
 BALANCES = ("weighted", "least-inflight", "latency")
-OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
 DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 
 # Limits on what one config may ask of the gateway. A demanding fallback chain has < 20 targets.
@@ -33,8 +36,6 @@ DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 MAX_CONFIG_BYTES = 64 * 1024
 #: Nodes under ``targets``, nested ones included: each target may cost an upstream call.
 MAX_TARGETS = 50
-#: Levels of ``targets`` within ``targets``, and of ``$and``/``$or`` within a condition.
-MAX_DEPTH = 8
 #: Comparisons in all the conditions of a config (each runs on every request it routes).
 MAX_CONDITIONS = 64
 #: Largest ``weight``: bigger ones add up to infinity when a loadbalance draws.
@@ -68,59 +69,10 @@ _NODE_KEYS = frozenset(
 )
 
 
-class ConfigError(InvalidRequest):
-    code = "invalid_config"
-
-
 @dataclass(frozen=True, slots=True)
 class Retry:
     attempts: int = 0
     on_status_codes: frozenset[int] = DEFAULT_RETRY_CODES
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    operator: str
-    #: The operand as the config gives it; for ``$regex``, the compiled :class:`Regex`.
-    operand: Any
-
-
-@dataclass(frozen=True, slots=True)
-class FieldTest:
-    """``metadata.<name>`` or ``params.<name>`` against every one of its comparisons."""
-
-    source: str
-    name: str
-    comparisons: tuple[Comparison, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Combined:
-    """``$or`` (``any_of``) or ``$and`` over queries."""
-
-    any_of: bool
-    queries: tuple[Query, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """Holds when every one of its clauses holds."""
-
-    clauses: tuple[FieldTest | Combined, ...]
-
-    def comparisons(self) -> int:
-        return sum(
-            len(clause.comparisons)
-            if isinstance(clause, FieldTest)
-            else sum(query.comparisons() for query in clause.queries)
-            for clause in self.clauses
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    query: Query
-    then: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +207,7 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         mode=mode,
         on_status_codes=None if codes is None else _status_codes(codes, f"{path}.on_status_codes"),
         conditions=tuple(
-            _condition(item, f"{path}.conditions[{i}]")
+            parse_condition(item, f"{path}.conditions[{i}]")
             for i, item in enumerate(_list(table, "conditions", path))
         ),
         default=_optional_text(table, "default", path),
@@ -296,55 +248,6 @@ def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> No
         raise _bad(f"{path}.default", f"no target named {strategy.default!r}")
 
 
-def _condition(raw: Any, path: str) -> Condition:
-    table = _object(raw, path)
-    query = _query(table.get("query"), f"{path}.query", 0)
-    return Condition(query=query, then=_text(table.get("then"), f"{path}.then"))
-
-
-def _query(raw: Any, path: str, depth: int) -> Query:
-    if depth > MAX_DEPTH:
-        raise _limit(f"{path}: $and/$or nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
-    clauses: list[FieldTest | Combined] = []
-    for key, value in _object(raw, path).items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not value:
-                raise _bad(f"{path}.{key}", "expected a non-empty list of queries")
-            queries = tuple(_query(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(value))
-            clauses.append(Combined(key == "$or", queries))
-        elif key.startswith("$"):
-            raise _bad(f"{path}.{key}", f"unknown operator; expected one of {', '.join(OPERATORS)}")
-        elif not key.startswith(("metadata.", "params.")):
-            raise _bad(f"{path}.{key}", "conditions look at 'metadata.<key>' or 'params.<field>'")
-        else:
-            source, _, name = key.partition(".")
-            clauses.append(FieldTest(source, name, _comparisons(value, f"{path}.{key}")))
-    return Query(tuple(clauses))
-
-
-def _comparisons(expected: Any, path: str) -> tuple[Comparison, ...]:
-    """``{"$gt": 3}`` as its comparisons; a bare value means ``$eq``."""
-    if not isinstance(expected, dict):
-        return (Comparison("$eq", expected),)
-    comparisons = []
-    for operator, operand in expected.items():
-        if operator not in OPERATORS or operator in ("$and", "$or"):
-            raise _bad(f"{path}.{operator}", f"unknown operator; expected one of {', '.join(OPERATORS[:-2])}")
-        if operator in ("$in", "$nin") and not isinstance(operand, list):
-            raise _bad(f"{path}.{operator}", "expected a list")
-        if operator == "$regex":
-            operand = _regex(operand, f"{path}.{operator}")
-        comparisons.append(Comparison(operator, operand))
-    return tuple(comparisons)
-
-
-def _regex(raw: Any, path: str) -> Regex:
-    try:
-        return compile_regex(_text(raw, path))
-    except RegexRefused as exc:
-        raise _bad(path, f"invalid regular expression: {exc}") from None
-
-
 def _retry(raw: Any, path: str) -> Retry | None:
     if raw is None:
         return None
@@ -381,22 +284,10 @@ def _weight(raw: Any, path: str) -> float:
     return float(raw)
 
 
-def _object(raw: Any, path: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise _bad(path, "expected a JSON object")
-    return raw
-
-
 def _list(table: Mapping[str, Any], key: str, path: str) -> list[Any]:
     raw = table.get(key, [])
     if not isinstance(raw, list):
         raise _bad(f"{path}.{key}", "expected a list")
-    return raw
-
-
-def _text(raw: Any, path: str) -> str:
-    if not isinstance(raw, str) or not raw:
-        raise _bad(path, "expected a non-empty string")
     return raw
 
 
@@ -407,11 +298,3 @@ def _option(raw: Any, path: str) -> str:
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:
     return None if key not in table else _text(table[key], f"{path}.{key}")
-
-
-def _bad(path: str, problem: str) -> ConfigError:
-    return ConfigError(f"Invalid routing config: {path}: {problem}.", param="x-portkey-config")
-
-
-def _limit(problem: str) -> ConfigError:
-    return ConfigError(f"Invalid routing config: {problem}.", param="x-portkey-config")

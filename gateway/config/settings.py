@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.config.routing import ConfigError, Node, parse_config_value
+from gateway.config.fields import ConfigError
+from gateway.config.routing import Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 _MiB = 1024 * 1024

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.config.routing import Combined, FieldTest, Node, Query, Retry
+from gateway.config.conditions import Combined, FieldTest, Query
+from gateway.config.routing import Node, Retry
 from gateway.errors import InvalidRequest
 
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
