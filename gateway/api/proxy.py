@@ -45,6 +45,7 @@ from gateway.providers.base import Credentials, NativeRequest, Translation, Upst
 from gateway.routing.health import BreakerState, TargetHealth
 from gateway.routing.identity import TargetIdentity
 from gateway.routing.metadata import parse_metadata
+from gateway.routing.params import edited_params
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
@@ -108,8 +109,9 @@ async def proxy(
         body = await _request_body(request, body_kind)
         metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
         app = request.app
+        parsed = body.parsed or {}
         targets = targets_for(
-            request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS], app[HEALTH]
+            request.headers, metadata, parsed, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path
         )
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
@@ -300,8 +302,10 @@ def _outgoing(request: web.Request, target: Target, family: str | None, body: Re
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
-    data = body.for_target(target.adapter, endpoint, target.override_params)
-    headers = _upstream_headers(request, streamed=not isinstance(data, bytes))
+    data = body.for_target(
+        target.adapter, endpoint, target.override_params, target.default_params, target.drop_params
+    )
+    headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
     headers.update(target.adapter.auth_headers(target.api_key))
     deadline, caller_deadline = _target_deadline(request, target)
     chat_chunks = endpoint in ("chat/completions", "completions")
@@ -318,10 +322,11 @@ def _translated(
             code="invalid_body",
         )
     try:
-        native = translation.request(call, {**body.parsed, **target.override_params})
+        params = edited_params(body.parsed, target.override_params, target.default_params, target.drop_params)
+        native = translation.request(call, params)
     except (orjson.JSONEncodeError, RecursionError):
         raise too_deep() from None
-    headers = _upstream_headers(request, streamed=False)
+    headers = _upstream_headers(request, target, streamed=False)
     # The provider's own content negotiation, not the client's (which was for OpenAI's format).
     headers.popall("Accept", None)
     headers["Content-Type"] = "application/json"
@@ -389,6 +394,8 @@ async def _exchange(
                 if target.config_path is not None:
                     headers["x-portkey-last-used-option-index"] = target.config_path
                     headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
+                if target.cache:
+                    headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
                 await relay.start(
                     upstream,
@@ -541,8 +548,10 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
     return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
 
 
-def _upstream_headers(request: web.Request, *, streamed: bool) -> CIMultiDict[str]:
-    forward = header_names(request.headers.get("x-portkey-forward-headers", ""))
+def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
+    # The header, when sent, replaces the config's list (Portkey's precedence).
+    value = request.headers.get("x-portkey-forward-headers")
+    forward = target.forward_headers if value is None else header_names(value)
     headers = upstream_request_headers(request.headers, forward)
     # Said explicitly rather than through skip_auto_headers, which costs ~5 µs a request in aiohttp.
     headers.setdefault("Accept-Encoding", "identity")

@@ -1,6 +1,7 @@
 """The ``conditions`` of a ``conditional`` strategy: queries parsed once into an immutable tree.
 
-A query compares fields of the request (``metadata.<key>``, ``params.<field>``) with operators,
+A query compares fields of the request (``metadata.<key>``, ``params.<field>``, and
+``url.pathname``: the request's path, ``/v1/chat/completions``) with operators,
 and combines queries with ``$and`` / ``$or``, nested at most ``MAX_DEPTH`` levels. ``$regex``
 patterns are compiled here, once, by a linear-time engine (``regex.py``).
 """
@@ -25,7 +26,7 @@ class Comparison:
 
 @dataclass(frozen=True, slots=True)
 class FieldTest:
-    """``metadata.<name>`` or ``params.<name>`` against every one of its comparisons."""
+    """``metadata.<name>``, ``params.<name>`` or ``url.pathname`` against every one of its comparisons."""
 
     source: str
     name: str
@@ -79,8 +80,10 @@ def _query(raw: Any, path: str, depth: int) -> Query:
             clauses.append(Combined(key == "$or", queries))
         elif key.startswith("$"):
             raise bad(f"{path}.{key}", f"unknown operator; expected one of {', '.join(OPERATORS)}")
-        elif not key.startswith(("metadata.", "params.")):
-            raise bad(f"{path}.{key}", "conditions look at 'metadata.<key>' or 'params.<field>'")
+        elif not key.startswith(("metadata.", "params.")) and key != "url.pathname":
+            raise bad(
+                f"{path}.{key}", "conditions look at 'metadata.<key>', 'params.<field>' or 'url.pathname'"
+            )
         else:
             source, _, name = key.partition(".")
             clauses.append(FieldTest(source, name, _comparisons(value, f"{path}.{key}")))

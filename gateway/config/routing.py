@@ -12,18 +12,25 @@ limit), and ``$regex`` patterns are compiled once, at parse, by a linear-time en
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from gateway.config import extras
 from gateway.config.conditions import Condition, parse_condition
+from gateway.config.extras import Cache, Sticky
 from gateway.config.fields import MAX_DEPTH, ConfigError
 from gateway.config.fields import as_object as _object
 from gateway.config.fields import as_text as _text
 from gateway.config.fields import bad as _bad
 from gateway.config.fields import limit as _limit
+from gateway.observability.logging import escaped
+
+logger = logging.getLogger("gateway.config")
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 #: How ``loadbalance`` picks: at random by weight, the target with the fewest requests in flight,
@@ -65,8 +72,15 @@ OPTION_KEYS = {
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
     | {"provider", "api_key", "custom_host"}
+    | {"id", "cache", "forward_headers", "default_params", "drop_params", "virtual_key", *extras.HOOK_KEYS}
     | set(OPTION_KEYS)
 )
+_STRATEGY_KEYS = frozenset(
+    {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms"}
+    | {"sticky", "sticky_session"}
+)
+#: Ignored keys one warning line names at most (the rest are counted).
+_MAX_LOGGED_KEYS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +99,8 @@ class Strategy:
     balance: str = "weighted"
     #: fallback/loadbalance: start the next target too when no first chunk came within this.
     hedge_after_ms: int | None = None
+    #: loadbalance: requests whose named fields are equal go to the same target.
+    sticky: Sticky | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +120,13 @@ class Node:
     retry: Retry | None = None
     #: Milliseconds for the whole request through this node.
     request_timeout: int | None = None
+    # Resolved down the tree at parse (a child's own value wins; default_params merge, drop_params add up).
+    cache: Cache | None = None
+    forward_headers: frozenset[str] | None = None
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    drop_params: frozenset[str] = frozenset()
+    #: On the root: dotted paths of keys in no schema, which were ignored.
+    ignored: tuple[str, ...] = ()
 
     @property
     def is_target(self) -> bool:
@@ -116,18 +139,18 @@ class Node:
             yield from target.walk()
 
 
-def parse_config(text: str) -> Node:
-    """An inline ``x-portkey-config`` (JSON text), within the limits."""
+def parse_config(text: str, strict: bool = False) -> Node:
+    """An inline ``x-portkey-config`` (JSON text), within the limits (``strict``: see parse_root)."""
     # Header values are decoded with surrogateescape: count the bytes as they came.
     _check_size(len(text.encode(errors="surrogateescape")))
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise ConfigError("x-portkey-config is not valid JSON.", param="x-portkey-config") from None
-    return parse_root(value)
+    return parse_root(value, strict)
 
 
-def parse_config_value(raw: Any) -> Node:
+def parse_config_value(raw: Any, strict: bool = False, where: str = "x-portkey-config") -> Node:
     """A config already decoded (a ``[configs.<id>]`` table of the settings), within the same
     limits as an inline one: its size is that of its JSON."""
     try:
@@ -135,19 +158,52 @@ def parse_config_value(raw: Any) -> Node:
     except orjson.JSONEncodeError:
         raise _limit(f"config is nested deeper than JSON allows; the limit is {MAX_DEPTH} levels") from None
     _check_size(size)
-    return parse_root(raw)
+    return parse_root(raw, strict, where)
 
 
-def parse_root(raw: Any) -> Node:
-    """A whole config: the tree of nodes, then the limits on its targets and conditions."""
-    root = _node(raw, "config", 0)
+def parse_root(raw: Any, strict: bool = False, where: str = "x-portkey-config") -> Node:
+    """A whole config: the tree of nodes, then the limits on its targets and conditions.
+
+    Keys in no schema are ignored, as Portkey does, with one warning naming their paths (``where``
+    says which config); with ``strict`` the first one is a 400 instead.
+    """
+    root = _inherit(_node(raw, "config", 0), None)
     targets = sum(1 for _ in root.walk()) - 1
     if targets > MAX_TARGETS:
         raise _limit(f"config has {targets} targets; the limit is {MAX_TARGETS}")
     conditions = sum(c.query.comparisons() for node in root.walk() for c in node.strategy.conditions)
     if conditions > MAX_CONDITIONS:
         raise _limit(f"config has {conditions} comparisons in its conditions; the limit is {MAX_CONDITIONS}")
-    return root
+    ignored = tuple(extras.unknown_paths(raw, "config", _NODE_KEYS, _STRATEGY_KEYS))
+    if not ignored:
+        return root
+    if strict:
+        raise _bad(ignored[0], "not a key of Portkey's config schema (strict_configs refuses it)")
+    _warn_ignored(ignored, where)
+    return dataclasses.replace(root, ignored=ignored)
+
+
+def _warn_ignored(paths: tuple[str, ...], where: str) -> None:
+    named = ", ".join(escaped(path[:200]) for path in paths[:_MAX_LOGGED_KEYS])
+    more = f" and {len(paths) - _MAX_LOGGED_KEYS} more" if len(paths) > _MAX_LOGGED_KEYS else ""
+    logger.warning("%s: keys outside Portkey's config schema are ignored: %s%s", where, named, more)
+
+
+def _inherit(node: Node, parent: Node | None) -> Node:
+    """``node`` with what it inherits from ``parent`` (custom_host, cache, forward_headers,
+    default_params, drop_params), and its targets likewise; done once, at parse."""
+    if parent is not None:
+        node = dataclasses.replace(
+            node,
+            custom_host=node.custom_host or parent.custom_host,
+            cache=node.cache or parent.cache,
+            forward_headers=parent.forward_headers if node.forward_headers is None else node.forward_headers,
+            default_params={**parent.default_params, **node.default_params},
+            drop_params=parent.drop_params | node.drop_params,
+        )
+    if not node.targets:
+        return node
+    return dataclasses.replace(node, targets=tuple(_inherit(target, node) for target in node.targets))
 
 
 def _check_size(size: int) -> None:
@@ -158,16 +214,12 @@ def _check_size(size: int) -> None:
 def _node(raw: Any, path: str, depth: int) -> Node:
     """One node at ``depth`` levels of ``targets`` under the root, and the nodes below it."""
     table = _object(raw, path)
-    unknown = sorted(set(table) - _NODE_KEYS)
-    if unknown:
-        raise _bad(f"{path}.{unknown[0]}", "unknown field")
+    extras.refuse_unsupported(table, path)
     items = _list(table, "targets", path)
     if items and depth >= MAX_DEPTH:
         raise _limit(f"{path}: targets nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
     targets = tuple(_node(item, f"{path}.targets[{i}]", depth + 1) for i, item in enumerate(items))
     strategy = _strategy(table.get("strategy"), f"{path}.strategy", targets)
-    if not targets and "provider" not in table:
-        raise _bad(path, "needs either 'provider' (a target) or 'targets' (a strategy over targets)")
     if targets and "provider" in table:
         raise _bad(f"{path}.provider", "a node with 'targets' routes to them and cannot name a provider too")
     return Node(
@@ -183,6 +235,10 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         override_params=_object(table.get("override_params", {}), f"{path}.override_params"),
         retry=_retry(table.get("retry"), f"{path}.retry"),
         request_timeout=_timeout(table.get("request_timeout"), f"{path}.request_timeout"),
+        cache=extras.parse_cache(table.get("cache"), f"{path}.cache"),
+        forward_headers=extras.parse_forward_headers(table.get("forward_headers"), f"{path}.forward_headers"),
+        default_params=extras.parse_default_params(table.get("default_params"), f"{path}.default_params"),
+        drop_params=extras.parse_drop_params(table.get("drop_params"), f"{path}.drop_params"),
     )
 
 
@@ -192,11 +248,6 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
             raise _bad(path, "several targets need a strategy with a mode")
         return Strategy()
     table = _object(raw, path)
-    unknown = sorted(
-        set(table) - {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms"}
-    )
-    if unknown:
-        raise _bad(f"{path}.{unknown[0]}", "unknown field")
     mode = table.get("mode")
     if mode not in MODES:
         raise _bad(f"{path}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
@@ -213,6 +264,7 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         default=_optional_text(table, "default", path),
         balance=_balance(table, mode, path),
         hedge_after_ms=_hedge(table, mode, path),
+        sticky=_sticky(table, mode, path),
     )
     _check_names(strategy, targets, path)
     return strategy
@@ -233,6 +285,15 @@ def _hedge(table: Mapping[str, Any], mode: str, path: str) -> int | None:
     if mode not in ("fallback", "loadbalance"):
         raise _bad(f"{path}.hedge_after_ms", "only fallback and loadbalance strategies hedge")
     return _timeout(table["hedge_after_ms"], f"{path}.hedge_after_ms")
+
+
+def _sticky(table: Mapping[str, Any], mode: str, path: str) -> Sticky | None:
+    """``sticky`` (or Portkey's docs' ``sticky_session``): only a weighted loadbalance sticks."""
+    key = "sticky" if "sticky" in table else "sticky_session"
+    sticky = extras.parse_sticky(table.get(key), f"{path}.{key}")
+    if sticky is not None and (mode != "loadbalance" or table.get("balance", "weighted") != "weighted"):
+        raise _bad(f"{path}.{key}", "only a loadbalance strategy with the weighted balance sticks")
+    return sticky
 
 
 def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> None:

@@ -176,6 +176,13 @@ class CustomHostSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    #: Keys outside Portkey's config schema are a 400 naming their path (a start-up error in a
+    #: named config) instead of ignored with a warning.
+    strict_configs: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AdminSettings:
     #: Bearer token for the endpoints that show the gateway's state (/v1/health/targets). Without
     #: one they answer only while the gateway listens on loopback only.
@@ -204,6 +211,7 @@ class Settings:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -234,6 +242,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "breaker": BreakerSettings,
     "realtime": RealtimeSettings,
     "admin": AdminSettings,
+    "routing": RoutingSettings,
 }
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -271,15 +280,15 @@ def _build(raw: dict[str, Any]) -> Settings:
         for slug, value in _table(raw.get("providers", {}), "providers").items()
     }
     configs = {
-        name: _named_config(value, f"configs.{name}")
+        name: _named_config(value, f"configs.{name}", sections["routing"].strict_configs)
         for name, value in _table(raw.get("configs", {}), "configs").items()
     }
     return Settings(**sections, providers=providers, configs=configs)
 
 
-def _named_config(value: Any, path: str) -> Node:
+def _named_config(value: Any, path: str, strict: bool) -> Node:
     try:
-        return parse_config_value(value)
+        return parse_config_value(value, strict, path)
     except ConfigError as exc:
         raise SettingsError(f"{path}: {exc.message}") from None
 

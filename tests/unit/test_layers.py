@@ -71,6 +71,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.hostpolicy": (0, "pure custom-host policy built from settings values, like upstream/addresses"),
     "routing.target": (2, "turns routing/plan's legs into targets with providers/registry adapters"),
     "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),
+    "routing.params": (0, "pure merge of a config's default, override and drop params into a body"),
+    "routing.sticky": (1, "sticky loadbalance choice (rendezvous hashing) over parsed config nodes"),
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
