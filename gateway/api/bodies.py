@@ -6,6 +6,7 @@ import asyncio
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -16,6 +17,9 @@ from gateway.errors import BodyTimeout, GatewayError, InvalidRequest, PayloadToo
 from gateway.middleware.admission import Admission
 from gateway.observability.admission import AdmissionCounters
 from gateway.providers.base import ProviderAdapter
+from gateway.routing.params import changes_body, edited_params
+
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
 
 class BodyKind(enum.Enum):
@@ -136,15 +140,20 @@ class RequestBody:
     reserved: int = 0
 
     def for_target(
-        self, adapter: ProviderAdapter, endpoint: str, override_params: Mapping[str, Any]
+        self,
+        adapter: ProviderAdapter,
+        endpoint: str,
+        override_params: Mapping[str, Any],
+        default_params: Mapping[str, Any] = _NO_PARAMS,
+        drop_params: frozenset[str] = frozenset(),
     ) -> bytes | StreamedBody | None:
-        """What to send one target: the client's own bytes, unless the config overrides fields
-        or the provider needs one renamed."""
+        """What to send one target: the client's own bytes, unless the config edits fields
+        (``routing/params.py``) or the provider needs one renamed."""
         if self.parsed is None:
             return self.stream
-        body = {**self.parsed, **override_params}
+        body = edited_params(self.parsed, override_params, default_params, drop_params)
         renamed = adapter.rewrite_body(endpoint, body)
-        if not (renamed or override_params):
+        if not (renamed or changes_body(self.parsed, override_params, default_params, drop_params)):
             return self.raw  # the hot path: the client's bytes, never walked
         try:
             return orjson.dumps(body)

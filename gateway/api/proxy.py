@@ -47,6 +47,7 @@ from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, req
 from gateway.routing.health import BreakerState, TargetHealth, counts
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
+from gateway.routing.params import edited_params
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
@@ -105,8 +106,9 @@ async def proxy(
         app = request.app
         now = asyncio.get_running_loop().time()
         deadline = request_deadline(request.headers, app[SETTINGS].upstream.request_timeout, now)
+        parsed = body.parsed or {}
         targets = targets_for(
-            request.headers, metadata, body.parsed or {}, app[PROVIDERS], app[SETTINGS], app[HEALTH]
+            request.headers, metadata, parsed, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path
         )
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
@@ -308,7 +310,9 @@ def _outgoing(
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
     url = URL(target.adapter.upstream_url(call), encoded=True)
-    data = body.for_target(target.adapter, endpoint, target.override_params)
+    data = body.for_target(
+        target.adapter, endpoint, target.override_params, target.default_params, target.drop_params
+    )
     headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
     chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
     return Outgoing(spec.slug, url, headers, data, limit, target, chat_chunks)
@@ -329,7 +333,8 @@ def _translated(
             code="invalid_body",
         )
     try:
-        native = translation.request(call, {**body.parsed, **target.override_params})
+        params = edited_params(body.parsed, target.override_params, target.default_params, target.drop_params)
+        native = translation.request(call, params)
     except (orjson.JSONEncodeError, RecursionError):
         raise too_deep() from None
     headers = _upstream_headers(request, target, streamed=False)
@@ -394,6 +399,8 @@ async def _exchange(
                 if target.config_path is not None:
                     headers["x-portkey-last-used-option-index"] = target.config_path
                     headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
+                if target.cache:
+                    headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
                 _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
                 await relay.start(
                     upstream,
@@ -559,7 +566,9 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
 
 
 def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
-    forward = header_names(request.headers.get("x-portkey-forward-headers", ""))
+    # The header, when sent, replaces the config's list (Portkey's precedence).
+    value = request.headers.get("x-portkey-forward-headers")
+    forward = target.forward_headers if value is None else header_names(value)
     headers = upstream_request_headers(request.headers, forward)
     # Said explicitly rather than through skip_auto_headers, which costs ~5 µs a request in aiohttp.
     headers.setdefault("Accept-Encoding", "identity")

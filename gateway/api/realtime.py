@@ -87,7 +87,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     headers = _caller_headers(request, protocols)
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     params = {"model": request.query["model"]} if "model" in request.query else {}
-    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH])
+    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path)
     # Everything that can refuse the request itself does so here, as an HTTP error.
     connections = [_Connection(target, request, protocols) for target in targets]
     state = app[STATE]

@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.config.errors import bad
+from gateway.config.fields import as_object as _object
+from gateway.config.fields import bad
 
 #: Portkey's default retry statuses (a timed-out attempt, 408, is retried only when named).
 DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 _RETRY_AFTER_KEYS = ("use_retry_after_header", "use_retry_after_headers")
-_RETRY_KEYS = frozenset({"attempts", "on_status_codes", *_RETRY_AFTER_KEYS})
+#: The keys ``retry`` and ``cb_config`` have (others are ignored, or refused under strict_configs:
+#: ``extras.unknown_paths``).
+RETRY_KEYS = frozenset({"attempts", "on_status_codes", *_RETRY_AFTER_KEYS})
 
 #: A breaker's cooldown is held within these (ms) whatever a config asks: breakers are shared by
 #: every caller with the same key, and an hour-long cooldown would lock that key out for an hour.
@@ -27,7 +30,7 @@ MIN_COOLDOWN_MS = 1_000
 MAX_COOLDOWN_MS = 300_000
 #: Largest ``failure_threshold`` and ``minimum_requests``: beyond these a breaker never opens.
 MAX_BREAKER_COUNT = 10_000
-_CB_KEYS = frozenset(
+CB_KEYS = frozenset(
     {
         "failure_threshold",
         "failure_threshold_percentage",
@@ -68,7 +71,6 @@ def parse_retry(raw: Any, path: str) -> Retry | None:
     if raw is None:
         return None
     table = _object(raw, path)
-    _no_unknown(table, _RETRY_KEYS, path)
     attempts = table.get("attempts", 0)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or not 0 <= attempts <= 10:
         raise bad(f"{path}.attempts", "expected a whole number from 0 to 10")
@@ -95,7 +97,6 @@ def parse_cb_config(raw: Any, path: str) -> CircuitBreaker | None:
     if raw is None:
         return None
     table = _object(raw, path)
-    _no_unknown(table, _CB_KEYS, path)
     percentage = table.get("failure_threshold_percentage")
     if percentage is not None and (
         isinstance(percentage, bool) or not isinstance(percentage, int | float) or not 0 < percentage <= 100
@@ -139,14 +140,3 @@ def parse_status_codes(raw: Any, path: str) -> frozenset[int]:
         raise bad(path, "expected a list of HTTP status codes")
     return frozenset(raw)
 
-
-def _object(raw: Any, path: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise bad(path, "expected a JSON object")
-    return raw
-
-
-def _no_unknown(table: Mapping[str, Any], known: frozenset[str], path: str) -> None:
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise bad(f"{path}.{unknown[0]}", "unknown field")

@@ -7,41 +7,50 @@ whose message names it (``config.targets[1].weight: expected a number``).
 
 Evaluating a config is bounded whatever the caller sends: its size, the number of targets (so of
 upstream calls), the nesting depth and the number of comparisons have limits (a 400 naming the
-limit), and ``$regex`` patterns are compiled once, here, by a linear-time engine (``regex.py``).
+limit), and ``$regex`` patterns are compiled once, at parse, by a linear-time engine (``conditions.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from gateway.config.errors import ConfigError
-from gateway.config.errors import bad as _bad
-from gateway.config.regex import Regex, RegexRefused, compile_regex
+from gateway.config import extras
+from gateway.config.conditions import Condition, parse_condition
+from gateway.config.extras import Cache, Sticky
+from gateway.config.fields import MAX_DEPTH, ConfigError
+from gateway.config.fields import as_object as _object
+from gateway.config.fields import as_text as _text
+from gateway.config.fields import bad as _bad
+from gateway.config.fields import limit as _limit
 from gateway.config.resilience import (
+    CB_KEYS,
+    RETRY_KEYS,
     CircuitBreaker,
     Retry,
     parse_cb_config,
     parse_retry,
     parse_status_codes,
 )
+from gateway.observability.logging import escaped
+
+logger = logging.getLogger("gateway.config")
 
 MODES = ("single", "fallback", "loadbalance", "conditional")
 #: How ``loadbalance`` picks: at random by weight, the target with the fewest requests in flight,
 #: or the one with the lowest recent time to first byte.
 BALANCES = ("weighted", "least-inflight", "latency")
-OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
 
 # Limits on what one config may ask of the gateway. A demanding fallback chain has < 20 targets.
 #: Bytes of a config's JSON (the HTTP server caps header values a little above this).
 MAX_CONFIG_BYTES = 64 * 1024
 #: Nodes under ``targets``, nested ones included: each target may cost an upstream call.
 MAX_TARGETS = 50
-#: Levels of ``targets`` within ``targets``, and of ``$and``/``$or`` within a condition.
-MAX_DEPTH = 8
 #: Comparisons in all the conditions of a config (each runs on every request it routes).
 MAX_CONDITIONS = 64
 #: Largest ``weight``: bigger ones add up to infinity when a loadbalance draws.
@@ -87,53 +96,15 @@ _NODE_KEYS = frozenset(
     | {"provider", "api_key", "custom_host"}
     # Accepted without effect: Portkey's gateway reads azure_model_name and never uses it.
     | {"azure_model_name"}
+    | {"id", "cache", "forward_headers", "default_params", "drop_params", "virtual_key", *extras.HOOK_KEYS}
     | set(OPTION_KEYS)
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    operator: str
-    #: The operand as the config gives it; for ``$regex``, the compiled :class:`Regex`.
-    operand: Any
-
-
-@dataclass(frozen=True, slots=True)
-class FieldTest:
-    """``metadata.<name>`` or ``params.<name>`` against every one of its comparisons."""
-
-    source: str
-    name: str
-    comparisons: tuple[Comparison, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Combined:
-    """``$or`` (``any_of``) or ``$and`` over queries."""
-
-    any_of: bool
-    queries: tuple[Query, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Query:
-    """Holds when every one of its clauses holds."""
-
-    clauses: tuple[FieldTest | Combined, ...]
-
-    def comparisons(self) -> int:
-        return sum(
-            len(clause.comparisons)
-            if isinstance(clause, FieldTest)
-            else sum(query.comparisons() for query in clause.queries)
-            for clause in self.clauses
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    query: Query
-    then: str
+_STRATEGY_KEYS = frozenset(
+    {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms", "cb_config"}
+    | {"sticky", "sticky_session"}
+)
+#: Ignored keys one warning line names at most (the rest are counted).
+_MAX_LOGGED_KEYS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +117,8 @@ class Strategy:
     balance: str = "weighted"
     #: fallback/loadbalance: start the next target too when no first chunk came within this.
     hedge_after_ms: int | None = None
+    #: loadbalance: requests whose named fields are equal go to the same target.
+    sticky: Sticky | None = None
     cb_config: CircuitBreaker | None = None
 
 
@@ -170,6 +143,13 @@ class Node:
     on_status_codes: frozenset[int] | None = None
     #: Its own ``cb_config``, else its strategy's; inherited by the nodes under it.
     cb_config: CircuitBreaker | None = None
+    # Resolved down the tree at parse (a child's own value wins; default_params merge, drop_params add up).
+    cache: Cache | None = None
+    forward_headers: frozenset[str] | None = None
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    drop_params: frozenset[str] = frozenset()
+    #: On the root: dotted paths of keys in no schema, which were ignored.
+    ignored: tuple[str, ...] = ()
 
     @property
     def is_target(self) -> bool:
@@ -182,18 +162,18 @@ class Node:
             yield from target.walk()
 
 
-def parse_config(text: str) -> Node:
-    """An inline ``x-portkey-config`` (JSON text), within the limits."""
+def parse_config(text: str, strict: bool = False) -> Node:
+    """An inline ``x-portkey-config`` (JSON text), within the limits (``strict``: see parse_root)."""
     # Header values are decoded with surrogateescape: count the bytes as they came.
     _check_size(len(text.encode(errors="surrogateescape")))
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise ConfigError("x-portkey-config is not valid JSON.", param="x-portkey-config") from None
-    return parse_root(value)
+    return parse_root(value, strict)
 
 
-def parse_config_value(raw: Any) -> Node:
+def parse_config_value(raw: Any, strict: bool = False, where: str = "x-portkey-config") -> Node:
     """A config already decoded (a ``[configs.<id>]`` table of the settings), within the same
     limits as an inline one: its size is that of its JSON."""
     try:
@@ -201,19 +181,52 @@ def parse_config_value(raw: Any) -> Node:
     except orjson.JSONEncodeError:
         raise _limit(f"config is nested deeper than JSON allows; the limit is {MAX_DEPTH} levels") from None
     _check_size(size)
-    return parse_root(raw)
+    return parse_root(raw, strict, where)
 
 
-def parse_root(raw: Any) -> Node:
-    """A whole config: the tree of nodes, then the limits on its targets and conditions."""
-    root = _node(raw, "config", 0)
+def parse_root(raw: Any, strict: bool = False, where: str = "x-portkey-config") -> Node:
+    """A whole config: the tree of nodes, then the limits on its targets and conditions.
+
+    Keys in no schema are ignored, as Portkey does, with one warning naming their paths (``where``
+    says which config); with ``strict`` the first one is a 400 instead.
+    """
+    root = _inherit(_node(raw, "config", 0), None)
     targets = sum(1 for _ in root.walk()) - 1
     if targets > MAX_TARGETS:
         raise _limit(f"config has {targets} targets; the limit is {MAX_TARGETS}")
     conditions = sum(c.query.comparisons() for node in root.walk() for c in node.strategy.conditions)
     if conditions > MAX_CONDITIONS:
         raise _limit(f"config has {conditions} comparisons in its conditions; the limit is {MAX_CONDITIONS}")
-    return root
+    ignored = tuple(extras.unknown_paths(raw, "config", _NODE_KEYS, _STRATEGY_KEYS))
+    if not ignored:
+        return root
+    if strict:
+        raise _bad(ignored[0], "not a key of Portkey's config schema (strict_configs refuses it)")
+    _warn_ignored(ignored, where)
+    return dataclasses.replace(root, ignored=ignored)
+
+
+def _warn_ignored(paths: tuple[str, ...], where: str) -> None:
+    named = ", ".join(escaped(path[:200]) for path in paths[:_MAX_LOGGED_KEYS])
+    more = f" and {len(paths) - _MAX_LOGGED_KEYS} more" if len(paths) > _MAX_LOGGED_KEYS else ""
+    logger.warning("%s: keys outside Portkey's config schema are ignored: %s%s", where, named, more)
+
+
+def _inherit(node: Node, parent: Node | None) -> Node:
+    """``node`` with what it inherits from ``parent`` (custom_host, cache, forward_headers,
+    default_params, drop_params), and its targets likewise; done once, at parse."""
+    if parent is not None:
+        node = dataclasses.replace(
+            node,
+            custom_host=node.custom_host or parent.custom_host,
+            cache=node.cache or parent.cache,
+            forward_headers=parent.forward_headers if node.forward_headers is None else node.forward_headers,
+            default_params={**parent.default_params, **node.default_params},
+            drop_params=parent.drop_params | node.drop_params,
+        )
+    if not node.targets:
+        return node
+    return dataclasses.replace(node, targets=tuple(_inherit(target, node) for target in node.targets))
 
 
 def _check_size(size: int) -> None:
@@ -224,16 +237,12 @@ def _check_size(size: int) -> None:
 def _node(raw: Any, path: str, depth: int) -> Node:
     """One node at ``depth`` levels of ``targets`` under the root, and the nodes below it."""
     table = _object(raw, path)
-    unknown = sorted(set(table) - _NODE_KEYS)
-    if unknown:
-        raise _bad(f"{path}.{unknown[0]}", "unknown field")
+    extras.refuse_unsupported(table, path)
     items = _list(table, "targets", path)
     if items and depth >= MAX_DEPTH:
         raise _limit(f"{path}: targets nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
     targets = tuple(_node(item, f"{path}.targets[{i}]", depth + 1) for i, item in enumerate(items))
     strategy = _strategy(table.get("strategy"), f"{path}.strategy", targets)
-    if not targets and "provider" not in table:
-        raise _bad(path, "needs either 'provider' (a target) or 'targets' (a strategy over targets)")
     if targets and "provider" in table:
         raise _bad(f"{path}.provider", "a node with 'targets' routes to them and cannot name a provider too")
     return Node(
@@ -251,6 +260,10 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         request_timeout=_timeout(table.get("request_timeout"), f"{path}.request_timeout"),
         on_status_codes=_optional_codes(table, path),
         cb_config=parse_cb_config(table.get("cb_config"), f"{path}.cb_config") or strategy.cb_config,
+        cache=extras.parse_cache(table.get("cache"), f"{path}.cache"),
+        forward_headers=extras.parse_forward_headers(table.get("forward_headers"), f"{path}.forward_headers"),
+        default_params=extras.parse_default_params(table.get("default_params"), f"{path}.default_params"),
+        drop_params=extras.parse_drop_params(table.get("drop_params"), f"{path}.drop_params"),
     )
 
 
@@ -260,12 +273,6 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
             raise _bad(path, "several targets need a strategy with a mode")
         return Strategy()
     table = _object(raw, path)
-    unknown = sorted(
-        set(table)
-        - {"mode", "on_status_codes", "conditions", "default", "balance", "hedge_after_ms", "cb_config"}
-    )
-    if unknown:
-        raise _bad(f"{path}.{unknown[0]}", "unknown field")
     mode = table.get("mode")
     if mode not in MODES:
         raise _bad(f"{path}.mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
@@ -275,12 +282,13 @@ def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
         mode=mode,
         on_status_codes=_optional_codes(table, path),
         conditions=tuple(
-            _condition(item, f"{path}.conditions[{i}]")
+            parse_condition(item, f"{path}.conditions[{i}]")
             for i, item in enumerate(_list(table, "conditions", path))
         ),
         default=_optional_text(table, "default", path),
         balance=_balance(table, mode, path),
         hedge_after_ms=_hedge(table, mode, path),
+        sticky=_sticky(table, mode, path),
         cb_config=parse_cb_config(table.get("cb_config"), f"{path}.cb_config"),
     )
     _check_names(strategy, targets, path)
@@ -304,6 +312,15 @@ def _hedge(table: Mapping[str, Any], mode: str, path: str) -> int | None:
     return _timeout(table["hedge_after_ms"], f"{path}.hedge_after_ms")
 
 
+def _sticky(table: Mapping[str, Any], mode: str, path: str) -> Sticky | None:
+    """``sticky`` (or Portkey's docs' ``sticky_session``): only a weighted loadbalance sticks."""
+    key = "sticky" if "sticky" in table else "sticky_session"
+    sticky = extras.parse_sticky(table.get(key), f"{path}.{key}")
+    if sticky is not None and (mode != "loadbalance" or table.get("balance", "weighted") != "weighted"):
+        raise _bad(f"{path}.{key}", "only a loadbalance strategy with the weighted balance sticks")
+    return sticky
+
+
 def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> None:
     if strategy.mode != "conditional":
         return
@@ -315,55 +332,6 @@ def _check_names(strategy: Strategy, targets: tuple[Node, ...], path: str) -> No
             raise _bad(f"{path}.conditions[{i}].then", f"no target named {condition.then!r}")
     if strategy.default is not None and strategy.default not in names:
         raise _bad(f"{path}.default", f"no target named {strategy.default!r}")
-
-
-def _condition(raw: Any, path: str) -> Condition:
-    table = _object(raw, path)
-    query = _query(table.get("query"), f"{path}.query", 0)
-    return Condition(query=query, then=_text(table.get("then"), f"{path}.then"))
-
-
-def _query(raw: Any, path: str, depth: int) -> Query:
-    if depth > MAX_DEPTH:
-        raise _limit(f"{path}: $and/$or nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
-    clauses: list[FieldTest | Combined] = []
-    for key, value in _object(raw, path).items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list) or not value:
-                raise _bad(f"{path}.{key}", "expected a non-empty list of queries")
-            queries = tuple(_query(item, f"{path}.{key}[{i}]", depth + 1) for i, item in enumerate(value))
-            clauses.append(Combined(key == "$or", queries))
-        elif key.startswith("$"):
-            raise _bad(f"{path}.{key}", f"unknown operator; expected one of {', '.join(OPERATORS)}")
-        elif not key.startswith(("metadata.", "params.")):
-            raise _bad(f"{path}.{key}", "conditions look at 'metadata.<key>' or 'params.<field>'")
-        else:
-            source, _, name = key.partition(".")
-            clauses.append(FieldTest(source, name, _comparisons(value, f"{path}.{key}")))
-    return Query(tuple(clauses))
-
-
-def _comparisons(expected: Any, path: str) -> tuple[Comparison, ...]:
-    """``{"$gt": 3}`` as its comparisons; a bare value means ``$eq``."""
-    if not isinstance(expected, dict):
-        return (Comparison("$eq", expected),)
-    comparisons = []
-    for operator, operand in expected.items():
-        if operator not in OPERATORS or operator in ("$and", "$or"):
-            raise _bad(f"{path}.{operator}", f"unknown operator; expected one of {', '.join(OPERATORS[:-2])}")
-        if operator in ("$in", "$nin") and not isinstance(operand, list):
-            raise _bad(f"{path}.{operator}", "expected a list")
-        if operator == "$regex":
-            operand = _regex(operand, f"{path}.{operator}")
-        comparisons.append(Comparison(operator, operand))
-    return tuple(comparisons)
-
-
-def _regex(raw: Any, path: str) -> Regex:
-    try:
-        return compile_regex(_text(raw, path))
-    except RegexRefused as exc:
-        raise _bad(path, f"invalid regular expression: {exc}") from None
 
 
 def _optional_codes(table: Mapping[str, Any], path: str) -> frozenset[int] | None:
@@ -385,22 +353,10 @@ def _weight(raw: Any, path: str) -> float:
     return float(raw)
 
 
-def _object(raw: Any, path: str) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise _bad(path, "expected a JSON object")
-    return raw
-
-
 def _list(table: Mapping[str, Any], key: str, path: str) -> list[Any]:
     raw = table.get(key, [])
     if not isinstance(raw, list):
         raise _bad(f"{path}.{key}", "expected a list")
-    return raw
-
-
-def _text(raw: Any, path: str) -> str:
-    if not isinstance(raw, str) or not raw:
-        raise _bad(path, "expected a non-empty string")
     return raw
 
 
@@ -411,7 +367,3 @@ def _option(raw: Any, path: str) -> str:
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:
     return None if key not in table else _text(table[key], f"{path}.{key}")
-
-
-def _limit(problem: str) -> ConfigError:
-    return ConfigError(f"Invalid routing config: {problem}.", param="x-portkey-config")

@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
-from gateway.config.errors import ConfigError
+from gateway.config.fields import ConfigError
 from gateway.config.routing import Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
@@ -174,6 +174,13 @@ class CustomHostSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    #: Keys outside Portkey's config schema are a 400 naming their path (a start-up error in a
+    #: named config) instead of ignored with a warning.
+    strict_configs: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class AdminSettings:
     #: Bearer token for the endpoints that show the gateway's state (/v1/health/targets). Without
     #: one they answer only while the gateway listens on loopback only.
@@ -204,6 +211,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -236,6 +244,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "admin": AdminSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
+    "routing": RoutingSettings,
 }
 #: Variables the cloud platforms set for their own SDKs: defaults for these settings.
 _PLATFORM_ENV = (
@@ -286,15 +295,15 @@ def _build(raw: dict[str, Any]) -> Settings:
         for slug, value in _table(raw.get("providers", {}), "providers").items()
     }
     configs = {
-        name: _named_config(value, f"configs.{name}")
+        name: _named_config(value, f"configs.{name}", sections["routing"].strict_configs)
         for name, value in _table(raw.get("configs", {}), "configs").items()
     }
     return Settings(**sections, providers=providers, configs=configs)
 
 
-def _named_config(value: Any, path: str) -> Node:
+def _named_config(value: Any, path: str, strict: bool) -> Node:
     try:
-        return parse_config_value(value)
+        return parse_config_value(value, strict, path)
     except ConfigError as exc:
         raise SettingsError(f"{path}: {exc.message}") from None
 

@@ -16,13 +16,16 @@ the nearest node that sets one wins.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.config.conditions import Combined, FieldTest, Query
 from gateway.config.resilience import CircuitBreaker, Retry
-from gateway.config.routing import Combined, FieldTest, Node, Query
+from gateway.config.routing import Node
 from gateway.errors import InvalidRequest
+from gateway.routing.sticky import sticky_choice, sticky_key
 
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
 ANY_FAILURE = frozenset(range(400, 600))
@@ -65,8 +68,8 @@ _LAST = _Step(frozenset())
 
 @dataclass(frozen=True, slots=True)
 class _Request:
-    metadata: Mapping[str, str]
-    params: Mapping[str, Any]
+    #: What conditions and sticky hash fields read: ``metadata``, ``params`` and ``url``.
+    sources: Mapping[str, Mapping[str, Any]]
     load: Load
 
 
@@ -86,8 +89,11 @@ class _Inherited:
         )
 
 
-def plan(config: Node, metadata: Mapping[str, str], params: Mapping[str, Any], load: Load) -> list[Leg]:
-    nodes, steps = _walk(config, _Inherited({}, None, None), _Request(metadata, params, load))
+def plan(
+    config: Node, metadata: Mapping[str, str], params: Mapping[str, Any], load: Load, pathname: str
+) -> list[Leg]:
+    sources = {"metadata": metadata, "params": params, "url": {"pathname": pathname}}
+    nodes, steps = _walk(config, _Inherited({}, None, None), _Request(sources, load))
     return [
         Leg(
             node,
@@ -152,9 +158,9 @@ def _choose(node: Node, request: _Request) -> Node:
     if mode == "single":
         return node.targets[0]
     if mode == "loadbalance":
-        return _balanced(node, request.load)
+        return _balanced(node, request)
     for condition in node.strategy.conditions:
-        if _holds(condition.query, request.metadata, request.params):
+        if _holds(condition.query, request.sources):
             return _named(node, condition.then)
     if node.strategy.default is None:
         raise InvalidRequest(
@@ -165,12 +171,18 @@ def _choose(node: Node, request: _Request) -> Node:
     return _named(node, node.strategy.default)
 
 
-def _balanced(node: Node, load: Load) -> Node:
+def _balanced(node: Node, request: _Request) -> Node:
     candidates = [target for target in node.targets if target.weight > 0]
     if not candidates:
         raise InvalidRequest(
             f"Every target of {node.path} has weight 0.", param="x-portkey-config", code="invalid_config"
         )
+    sticky = node.strategy.sticky
+    if sticky is not None:
+        key = sticky_key(sticky, request.sources, f"{node.path}.strategy")
+        if key is not None:
+            return sticky_choice(candidates, key, sticky.ttl, time.time())
+    load = request.load
     balance = node.strategy.balance
     if balance == "least-inflight":
         # Random tie-breaks, so idle targets share the traffic instead of the first taking it all.
@@ -188,17 +200,15 @@ def _named(node: Node, name: str) -> Node:
     return next(target for target in node.targets if target.name == name)
 
 
-def _holds(query: Query, metadata: Mapping[str, str], params: Mapping[str, Any]) -> bool:
-    return all(_clause_holds(clause, metadata, params) for clause in query.clauses)
+def _holds(query: Query, sources: Mapping[str, Mapping[str, Any]]) -> bool:
+    return all(_clause_holds(clause, sources) for clause in query.clauses)
 
 
-def _clause_holds(
-    clause: FieldTest | Combined, metadata: Mapping[str, str], params: Mapping[str, Any]
-) -> bool:
+def _clause_holds(clause: FieldTest | Combined, sources: Mapping[str, Mapping[str, Any]]) -> bool:
     if isinstance(clause, Combined):
-        results = (_holds(query, metadata, params) for query in clause.queries)
+        results = (_holds(query, sources) for query in clause.queries)
         return any(results) if clause.any_of else all(results)
-    actual = (metadata if clause.source == "metadata" else params).get(clause.name)
+    actual = sources[clause.source].get(clause.name)
     return all(_compare(c.operator, actual, c.operand) for c in clause.comparisons)
 
 

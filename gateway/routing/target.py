@@ -57,6 +57,13 @@ class Target:
     hedge_after: float | None = None
     #: The circuit breaker (and load figures) this target counts toward; ``None`` outside a config.
     health_key: TargetIdentity | None = None
+    #: The config's body defaults (the request's own fields win) and fields removed before sending.
+    default_params: Mapping[str, Any] = field(default_factory=dict)
+    drop_params: frozenset[str] = frozenset()
+    #: The config's ``forward_headers`` (``x-portkey-forward-headers``, when sent, wins).
+    forward_headers: frozenset[str] = frozenset()
+    #: The config asks for a cache: answered ``x-portkey-cache-status: DISABLED`` until one exists.
+    cache: bool = False
 
     def check_serves(self, family: str) -> None:
         """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
@@ -81,7 +88,7 @@ class Target:
             breaker=leg.cb_config,
             retry=leg.retry or NO_RETRY,
             hedge_after=leg.hedge_after,
-            health_key=self.identity(_model(leg.override_params, params)),
+            health_key=self.identity(_model(leg.override_params, params, self.default_params)),
         )
 
     def identity(self, model: str) -> TargetIdentity:
@@ -98,33 +105,28 @@ def targets_for(
     registry: ProviderRegistry,
     settings: Settings,
     health: TargetHealth,
+    pathname: str,
 ) -> list[Target]:
-    """The targets to try, in order: the config's plan, or the one the headers name."""
+    """The targets to try, in order: the config's plan, or the one the headers name.
+
+    ``pathname`` is the request's path (``/v1/chat/completions``), for ``url.pathname`` conditions.
+    """
     config = headers.get("x-portkey-config")
     if not config:
         return [target_from_headers(headers, registry, settings)]
 
     def key_of(node: Node) -> TargetIdentity:
         target = _from_node(node, headers, registry, settings)
-        return target.identity(_model(node.override_params, params))
+        return target.identity(_model(node.override_params, params, node.default_params))
 
-    legs = plan(_parsed(config, settings), metadata, params, _LoadFromHealth(health, key_of))
+    legs = plan(_parsed(config, settings), metadata, params, _LoadFromHealth(health, key_of), pathname)
     return [_from_node(leg.node, headers, registry, settings).for_leg(leg, params) for leg in legs]
 
 
 def target_from_headers(
     headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
 ) -> Target:
-    slug = headers.get("x-portkey-provider", "").strip()
-    if not slug:
-        raise InvalidRequest(
-            "Missing x-portkey-provider header: name the provider to call, for example "
-            "'x-portkey-provider: openai' (the README lists every provider), or send a routing "
-            "config in x-portkey-config.",
-            param="x-portkey-provider",
-            code="missing_provider",
-        )
-    adapter = registry.get(slug)
+    adapter = registry.get(_header_provider(headers, None))
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
     base_url = (
@@ -139,19 +141,45 @@ def target_from_headers(
     return Target(adapter, _api_key(headers, adapter.spec.slug) or configured.api_key, base_url, options)
 
 
+def _header_provider(headers: CIMultiDictProxy[str], node: Node | None) -> str:
+    """The ``x-portkey-provider`` slug; a 400 without one (``node``: the config target that
+    names no provider of its own, so takes the headers')."""
+    slug = headers.get("x-portkey-provider", "").strip()
+    if slug:
+        return slug
+    if node is None:
+        message = (
+            "Missing x-portkey-provider header: name the provider to call, for example "
+            "'x-portkey-provider: openai' (the README lists every provider), or send a routing "
+            "config in x-portkey-config."
+        )
+    else:
+        message = (
+            f"The routing config names no provider at {node.path}, so that target is the one the "
+            "headers name, and the x-portkey-provider header is missing: send it (for example "
+            "'x-portkey-provider: openai') or give the config a 'provider'."
+        )
+    raise InvalidRequest(message, param="x-portkey-provider", code="missing_provider")
+
+
 def _from_node(
     node: Node, headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
 ) -> Target:
-    assert node.provider is not None
-    adapter = registry.get(node.provider, where=f"{node.path}.provider")
+    """The target a config node names; a node without ``provider`` takes the headers' provider.
+    ``x-portkey-custom-host`` wins over the node's ``custom_host``, as in Portkey."""
+    if node.provider is None:
+        adapter = registry.get(_header_provider(headers, node))
+    else:
+        adapter = registry.get(node.provider, where=f"{node.path}.provider")
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
-    base_url = (
-        check_custom_host(
-            node.custom_host, settings.host_policy, f"{node.path}.custom_host", "x-portkey-config"
-        )
-        if node.custom_host
-        else configured.base_url
-    )
+    header_host = headers.get("x-portkey-custom-host", "")
+    if header_host:
+        base_url = check_custom_host(header_host, settings.host_policy)
+    elif node.custom_host:
+        where = f"{node.path}.custom_host"
+        base_url = check_custom_host(node.custom_host, settings.host_policy, where, "x-portkey-config")
+    else:
+        base_url = configured.base_url
     options = {
         name: node.options.get(name)
         or headers.get(f"x-portkey-{name}", "").strip()
@@ -159,7 +187,17 @@ def _from_node(
         for name in adapter.option_headers
     }
     api_key = node.api_key or _api_key(headers, adapter.spec.slug) or configured.api_key
-    return Target(adapter, api_key, base_url, options, config_path=node.path)
+    return Target(
+        adapter,
+        api_key,
+        base_url,
+        options,
+        config_path=node.path,
+        default_params=node.default_params,
+        drop_params=node.drop_params,
+        forward_headers=node.forward_headers or frozenset(),
+        cache=node.cache is not None,
+    )
 
 
 class _LoadFromHealth:
@@ -178,15 +216,16 @@ class _LoadFromHealth:
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed_inline(text: str) -> Node:
-    """Inline configs are parsed once: clients send the same header on every request."""
-    return parse_config(text)
+def _parsed_inline(text: str, strict: bool) -> Node:
+    """Inline configs are parsed once (so their ignored keys are logged once): clients send the
+    same header on every request."""
+    return parse_config(text, strict)
 
 
 def _parsed(value: str, settings: Settings) -> Node:
     text = value.strip()
     if text.startswith("{"):
-        return _parsed_inline(text)
+        return _parsed_inline(text, settings.routing.strict_configs)
     named = settings.configs.get(text)
     if named is None:
         raise InvalidRequest(
@@ -198,9 +237,12 @@ def _parsed(value: str, settings: Settings) -> Node:
     return named
 
 
-def _model(override_params: Mapping[str, Any], params: Mapping[str, Any]) -> str:
-    """The model a target is asked for: its config's override, else the request's own."""
-    model = override_params.get("model", params.get("model"))
+def _model(
+    override_params: Mapping[str, Any], params: Mapping[str, Any], default_params: Mapping[str, Any]
+) -> str:
+    """The model a target is asked for: its config's override, else the request's own, else the
+    config's default."""
+    model = override_params.get("model", params.get("model", default_params.get("model")))
     return model if isinstance(model, str) else ""
 
 

@@ -290,7 +290,6 @@ async def test_named_config_from_the_settings_file(
             "config.strategy.conditions[0].query.metadata.x.$near",
         ),
         ({"provider": "openai", "retry": {"attempts": "many"}}, "config.retry.attempts"),
-        ({"provider": "openai", "overide_params": {}}, "config.overide_params"),
         (
             {"strategy": {"mode": "fallback"}, "targets": [{"provider": "openai"}, {"provider": "grok"}]},
             "config.targets[1].provider",

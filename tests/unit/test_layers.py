@@ -73,6 +73,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "routing.retry": (2, "retry waits from settings and provider headers, beside routing/plan"),
     "routing.deadlines": (2, "the request's deadline and each attempt's, beside routing/retry"),
     "routing.refusals": (2, "content-policy refusals read from an upstream answer, beside routing/retry"),
+    "routing.params": (0, "pure merge of a config's default, override and drop params into a body"),
+    "routing.sticky": (1, "sticky loadbalance choice (rendezvous hashing) over parsed config nodes"),
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.azure_auth": (2, "Entra ID token exchange used by providers/azure_openai"),
