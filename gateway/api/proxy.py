@@ -46,8 +46,8 @@ from gateway.providers.option_headers import sent_as_headers
 from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, request_deadline, timed_out
 from gateway.routing.health import BreakerState, TargetHealth, counts
 from gateway.routing.metadata import parse_metadata
-from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
 from gateway.routing.params import edited_params
+from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
 from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
@@ -190,7 +190,13 @@ async def _try_targets(
     while True:
         target = targets[index]
         can_move_on = index + 1 < len(targets)
-        if target.health_key is not None and not health.allow(target.health_key, target.breaker):
+        # The breaker is asked before the first attempt at a target: the retries a config asked for
+        # are the request's own, and its last answer says more than `circuit_open` would.
+        if (
+            retry_number == 0
+            and target.health_key is not None
+            and not health.allow(target.health_key, target.breaker)
+        ):
             if not can_move_on:
                 raise ServiceUnavailable(
                     f"Every target this request could use is failing (circuit breaker open at "

@@ -139,4 +139,3 @@ def parse_status_codes(raw: Any, path: str) -> frozenset[int]:
     ):
         raise bad(path, "expected a list of HTTP status codes")
     return frozenset(raw)
-

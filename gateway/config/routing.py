@@ -29,8 +29,6 @@ from gateway.config.fields import as_text as _text
 from gateway.config.fields import bad as _bad
 from gateway.config.fields import limit as _limit
 from gateway.config.resilience import (
-    CB_KEYS,
-    RETRY_KEYS,
     CircuitBreaker,
     Retry,
     parse_cb_config,

@@ -111,6 +111,7 @@ def targets_for(
 
     ``pathname`` is the request's path (``/v1/chat/completions``), for ``url.pathname`` conditions.
     """
+    _refuse_unsupported_headers(headers)
     config = headers.get("x-portkey-config")
     if not config:
         return [target_from_headers(headers, registry, settings)]
@@ -121,6 +122,23 @@ def targets_for(
 
     legs = plan(_parsed(config, settings), metadata, params, _LoadFromHealth(health, key_of), pathname)
     return [_from_node(leg.node, headers, registry, settings).for_leg(leg, params) for leg in legs]
+
+
+#: Portkey headers for features this gateway does not have yet: refused, never silently passed
+#: (a guardrail that does nothing is worse than none). Their values are never echoed.
+_UNSUPPORTED_HEADERS = {
+    "x-portkey-virtual-key": "virtual keys are not supported by this gateway yet; send the "
+    "provider's key in Authorization with x-portkey-provider",
+    "x-portkey-default-input-guardrails": "guardrails are not supported by this gateway yet",
+    "x-portkey-default-output-guardrails": "guardrails are not supported by this gateway yet",
+}
+
+
+def _refuse_unsupported_headers(headers: CIMultiDictProxy[str]) -> None:
+    for name, problem in _UNSUPPORTED_HEADERS.items():
+        value = headers.get(name, "").strip()
+        if value and value != "[]":
+            raise InvalidRequest(f"{name}: {problem}.", param=name, code="unsupported_header")
 
 
 def target_from_headers(
