@@ -12,6 +12,7 @@ limit), and ``$regex`` patterns are compiled once, here, by a linear-time engine
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ OPTION_KEYS = {
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
-    | {"provider", "api_key", "custom_host"}
+    | {"provider", "api_key", "custom_host", "strict_open_ai_compliance"}
     | set(OPTION_KEYS)
 )
 
@@ -154,6 +155,9 @@ class Node:
     retry: Retry | None = None
     #: Milliseconds for the whole request through this node.
     request_timeout: int | None = None
+    #: ``False``: answers keep the provider's extras (Portkey's ``strict_open_ai_compliance``);
+    #: already inherited from the parents at parse time, ``None`` when no node on the way set it.
+    strict_open_ai_compliance: bool | None = None
 
     @property
     def is_target(self) -> bool:
@@ -190,7 +194,7 @@ def parse_config_value(raw: Any) -> Node:
 
 def parse_root(raw: Any) -> Node:
     """A whole config: the tree of nodes, then the limits on its targets and conditions."""
-    root = _node(raw, "config", 0)
+    root = _inherit_compliance(_node(raw, "config", 0), None)
     targets = sum(1 for _ in root.walk()) - 1
     if targets > MAX_TARGETS:
         raise _limit(f"config has {targets} targets; the limit is {MAX_TARGETS}")
@@ -233,7 +237,20 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         override_params=_object(table.get("override_params", {}), f"{path}.override_params"),
         retry=_retry(table.get("retry"), f"{path}.retry"),
         request_timeout=_timeout(table.get("request_timeout"), f"{path}.request_timeout"),
+        strict_open_ai_compliance=_optional_flag(table, "strict_open_ai_compliance", path),
     )
+
+
+def _inherit_compliance(node: Node, inherited: bool | None) -> Node:
+    """``node`` and its children with ``strict_open_ai_compliance`` resolved down the tree once,
+    here, so a request only reads it (a node's own value wins over its parent's)."""
+    own = inherited if node.strict_open_ai_compliance is None else node.strict_open_ai_compliance
+    targets = tuple(_inherit_compliance(target, own) for target in node.targets)
+    if own is node.strict_open_ai_compliance and all(
+        a is b for a, b in zip(targets, node.targets, strict=True)
+    ):
+        return node
+    return dataclasses.replace(node, targets=targets, strict_open_ai_compliance=own)
 
 
 def _strategy(raw: Any, path: str, targets: tuple[Node, ...]) -> Strategy:
@@ -405,6 +422,13 @@ def _text(raw: Any, path: str) -> str:
 def _option(raw: Any, path: str) -> str:
     """A provider option: text, or an object given inline (Portkey's ``vertex_service_account_json``)."""
     return orjson.dumps(raw).decode() if isinstance(raw, dict) else _text(raw, path)
+
+
+def _optional_flag(table: Mapping[str, Any], key: str, path: str) -> bool | None:
+    raw = table.get(key)
+    if raw is not None and not isinstance(raw, bool):
+        raise _bad(f"{path}.{key}", "expected true or false")
+    return raw
 
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:

@@ -74,6 +74,10 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.requestlog": (2, "access-log queue built on observability/usage"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
+    "providers.extras": (
+        2,
+        "Portkey's non-strict answer extras shared by the translating providers/* adapters",
+    ),
     "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
     "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
