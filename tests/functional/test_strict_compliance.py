@@ -426,3 +426,23 @@ async def test_a_value_that_is_not_a_boolean_is_a_400_naming_it(
     assert error["param"] == param
     assert names in error["message"]
     assert anthropic.received == []
+
+
+async def test_gemini_thought_signature_sent_back_in_function_reaches_gemini(
+    sdk: AsyncOpenAI, fake: FakeProvider
+) -> None:
+    fake.on("POST", f"/v1beta/models/{GEMINI}:generateContent", json_reply(answer([{"text": "Sunny."}])))
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": "{}", "thought_signature": "c2lnbmF0dXJl"},
+    }
+    messages = [
+        *HI,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+    ]
+    headers = asked("header", "google", f"http://127.0.0.1:{fake.port}")
+    await sdk.chat.completions.create(model=GEMINI, messages=messages, extra_headers=headers)  # type: ignore[arg-type]
+    sent = fake.last.json()
+    assert sent["contents"][1]["parts"][0]["thoughtSignature"] == "c2lnbmF0dXJl"
