@@ -308,7 +308,12 @@ def _outgoing(
         target.check_serves(family)
     endpoint = routed_endpoint(request.rel_url.raw_path[len("/v1/") :], target.options)
     call = UpstreamCall(
-        endpoint, request.rel_url.raw_query_string, target.base_url, target.options, request.headers
+        endpoint,
+        request.rel_url.raw_query_string,
+        target.base_url,
+        target.options,
+        request.headers,
+        target.strict_open_ai_compliance,
     )
     translation = target.adapter.translation(endpoint)
     if translation is not None:

@@ -91,7 +91,7 @@ OPTION_KEYS = {
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
     | {"on_status_codes", "cb_config"}
-    | {"provider", "api_key", "custom_host"}
+    | {"provider", "api_key", "custom_host", "strict_open_ai_compliance"}
     # Accepted without effect: Portkey's gateway reads azure_model_name and never uses it.
     | {"azure_model_name"}
     | {"id", "cache", "forward_headers", "default_params", "drop_params", "virtual_key", *extras.HOOK_KEYS}
@@ -148,6 +148,9 @@ class Node:
     drop_params: frozenset[str] = frozenset()
     #: On the root: dotted paths of keys in no schema, which were ignored.
     ignored: tuple[str, ...] = ()
+    #: ``False``: answers keep the provider's extras (Portkey's ``strict_open_ai_compliance``);
+    #: already inherited from the parents at parse time, ``None`` when no node on the way set it.
+    strict_open_ai_compliance: bool | None = None
 
     @property
     def is_target(self) -> bool:
@@ -212,7 +215,8 @@ def _warn_ignored(paths: tuple[str, ...], where: str) -> None:
 
 def _inherit(node: Node, parent: Node | None) -> Node:
     """``node`` with what it inherits from ``parent`` (custom_host, cache, forward_headers,
-    default_params, drop_params), and its targets likewise; done once, at parse."""
+    default_params, drop_params, strict_open_ai_compliance), and its targets likewise; done once,
+    at parse, so a request only reads them."""
     if parent is not None:
         node = dataclasses.replace(
             node,
@@ -221,6 +225,9 @@ def _inherit(node: Node, parent: Node | None) -> Node:
             forward_headers=parent.forward_headers if node.forward_headers is None else node.forward_headers,
             default_params={**parent.default_params, **node.default_params},
             drop_params=parent.drop_params | node.drop_params,
+            strict_open_ai_compliance=parent.strict_open_ai_compliance
+            if node.strict_open_ai_compliance is None
+            else node.strict_open_ai_compliance,
         )
     if not node.targets:
         return node
@@ -262,6 +269,7 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         forward_headers=extras.parse_forward_headers(table.get("forward_headers"), f"{path}.forward_headers"),
         default_params=extras.parse_default_params(table.get("default_params"), f"{path}.default_params"),
         drop_params=extras.parse_drop_params(table.get("drop_params"), f"{path}.drop_params"),
+        strict_open_ai_compliance=_optional_flag(table, "strict_open_ai_compliance", path),
     )
 
 
@@ -361,6 +369,13 @@ def _list(table: Mapping[str, Any], key: str, path: str) -> list[Any]:
 def _option(raw: Any, path: str) -> str:
     """A provider option: text, or an object given inline (Portkey's ``vertex_service_account_json``)."""
     return orjson.dumps(raw).decode() if isinstance(raw, dict) else _text(raw, path)
+
+
+def _optional_flag(table: Mapping[str, Any], key: str, path: str) -> bool | None:
+    raw = table.get(key)
+    if raw is not None and not isinstance(raw, bool):
+        raise _bad(f"{path}.{key}", "expected true or false")
+    return raw
 
 
 def _optional_text(table: Mapping[str, Any], key: str, path: str) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import UpstreamBroken
+from gateway.providers import extras
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.openai_format import (
@@ -86,11 +87,12 @@ class AnthropicMessages:
         beta = self._header(call, "anthropic-beta")
         if beta:
             headers["anthropic-beta"] = beta
-        stream = stream_of(body, model, SPEC.slug)
+        strict = call.strict_open_ai_compliance
+        stream = stream_of(body, model, SPEC.slug, strict)
         if stream is not None:
             native["stream"] = True
         url = (call.base_url or SPEC.base_url).rstrip("/") + "/messages"
-        return NativeRequest(url, orjson.dumps(native), headers, model, stream)
+        return NativeRequest(url, orjson.dumps(native), headers, model, stream, strict)
 
     @staticmethod
     def _header(call: UpstreamCall, name: str) -> str:
@@ -102,15 +104,17 @@ class AnthropicMessages:
             native.headers["x-api-key"] = credentials.api_key
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
-        return read_message(SPEC.slug, status, body, native.model)
+        return read_message(SPEC.slug, status, body, native.model, native.strict_open_ai_compliance)
 
 
 def provider() -> TranslatedProvider:
     return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS)
 
 
-def stream_of(body: Mapping[str, Any], model: str, provider: str) -> MessagesStream | None:
-    return MessagesStream(provider, model, openai.include_usage(body)) if openai.is_stream(body) else None
+def stream_of(body: Mapping[str, Any], model: str, provider: str, strict: bool) -> MessagesStream | None:
+    if not openai.is_stream(body):
+        return None
+    return MessagesStream(provider, model, openai.include_usage(body), strict)
 
 
 # --- request ---------------------------------------------------------------------------------
@@ -259,8 +263,9 @@ def _user_id(body: Mapping[str, Any], provider: str) -> str | None:
 # --- answer ----------------------------------------------------------------------------------
 
 
-def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
-    """An OpenAI chat completion (or error) from a Messages API answer."""
+def read_message(provider: str, status: int, body: bytes, model: str, strict: bool = True) -> bytes:
+    """An OpenAI chat completion (or error) from a Messages API answer; not ``strict``, as Portkey
+    has it: the provider's ``stop_reason`` and its content blocks but tool uses, as sent."""
     if status >= 400:
         return upstream_error(provider, status, body, ("error",))
     message = json_object(provider, body)
@@ -280,6 +285,8 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input", {})).decode()
             calls.append(tool_call(block.get("id") or new_id("toolu_"), block.get("name", ""), arguments))
+    reason = message.get("stop_reason")
+    blocks = None if strict else [b for b in message.get("content") or [] if b.get("type") != "tool_use"]
     return completion(
         response_id=message.get("id") or "",
         model=message.get("model") or model,
@@ -287,8 +294,9 @@ def read_message(provider: str, status: int, body: bytes, model: str) -> bytes:
         reasoning="".join(thoughts) or None,
         thinking_blocks=signed,
         tool_calls=calls,
-        finish_reason=_FINISH_REASONS.get(message.get("stop_reason") or "", "stop"),
+        finish_reason=extras.finish_reason(reason, _FINISH_REASONS.get(reason or "", "stop"), strict),
         usage=_usage(message.get("usage") or {}),
+        content_blocks=blocks,
     )
 
 
@@ -304,10 +312,12 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
 class MessagesStream:
     """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_chunks", "_counts", "_provider", "_sse", "_thinking")
+    __slots__ = ("_chunks", "_counts", "_provider", "_sse", "_strict", "_thinking")
 
-    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+    def __init__(self, provider: str, model: str, include_usage: bool, strict: bool = True) -> None:
         self._provider = provider
+        #: ``False``: block starts and deltas also go out as Portkey's ``content_blocks``.
+        self._strict = strict
         self._sse = SseDecoder()
         self._chunks = ChunkWriter(model, include_usage)
         self._counts: dict[str, Any] = {}
@@ -345,7 +355,11 @@ class MessagesStream:
         if kind == "message_delta":
             self._count(payload.get("usage"))
             reason = (payload.get("delta") or {}).get("stop_reason")
-            return chunks.finish(_FINISH_REASONS.get(reason, "stop")) if reason else b""
+            if not reason:
+                return b""
+            return chunks.finish(
+                extras.finish_reason(reason, _FINISH_REASONS.get(reason, "stop"), self._strict)
+            )
         if kind == "message_stop":
             return chunks.close()
         if kind == "error":
@@ -360,33 +374,36 @@ class MessagesStream:
         kind = block.get("type")
         if kind == "tool_use":
             return self._chunks.tool_start(payload.get("index"), block.get("id", ""), block.get("name", ""))
+        blocks = None if self._strict else extras.stream_block(payload.get("index"), block)
         if kind == "text":
-            return self._chunks.text(block.get("text", ""))
+            return self._chunks.text(block.get("text", ""), blocks)
         if kind == "thinking":
             self._thinking = [block.get("thinking", "")]
-            return self._chunks.reasoning(self._thinking[0])
+            return self._chunks.reasoning(self._thinking[0], blocks)
         if kind == "redacted_thinking":
-            return self._chunks.thinking_block({"type": kind, "data": block.get("data", "")})
-        return b""
+            return self._chunks.thinking_block({"type": kind, "data": block.get("data", "")}, blocks)
+        return self._chunks.content_blocks(blocks)
 
     def _delta(self, payload: Mapping[str, Any]) -> bytes:
         delta = payload.get("delta") or {}
         kind = delta.get("type")
-        if kind == "text_delta":
-            return self._chunks.text(delta.get("text", ""))
         if kind == "input_json_delta":
             return self._chunks.tool_arguments(payload.get("index"), delta.get("partial_json", ""))
+        blocks = None if self._strict else extras.stream_block(payload.get("index"), delta)
+        if kind == "text_delta":
+            return self._chunks.text(delta.get("text", ""), blocks)
         if kind == "thinking_delta":
             self._thinking.append(delta.get("thinking", ""))
-            return self._chunks.reasoning(self._thinking[-1])
+            return self._chunks.reasoning(self._thinking[-1], blocks)
         if kind == "signature_delta":
             block = {
                 "type": "thinking",
                 "thinking": "".join(self._thinking),
                 "signature": delta.get("signature"),
             }
-            return self._chunks.thinking_block(block)
-        return b""  # citations_delta and delta types added after this was written
+            return self._chunks.thinking_block(block, blocks)
+        # citations_delta and delta types added after this was written: Portkey's blocks only.
+        return self._chunks.content_blocks(blocks)
 
     def _count(self, counts: Mapping[str, Any] | None) -> None:
         """Usage arrives in parts: input counts at the start, output counts at the end."""

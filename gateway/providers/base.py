@@ -72,6 +72,9 @@ class UpstreamCall:
     options: Mapping[str, str]
     #: The client's request headers (a translated provider reads its own, like ``anthropic-beta``).
     client_headers: Mapping[str, str] = field(default_factory=dict)
+    #: ``False``: a translated answer keeps the provider's extras as Portkey passes them
+    #: (``content_blocks``, raw finish reasons, grounding metadata...); ``True``: OpenAI's fields only.
+    strict_open_ai_compliance: bool = True
 
 
 class ProviderAdapter(Protocol):
@@ -130,6 +133,8 @@ class NativeRequest:
     model: str
     #: Reads the provider's event stream into OpenAI chunks; ``None``: the answer is one body.
     stream: StreamTranslator | None = None
+    #: :attr:`UpstreamCall.strict_open_ai_compliance`, for :meth:`Translation.read_body`.
+    strict_open_ai_compliance: bool = True
 
 
 class Translation(Protocol):

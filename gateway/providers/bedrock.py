@@ -85,16 +85,18 @@ class BedrockConverse:
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model = openai.model(body)
         native = converse_body(body, model)
-        stream = ConverseStream(model, openai.include_usage(body)) if openai.is_stream(body) else None
+        strict = call.strict_open_ai_compliance
+        stream = ConverseStream(model, openai.include_usage(body), strict) if openai.is_stream(body) else None
         action, accept = ("converse-stream", EVENT_STREAM) if stream else ("converse", "application/json")
         headers = {"Content-Type": "application/json", "Accept": accept}
-        return NativeRequest(model_url(call, model, action), orjson.dumps(native), headers, model, stream)
+        url = model_url(call, model, action)
+        return NativeRequest(url, orjson.dumps(native), headers, model, stream, strict)
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
         await authorize(native, credentials)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
-        return read_converse(status, body, native.model)
+        return read_converse(status, body, native.model, native.strict_open_ai_compliance)
 
 
 class BedrockEmbeddings:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import UpstreamBroken
+from gateway.providers import extras
 from gateway.providers.base import NativeRequest
 from gateway.providers.openai_format import (
     ChunkWriter,
@@ -54,8 +55,9 @@ _EXCEPTION_STATUS = {
 # --- chat -------------------------------------------------------------------------------------
 
 
-def read_converse(status: int, body: bytes, model: str) -> bytes:
-    """An OpenAI chat completion (or error) from a Converse answer."""
+def read_converse(status: int, body: bytes, model: str, strict: bool = True) -> bytes:
+    """An OpenAI chat completion (or error) from a Converse answer; not ``strict``, as Portkey has
+    it: the raw ``stopReason`` and ``content_blocks`` (text and thinking, in Anthropic's shape)."""
     if status >= 400:
         return read_error(status, body)
     answer = json_object(SLUG, body)
@@ -64,9 +66,11 @@ def read_converse(status: int, body: bytes, model: str) -> bytes:
     thoughts: list[str] = []
     signed: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     for block in message.get("content") or []:
         if "text" in block:
             texts.append(block["text"])
+            blocks.append({"type": "text", "text": block["text"]})
         elif "toolUse" in block:
             use = block["toolUse"]
             arguments = orjson.dumps(use.get("input", {})).decode()
@@ -76,6 +80,8 @@ def read_converse(status: int, body: bytes, model: str) -> bytes:
             text = (reasoning.get("reasoningText") or {}).get("text", "")
             thoughts.append(text)
             signed.append(_thinking_block(reasoning, text))
+            blocks.append(signed[-1])
+    reason = answer.get("stopReason")
     return completion(
         response_id=new_id(),
         model=model,
@@ -83,8 +89,9 @@ def read_converse(status: int, body: bytes, model: str) -> bytes:
         reasoning="".join(thoughts) or None,
         thinking_blocks=signed,
         tool_calls=calls,
-        finish_reason=_FINISH_REASONS.get(answer.get("stopReason") or "", "stop"),
+        finish_reason=extras.finish_reason(reason, _FINISH_REASONS.get(reason or "", "stop"), strict),
         usage=_usage(answer.get("usage") or {}),
+        content_blocks=None if strict else blocks,
     )
 
 
@@ -128,11 +135,13 @@ class ConverseStream:
     which follows it. A stream that ends after ``messageStop`` without ``metadata`` still closes.
     """
 
-    __slots__ = ("_chunks", "_frames", "_thinking")
+    __slots__ = ("_chunks", "_frames", "_strict", "_thinking")
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, strict: bool = True) -> None:
         self._frames = EventStreamDecoder()
         self._chunks = ChunkWriter(model, include_usage)
+        #: ``False``: deltas also go out as Portkey's ``content_blocks``; the raw stop reason.
+        self._strict = strict
         #: The reasoning text being streamed, returned whole with its signature.
         self._thinking: list[str] = []
 
@@ -181,7 +190,9 @@ class ConverseStream:
         if kind == "messageStart":
             return chunks.role()
         if kind == "messageStop":
-            return chunks.finish(_FINISH_REASONS.get(payload.get("stopReason") or "", "stop"))
+            reason = payload.get("stopReason")
+            mapped = _FINISH_REASONS.get(reason or "", "stop")
+            return chunks.finish(extras.finish_reason(reason, mapped, self._strict))
         if kind == "metadata":
             chunks.usage = _usage(payload.get("usage") or {})
             return chunks.close()
@@ -189,24 +200,39 @@ class ConverseStream:
 
     def _delta(self, payload: Mapping[str, Any]) -> bytes:
         delta = payload.get("delta") or {}
-        if "text" in delta:
-            return self._chunks.text(delta["text"])
         if "toolUse" in delta:
             fragment = delta["toolUse"].get("input", "")
             return self._chunks.tool_arguments(payload.get("contentBlockIndex"), fragment)
+        blocks = None if self._strict else _stream_block(payload.get("contentBlockIndex") or 0, delta)
+        if "text" in delta:
+            return self._chunks.text(delta["text"], blocks)
         if "reasoningContent" in delta:
-            return self._reasoning(delta["reasoningContent"])
+            return self._reasoning(delta["reasoningContent"], blocks)
         return b""  # citations, and delta types added after this was written
 
-    def _reasoning(self, reasoning: Mapping[str, Any]) -> bytes:
+    def _reasoning(self, reasoning: Mapping[str, Any], blocks: list[dict[str, Any]] | None) -> bytes:
         if "text" in reasoning:
             self._thinking.append(reasoning["text"])
-            return self._chunks.reasoning(reasoning["text"])
+            return self._chunks.reasoning(reasoning["text"], blocks)
         if "signature" in reasoning or "redactedContent" in reasoning:
             block = _thinking_block(reasoning, "".join(self._thinking))
             self._thinking = []
-            return self._chunks.thinking_block(block)
+            return self._chunks.thinking_block(block, blocks)
         return b""
+
+
+def _stream_block(index: int, delta: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """Portkey's streamed ``content_blocks`` for a Converse delta: its text, reasoning text,
+    signature or redacted content in Anthropic's names; ``None`` for other deltas."""
+    reasoning = delta.get("reasoningContent") or {}
+    fields = {
+        "thinking": reasoning.get("text"),
+        "signature": reasoning.get("signature"),
+        "text": delta.get("text"),
+        "data": reasoning.get("redactedContent"),
+    }
+    found = {name: value for name, value in fields.items() if value}
+    return [{"index": index, "delta": found}] if found else None
 
 
 def _payload(frame: Frame) -> dict[str, Any]:

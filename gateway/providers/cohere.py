@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import UpstreamBroken
+from gateway.providers import extras
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.openai_format import (
@@ -85,14 +86,15 @@ class CohereChat(_CohereApi):
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model = openai.model(body)
         native = {"model": model, **chat_body(body)}
+        strict = call.strict_open_ai_compliance
         stream = None
         if openai.is_stream(body):
             native["stream"] = True
-            stream = ChatStream(model, openai.include_usage(body))
-        return NativeRequest(_url(call, "/v2/chat"), orjson.dumps(native), {}, model, stream)
+            stream = ChatStream(model, openai.include_usage(body), strict)
+        return NativeRequest(_url(call, "/v2/chat"), orjson.dumps(native), {}, model, stream, strict)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
-        return read_chat(status, body, native.model)
+        return read_chat(status, body, native.model, native.strict_open_ai_compliance)
 
 
 class CohereEmbed(_CohereApi):
@@ -272,8 +274,9 @@ def embed_body(body: Mapping[str, Any]) -> dict[str, Any]:
 # --- answer ----------------------------------------------------------------------------------
 
 
-def read_chat(status: int, body: bytes, model: str) -> bytes:
-    """An OpenAI chat completion (or error) from a v2 Chat answer."""
+def read_chat(status: int, body: bytes, model: str, strict: bool = True) -> bytes:
+    """An OpenAI chat completion (or error) from a v2 Chat answer; not ``strict``, with Cohere's
+    own ``finish_reason`` (``COMPLETE``...), as Portkey has it."""
     if status >= 400:
         return _error(status, body)
     answer = json_object(SPEC.slug, body)
@@ -300,7 +303,7 @@ def read_chat(status: int, body: bytes, model: str) -> bytes:
         content="".join(texts) if texts or not calls else None,
         reasoning="".join(thoughts) or None,
         tool_calls=calls,
-        finish_reason=_FINISH_REASONS.get(reason, "stop"),
+        finish_reason=extras.finish_reason(reason, _FINISH_REASONS.get(reason, "stop"), strict),
         usage=_usage(answer.get("usage") or {}),
     )
 
@@ -318,11 +321,13 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
 class ChatStream:
     """Translates one v2 Chat event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_chunks", "_sse")
+    __slots__ = ("_chunks", "_sse", "_strict")
 
-    def __init__(self, model: str, include_usage: bool) -> None:
+    def __init__(self, model: str, include_usage: bool, strict: bool = True) -> None:
         self._sse = SseDecoder()
         self._chunks = ChunkWriter(model, include_usage)
+        #: ``False``: the finish chunk carries Cohere's own reason.
+        self._strict = strict
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -380,7 +385,8 @@ class ChatStream:
             raise ProviderError(SPEC.slug, _ERROR_STATUS, str(message), "ERROR")
         if delta.get("usage"):
             self._chunks.usage = _usage(delta["usage"])
-        return self._chunks.finish(_FINISH_REASONS.get(reason, "stop")) + self._chunks.close()
+        finish = extras.finish_reason(reason, _FINISH_REASONS.get(reason, "stop"), self._strict)
+        return self._chunks.finish(finish) + self._chunks.close()
 
 
 def _content(chunks: ChunkWriter, content: Mapping[str, Any]) -> bytes:

@@ -82,12 +82,14 @@ class GenerateContent(_ApiKey):
     __slots__ = ()
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        stream = stream_of(body, SPEC.slug)
+        strict = call.strict_open_ai_compliance
+        stream = stream_of(body, SPEC.slug, strict)
         url = f"{_base(call)}/models/{model_id(body)}:{method(stream)}"
-        return NativeRequest(url, orjson.dumps(content_body(body, SPEC.slug)), {}, openai.model(body), stream)
+        content = orjson.dumps(content_body(body, SPEC.slug))
+        return NativeRequest(url, content, {}, openai.model(body), stream, strict)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
-        return read_response(SPEC.slug, status, body, native.model)
+        return read_response(SPEC.slug, status, body, native.model, native.strict_open_ai_compliance)
 
 
 class BatchEmbedContents(_ApiKey):
@@ -126,10 +128,10 @@ def _base(call: UpstreamCall) -> str:
     return (call.base_url or SPEC.base_url).rstrip("/") + "/v1beta"
 
 
-def stream_of(body: Mapping[str, Any], provider: str) -> GenerateContentStream | None:
+def stream_of(body: Mapping[str, Any], provider: str, strict: bool) -> GenerateContentStream | None:
     if not openai.is_stream(body):
         return None
-    return GenerateContentStream(provider, openai.model(body), openai.include_usage(body))
+    return GenerateContentStream(provider, openai.model(body), openai.include_usage(body), strict)
 
 
 def method(stream: object) -> str:
@@ -235,7 +237,10 @@ def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) 
     for raw, (call_id, name, arguments) in zip(raw_calls, openai.tool_calls_of(message, where), strict=True):
         names[call_id] = name
         part: dict[str, Any] = {"functionCall": {"name": name, "args": arguments}}
-        signature = ((raw.get("extra_content") or {}).get("google") or {}).get("thought_signature")
+        # Google's OpenAI layer's place for it, or Portkey's (its non-strict answers put it there).
+        signature = ((raw.get("extra_content") or {}).get("google") or {}).get("thought_signature") or (
+            raw.get("function") or {}
+        ).get("thought_signature")
         if isinstance(signature, str) and signature:
             part["thoughtSignature"] = signature
         parts.append(part)

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import UpstreamBroken
+from gateway.providers import extras
 from gateway.providers.openai_format import (
     ChunkWriter,
     ProviderError,
@@ -47,8 +48,10 @@ def vectors(provider: str, items: Any, path: tuple[str, ...]) -> list[list[float
 # --- chat ----------------------------------------------------------------------------------
 
 
-def read_response(provider: str, status: int, body: bytes, model: str) -> bytes:
-    """An OpenAI chat completion (or error) from a ``GenerateContentResponse``."""
+def read_response(provider: str, status: int, body: bytes, model: str, strict: bool = True) -> bytes:
+    """An OpenAI chat completion (or error) from a ``GenerateContentResponse``; not ``strict``, as
+    Portkey has it: the raw ``finishReason``, ``content_blocks``, each call's ``thought_signature``
+    in its ``function`` and the candidate's ``groundingMetadata`` (``safetyRatings`` on Vertex)."""
     if status >= 400:
         return upstream_error(provider, status, body, ("error",))
     answer = json_object(provider, body)
@@ -57,20 +60,48 @@ def read_response(provider: str, status: int, body: bytes, model: str) -> bytes:
     calls: list[dict[str, Any]] = []
     for part in _parts(answer):
         if "functionCall" in part:
-            calls.append(tool_call(*_call_of(part)))
+            calls.append(tool_call(*_call_of(part, strict)))
         elif part.get("thought"):
             thoughts.append(part.get("text") or "")
         else:
             texts.append(part.get("text") or "")
+    finish_reason = _finish_reason(answer, bool(calls)) or "stop"
+    blocks = None
+    choice_extra = None
+    if not strict:
+        finish_reason = extras.finish_reason(_candidate(answer).get("finishReason"), finish_reason, strict)
+        blocks = [block for part in _parts(answer) if (block := _content_block(part))]
+        choice_extra = _choice_extra(provider, _candidate(answer))
     return completion(
         response_id=answer.get("responseId") or new_id(),
         model=answer.get("modelVersion") or model,
         content="".join(texts) if texts or not calls else None,
         reasoning="".join(thoughts) or None,
         tool_calls=calls,
-        finish_reason=_finish_reason(answer, bool(calls)) or "stop",
+        finish_reason=finish_reason,
         usage=_usage(answer.get("usageMetadata")),
+        content_blocks=blocks,
+        choice_extra=choice_extra,
     )
+
+
+def _content_block(part: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Portkey's ``content_blocks`` entry for a part (function calls are tool calls, not blocks)."""
+    if part.get("text"):
+        kind = "thinking" if part.get("thought") else "text"
+        return {"type": kind, kind: part["text"]}
+    inline = part.get("inlineData")
+    if isinstance(inline, dict):
+        url = f"data:{inline.get('mimeType')};base64,{inline.get('data')}"
+        return {"type": "image_url", "image_url": {"url": url}}
+    return None
+
+
+def _choice_extra(provider: str, candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """The candidate fields Portkey keeps on a non-strict choice: ``groundingMetadata``, and on
+    Vertex AI ``safetyRatings`` too."""
+    names = ("groundingMetadata", "safetyRatings") if provider == "vertex-ai" else ("groundingMetadata",)
+    return {name: candidate[name] for name in names if candidate.get(name)}
 
 
 def _candidate(answer: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,13 +115,17 @@ def _parts(answer: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
 
 
-def _call_of(part: Mapping[str, Any]) -> tuple[str, str, str, dict[str, Any] | None]:
-    """(id, name, arguments JSON, extra fields) of a ``functionCall`` part."""
+def _call_of(
+    part: Mapping[str, Any], strict: bool
+) -> tuple[str, str, str, dict[str, Any] | None, dict[str, Any] | None]:
+    """(id, name, arguments JSON, extra fields, extra ``function`` fields) of a ``functionCall``
+    part; the signature goes in ``function`` too when not strict, where Portkey puts it."""
     call = part["functionCall"]
     call_id = call.get("id") or new_id("call_")
     signature = part.get("thoughtSignature")
     extra = {"extra_content": {"google": {"thought_signature": signature}}} if signature else None
-    return call_id, call.get("name") or "", orjson.dumps(call.get("args") or {}).decode(), extra
+    in_function = {"thought_signature": signature} if signature and not strict else None
+    return call_id, call.get("name") or "", orjson.dumps(call.get("args") or {}).decode(), extra, in_function
 
 
 def _finish_reason(answer: Mapping[str, Any], has_calls: bool) -> str | None:
@@ -121,14 +156,18 @@ class GenerateContentStream:
     """Translates one ``streamGenerateContent?alt=sse`` stream (see
     :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_calls", "_chunks", "_provider", "_sse", "_started")
+    __slots__ = ("_calls", "_chunks", "_provider", "_sse", "_started", "_strict", "_thought")
 
-    def __init__(self, provider: str, model: str, include_usage: bool) -> None:
+    def __init__(self, provider: str, model: str, include_usage: bool, strict: bool = True) -> None:
         self._provider = provider
         self._sse = SseDecoder()
         self._chunks = ChunkWriter(model, include_usage)
         self._started = False
         self._calls = 0
+        #: ``False``: Portkey's extras too (see :func:`read_response`), event by event.
+        self._strict = strict
+        #: A thought came: Portkey numbers the text block after it 1 (the thoughts are block 0).
+        self._thought = False
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -155,20 +194,30 @@ class GenerateContentStream:
                 self._provider, status, error.get("message") or "stream error", error.get("status")
             )
         chunks = self._chunks
+        strict = self._strict
         out: list[bytes] = [] if self._started else [self._start(payload)]
         for part in _parts(payload):
             if "functionCall" in part:
-                out.append(chunks.tool_start(self._calls, *_call_of(part)))
+                out.append(chunks.tool_start(self._calls, *_call_of(part, strict)))
                 self._calls += 1
             elif part.get("thought"):
-                out.append(chunks.reasoning(part.get("text") or ""))
+                text = part.get("text") or ""
+                self._thought = self._thought or not strict
+                blocks = None if strict else [{"index": 0, "delta": {"thinking": text}}]
+                out.append(chunks.reasoning(text, blocks))
             else:
-                out.append(chunks.text(part.get("text") or ""))
+                text = part.get("text") or ""
+                plain = strict or "text" not in part
+                blocks = None if plain else [{"index": int(self._thought), "delta": {"text": text}}]
+                out.append(chunks.text(text, blocks))
         if payload.get("usageMetadata"):
             chunks.usage = _usage(payload["usageMetadata"])
+        if not strict and (fields := _choice_extra(self._provider, _candidate(payload))):
+            out.append(chunks.choice_extra(fields))
         reason = _finish_reason(payload, chunks.has_tool_calls)
         if reason is not None:
-            out.append(chunks.finish(reason))
+            raw = _candidate(payload).get("finishReason")
+            out.append(chunks.finish(extras.finish_reason(raw, reason, strict)))
         return b"".join(out)
 
     def _start(self, payload: Mapping[str, Any]) -> bytes:

@@ -70,15 +70,19 @@ def usage(
 
 
 def tool_call(
-    call_id: str, name: str, arguments: str, extra: Mapping[str, Any] | None = None
+    call_id: str,
+    name: str,
+    arguments: str,
+    extra: Mapping[str, Any] | None = None,
+    function_extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One OpenAI tool call; ``extra`` holds provider fields clients must send back as they got them
-    (Gemini's ``extra_content.google.thought_signature``)."""
-    call: dict[str, Any] = {
-        "id": call_id,
-        "type": "function",
-        "function": {"name": name, "arguments": arguments},
-    }
+    (Gemini's ``extra_content.google.thought_signature``), ``function_extra`` those Portkey puts in
+    ``function`` when not strict (its ``thought_signature``)."""
+    function = {"name": name, "arguments": arguments}
+    if function_extra:
+        function.update(function_extra)
+    call: dict[str, Any] = {"id": call_id, "type": "function", "function": function}
     return {**call, **extra} if extra else call
 
 
@@ -92,9 +96,13 @@ def completion(
     tool_calls: list[dict[str, Any]] | None = None,
     reasoning: str | None = None,
     thinking_blocks: list[dict[str, Any]] | None = None,
+    content_blocks: list[dict[str, Any]] | None = None,
+    choice_extra: Mapping[str, Any] | None = None,
 ) -> bytes:
     """A whole ``chat.completion`` answer with one choice. ``thinking_blocks``: the signed thinking
-    a client sends back in the next turn (see :func:`openai_request.thinking_blocks_of`)."""
+    a client sends back in the next turn (see :func:`openai_request.thinking_blocks_of`).
+    ``content_blocks`` (on the message) and ``choice_extra`` (on the choice): the provider's extras
+    Portkey passes when not strict; ``None`` when strict."""
     message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if reasoning:
         message["reasoning_content"] = reasoning
@@ -102,12 +110,17 @@ def completion(
         message["thinking_blocks"] = thinking_blocks
     if tool_calls:
         message["tool_calls"] = tool_calls
+    if content_blocks is not None:
+        message["content_blocks"] = content_blocks
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+    if choice_extra:
+        choice.update(choice_extra)
     answer: dict[str, Any] = {
         "id": response_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}],
+        "choices": [choice],
     }
     if usage is not None:
         answer["usage"] = usage
@@ -236,16 +249,30 @@ class ChunkWriter:
     def role(self) -> bytes:
         return self._delta({"role": "assistant", "content": ""})
 
-    def text(self, text: str) -> bytes:
-        return self._delta({"content": text}) if text else b""
+    # ``blocks``: the delta's ``content_blocks`` (Portkey's, when not strict; ``None`` when strict).
 
-    def reasoning(self, text: str) -> bytes:
-        return self._delta({"reasoning_content": text}) if text else b""
+    def text(self, text: str, blocks: list[dict[str, Any]] | None = None) -> bytes:
+        if blocks is None:
+            return self._delta({"content": text}) if text else b""
+        return self._with_blocks({"content": text} if text else {}, blocks)
 
-    def thinking_block(self, block: Mapping[str, Any]) -> bytes:
+    def reasoning(self, text: str, blocks: list[dict[str, Any]] | None = None) -> bytes:
+        if blocks is None:
+            return self._delta({"reasoning_content": text}) if text else b""
+        return self._with_blocks({"reasoning_content": text} if text else {}, blocks)
+
+    def thinking_block(self, block: Mapping[str, Any], blocks: list[dict[str, Any]] | None = None) -> bytes:
         """A whole signed thinking block, once its signature came (its text went out as
         ``reasoning_content`` deltas already)."""
-        return self._delta({"thinking_blocks": [block]})
+        return self._with_blocks({"thinking_blocks": [block]}, blocks)
+
+    def content_blocks(self, blocks: list[dict[str, Any]] | None) -> bytes:
+        """A delta holding only ``content_blocks`` (a block start that has no OpenAI field)."""
+        return self._with_blocks({}, blocks)
+
+    def choice_extra(self, fields: Mapping[str, Any]) -> bytes:
+        """A chunk with provider fields on its choice (Gemini's ``groundingMetadata``)."""
+        return self._chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": None, **fields}])
 
     def tool_start(
         self,
@@ -254,9 +281,10 @@ class ChunkWriter:
         name: str,
         arguments: str = "",
         extra: Mapping[str, Any] | None = None,
+        function_extra: Mapping[str, Any] | None = None,
     ) -> bytes:
         index = self._tools.setdefault(key, len(self._tools))
-        call = {"index": index, **tool_call(call_id, name, arguments, extra)}
+        call = {"index": index, **tool_call(call_id, name, arguments, extra, function_extra)}
         return self._delta({"tool_calls": [call]})
 
     def tool_arguments(self, key: object, fragment: str) -> bytes:
@@ -317,6 +345,11 @@ class ChunkWriter:
         if not self._finished or finished_by_close:
             raise UpstreamBroken(f"Provider {provider} ended the stream before it was complete.")
         return self.close()
+
+    def _with_blocks(self, delta: dict[str, Any], blocks: list[dict[str, Any]] | None) -> bytes:
+        if blocks:
+            delta["content_blocks"] = blocks
+        return self._delta(delta) if delta else b""
 
     def _delta(self, delta: Mapping[str, Any]) -> bytes:
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])

@@ -91,23 +91,26 @@ class VertexChat(_VertexAuth):
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         name = gemini.model_id(body)
         model = openai.model(body)
+        strict = call.strict_open_ai_compliance
         if not _is_claude(name):
-            stream = gemini.stream_of(body, SPEC.slug)
+            stream = gemini.stream_of(body, SPEC.slug, strict)
             url = f"{_publishers(call)}/google/models/{name}:{gemini.method(stream)}"
-            return NativeRequest(url, orjson.dumps(gemini.content_body(body, SPEC.slug)), {}, model, stream)
+            content = orjson.dumps(gemini.content_body(body, SPEC.slug))
+            return NativeRequest(url, content, {}, model, stream, strict)
         native = {"anthropic_version": ANTHROPIC_VERSION, **anthropic.messages_body(body, SPEC.slug)}
-        claude_stream = anthropic.stream_of(body, model, SPEC.slug)
+        claude_stream = anthropic.stream_of(body, model, SPEC.slug, strict)
         if claude_stream is not None:
             native["stream"] = True
         verb = "rawPredict" if claude_stream is None else "streamRawPredict"
         url = f"{_publishers(call)}/anthropic/models/{name}:{verb}"
-        return NativeRequest(url, orjson.dumps(native), {}, model, claude_stream)
+        return NativeRequest(url, orjson.dumps(native), {}, model, claude_stream, strict)
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         # Errors come in Google's shape or Anthropic's: both keep the message at error.message.
+        strict = native.strict_open_ai_compliance
         if "/publishers/anthropic/" in native.url:
-            return anthropic.read_message(SPEC.slug, status, body, native.model)
-        return read_response(SPEC.slug, status, body, native.model)
+            return anthropic.read_message(SPEC.slug, status, body, native.model, strict)
+        return read_response(SPEC.slug, status, body, native.model, strict)
 
 
 class VertexEmbeddings(_VertexAuth):

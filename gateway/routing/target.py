@@ -28,6 +28,7 @@ from gateway.upstream.hostguard import check_custom_host
 _NO_PROVIDER_SETTINGS = ProviderSettings()
 NO_RETRY = Retry()
 _HF_BASE_URL = "x-portkey-huggingface-base-url"
+_STRICT = "x-portkey-strict-open-ai-compliance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class Target:
     forward_headers: frozenset[str] = frozenset()
     #: The config asks for a cache: answered ``x-portkey-cache-status: DISABLED`` until one exists.
     cache: bool = False
+    #: ``False``: translated answers keep the provider's extras (see :func:`strict_compliance`).
+    strict_open_ai_compliance: bool = True
 
     def check_serves(self, family: str) -> None:
         """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
@@ -156,7 +159,10 @@ def target_from_headers(
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    return Target(adapter, _api_key(headers, adapter.spec.slug) or configured.api_key, base_url, options)
+    api_key = _api_key(headers, adapter.spec.slug) or configured.api_key
+    return Target(
+        adapter, api_key, base_url, options, strict_open_ai_compliance=strict_compliance(headers, None)
+    )
 
 
 def _header_provider(headers: CIMultiDictProxy[str], node: Node | None) -> str:
@@ -205,6 +211,7 @@ def _from_node(
         for name in adapter.option_headers
     }
     api_key = node.api_key or _api_key(headers, adapter.spec.slug) or configured.api_key
+    strict = strict_compliance(headers, node.strict_open_ai_compliance)
     return Target(
         adapter,
         api_key,
@@ -215,6 +222,7 @@ def _from_node(
         drop_params=node.drop_params,
         forward_headers=node.forward_headers or frozenset(),
         cache=node.cache is not None,
+        strict_open_ai_compliance=strict,
     )
 
 
@@ -271,6 +279,25 @@ def _huggingface_base_url(headers: CIMultiDictProxy[str], provider: str, setting
     if not value:
         return ""
     return check_custom_host(value.rstrip("/") + "/v1", settings.host_policy, _HF_BASE_URL, _HF_BASE_URL)
+
+
+def strict_compliance(headers: CIMultiDictProxy[str], configured: bool | None) -> bool:
+    """Whether answers are strictly OpenAI's: yes (the default, as in Portkey) unless the
+    ``x-portkey-strict-open-ai-compliance`` header or the config node's (inherited)
+    ``strict_open_ai_compliance`` says ``false``. Either ``false`` wins, as in Portkey, where the
+    SDK sends the header on every call."""
+    value = headers.get(_STRICT)
+    if value is not None:
+        flag = value.strip().lower()
+        if flag == "false":
+            return False
+        if flag != "true":
+            raise InvalidRequest(
+                f"{_STRICT} must be 'true' or 'false'.",
+                param=_STRICT,
+                code="invalid_strict_open_ai_compliance",
+            )
+    return configured is not False
 
 
 def _api_key(headers: CIMultiDictProxy[str], provider: str) -> str:

@@ -82,6 +82,10 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.cloud_auth": (2, "the per-process holder of providers/azure_auth and providers/aws_roles"),
     "upstream.expiring": (0, "pure asyncio cache of expiring values, no imports of the gateway"),
     "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
+    "providers.extras": (
+        2,
+        "Portkey's non-strict answer extras shared by the translating providers/* adapters",
+    ),
     "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
     "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
