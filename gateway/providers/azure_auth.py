@@ -30,7 +30,7 @@ from gateway.errors import (
     UpstreamBroken,
     UpstreamUnreachable,
 )
-from gateway.upstream.expiring import Expiring, ExpiringCache
+from gateway.upstream.expiring import Expiring, ExpiringCache, access_token
 
 MODES = ("entra", "managed", "workload")
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -235,7 +235,7 @@ async def _token_answer(
         )
     if status != 200:
         raise UpstreamBroken(f"The Azure {who} token endpoint failed (HTTP {status}).")
-    return _parse_token(body, who)
+    return access_token(body, f"Azure {who}")
 
 
 def _error_code(body: bytes) -> str:
@@ -250,20 +250,3 @@ def _error_code(body: bytes) -> str:
         if isinstance(error, str) and error.replace("_", "").isalnum() and len(error) < 64
         else "no error code"
     )
-
-
-def _parse_token(body: bytes, who: str) -> Expiring[str]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    expires_in = data.get("expires_in") if isinstance(data, dict) else None
-    # IMDS sends expires_in as a string of digits; Entra ID as a number.
-    if isinstance(expires_in, str) and expires_in.isdecimal():
-        expires_in = int(expires_in)
-    if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
-        raise UpstreamBroken(
-            f"The Azure {who} token endpoint answered without an access_token and expires_in."
-        )
-    return Expiring(token, float(expires_in))

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.errors import AuthenticationFailed, InvalidRequest, UpstreamBroken, UpstreamUnreachable
-from gateway.upstream.expiring import Expiring, ExpiringCache, remember
+from gateway.upstream.expiring import Expiring, ExpiringCache, access_token, remember
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -170,7 +170,7 @@ async def _exchange(session: aiohttp.ClientSession, key: _Key, url: str) -> Expi
             f"Google refused the Vertex AI service-account key (HTTP {status}): {_google_error(body)}",
             code="vertex_auth_failed",
         )
-    return _parse_token(body)
+    return access_token(body, "vertex-ai")
 
 
 def _google_error(body: bytes) -> str:
@@ -183,15 +183,3 @@ def _google_error(body: bytes) -> str:
         return "no error details."
     parts = [str(data[name]) for name in ("error", "error_description") if data.get(name)]
     return ": ".join(parts)[:_MAX_ERROR_CHARS] or "no error details."
-
-
-def _parse_token(body: bytes) -> Expiring[str]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    value = data.get("access_token") if isinstance(data, dict) else None
-    expires_in = data.get("expires_in") if isinstance(data, dict) else None
-    if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
-        raise UpstreamBroken("The vertex-ai token endpoint answered without an access_token and expires_in.")
-    return Expiring(value, float(expires_in))

@@ -4,6 +4,7 @@ Used by every credential exchange the gateway makes (Google service accounts, Mi
 AWS STS): a value is served until ``margin`` seconds before it expires, concurrent misses for one
 key share a single fetch, and the oldest entry is dropped when the cache is full. Keys are chosen
 by the callers so that two callers' credentials never share an entry (a digest, never a secret).
+:func:`access_token` reads the answer every OAuth2 token endpoint gives (Google, Entra ID, IMDS).
 """
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import orjson
+
+from gateway.errors import UpstreamBroken
 
 _V = TypeVar("_V")
 
@@ -76,3 +81,21 @@ def remember(cache: dict[str, _V], key: str, value: _V, max_entries: int) -> Non
     cache[key] = value
     if len(cache) > max_entries:
         del cache[next(iter(cache))]
+
+
+def access_token(body: bytes, endpoint: str) -> Expiring[str]:
+    """An OAuth2 token endpoint's answer (``access_token``, ``expires_in`` in seconds, a number or,
+    from Azure's IMDS, a string of digits); ``endpoint`` names it in the 502 for anything else."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    expires_in = data.get("expires_in") if isinstance(data, dict) else None
+    if isinstance(expires_in, str) and expires_in.isdecimal():
+        expires_in = int(expires_in)
+    if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+        raise UpstreamBroken(
+            f"The {endpoint} token endpoint answered without an access_token and expires_in."
+        )
+    return Expiring(token, float(expires_in))

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
+from tests.functional.scripted import COMPLETION, Script
 
 PATH = "/v1/chat/completions"
 CHAT: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-COMPLETION = {"id": "chatcmpl-7", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
 #: Small backoff so the suite stays fast.
 FAST = {"base_delay": 0.01, "max_delay": 0.05}
 #: Azure OpenAI's refusal of a prompt, as its API answers it (400).
@@ -59,29 +59,6 @@ async def gateway_url(make_gateway: GatewayFactory) -> str:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-class Script:
-    """Answers from a list, one per request (the last one repeats): ``(status, headers, body)``,
-    status ``"slow"`` sleeping first; notes when each request came."""
-
-    def __init__(self, *answers: tuple[int | float, dict[str, str], Any]) -> None:
-        self.answers = list(answers)
-        self.times: list[float] = []
-
-    async def __call__(self, request: web.Request, received: Received) -> web.StreamResponse:
-        self.times.append(time.monotonic())
-        status, headers, body = self.answers[min(len(self.times), len(self.answers)) - 1]
-        if isinstance(status, float):  # seconds of silence, then a 200
-            await asyncio.sleep(status)
-            status = 200
-        if body is None:
-            body = COMPLETION if status == 200 else {"error": {"message": f"status {status}", "code": None}}
-        return web.json_response(body, status=status, headers=headers)
-
-    @property
-    def gaps(self) -> list[float]:
-        return [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
 
 
 def ok() -> Script:

@@ -9,13 +9,12 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.conftest import GatewayFactory, settings_with
-from tests.fake_provider import FakeProvider, Received
+from tests.fake_provider import FakeProvider
+from tests.functional.scripted import COMPLETION, Script
 
 CHAT: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-COMPLETION = {"id": "chatcmpl-9", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
 #: Small backoff so the suite stays fast; Retry-After values still come from the fake.
 FAST = {"base_delay": 0.01, "max_delay": 0.05}
 
@@ -30,28 +29,6 @@ async def gateway_url(make_gateway: GatewayFactory) -> str:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
-
-
-class Script:
-    """Answers from a list, one per request (the last one repeats), noting when each came."""
-
-    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
-        self.answers = list(answers)
-        self.times: list[float] = []
-
-    async def __call__(self, request: web.Request, received: Received) -> web.StreamResponse:
-        self.times.append(time.monotonic())
-        status, headers = self.answers[min(len(self.times), len(self.answers)) - 1]
-        if status == 0:  # reset the connection before any response
-            assert request.transport is not None
-            request.transport.abort()
-            return web.Response()
-        body = COMPLETION if status == 200 else {"error": {"message": f"status {status}", "code": None}}
-        return web.json_response(body, status=status, headers=headers)
-
-    @property
-    def gaps(self) -> list[float]:
-        return [b - a for a, b in zip(self.times, self.times[1:], strict=False)]
 
 
 def target(fake: FakeProvider, **fields: Any) -> dict[str, Any]:

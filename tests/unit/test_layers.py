@@ -80,7 +80,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.azure_auth": (2, "Entra ID token exchange used by providers/azure_openai"),
     "providers.aws_roles": (2, "STS AssumeRole used by providers/bedrock"),
     "providers.cloud_auth": (2, "the per-process holder of providers/azure_auth and providers/aws_roles"),
-    "upstream.expiring": (0, "pure asyncio cache of expiring values, no imports of the gateway"),
+    "upstream.expiring": (0, "cache of expiring values and the OAuth token answer; imports only errors"),
     "providers.openai_format": (2, "OpenAI-format answers shared by the translating providers/* adapters"),
     "providers.extras": (
         2,
