@@ -23,6 +23,22 @@ from gateway.config.fields import ConfigError
 from gateway.config.routing import Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
+__all__ = [
+    "LOG_LEVELS",
+    "BreakerSettings",
+    "CustomHostSettings",
+    "LimitSettings",
+    "ProviderSettings",
+    "RealtimeSettings",
+    "RetrySettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "UpstreamSettings",
+    "load_settings",
+    "replace_server",
+]
+
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
