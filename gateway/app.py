@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -33,7 +34,11 @@ from gateway.routing.health import TargetHealth
 from gateway.upstream.session import create_token_session, create_upstream_session
 
 
-def create_app(settings: Settings | None = None) -> web.Application:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> web.Application:
+    """The application; ``clock`` (monotonic seconds) times the circuit breakers' cooldowns and
+    windows, so a test can let a cooldown pass without waiting for it."""
     settings = settings or Settings()
     app = web.Application(
         middlewares=[openai_errors],
@@ -52,7 +57,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[STATE] = ServerState()
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
-    app[HEALTH] = TargetHealth(settings.breaker)
+    app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
     app[REQUEST_LOG] = RequestLog(enabled=settings.server.access_log)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)

@@ -29,9 +29,6 @@ from gateway.observability.logging import configure_logging
 
 logger = logging.getLogger("gateway.server")
 
-#: A worker that dies sooner than this after starting is not restarted (it would crash-loop:
-#: a port in use, a bad setting); the supervisor stops instead.
-_MIN_HEALTHY_UPTIME = 5.0
 #: Seconds a request cancelled at the end of the drain gets to send its in-band error event.
 _CANCEL_GRACE = 1.0
 
@@ -158,7 +155,7 @@ def _supervise(settings: Settings) -> int:
             uptime = time.monotonic() - workers.pop(process)
             if stopping:
                 continue
-            if uptime < _MIN_HEALTHY_UPTIME:
+            if uptime < settings.server.min_worker_uptime:
                 logger.error(
                     "worker %d exited after %.1fs (code %s): stopping", process.pid, uptime, process.exitcode
                 )

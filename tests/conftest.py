@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -81,15 +82,21 @@ async def make_gateway() -> AsyncIterator[GatewayFactory]:
     """Start a gateway (in this process, on a real socket) with the given settings."""
     servers: list[TestServer] = []
 
-    async def start(settings: Settings | None = None, *, loop_lag: bool = False) -> TestServer:
+    async def start(
+        settings: Settings | None = None,
+        *,
+        loop_lag: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> TestServer:
         """``loop_lag=False`` turns off shedding on event-loop lag: here the client and the fakes
-        share the gateway's loop, so its lag measures the test, not the gateway."""
+        share the gateway's loop, so its lag measures the test, not the gateway. ``clock`` times
+        the breakers (a :class:`tests.clock.ManualClock` lets a cooldown pass at once)."""
         settings = settings or Settings()
         if not loop_lag:
             settings = dataclasses.replace(
                 settings, limits=dataclasses.replace(settings.limits, max_loop_lag=0.0)
             )
-        app: web.Application = create_app(settings)
+        app: web.Application = create_app(settings, clock=clock)
         server = TestServer(app, host="127.0.0.1")
         servers.append(server)
         await server.start_server()

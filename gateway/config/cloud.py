@@ -8,6 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+__all__ = [
+    "AwsSettings",
+    "AzureSettings",
+    "SettingsError",
+]
+
 
 class SettingsError(ValueError):
     """A bad settings file or variable; the message names the dotted path of the field."""

@@ -14,6 +14,14 @@ from typing import Any
 from gateway.config.fields import MAX_DEPTH, as_object, as_text, bad, limit
 from gateway.config.regex import Regex, RegexRefused, compile_regex
 
+__all__ = [
+    "Combined",
+    "Condition",
+    "FieldTest",
+    "Query",
+    "parse_condition",
+]
+
 OPERATORS = ("$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$regex", "$and", "$or")
 
 

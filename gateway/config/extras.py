@@ -16,6 +16,21 @@ from typing import Any
 from gateway.config.fields import ConfigError, as_object, as_text, bad
 from gateway.config.resilience import CB_KEYS, RETRY_KEYS
 
+__all__ = [
+    "HOOK_KEYS",
+    "MAX_STICKY_TTL",
+    "MAX_STICKY_VALUE",
+    "Cache",
+    "Sticky",
+    "parse_cache",
+    "parse_default_params",
+    "parse_drop_params",
+    "parse_forward_headers",
+    "parse_sticky",
+    "refuse_unsupported",
+    "unknown_paths",
+]
+
 #: ``cache.mode`` values Portkey accepts.
 CACHE_MODES = ("simple", "semantic")
 #: Keys for features that arrive with later issues: a non-empty value is refused, never ignored

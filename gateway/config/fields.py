@@ -10,6 +10,15 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 
+__all__ = [
+    "MAX_DEPTH",
+    "ConfigError",
+    "as_object",
+    "as_text",
+    "bad",
+    "limit",
+]
+
 #: Levels of ``targets`` within ``targets``, and of ``$and``/``$or`` within a condition.
 MAX_DEPTH = 8
 

@@ -13,6 +13,14 @@ from typing import Protocol, cast
 
 import re2  # type: ignore[import-untyped]  # google-re2 ships no type information
 
+__all__ = [
+    "MAX_PATTERN_LENGTH",
+    "MAX_PATTERN_MEMORY",
+    "Regex",
+    "RegexRefused",
+    "compile_regex",
+]
+
 #: Longest pattern accepted, in characters.
 MAX_PATTERN_LENGTH = 1000
 #: RE2's memory budget per compiled pattern (program and DFA cache), in bytes. RE2's default is

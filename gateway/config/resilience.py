@@ -16,6 +16,17 @@ from typing import Any
 from gateway.config.fields import as_object as _object
 from gateway.config.fields import bad
 
+__all__ = [
+    "CB_KEYS",
+    "DEFAULT_RETRY_CODES",
+    "RETRY_KEYS",
+    "CircuitBreaker",
+    "Retry",
+    "parse_cb_config",
+    "parse_retry",
+    "parse_status_codes",
+]
+
 #: Portkey's default retry statuses (a timed-out attempt, 408, is retried only when named).
 DEFAULT_RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 _RETRY_AFTER_KEYS = ("use_retry_after_header", "use_retry_after_headers")

@@ -37,6 +37,18 @@ from gateway.config.resilience import (
 )
 from gateway.observability.logging import escaped
 
+__all__ = [
+    "MAX_CONDITIONS",
+    "MAX_CONFIG_BYTES",
+    "MAX_DEPTH",
+    "MAX_TARGETS",
+    "MAX_TIMEOUT_MS",
+    "MAX_WEIGHT",
+    "Node",
+    "parse_config",
+    "parse_config_value",
+]
+
 logger = logging.getLogger("gateway.config")
 
 MODES = ("single", "fallback", "loadbalance", "conditional")

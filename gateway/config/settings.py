@@ -23,6 +23,22 @@ from gateway.config.fields import ConfigError
 from gateway.config.routing import Node, parse_config_value
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
+__all__ = [
+    "LOG_LEVELS",
+    "BreakerSettings",
+    "CustomHostSettings",
+    "LimitSettings",
+    "ProviderSettings",
+    "RealtimeSettings",
+    "RetrySettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "UpstreamSettings",
+    "load_settings",
+    "replace_server",
+]
+
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -46,6 +62,10 @@ class ServerSettings:
     listen_sockets: int = 8
     #: Client keep-alive; longer than common load balancers' idle timeouts (60 s) so they close first.
     keepalive_timeout: float = 75.0
+    #: With ``workers`` > 1, a worker that exits sooner than this many seconds after it started is
+    #: taken for a crash loop (a port in use, a bad setting): the supervisor stops instead of
+    #: restarting it. 0 restarts every worker that exits.
+    min_worker_uptime: float = 5.0
 
     def __post_init__(self) -> None:
         if self.listen_sockets < 1:

@@ -36,6 +36,11 @@ from gateway.config.settings import LimitSettings
 from gateway.errors import Overloaded
 from gateway.observability.admission import AdmissionCounters
 
+__all__ = [
+    "NEVER_SHED",
+    "Admission",
+]
+
 logger = logging.getLogger("gateway.admission")
 
 #: Seconds between two lag probes: ~100 wake-ups a second cost well under 0.1 % of a core.

@@ -10,6 +10,10 @@ from aiohttp.typedefs import Handler
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
 
+__all__ = [
+    "openai_errors",
+]
+
 logger = logging.getLogger("gateway.errors")
 
 

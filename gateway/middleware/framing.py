@@ -16,6 +16,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+__all__ = [
+    "LoneRequest",
+    "lone_request",
+]
+
 _END_OF_HEAD = b"\r\n\r\n"
 _VERSION = b" HTTP/1.1"
 _TRANSFER_ENCODING = b"\ntransfer-encoding:"

@@ -34,6 +34,10 @@ from gateway.middleware.protocol_errors import GatewayRequestHandler
 from gateway.observability.tracing import HEADER as TRACE_HEADER
 from gateway.observability.tracing import usable_trace_id
 
+__all__ = [
+    "install",
+]
+
 
 def install(app: web.Application) -> None:
     """Make every server built for ``app`` an :class:`AdmittingServer` (``ADMISSION`` on the app).

@@ -17,6 +17,10 @@ from aiohttp import http_exceptions, web
 
 from gateway.errors import error_body
 
+__all__ = [
+    "GatewayRequestHandler",
+]
+
 logger = logging.getLogger("gateway.protocol")
 
 #: What the client is told for the parser's errors it names, in place of aiohttp's message.

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "AdmissionCounters",
+]
+
 
 @dataclass(slots=True)
 class AdmissionCounters:

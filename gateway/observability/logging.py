@@ -10,6 +10,11 @@ from __future__ import annotations
 import logging
 import sys
 
+__all__ = [
+    "configure_logging",
+    "escaped",
+]
+
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = [
+    "RealtimeCounters",
+]
+
 
 @dataclass(slots=True)
 class RealtimeCounters:

@@ -19,6 +19,12 @@ import orjson
 from gateway.observability.logging import escaped
 from gateway.observability.usage import token_counts, usage_from_tail
 
+__all__ = [
+    "RequestLog",
+    "RequestRecord",
+    "running",
+]
+
 access_logger = logging.getLogger("gateway.access")
 
 QUEUE_SIZE = 10_000

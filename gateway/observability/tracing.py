@@ -8,6 +8,13 @@ from aiohttp import web
 
 from gateway.appkeys import TRACE_ID
 
+__all__ = [
+    "HEADER",
+    "echo_trace_id",
+    "trace_id",
+    "usable_trace_id",
+]
+
 HEADER = "x-portkey-trace-id"
 _MAX_LENGTH = 256
 # RFC 9562: version nibble 4, variant bits 10.

@@ -13,6 +13,12 @@ from typing import Any
 
 import orjson
 
+__all__ = [
+    "TAIL_BYTES",
+    "token_counts",
+    "usage_from_tail",
+]
+
 #: Bytes of the response's end kept for usage extraction.
 TAIL_BYTES = 8192
 

@@ -27,6 +27,13 @@ from gateway.providers.openai_format import (
 from gateway.providers.translated import json_object
 from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
 
+__all__ = [
+    "SLUG",
+    "ConverseStream",
+    "read_converse",
+    "read_embeddings",
+]
+
 SLUG = "bedrock"
 _FINISH_REASONS = {
     "end_turn": "stop",

@@ -18,6 +18,10 @@ from gateway.providers.base import (
     ProviderSpec,
 )
 
+__all__ = [
+    "PROVIDERS",
+]
+
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         slug="openai",

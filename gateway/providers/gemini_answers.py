@@ -25,6 +25,12 @@ from gateway.providers.openai_format import (
 from gateway.providers.translated import json_object
 from gateway.streaming.sse import SseDecoder, SseEvent
 
+__all__ = [
+    "GenerateContentStream",
+    "read_response",
+    "vectors",
+]
+
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
 _FINISH_REASONS = {"STOP": "stop", "MAX_TOKENS": "length", **dict.fromkeys(_FILTERED, "content_filter")}
 

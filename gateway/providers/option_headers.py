@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+__all__ = [
+    "ANTHROPIC",
+    "OPENAI",
+    "sent_as_headers",
+]
+
 #: The options every OpenAI-format provider takes (OpenAI's account scoping and beta selection).
 OPENAI = ("openai-organization", "openai-project", "openai-beta")
 #: Anthropic's API version and beta features.

@@ -17,6 +17,14 @@ from multidict import CIMultiDictProxy
 from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.errors import AttemptTimedOut, GatewayError, InvalidRequest, RequestTimeout, UpstreamTimeout
 
+__all__ = [
+    "AttemptLimit",
+    "Deadline",
+    "attempt_limit",
+    "request_deadline",
+    "timed_out",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Deadline:

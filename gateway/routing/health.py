@@ -41,6 +41,12 @@ from gateway.config.resilience import CircuitBreaker
 from gateway.config.settings import BreakerSettings
 from gateway.routing.identity import TargetIdentity
 
+__all__ = [
+    "BreakerState",
+    "TargetHealth",
+    "counts",
+]
+
 #: Keys come from configs, and inline configs may name any custom host, model and key: this bounds
 #: the memory a stream of made-up targets can take (each key's fields are bounded in length).
 MAX_KEYS = 4096

@@ -19,6 +19,13 @@ from typing import Any
 
 from yarl import URL
 
+__all__ = [
+    "MAX_SHOWN",
+    "TargetIdentity",
+    "fingerprint",
+    "target_identity",
+]
+
 #: Provider options that say *where* a request goes, and are not secret: shown as they are. Any
 #: other option (AWS keys, a Vertex service account, options added later) only feeds the
 #: fingerprint: an option is hidden unless it is known to be safe to show.

@@ -6,6 +6,12 @@ import orjson
 
 from gateway.errors import InvalidRequest
 
+__all__ = [
+    "MAX_KEYS",
+    "MAX_VALUE_LENGTH",
+    "parse_metadata",
+]
+
 HEADER = "x-portkey-metadata"
 MAX_KEYS = 64
 MAX_VALUE_LENGTH = 1024

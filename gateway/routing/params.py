@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = [
+    "changes_body",
+    "edited_params",
+]
+
 
 def edited_params(
     body: Mapping[str, Any],

@@ -27,6 +27,12 @@ from gateway.config.routing import Node
 from gateway.errors import InvalidRequest
 from gateway.routing.sticky import sticky_choice, sticky_key
 
+__all__ = [
+    "ANY_FAILURE",
+    "Leg",
+    "plan",
+]
+
 #: Statuses after which a fallback moves on when it names none (Portkey: any failure).
 ANY_FAILURE = frozenset(range(400, 600))
 

@@ -15,6 +15,11 @@ from typing import Any
 import orjson
 from aiohttp import ClientResponse
 
+__all__ = [
+    "REFUSAL_STATUS",
+    "read_refusal",
+]
+
 REFUSAL_STATUS = 400
 REFUSAL_CODES = frozenset({"content_policy_violation", "content_filter"})
 #: Error bodies are small; a longer 400 is not read whole, and so not taken for a refusal.

@@ -16,6 +16,12 @@ from collections.abc import Mapping
 
 from gateway.config.settings import RetrySettings
 
+__all__ = [
+    "NEVER_RETRIED",
+    "retry_after",
+    "retry_delay",
+]
+
 #: Statuses that will not change on a second try (context too long, content policy, bad field).
 NEVER_RETRIED = frozenset({400, 401, 403, 404, 413, 422})
 #: Hints in milliseconds, read before ``Retry-After`` (OpenAI's, then Azure's spelling).

@@ -21,6 +21,11 @@ from gateway.config.extras import MAX_STICKY_VALUE, Sticky
 from gateway.config.routing import Node
 from gateway.errors import InvalidRequest
 
+__all__ = [
+    "sticky_choice",
+    "sticky_key",
+]
+
 #: 2**64: a 64-bit hash as a number in (0, 1).
 _SPAN = float(1 << 64)
 

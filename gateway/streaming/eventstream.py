@@ -14,6 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+__all__ = [
+    "MAX_FRAME",
+    "EventStreamDecoder",
+    "EventStreamError",
+    "Frame",
+    "encode_frame",
+]
+
 HeaderValue = bool | int | bytes | str | datetime | uuid.UUID
 
 _PRELUDE = struct.Struct(">III")  # total length, headers length, prelude CRC

@@ -11,6 +11,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+__all__ = [
+    "SseDecoder",
+    "SseEvent",
+]
+
 
 class SseEvent(NamedTuple):
     """One event (a tuple: a frozen dataclass costs ~0.4 µs more to build, on every event)."""

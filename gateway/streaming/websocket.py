@@ -19,6 +19,15 @@ from aiohttp import ClientWebSocketResponse, WSMsgType, web
 
 from gateway.observability.realtime import RealtimeCounters
 
+__all__ = [
+    "GOING_AWAY",
+    "INTERNAL_ERROR",
+    "Session",
+    "bridge",
+    "close_both",
+    "close_reason",
+]
+
 #: ``response.done`` events carry the usage; the event type is among the first bytes of the JSON.
 _RESPONSE_DONE = b'"response.done"'
 _TYPE_WITHIN = 96

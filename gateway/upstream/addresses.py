@@ -16,6 +16,16 @@ import enum
 import ipaddress
 from typing import Final
 
+__all__ = [
+    "METADATA_NAMES",
+    "IPAddress",
+    "IPNetwork",
+    "Kind",
+    "classify",
+    "is_legacy_ipv4",
+    "parse_address",
+]
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -19,6 +19,13 @@ import orjson
 
 from gateway.errors import UpstreamBroken
 
+__all__ = [
+    "Expiring",
+    "ExpiringCache",
+    "access_token",
+    "remember",
+]
+
 _V = TypeVar("_V")
 
 

@@ -11,6 +11,12 @@ from collections.abc import Iterable
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+__all__ = [
+    "header_names",
+    "relayed_response_headers",
+    "upstream_request_headers",
+]
+
 HOP_BY_HOP = frozenset(
     (
         "connection",

@@ -24,6 +24,12 @@ from gateway.errors import InvalidRequest
 from gateway.upstream.addresses import IPAddress, is_legacy_ipv4, parse_address
 from gateway.upstream.hostpolicy import AddressRefused, HostPolicy
 
+__all__ = [
+    "ConnectGuard",
+    "check_custom_host",
+    "has_dot_segments",
+]
+
 HEADER = "x-portkey-custom-host"
 MAX_LENGTH = 2048
 _WEBSOCKET_SCHEMES = {"ws": "http", "wss": "https"}

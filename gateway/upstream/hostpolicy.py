@@ -24,6 +24,14 @@ from urllib.parse import urlsplit
 
 from gateway.upstream.addresses import METADATA_NAMES, IPAddress, IPNetwork, Kind, classify, parse_address
 
+__all__ = [
+    "AddressRefused",
+    "HostPolicy",
+    "listens_on_loopback_only",
+    "normal_name",
+    "parse_allow",
+]
+
 #: Suffixes of names that only an internal resolver answers (cluster services, mDNS, intranets).
 _INTERNAL_SUFFIXES = (
     ".internal",

@@ -12,6 +12,11 @@ from gateway.upstream.failures import RedirectRefused
 from gateway.upstream.hostguard import ConnectGuard
 from gateway.upstream.hostpolicy import HostPolicy
 
+__all__ = [
+    "create_token_session",
+    "create_upstream_session",
+]
+
 
 def create_upstream_session(settings: Settings) -> ClientSession:
     """A session tuned for proxying; the caller closes it (app cleanup).

@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit
 
+__all__ = [
+    "AwsCredentials",
+    "sign",
+]
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

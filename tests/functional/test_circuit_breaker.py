@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from tests.clock import ManualClock
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 
@@ -44,7 +44,8 @@ def target(fake: FakeProvider) -> dict[str, Any]:
 async def test_a_failing_primary_is_skipped_then_probed_and_trusted_again(
     make_gateway: GatewayFactory, fake: FakeProvider, fake_b: FakeProvider
 ) -> None:
-    server = await make_gateway(settings_with(breaker=BREAKER))
+    clock = ManualClock()
+    server = await make_gateway(settings_with(breaker=BREAKER), clock=clock)
     url = f"http://127.0.0.1:{server.port}"
     primary = Switch(503)
     fake.on("POST", "/v1/chat/completions", primary)
@@ -63,7 +64,7 @@ async def test_a_failing_primary_is_skipped_then_probed_and_trusted_again(
     assert "sk-x" not in json.dumps(rows)
 
     primary.status = 200
-    await asyncio.sleep(BREAKER["cooldown"] + 0.2)
+    clock.advance(BREAKER["cooldown"] + 0.2)
     assert (await ask(url, config))[2] == "config.targets[0]"  # the probe went through and succeeded
     assert (await ask(url, config))[2] == "config.targets[0]"  # closed again: traffic is back
     assert len(fake.received) == 5

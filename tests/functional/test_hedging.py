@@ -98,8 +98,15 @@ async def test_a_hedged_loadbalance_races_a_second_pick(
 async def test_when_both_hedged_targets_fail_the_caller_gets_the_failure(
     gateway_url: str, fake: FakeProvider, fake_b: FakeProvider
 ) -> None:
+    arrived: list[None] = []
+    both_in = asyncio.Event()
+
     async def unavailable(request: web.Request, received: Received) -> web.StreamResponse:
-        await asyncio.sleep(0.3)
+        # Fail only once the hedge is out too: both attempts are in flight when the failures come.
+        arrived.append(None)
+        if len(arrived) == 2:
+            both_in.set()
+        await asyncio.wait_for(both_in.wait(), 10)
         return web.json_response({"error": {"message": "down"}}, status=503)
 
     fake.on("POST", "/v1/chat/completions", unavailable)

@@ -15,6 +15,7 @@ import openai
 import pytest
 from aiohttp import web
 
+from tests.clock import ManualClock
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 from tests.functional.scripted import COMPLETION, Script
@@ -262,8 +263,11 @@ async def test_the_settings_deadline_bounds_a_fallback_chain(
 
 
 async def test_cb_config_failure_threshold_opens_the_breaker_and_its_cooldown_lets_a_probe_through(
-    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider, fake_b: FakeProvider
+    http: aiohttp.ClientSession, make_gateway: GatewayFactory, fake: FakeProvider, fake_b: FakeProvider
 ) -> None:
+    clock = ManualClock()
+    server = await make_gateway(settings_with(retries=FAST), clock=clock)
+    gateway_url = f"http://127.0.0.1:{server.port}"
     fake.on("POST", PATH, Script((503, {}, None), (200, {}, None)))
     fake_b.on("POST", PATH, ok())
     cb = {"failure_threshold": 1, "cooldown_interval": 1000}
@@ -274,7 +278,7 @@ async def test_cb_config_failure_threshold_opens_the_breaker_and_its_cooldown_le
         assert (status, headers["x-portkey-last-used-option-index"]) == (200, expected)
     assert len(fake.received) == 1  # one failure opened it: the second request skipped the primary
 
-    await asyncio.sleep(1.1)  # the config's cooldown (1 s), not the settings' 30 s
+    clock.advance(1.1)  # the config's cooldown (1 s), not the settings' 30 s
     status, _, headers = await call(http, gateway_url, config)
     assert (status, headers["x-portkey-last-used-option-index"]) == (200, "config.targets[0]")
     assert len(fake.received) == 2
