@@ -35,7 +35,6 @@ from gateway.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     UpstreamBroken,
-    UpstreamTimeout,
     UpstreamUnreachable,
 )
 from gateway.observability.requestlog import RequestRecord
@@ -43,7 +42,7 @@ from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
 from gateway.providers.mistral import routed_endpoint
 from gateway.providers.option_headers import sent_as_headers
-from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, request_deadline, timed_out
+from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, request_deadline
 from gateway.routing.health import BreakerState, TargetHealth, counts
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.params import edited_params
@@ -52,7 +51,7 @@ from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
-from gateway.upstream.failures import upstream_failure
+from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
 from gateway.upstream.hostguard import check_custom_host, has_dot_segments
 
@@ -434,15 +433,18 @@ async def _exchange(
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
         if attempt_timer is not None and attempt_timer.expired():
-            failure = timed_out(limit, outgoing.provider, target.config_path)
+            failure = attempt_timed_out(limit, outgoing.provider, target.config_path)
             deadline_passed = limit.request_timeout is None
         elif headers_timer is not None and headers_timer.expired():
-            failure = UpstreamTimeout(
-                f"Provider {outgoing.provider} sent no response headers within {headers_wait:g} s.",
-                code="upstream_headers_timeout",
-            )
+            failure = headers_timed_out(outgoing.provider, headers_wait)
         else:
-            failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
+            upload = outgoing.body.failure if isinstance(outgoing.body, StreamedBody) else None
+            failure = upstream_failure(
+                upload or exc,
+                outgoing.provider,
+                idle_timeout=app[SETTINGS].upstream.idle_timeout,
+                host_param=target.host_param,
+            )
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = (received - sent) * 1000
@@ -542,22 +544,6 @@ def _after_failure(
         if delay is not None and delay <= chances.budget_left:
             return RetryIn(delay)
     return MOVE_ON if chances.can_move_on else None
-
-
-def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
-    if isinstance(outgoing.body, StreamedBody) and outgoing.body.failure is not None:
-        return outgoing.body.failure
-    if isinstance(exc, GatewayError):  # the relay's own verdict on the stream
-        return exc
-    failure = upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
-    if failure.code == "custom_host_not_allowed":
-        target = outgoing.target
-        failure.param = (
-            "x-portkey-config"
-            if target.config_path
-            else ("x-portkey-custom-host" if target.base_url else "x-portkey-provider")
-        )
-    return failure
 
 
 def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: float) -> None:

@@ -34,7 +34,7 @@ from gateway.providers.base import UpstreamCall
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, Session, bridge, close_both, close_reason
-from gateway.upstream.failures import upstream_failure
+from gateway.upstream.failures import upstream_failure, websocket_open_timed_out
 from gateway.upstream.headers import upstream_request_headers
 
 PATH = "/v1/realtime"
@@ -214,10 +214,8 @@ async def _open(
                 raise _close_for(provider, exc.status, exc.message) from None
         except TimeoutError:
             if last or not connection.move_on:
-                raise Refused(
-                    INTERNAL_ERROR,
-                    f"{provider} did not open the websocket within {settings.open_timeout:g} s",
-                ) from None
+                failure = websocket_open_timed_out(provider, settings.open_timeout)
+                raise Refused(INTERNAL_ERROR, failure.message) from None
         except (aiohttp.ClientError, OSError) as exc:
             if last or not connection.move_on:
                 raise Refused(
