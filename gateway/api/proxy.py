@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import (
@@ -229,14 +229,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 if instead is not None and refusal is None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
                     return instead
-                headers = relayed_response_headers(upstream.headers)
-                headers["x-portkey-provider"] = outgoing.provider
-                if target.config_path is not None:
-                    headers["x-portkey-last-used-option-index"] = target.config_path
-                    headers["x-portkey-retry-attempt-count"] = str(attempt.chances.retry_number)
-                if target.cache:
-                    headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
-                _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
+                gateway_s = sent - started + time.perf_counter() - received
+                headers = _answer_headers(upstream.headers, outgoing, attempt, gateway_s, received - sent)
                 await relay.start(
                     upstream,
                     headers,
@@ -317,6 +311,22 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
         return
     await outgoing.translation.authorize(outgoing.native, credentials)
     outgoing.headers.update(outgoing.native.headers)
+
+
+def _answer_headers(
+    theirs: CIMultiDictProxy[str], outgoing: Outgoing, attempt: Attempt, gateway_s: float, upstream_s: float
+) -> CIMultiDict[str]:
+    """The client's response headers: the provider's that are relayed, and the gateway's own."""
+    headers = relayed_response_headers(theirs)
+    headers["x-portkey-provider"] = outgoing.provider
+    target = outgoing.target
+    if target.config_path is not None:
+        headers["x-portkey-last-used-option-index"] = target.config_path
+        headers["x-portkey-retry-attempt-count"] = str(attempt.chances.retry_number)
+    if target.cache:
+        headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
+    _add_server_timing(headers, gateway_s, upstream_s)
+    return headers
 
 
 def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: float) -> None:

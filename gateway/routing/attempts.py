@@ -204,7 +204,10 @@ async def run_attempts(context: RequestContext, send: Sender[Answer]) -> Answer:
         waiting = budget if left is None else min(budget, left)
         chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, waiting)
         limit = attempt_limit(context.deadline, target.request_timeout, clock())
-        outcome = await _attempt(context, send, Attempt(target, chances, limit, context.retries))
+        attempt = Attempt(target, chances, limit, context.retries)
+        # Without a breaker to tell, the sender is awaited directly: no wrapper coroutine per request.
+        direct = target.health_key is None
+        outcome = await (send(context, attempt) if direct else _attempt(context, send, attempt))
         if isinstance(outcome, RetryIn):
             await asyncio.sleep(outcome.seconds)
             budget -= outcome.seconds
@@ -218,7 +221,7 @@ async def run_attempts(context: RequestContext, send: Sender[Answer]) -> Answer:
 async def _attempt(
     context: RequestContext, send: Sender[Answer], attempt: Attempt
 ) -> Answer | RetryIn | MoveOn:
-    """``send`` one attempt, with the target's breaker told how it went."""
+    """``send`` one attempt, with the target's breaker (if it has one) told how it went."""
     key = attempt.target.health_key
     if key is None:
         return await send(context, attempt)
