@@ -146,3 +146,30 @@ class UpstreamTimeout(GatewayError):
     status = 504
     type = "timeout_error"
     code = "upstream_timeout"
+
+
+#: OpenAI error types by status, so every OpenAI SDK raises the exception its users handle.
+PROVIDER_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    408: "timeout_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    422: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+def provider_error_type(status: int) -> str:
+    """The OpenAI error type for a provider's ``status`` (``api_error`` for any other)."""
+    return PROVIDER_ERROR_TYPES.get(status, "api_error")
+
+
+class ProviderError(GatewayError):
+    """An error a translated provider reported, in OpenAI's shape, with the provider's status."""
+
+    def __init__(self, provider: str, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(f"{provider}: {message}", code=code, status=status)
+        self.type = provider_error_type(status)

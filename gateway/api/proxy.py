@@ -6,14 +6,12 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
 
 import aiohttp
 import orjson
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import (
@@ -27,32 +25,25 @@ from gateway.api.bodies import (
     too_deep,
 )
 from gateway.appkeys import ADMISSION, CLOUD_AUTH, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
-from gateway.config.settings import RetrySettings
 from gateway.errors import (
-    AttemptTimedOut,
     GatewayError,
     InvalidRequest,
-    PayloadTooLarge,
     ServiceUnavailable,
-    UpstreamBroken,
-    UpstreamTimeout,
-    UpstreamUnreachable,
 )
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
 from gateway.providers.mistral import routed_endpoint
 from gateway.providers.option_headers import sent_as_headers
-from gateway.routing.deadlines import AttemptLimit, Deadline, attempt_limit, request_deadline, timed_out
-from gateway.routing.health import BreakerState, TargetHealth, counts
+from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
+from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.params import edited_params
 from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
-from gateway.routing.retry import NEVER_RETRIED, retry_delay
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
-from gateway.upstream.failures import upstream_failure
+from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
 from gateway.upstream.hostguard import check_custom_host, has_dot_segments
 
@@ -112,7 +103,10 @@ async def proxy(
         )
         if body.stream is not None:
             targets = targets[:1]  # an upload streams through once: there is nothing to resend
-        return await _try_targets(request, targets, family, body, metadata, started, deadline)
+        context = RequestContext(
+            request, targets, family, body, metadata, started, deadline, app[HEALTH], app[SETTINGS].retries
+        )
+        return await run_attempts(context, _exchange)
     finally:
         admission.release_body(body.reserved)
         state.request_finished(task)
@@ -125,179 +119,6 @@ def _check_path(raw_path: str) -> None:
         raise InvalidRequest(
             "The request path must not have '.' or '..' segments.", param=None, code="invalid_path"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Chances:
-    """What an attempt may do instead of relaying its answer to the client."""
-
-    #: Retries already made at this target (0 on the first attempt).
-    retry_number: int
-    retries_left: int
-    can_move_on: bool
-    #: Seconds of retry waiting the request has left (the retry budget, within its deadline).
-    budget_left: float
-    #: Set when this attempt races a hedged one: the first ready to answer claims the client.
-    gate: CommitGate | None = None
-
-
-class CommitGate:
-    """Lets exactly one of two hedged attempts answer the client: the first ready claims it and
-    the other is cancelled, which closes its upstream connection."""
-
-    __slots__ = ("_attempts",)
-
-    def __init__(self) -> None:
-        self._attempts: list[asyncio.Task[object]] = []
-
-    def enter(self, attempt: asyncio.Task[object]) -> None:
-        self._attempts.append(attempt)
-
-    def claim(self) -> None:
-        me = asyncio.current_task()
-        for attempt in self._attempts:
-            if attempt is not me:
-                attempt.cancel()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryIn:
-    seconds: float
-
-
-class MoveOn:
-    """Try the next target."""
-
-
-MOVE_ON = MoveOn()
-
-
-async def _try_targets(
-    request: web.Request,
-    targets: list[Target],
-    family: str | None,
-    body: RequestBody,
-    metadata: dict[str, str],
-    started: float,
-    deadline: Deadline,
-) -> web.StreamResponse:
-    """Attempt the targets in order, retrying each as its config allows, until one answers
-    (all within ``deadline``)."""
-    budget = request.app[SETTINGS].retries.budget
-    health = request.app[HEALTH]
-    clock = asyncio.get_running_loop().time
-    index = retry_number = 0
-    while True:
-        target = targets[index]
-        can_move_on = index + 1 < len(targets)
-        # The breaker is asked before the first attempt at a target: the retries a config asked for
-        # are the request's own, and its last answer says more than `circuit_open` would.
-        if (
-            retry_number == 0
-            and target.health_key is not None
-            and not health.allow(target.health_key, target.breaker)
-        ):
-            if not can_move_on:
-                raise ServiceUnavailable(
-                    f"Every target this request could use is failing (circuit breaker open at "
-                    f"{target.config_path}); try again later.",
-                    code="circuit_open",
-                )
-            index, retry_number = index + 1, 0
-            continue
-        if (
-            target.hedge_after is not None
-            and can_move_on
-            and retry_number == 0
-            and _usable(targets[index + 1], health)
-        ):
-            hedged = await _hedged(
-                request, (targets[index], targets[index + 1]), family, body, metadata, started, deadline
-            )
-            if isinstance(hedged, web.StreamResponse):
-                return hedged
-            index += hedged
-            continue
-        left = deadline.left(clock())
-        waiting = budget if left is None else min(budget, left)
-        chances = Chances(retry_number, target.retry.attempts - retry_number, can_move_on, waiting)
-        outgoing = _outgoing(
-            request, target, family, body, attempt_limit(deadline, target.request_timeout, clock())
-        )
-        outcome = await _exchange(request, outgoing, metadata, started, chances)
-        if isinstance(outcome, web.StreamResponse):
-            return outcome
-        if isinstance(outcome, RetryIn):
-            await asyncio.sleep(outcome.seconds)
-            budget -= outcome.seconds
-            retry_number += 1
-        else:
-            index, retry_number = index + 1, 0
-
-
-def _usable(target: Target, health: TargetHealth) -> bool:
-    """Whether a hedge may start ``target`` (asked without claiming a half-open breaker's probe)."""
-    return target.health_key is None or health.state(target.health_key, target.breaker) != BreakerState.OPEN
-
-
-async def _hedged(
-    request: web.Request,
-    pair: tuple[Target, Target],
-    family: str | None,
-    body: RequestBody,
-    metadata: dict[str, str],
-    started: float,
-    deadline: Deadline,
-) -> web.StreamResponse | int:
-    """Try ``primary``; if it has no answer ready after ``hedge_after`` s, race ``backup`` too.
-
-    The first attempt ready to answer (its first chunk, or its whole small body) wins and the
-    other is cancelled. Returns the answer, or how many targets were used up without one (1 when
-    the primary moved on before the backup started, 2 when both did).
-    """
-    gate = CommitGate()
-    primary, backup = pair
-    clock = asyncio.get_running_loop().time
-
-    def attempt(target: Target, can_move_on: bool) -> asyncio.Task[object]:
-        chances = Chances(0, 0, can_move_on, 0.0, gate)
-        limit = attempt_limit(deadline, target.request_timeout, clock())
-        outgoing = _outgoing(request, target, family, body, limit)
-        task: asyncio.Task[object] = asyncio.ensure_future(
-            _exchange(request, outgoing, metadata, started, chances)
-        )
-        gate.enter(task)
-        return task
-
-    attempts = [attempt(primary, True)]
-    try:
-        done, _ = await asyncio.wait(attempts, timeout=primary.hedge_after)
-        if done:
-            outcome = attempts[0].result()
-            return outcome if isinstance(outcome, web.StreamResponse) else 1
-        attempts.append(attempt(backup, backup.move_on != frozenset()))
-        return await _first_answer(attempts)
-    finally:
-        for task in attempts:
-            task.cancel()  # the loser, or both when the client went away
-
-
-async def _first_answer(attempts: list[asyncio.Task[object]]) -> web.StreamResponse | int:
-    """The first answer among racing attempts; 2 when both moved on; a failure if both failed."""
-    failure: BaseException | None = None
-    pending = set(attempts)
-    while pending:
-        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.cancelled():
-                continue
-            if task.exception() is not None:
-                failure = task.exception()
-            elif isinstance(task.result(), web.StreamResponse):
-                return cast(web.StreamResponse, task.result())
-    if failure is not None:
-        raise failure
-    return 2
 
 
 def _outgoing(
@@ -358,10 +179,8 @@ def _translated(
     return Outgoing(slug, url, headers, native.body, limit, target, False, translation, native)
 
 
-async def _exchange(
-    request: web.Request, outgoing: Outgoing, metadata: dict[str, str], started: float, chances: Chances
-) -> web.StreamResponse | RetryIn | MoveOn:
-    """Send ``outgoing`` and relay the answer, or say to retry or move on instead.
+async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResponse | RetryIn | MoveOn:
+    """Send ``attempt`` and relay the answer, or say to retry or move on instead.
 
     That choice exists only before anything was sent to the client: on a status the target's
     retry or fallback names (a content-policy refusal only when named: ``routing/refusals.py``),
@@ -369,6 +188,10 @@ async def _exchange(
     status) and on other timeouts (moved on from). Once the request's deadline passed, nothing
     is. Every attempt is recorded.
     """
+    request = context.request
+    outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
+    started = context.started
+    metadata = context.metadata
     app = request.app
     target = outgoing.target
     record = RequestRecord(request.method, request.path, outgoing.provider, trace_id(request), metadata)
@@ -376,9 +199,6 @@ async def _exchange(
     sent = received = started
     failure: GatewayError | None = None
     deadline_passed = False
-    health_key = target.health_key
-    if health_key is not None:
-        app[HEALTH].started(health_key)
     headers_wait = app[SETTINGS].upstream.headers_timeout
     headers_timer = asyncio.timeout(headers_wait) if headers_wait else None
     limit = outgoing.limit
@@ -397,27 +217,25 @@ async def _exchange(
                 if headers_timer is not None:
                     headers_timer.reschedule(None)  # that layer is done: the headers came
                 received = time.perf_counter()
-                record.status = upstream.status
-                instead = _instead(upstream.status, upstream.headers, target, chances, app[SETTINGS].retries)
+                record.status = attempt.status = upstream.status
+                instead = attempt.instead(upstream.status, upstream.headers)
                 refusal = None
-                if instead is MOVE_ON and upstream.status == REFUSAL_STATUS and not target.move_on_named:
+                if (
+                    isinstance(instead, MoveOn)
+                    and upstream.status == REFUSAL_STATUS
+                    and not target.move_on_named
+                ):
                     refusal = await read_refusal(upstream)
                 if instead is not None and refusal is None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
                     return instead
-                headers = relayed_response_headers(upstream.headers)
-                headers["x-portkey-provider"] = outgoing.provider
-                if target.config_path is not None:
-                    headers["x-portkey-last-used-option-index"] = target.config_path
-                    headers["x-portkey-retry-attempt-count"] = str(chances.retry_number)
-                if target.cache:
-                    headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
-                _add_server_timing(headers, sent - started + time.perf_counter() - received, received - sent)
+                gateway_s = sent - started + time.perf_counter() - received
+                headers = _answer_headers(upstream.headers, outgoing, attempt, gateway_s, received - sent)
                 await relay.start(
                     upstream,
                     headers,
                     app[SETTINGS].upstream.first_token_timeout or None,
-                    chances.gate.claim if chances.gate else None,
+                    attempt.claim if attempt.gate else None,
                     refusal,
                 )
                 record.first_token_ms = (time.perf_counter() - sent) * 1000
@@ -426,7 +244,7 @@ async def _exchange(
         record.outcome = "client_closed"
     except asyncio.CancelledError:
         # The client left, or (before anything was sent) a hedged attempt beat this one.
-        record.outcome = "client_closed" if relay.committed or chances.gate is None else "hedge_lost"
+        record.outcome = "client_closed" if relay.committed or attempt.gate is None else "hedge_lost"
         if app[STATE].draining and relay.committed:
             # Cancelled at the end of a drain: say so, rather than just stopping mid-stream.
             record.outcome = "shutdown"
@@ -434,32 +252,32 @@ async def _exchange(
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
         if attempt_timer is not None and attempt_timer.expired():
-            failure = timed_out(limit, outgoing.provider, target.config_path)
+            failure = attempt_timed_out(limit, outgoing.provider, target.config_path)
             deadline_passed = limit.request_timeout is None
         elif headers_timer is not None and headers_timer.expired():
-            failure = UpstreamTimeout(
-                f"Provider {outgoing.provider} sent no response headers within {headers_wait:g} s.",
-                code="upstream_headers_timeout",
-            )
+            failure = headers_timed_out(outgoing.provider, headers_wait)
         else:
-            failure = _failure(exc, outgoing, app[SETTINGS].upstream.idle_timeout)
+            upload = outgoing.body.failure if isinstance(outgoing.body, StreamedBody) else None
+            failure = upstream_failure(
+                upload or exc,
+                outgoing.provider,
+                idle_timeout=app[SETTINGS].upstream.idle_timeout,
+                host_param=target.host_param,
+            )
     finally:
         record.duration_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = (received - sent) * 1000
         record.tail = relay.tail
-        answered = record.status  # the provider's own status; 0 when it never answered
         if failure is not None:
             # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
             record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
             record.status = record.status or failure.status
         app[REQUEST_LOG].submit(record)
-        if health_key is not None:
-            _report_health(app[HEALTH], target, record, _counts_against(answered, failure, target))
+        attempt.outcome, attempt.first_token_ms = record.outcome, record.first_token_ms
     if failure is not None:
+        attempt.failure = failure
         if not relay.committed:
-            instead_of_failing = (
-                None if deadline_passed else _after_failure(failure, target, chances, app[SETTINGS].retries)
-            )
+            instead_of_failing = None if deadline_passed else attempt.after(failure)
             if instead_of_failing is None:
                 raise failure
             return instead_of_failing
@@ -495,69 +313,20 @@ async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
     outgoing.headers.update(outgoing.native.headers)
 
 
-def _report_health(health: TargetHealth, target: Target, record: RequestRecord, failed: bool) -> None:
-    key = target.health_key
-    assert key is not None
-    health.finished(key)
-    if failed:
-        health.failed(key, target.breaker)
-    elif record.outcome in ("ok", "fell_back", "retried"):
-        health.succeeded(key, record.first_token_ms / 1000 if record.first_token_ms else None)
-
-
-def _counts_against(answered: int, failure: GatewayError | None, target: Target) -> bool:
-    """A target's breaker counts what the provider did wrong: the statuses ``counts`` names
-    (429 and 5xx, or its ``cb_config``'s), broken or silent connections (502/504) and attempts
-    past the config's request_timeout. The gateway's own 4xx (a bad key file, the caller's own
-    deadline) are the caller's business, and a client leaving says nothing."""
-    if answered:
-        return counts(answered, target.breaker)
-    return failure is not None and (failure.status >= 500 or isinstance(failure, AttemptTimedOut))
-
-
-def _instead(
-    status: int, headers: Mapping[str, str], target: Target, chances: Chances, settings: RetrySettings
-) -> RetryIn | MoveOn | None:
-    """Retry or move on rather than relay an answer with ``status``; ``None``: relay it."""
-    if chances.retries_left and status in target.retry.on_status_codes and status not in NEVER_RETRIED:
-        delay = retry_delay(headers, chances.retry_number, settings, use_hint=target.retry.use_retry_after)
-        if delay is not None and delay <= chances.budget_left:
-            return RetryIn(delay)
-    if chances.can_move_on and status in target.move_on:
-        return MOVE_ON
-    return None
-
-
-def _after_failure(
-    failure: GatewayError, target: Target, chances: Chances, settings: RetrySettings
-) -> RetryIn | MoveOn | None:
-    """A connection failure before any answer is retried; an attempt past the config's
-    request_timeout is a 408 its codes decide on; another timeout is moved on from."""
-    if isinstance(failure, AttemptTimedOut):
-        return _instead(failure.status, {}, target, chances, settings)
-    if isinstance(failure, PayloadTooLarge | InvalidRequest):
-        return None
-    if chances.retries_left and isinstance(failure, UpstreamUnreachable | UpstreamBroken):
-        delay = retry_delay({}, chances.retry_number, settings)
-        if delay is not None and delay <= chances.budget_left:
-            return RetryIn(delay)
-    return MOVE_ON if chances.can_move_on else None
-
-
-def _failure(exc: BaseException, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
-    if isinstance(outgoing.body, StreamedBody) and outgoing.body.failure is not None:
-        return outgoing.body.failure
-    if isinstance(exc, GatewayError):  # the relay's own verdict on the stream
-        return exc
-    failure = upstream_failure(exc, outgoing.provider, idle_timeout=idle_timeout)
-    if failure.code == "custom_host_not_allowed":
-        target = outgoing.target
-        failure.param = (
-            "x-portkey-config"
-            if target.config_path
-            else ("x-portkey-custom-host" if target.base_url else "x-portkey-provider")
-        )
-    return failure
+def _answer_headers(
+    theirs: CIMultiDictProxy[str], outgoing: Outgoing, attempt: Attempt, gateway_s: float, upstream_s: float
+) -> CIMultiDict[str]:
+    """The client's response headers: the provider's that are relayed, and the gateway's own."""
+    headers = relayed_response_headers(theirs)
+    headers["x-portkey-provider"] = outgoing.provider
+    target = outgoing.target
+    if target.config_path is not None:
+        headers["x-portkey-last-used-option-index"] = target.config_path
+        headers["x-portkey-retry-attempt-count"] = str(attempt.chances.retry_number)
+    if target.cache:
+        headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
+    _add_server_timing(headers, gateway_s, upstream_s)
+    return headers
 
 
 def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: float) -> None:

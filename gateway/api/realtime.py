@@ -8,7 +8,9 @@ headers on a websocket), the way OpenAI's browser clients send them: the key as 
 The provider's websocket is opened first, so nothing the client sends needs holding. Refusals of
 the request itself (no provider, a provider without realtime, the session limit) are HTTP errors
 before the upgrade; a provider that cannot be reached, refuses or does not open in time closes the
-accepted client websocket at once with a code and a reason (:func:`_close_for`).
+accepted client websocket at once with a code and a reason (:func:`_close_for`). The targets are
+tried by the attempt runner (``routing/attempts.py``), as HTTP requests' are: fallback, retries
+and breakers as the config asks, with opening the websocket as one attempt (:class:`_Opener`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiohttp
 import orjson
@@ -24,20 +27,25 @@ from aiohttp import ClientWebSocketResponse, web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from gateway.api.bodies import NO_BODY
 from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.settings import RealtimeSettings
-from gateway.errors import InvalidRequest, ServiceUnavailable
+from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import REALTIME as FAMILY
 from gateway.providers.base import UpstreamCall
+from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
+from gateway.routing.deadlines import NO_DEADLINE
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, Session, bridge, close_both, close_reason
-from gateway.upstream.failures import upstream_failure
+from gateway.upstream.failures import upstream_failure, websocket_open_timed_out
 from gateway.upstream.headers import upstream_request_headers
 
 PATH = "/v1/realtime"
+#: The websocket close code for "try again later".
+TRY_AGAIN_LATER = 1013
 #: Subprotocols that carry credentials and options (OpenAI's browser convention), by prefix.
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _HEADER_PROTOCOLS = {
@@ -89,37 +97,48 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     params = {"model": request.query["model"]} if "model" in request.query else {}
     targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path)
     # Everything that can refuse the request itself does so here, as an HTTP error.
-    connections = [_Connection(target, request, protocols) for target in targets]
+    opener = _Opener([_Connection(target, request, protocols) for target in targets], protocols, settings)
+    context = RequestContext(
+        request,
+        targets,
+        FAMILY,
+        NO_BODY,
+        metadata,
+        time.perf_counter(),
+        NO_DEADLINE,
+        app[HEALTH],
+        app[SETTINGS].retries,
+    )
     state = app[STATE]
     task = asyncio.current_task()
     assert task is not None
     state.request_started(task)
     counters.active += 1  # the slot is held from here, so concurrent upgrades cannot overshoot
     try:
-        return await _session(request, connections, protocols, metadata, settings)
+        return await _session(context, opener, settings)
     finally:
         counters.active -= 1
         state.request_finished(task)
 
 
 async def _session(
-    request: web.Request,
-    connections: list[_Connection],
-    protocols: _Protocols,
-    metadata: dict[str, str],
-    settings: RealtimeSettings,
+    context: RequestContext, opener: _Opener, settings: RealtimeSettings
 ) -> web.WebSocketResponse:
+    request = context.request
     app = request.app
     counters = app[REALTIME]
-    started = time.perf_counter()
-    record = RequestRecord("GET", PATH, connections[0].provider, trace_id(request), metadata, status=101)
+    started = context.started
+    provider = context.targets[0].adapter.spec.slug
+    record = RequestRecord("GET", PATH, provider, trace_id(request), context.metadata, status=101)
     upstream: ClientWebSocketResponse[bool] | None = None
     refused: Refused | None = None
     session = Session()
     try:
-        upstream, record.provider = await _open(request, connections, protocols, settings)
+        upstream, record.provider = await run_attempts(context, opener)
     except Refused as exc:
         refused = exc
+    except ServiceUnavailable as exc:  # every target's breaker is open
+        refused = Refused(TRY_AGAIN_LATER, exc.message)
     record.first_token_ms = (time.perf_counter() - started) * 1000
     client = web.WebSocketResponse(
         protocols=(upstream.protocol,) if upstream is not None and upstream.protocol else (),
@@ -179,57 +198,78 @@ class _Connection:
     """How to reach one target's realtime websocket (built before the upgrade: a target that
     cannot serve realtime is a 400)."""
 
-    __slots__ = ("headers", "move_on", "provider", "url")
+    __slots__ = ("headers", "provider", "target", "url")
 
     def __init__(self, target: Target, request: web.Request, protocols: _Protocols) -> None:
         target.check_serves(FAMILY)
+        self.target = target
         self.provider = target.adapter.spec.slug
         self.url = _websocket_url(request, target)
         self.headers = _upstream_headers(request, target, protocols)
-        #: A config's fallback moves on after these handshake statuses (or any failure to connect).
-        self.move_on = target.move_on
 
 
-async def _open(
-    request: web.Request, connections: list[_Connection], protocols: _Protocols, settings: RealtimeSettings
-) -> tuple[ClientWebSocketResponse[bool], str]:
-    """The first websocket that opens, in config order, and its provider; :class:`Refused` when
-    none does (a fallback moves on after a failure to connect, or a status it names)."""
-    for index, connection in enumerate(connections):
-        last = index + 1 == len(connections)
+class _Opened(NamedTuple):
+    upstream: ClientWebSocketResponse[bool]
+    provider: str
+
+
+class _Opener:
+    """Opens one target's websocket: the :class:`Sender` the attempt runner calls for realtime."""
+
+    __slots__ = ("_connections", "_protocols", "_settings")
+
+    def __init__(
+        self, connections: list[_Connection], protocols: _Protocols, settings: RealtimeSettings
+    ) -> None:
+        self._connections = {id(connection.target): connection for connection in connections}
+        self._protocols = protocols
+        self._settings = settings
+
+    async def __call__(self, context: RequestContext, attempt: Attempt) -> _Opened | RetryIn | MoveOn:
+        """The provider's websocket, or a retry or move on that the target's config allows after
+        a refusal or failure to connect; :class:`Refused` otherwise."""
+        connection = self._connections[id(attempt.target)]
         provider = connection.provider
+        settings = self._settings
         try:
             async with asyncio.timeout(settings.open_timeout or None):
-                upstream = await request.app[UPSTREAM].ws_connect(
+                upstream = await context.request.app[UPSTREAM].ws_connect(
                     connection.url,
                     headers=connection.headers,
-                    protocols=protocols.forwarded,
+                    protocols=self._protocols.forwarded,
                     max_msg_size=_max_msg_size(settings),
                     heartbeat=settings.heartbeat or None,
                     decode_text=False,
                 )
-            return upstream, provider
         except aiohttp.WSServerHandshakeError as exc:
-            if last or exc.status not in connection.move_on:
+            attempt.status = exc.status
+            instead = attempt.instead(exc.status, exc.headers or {})
+            if instead is None:
                 raise _close_for(provider, exc.status, exc.message) from None
+            return instead
         except TimeoutError:
-            if last or not connection.move_on:
-                raise Refused(
-                    INTERNAL_ERROR,
-                    f"{provider} did not open the websocket within {settings.open_timeout:g} s",
-                ) from None
+            return _after(attempt, websocket_open_timed_out(provider, settings.open_timeout))
         except (aiohttp.ClientError, OSError) as exc:
-            if last or not connection.move_on:
-                raise Refused(
-                    INTERNAL_ERROR, upstream_failure(exc, provider, idle_timeout=0).message
-                ) from None
-    raise AssertionError("targets_for always plans at least one target")
+            failure = upstream_failure(exc, provider, idle_timeout=0, host_param=attempt.target.host_param)
+            return _after(attempt, failure)
+        attempt.outcome = "ok"
+        attempt.claim()
+        return _Opened(upstream, provider)
+
+
+def _after(attempt: Attempt, failure: GatewayError) -> RetryIn | MoveOn:
+    """A retry or move on after ``failure`` to open, when the config allows; else :class:`Refused`."""
+    attempt.failure = failure
+    instead = attempt.after(failure)
+    if instead is None:
+        raise Refused(INTERNAL_ERROR, failure.message) from None
+    return instead
 
 
 def _close_for(provider: str, status: int, reason: str) -> Refused:
     """A provider's HTTP refusal of the websocket as a close: 4000 + a 4xx status (4401, 4403, 4429:
     the client can tell a bad key from a limit), 1013 (try again later) for 503, else 1011."""
-    code = 1013 if status == 503 else INTERNAL_ERROR
+    code = TRY_AGAIN_LATER if status == 503 else INTERNAL_ERROR
     if 400 <= status < 500:
         code = 4000 + status
     return Refused(code, f"{provider} refused the websocket: HTTP {status} {reason}".strip())

@@ -19,13 +19,12 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.openai_format import (
     ChunkWriter,
-    ProviderError,
     completion,
     new_id,
     tool_call,

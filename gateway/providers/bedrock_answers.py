@@ -10,12 +10,11 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers.base import NativeRequest
 from gateway.providers.openai_format import (
     ChunkWriter,
-    ProviderError,
     completion,
     embeddings,
     error,

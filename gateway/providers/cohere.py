@@ -21,13 +21,12 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.openai_format import (
     ChunkWriter,
-    ProviderError,
     completion,
     embeddings,
     new_id,

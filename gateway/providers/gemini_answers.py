@@ -11,11 +11,10 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers.openai_format import (
     ChunkWriter,
-    ProviderError,
     completion,
     new_id,
     tool_call,

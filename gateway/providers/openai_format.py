@@ -19,21 +19,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from gateway.errors import GatewayError, UpstreamBroken, error_body
+from gateway.errors import GatewayError, UpstreamBroken, error_body, provider_error_type
 from gateway.providers.base import NativeRequest
-
-#: OpenAI error types by status, so every OpenAI SDK raises the exception its users handle.
-_ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-}
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -159,19 +146,9 @@ def _encoded(vector: Sequence[float] | str, base64_wanted: bool) -> Sequence[flo
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-class ProviderError(GatewayError):
-    """An error a translated provider reported, in OpenAI's shape, with the provider's status."""
-
-    def __init__(self, provider: str, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(f"{provider}: {message}", code=code, status=status)
-        self.type = _ERROR_TYPES.get(status, "api_error")
-
-
 def error(provider: str, status: int, message: str, code: str | None = None) -> bytes:
     """The body of an upstream error answer, ``status`` kept by the caller."""
-    return orjson.dumps(
-        error_body(f"{provider}: {message}", _ERROR_TYPES.get(status, "api_error"), None, code)
-    )
+    return orjson.dumps(error_body(f"{provider}: {message}", provider_error_type(status), None, code))
 
 
 def error_message(body: bytes, *paths: tuple[str, ...]) -> tuple[str | None, str | None]:

@@ -11,9 +11,8 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ProviderError
 from gateway.providers.base import Credentials, ProviderSpec, Translation, UpstreamCall
-from gateway.providers.openai_format import ProviderError
 
 
 class TranslatedProvider:

@@ -4,8 +4,8 @@ The whole request has one deadline: the caller's ``x-portkey-request-timeout``, 
 settings' ``upstream.request_timeout`` (none when neither is set). Retry waits, attempts and
 fallbacks all happen within it; once it passes, nothing more is tried (the caller's deadline is
 a 408, the settings' a 504). A routing config's ``request_timeout`` bounds each attempt at a
-target under it, as in Portkey: an attempt that passes it is a 408 (:class:`AttemptTimedOut`)
-that ``retry.on_status_codes`` and ``strategy.on_status_codes`` can name.
+target under it, as in Portkey: an attempt that passes it is a 408 (:class:`AttemptTimedOut`,
+made in ``upstream/failures.py``) that ``retry.on_status_codes`` and ``strategy.on_status_codes`` can name.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from multidict import CIMultiDictProxy
 
 from gateway.config.routing import MAX_TIMEOUT_MS
-from gateway.errors import AttemptTimedOut, GatewayError, InvalidRequest, RequestTimeout, UpstreamTimeout
+from gateway.errors import InvalidRequest
 
 __all__ = [
     "AttemptLimit",
@@ -79,22 +79,3 @@ def attempt_limit(deadline: Deadline, request_timeout: int | None, now: float) -
     if deadline.ends is not None and deadline.ends <= ends:
         return AttemptLimit(deadline.ends, deadline)
     return AttemptLimit(ends, deadline, request_timeout)
-
-
-def timed_out(limit: AttemptLimit, provider: str, where: str | None) -> GatewayError:
-    """The error for an attempt that passed ``limit`` at ``provider`` (``where``: its config path)."""
-    if limit.request_timeout is not None:
-        at = f" ({where})" if where else ""
-        return AttemptTimedOut(
-            f"Provider {provider}{at} did not answer within the config's request_timeout "
-            f"({limit.request_timeout} ms)."
-        )
-    seconds = limit.deadline.seconds
-    if limit.deadline.caller:
-        return RequestTimeout(
-            f"The request took longer than x-portkey-request-timeout ({seconds * 1000:g} ms); "
-            f"provider {provider} was still working on it."
-        )
-    return UpstreamTimeout(
-        f"Provider {provider} did not finish within the gateway's request timeout ({seconds:g} s)."
-    )

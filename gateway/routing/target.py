@@ -80,6 +80,14 @@ class Target:
             code="unsupported_endpoint",
         )
 
+    @property
+    def host_param(self) -> str:
+        """Where this target's host came from, for an error about it: the config, the custom-host
+        header, or the provider's own."""
+        if self.config_path:
+            return "x-portkey-config"
+        return "x-portkey-custom-host" if self.base_url else "x-portkey-provider"
+
     def for_leg(self, leg: Leg, params: Mapping[str, Any]) -> Target:
         """This target as the config's plan places it (the model its overrides pick included)."""
         return dataclasses.replace(

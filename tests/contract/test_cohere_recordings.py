@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from gateway.errors import ProviderError
 from gateway.providers import cohere
 from gateway.providers.base import NativeRequest, Translation, UpstreamCall
-from gateway.providers.openai_format import ProviderError
 
 pytestmark = pytest.mark.recordings
 

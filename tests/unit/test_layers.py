@@ -47,6 +47,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "streaming.websocket": 2,
     "routing.strategies": 2,
     "routing.plan": 2,
+    "routing.attempts": 2,
     "cache.redis": 2,
     "limits.redis": 2,
     "limits.tokens": 2,
