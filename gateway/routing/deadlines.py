@@ -22,7 +22,6 @@ __all__ = [
     "Deadline",
     "attempt_limit",
     "request_deadline",
-    "timed_out",
 ]
 
 
