@@ -18,6 +18,7 @@ from gateway.config.routing import MAX_TIMEOUT_MS
 from gateway.errors import InvalidRequest
 
 __all__ = [
+    "NO_DEADLINE",
     "AttemptLimit",
     "Deadline",
     "attempt_limit",
