@@ -88,6 +88,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     ),
     "providers.openai_request": (2, "OpenAI request reading shared by the translating providers/* adapters"),
     "providers.anthropic_answers": (2, "the half of providers/anthropic that reads Anthropic's answers"),
+    "providers.cohere_answers": (2, "the half of providers/cohere that reads Cohere's answers"),
     "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
