@@ -17,7 +17,6 @@ import orjson
 from gateway.errors import UpstreamBroken
 from gateway.providers import extras
 from gateway.providers.openai_format import (
-    ChunkWriter,
     ProviderError,
     completion,
     new_id,
@@ -26,6 +25,7 @@ from gateway.providers.openai_format import (
     usage,
 )
 from gateway.providers.translated import json_object
+from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
 _FINISH_REASONS = {
@@ -96,32 +96,23 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
     return usage(prompt, counts.get("output_tokens") or 0, cached=cached, cache_write=written)
 
 
-class MessagesStream:
-    """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
+class MessagesStream(TranslatedStream[SseEvent]):
+    """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`).
 
-    __slots__ = ("_chunks", "_counts", "_provider", "_sse", "_strict", "_thinking")
+    Only ``message_stop`` completes the stream (and writes [DONE]): a body that ended after
+    ``message_delta``, or inside the ``message_stop`` event, was still cut.
+    """
+
+    __slots__ = ("_counts", "_thinking")
+
+    _finished_by_close = True
 
     def __init__(self, provider: str, model: str, include_usage: bool, strict: bool = True) -> None:
-        self._provider = provider
-        #: ``False``: block starts and deltas also go out as Portkey's ``content_blocks``.
-        self._strict = strict
-        self._sse = SseDecoder()
-        self._chunks = ChunkWriter(model, include_usage)
+        # Not strict: block starts and deltas also go out as Portkey's ``content_blocks``.
+        super().__init__(provider, model, include_usage, strict, SseDecoder())
         self._counts: dict[str, Any] = {}
         #: The text of the thinking block being streamed, returned whole with its signature.
         self._thinking: list[str] = []
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._chunks.usage
-
-    def feed(self, data: bytes) -> bytes:
-        return self._chunks.each(self._sse.feed(data), self._event)
-
-    def end(self) -> bytes:
-        # Only ``message_stop`` completes the stream (and wrote [DONE]): a body that ended after
-        # ``message_delta``, or inside the ``message_stop`` event, was still cut.
-        return self._chunks.end(self._provider, finished_by_close=True)
 
     def _event(self, event: SseEvent) -> bytes:
         try:

@@ -30,6 +30,7 @@ from gateway.providers.openai_format import (
     usage,
 )
 from gateway.providers.translated import json_object
+from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
 SLUG = "cohere"
@@ -97,26 +98,14 @@ def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
     return usage(prompt, output, cached=int(cached)) if cached is not None else usage(prompt, output)
 
 
-class ChatStream:
+class ChatStream(TranslatedStream[SseEvent]):
     """Translates one v2 Chat event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_chunks", "_sse", "_strict")
+    __slots__ = ()
 
     def __init__(self, model: str, include_usage: bool, strict: bool = True) -> None:
-        self._sse = SseDecoder()
-        self._chunks = ChunkWriter(model, include_usage)
-        #: ``False``: the finish chunk carries Cohere's own reason.
-        self._strict = strict
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._chunks.usage
-
-    def feed(self, data: bytes) -> bytes:
-        return self._chunks.each(self._sse.feed(data), self._event)
-
-    def end(self) -> bytes:
-        return self._chunks.end(SLUG)
+        # Not strict: the finish chunk carries Cohere's own reason.
+        super().__init__(SLUG, model, include_usage, strict, SseDecoder())
 
     def _event(self, event: SseEvent) -> bytes:
         if event.data == b"[DONE]":

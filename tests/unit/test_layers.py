@@ -93,6 +93,10 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
+    "providers.translated_stream": (
+        2,
+        "the set-up every translated stream shares, on openai_format's ChunkWriter",
+    ),
     "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
     "observability.realtime": (0, "plain counters with no imports, read by observability/metrics"),
