@@ -89,7 +89,7 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """The Messages API fields for an OpenAI chat request (no ``model`` or ``stream``)."""
     openai.check_params(body, provider, SUPPORTED)
     openai.single_choice(body, provider)
-    system, turns = _conversation(openai.messages(body), provider)
+    system, turns = openai.conversation(openai.messages(body), provider, _system_block, _TURNS)
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
@@ -120,31 +120,16 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     return native
 
 
-def _conversation(
-    messages: list[dict[str, Any]], provider: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, turns) with consecutive turns of one role merged, as Anthropic requires."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"type": "text", "text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            role, blocks = "user", _user_blocks(message, where, provider)
-        elif role == "assistant":
-            blocks = _assistant_blocks(message, where)
-        elif role == "tool":
-            role, blocks = "user", [_tool_result(message, where, provider)]
-        else:
-            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+def _system_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+#: Each role's turn; tool results go in a user turn, as Anthropic requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": lambda message, where, provider: ("user", _user_blocks(message, where, provider)),
+    "assistant": lambda message, where, provider: ("assistant", _assistant_blocks(message, where)),
+    "tool": lambda message, where, provider: ("user", [_tool_result(message, where, provider)]),
+}
 
 
 def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:

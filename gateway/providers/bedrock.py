@@ -201,7 +201,7 @@ def converse_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     """The Converse request fields for an OpenAI chat request (the model goes in the URL)."""
     openai.check_params(body, SLUG, SUPPORTED)
     openai.single_choice(body, SLUG)
-    system, turns = _conversation(openai.messages(body))
+    system, turns = openai.conversation(openai.messages(body), SLUG, _system_block, _TURNS)
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
@@ -218,30 +218,21 @@ def converse_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     return native
 
 
-def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, turns) with consecutive turns of one role merged, as Converse requires."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            parts = openai.parts_of(message.get("content"), where)
-            blocks = [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
-        elif role == "assistant":
-            blocks = _assistant_blocks(message, where)
-        elif role == "tool":
-            role, blocks = "user", [_tool_result(message, where)]
-        else:
-            raise openai.refuse(SLUG, where, f"message role {role!r} is not supported.")
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+def _system_block(text: str) -> dict[str, Any]:
+    return {"text": text}
+
+
+def _user_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    parts = openai.parts_of(message.get("content"), where)
+    return [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
+
+
+#: Each role's turn; tool results go in a user turn, as Converse requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": lambda message, where, _: ("user", _user_blocks(message, where)),
+    "assistant": lambda message, where, _: ("assistant", _assistant_blocks(message, where)),
+    "tool": lambda message, where, _: ("user", [_tool_result(message, where)]),
+}
 
 
 def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:

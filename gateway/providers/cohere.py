@@ -101,6 +101,8 @@ def chat_body(body: Mapping[str, Any]) -> dict[str, Any]:
     provider = SPEC.slug
     openai.check_params(body, provider, SUPPORTED)
     openai.single_choice(body, provider)
+    # One message for each of OpenAI's, unlike openai_request.conversation: v2 Chat takes system
+    # messages in the list and one tool message per result, so there is nothing to merge.
     native: dict[str, Any] = {
         "messages": [_message(m, f"messages[{i}]") for i, m in enumerate(openai.messages(body))]
     }

@@ -173,31 +173,22 @@ def content_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
 def _conversation(
     messages: list[dict[str, Any]], provider: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system parts, contents) with consecutive turns of one role merged."""
-    system: list[dict[str, Any]] = []
-    contents: list[dict[str, Any]] = []
+    """(system parts, contents); assistant turns are ``model`` turns, tool results user turns."""
     names: dict[str, str] = {}  # tool call id → function name, for the results that answer them
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            parts = _user_parts(message, where, provider)
-        elif role == "assistant":
-            role, parts = "model", _model_parts(message, where, names)
-        elif role == "tool":
-            role, parts = "user", [_function_response(message, where, names, provider)]
-        else:
-            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
-        if not parts:
-            continue  # Gemini refuses a turn without parts (an assistant message with no content)
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return system, contents
+    turns: dict[str, openai.TurnOf] = {
+        "user": lambda message, where, provider: ("user", _user_parts(message, where, provider)),
+        "assistant": lambda message, where, _: ("model", _model_parts(message, where, names)),
+        "tool": lambda message, where, provider: (
+            "user",
+            [_function_response(message, where, names, provider)],
+        ),
+    }
+    # Gemini refuses a turn without parts (an assistant message with no content): dropped.
+    return openai.conversation(messages, provider, _system_part, turns, blocks_key="parts", drop_empty=True)
+
+
+def _system_part(text: str) -> dict[str, Any]:
+    return {"text": text}
 
 
 def _user_parts(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
