@@ -124,14 +124,6 @@ def _system_block(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
-#: Each role's turn; tool results go in a user turn, as Anthropic requires.
-_TURNS: Mapping[str, openai.TurnOf] = {
-    "user": lambda message, where, provider: ("user", _user_blocks(message, where, provider)),
-    "assistant": lambda message, where, provider: ("assistant", _assistant_blocks(message, where)),
-    "tool": lambda message, where, provider: ("user", [_tool_result(message, where, provider)]),
-}
-
-
 def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for j, part in enumerate(openai.parts_of(message.get("content"), where)):
@@ -151,7 +143,7 @@ def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[
     return blocks
 
 
-def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _assistant_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [*openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:
@@ -161,15 +153,20 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
     return blocks
 
 
-def _tool_result(message: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
+def _tool_results(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str):
         raise openai.refuse(provider, where, "a tool message needs 'tool_call_id'.")
-    return {
-        "type": "tool_result",
-        "tool_use_id": call_id,
-        "content": openai.text_of(message.get("content"), where),
-    }
+    text = openai.text_of(message.get("content"), where)
+    return [{"type": "tool_result", "tool_use_id": call_id, "content": text}]
+
+
+#: Each role's turn; tool results go in a user turn, as Anthropic requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": ("user", _user_blocks),
+    "assistant": ("assistant", _assistant_blocks),
+    "tool": ("user", _tool_results),
+}
 
 
 def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:

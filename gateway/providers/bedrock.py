@@ -222,17 +222,9 @@ def _system_block(text: str) -> dict[str, Any]:
     return {"text": text}
 
 
-def _user_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _user_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     parts = openai.parts_of(message.get("content"), where)
     return [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
-
-
-#: Each role's turn; tool results go in a user turn, as Converse requires.
-_TURNS: Mapping[str, openai.TurnOf] = {
-    "user": lambda message, where, _: ("user", _user_blocks(message, where)),
-    "assistant": lambda message, where, _: ("assistant", _assistant_blocks(message, where)),
-    "tool": lambda message, where, _: ("user", [_tool_result(message, where)]),
-}
 
 
 def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -252,7 +244,7 @@ def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"image": {"format": image_format, "source": {"bytes": image.data}}}
 
 
-def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _assistant_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     blocks = [_reasoning_content(block) for block in openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:  # Converse refuses blank text blocks, which tool-calling turns often carry
@@ -271,12 +263,20 @@ def _reasoning_content(block: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _tool_results(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str):
         raise openai.refuse(SLUG, where, "a tool message needs 'tool_call_id'.")
     text = openai.text_of(message.get("content"), where)
-    return {"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}
+    return [{"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}]
+
+
+#: Each role's turn; tool results go in a user turn, as Converse requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": ("user", _user_blocks),
+    "assistant": ("assistant", _assistant_blocks),
+    "tool": ("user", _tool_results),
+}
 
 
 def _inference_config(body: Mapping[str, Any], thinking: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -175,13 +176,11 @@ def _conversation(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(system parts, contents); assistant turns are ``model`` turns, tool results user turns."""
     names: dict[str, str] = {}  # tool call id → function name, for the results that answer them
+    # Bound with partial (called in C), not a lambda: no extra Python call per message.
     turns: dict[str, openai.TurnOf] = {
-        "user": lambda message, where, provider: ("user", _user_parts(message, where, provider)),
-        "assistant": lambda message, where, _: ("model", _model_parts(message, where, names)),
-        "tool": lambda message, where, provider: (
-            "user",
-            [_function_response(message, where, names, provider)],
-        ),
+        "user": ("user", _user_parts),
+        "assistant": ("model", partial(_model_parts, names)),
+        "tool": ("user", partial(_function_responses, names)),
     }
     # Gemini refuses a turn without parts (an assistant message with no content): dropped.
     return openai.conversation(messages, provider, _system_part, turns, blocks_key="parts", drop_empty=True)
@@ -219,7 +218,9 @@ def _image(part: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]
     return {"fileData": {"mimeType": media_type, "fileUri": image.url}}
 
 
-def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) -> list[dict[str, Any]]:
+def _model_parts(
+    names: dict[str, str], message: Mapping[str, Any], where: str, _provider: str
+) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     text = openai.text_of(message.get("content"), where)
     if text:
@@ -238,9 +239,9 @@ def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) 
     return parts
 
 
-def _function_response(
-    message: Mapping[str, Any], where: str, names: Mapping[str, str], provider: str
-) -> dict[str, Any]:
+def _function_responses(
+    names: Mapping[str, str], message: Mapping[str, Any], where: str, provider: str
+) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     name = names.get(call_id) if isinstance(call_id, str) else None
     if name is None:
@@ -256,7 +257,7 @@ def _function_response(
     except orjson.JSONDecodeError:
         parsed = None
     response = parsed if isinstance(parsed, dict) else {"content": text}
-    return {"functionResponse": {"name": name, "response": response}}
+    return [{"functionResponse": {"name": name, "response": response}}]
 
 
 def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:

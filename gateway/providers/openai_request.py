@@ -120,9 +120,10 @@ def parts_of(content: Any, where: str) -> list[dict[str, Any]]:
     raise InvalidRequest(f"{where}.content must be a string or an array of parts.", param=where)
 
 
-#: One message that is not a system prompt → (the provider's role, its blocks); called with the
-#: message, its path for errors (``messages[3]``) and the provider's slug.
-TurnOf = Callable[[Mapping[str, Any], str, str], tuple[str, list[dict[str, Any]]]]
+#: How a provider turns one message of a role (that is not a system prompt) into a turn: the
+#: provider's role for it, and the blocks of the message (given the message, its path for errors,
+#: ``messages[3]``, and the provider's slug).
+TurnOf = tuple[str, Callable[[Mapping[str, Any], str, str], list[dict[str, Any]]]]
 
 
 def conversation(
@@ -137,29 +138,32 @@ def conversation(
     """(system blocks, turns) of an OpenAI conversation, for a provider that takes the system prompt
     apart and one turn per role change (Anthropic, Bedrock's Converse, Gemini).
 
-    System and developer messages become ``system_block(text)``; any other message becomes the turn
-    ``turns[its role]`` makes of it (a 400 for a role missing there), ``{"role", blocks_key:
-    blocks}``, and joins the turn before when that has the same role: consecutive tool results
-    become one user turn, as parallel results must. ``drop_empty``: a turn without blocks is left out.
+    System and developer messages become ``system_block(text)``; any other message becomes a turn
+    ``{"role", blocks_key: blocks}`` as ``turns[its role]`` says (a 400 for a role missing there),
+    and joins the turn before when that has the same role: consecutive tool results become one user
+    turn, as parallel results must. ``drop_empty``: a turn without blocks is left out.
     """
     system: list[dict[str, Any]] = []
     merged: list[dict[str, Any]] = []
+    last: dict[str, Any] = {"role": None}  # the turn a message may join: none yet
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         role = message["role"]
         if role in ("system", "developer"):
             system.append(system_block(text_of(message.get("content"), where)))
             continue
-        turn_of = turns.get(role)
-        if turn_of is None:
+        turn = turns.get(role)
+        if turn is None:
             raise refuse(provider, where, f"message role {role!r} is not supported.")
-        role, blocks = turn_of(message, where, provider)
+        role, blocks_of = turn
+        blocks = blocks_of(message, where, provider)
         if drop_empty and not blocks:
             continue
-        if merged and merged[-1]["role"] == role:
-            merged[-1][blocks_key].extend(blocks)
+        if last["role"] == role:
+            last[blocks_key].extend(blocks)
         else:
-            merged.append({"role": role, blocks_key: blocks})
+            last = {"role": role, blocks_key: blocks}
+            merged.append(last)
     return system, merged
 
 

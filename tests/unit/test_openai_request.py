@@ -14,9 +14,9 @@ from gateway.providers import openai_request as openai
 
 #: A provider whose blocks are the messages' texts: user and tool messages both in user turns.
 TURNS: Mapping[str, openai.TurnOf] = {
-    "user": lambda message, where, _: ("user", [message["content"]] if message["content"] else []),
-    "assistant": lambda message, where, _: ("assistant", [message["content"]] if message["content"] else []),
-    "tool": lambda message, where, _: ("user", [f"result {message['content']}"]),
+    "user": ("user", lambda message, where, _: [message["content"]] if message["content"] else []),
+    "assistant": ("assistant", lambda message, where, _: [message["content"]] if message["content"] else []),
+    "tool": ("user", lambda message, where, _: [f"result {message['content']}"]),
 }
 
 
