@@ -131,7 +131,7 @@ class Case:
 
 
 def _anthropic() -> StreamTranslator:
-    from gateway.providers.anthropic import MessagesStream
+    from gateway.providers.anthropic_answers import MessagesStream
 
     return MessagesStream("anthropic", "claude", include_usage=True)
 
@@ -149,7 +149,7 @@ def _bedrock() -> StreamTranslator:
 
 
 def _cohere() -> StreamTranslator:
-    from gateway.providers.cohere import ChatStream
+    from gateway.providers.cohere_answers import ChatStream
 
     return ChatStream("command", include_usage=True)
 

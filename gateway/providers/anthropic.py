@@ -4,12 +4,8 @@ Request: system and developer messages become ``system`` blocks; tool results be
 ``tool_result`` blocks in a user turn (consecutive ones merged, as parallel results must be);
 ``max_tokens`` is required by Anthropic, so :data:`DEFAULT_MAX_TOKENS` is sent when the client
 gives none; ``reasoning_effort`` becomes an extended-thinking budget
-(``openai_request.THINKING_BUDGETS``).
-Answer: text, ``thinking`` as ``reasoning_content``, ``tool_use`` as ``tool_calls``; cache reads and
-writes are counted in ``prompt_tokens`` (as OpenAI counts cached tokens) and detailed apart.
-Streams: the named events (``message_start``, ``content_block_*``, ``message_delta``, ...) are
-translated one by one; ``error`` events become OpenAI error events. Vertex AI serves the same
-format (``vertex.py`` reuses these pieces).
+(``openai_request.THINKING_BUDGETS``). Vertex AI serves the same format (``vertex.py`` reuses
+these pieces); ``anthropic_answers.py`` reads the answers.
 """
 
 from __future__ import annotations
@@ -19,21 +15,11 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import ProviderError, UpstreamBroken
-from gateway.providers import extras
 from gateway.providers import openai_request as openai
+from gateway.providers.anthropic_answers import MessagesStream, read_message
 from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
-from gateway.providers.openai_format import (
-    ChunkWriter,
-    completion,
-    new_id,
-    tool_call,
-    upstream_error,
-    usage,
-)
 from gateway.providers.option_headers import ANTHROPIC as ANTHROPIC_OPTIONS
-from gateway.providers.translated import TranslatedProvider, json_object
-from gateway.streaming.sse import SseDecoder, SseEvent
+from gateway.providers.translated import TranslatedProvider
 
 SPEC = ProviderSpec(
     slug="anthropic",
@@ -52,26 +38,6 @@ SUPPORTED = frozenset(
     | {"tool_choice", "parallel_tool_calls", "response_format", "user", "metadata", "reasoning_effort"}
     | {"thinking"}
 )
-_FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
-#: Anthropic's error types → the status of the HTTP answer they come with.
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "overloaded_error": 529,
-}
 
 
 class AnthropicMessages:
@@ -123,7 +89,7 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     """The Messages API fields for an OpenAI chat request (no ``model`` or ``stream``)."""
     openai.check_params(body, provider, SUPPORTED)
     openai.single_choice(body, provider)
-    system, turns = _conversation(openai.messages(body), provider)
+    system, turns = openai.conversation(openai.messages(body), provider, _system_block, _TURNS)
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
@@ -154,31 +120,8 @@ def messages_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
     return native
 
 
-def _conversation(
-    messages: list[dict[str, Any]], provider: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, turns) with consecutive turns of one role merged, as Anthropic requires."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"type": "text", "text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            role, blocks = "user", _user_blocks(message, where, provider)
-        elif role == "assistant":
-            blocks = _assistant_blocks(message, where)
-        elif role == "tool":
-            role, blocks = "user", [_tool_result(message, where, provider)]
-        else:
-            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+def _system_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
 
 
 def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
@@ -200,7 +143,7 @@ def _user_blocks(message: Mapping[str, Any], where: str, provider: str) -> list[
     return blocks
 
 
-def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _assistant_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [*openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:
@@ -210,15 +153,20 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
     return blocks
 
 
-def _tool_result(message: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]:
+def _tool_results(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str):
         raise openai.refuse(provider, where, "a tool message needs 'tool_call_id'.")
-    return {
-        "type": "tool_result",
-        "tool_use_id": call_id,
-        "content": openai.text_of(message.get("content"), where),
-    }
+    text = openai.text_of(message.get("content"), where)
+    return [{"type": "tool_result", "tool_use_id": call_id, "content": text}]
+
+
+#: Each role's turn; tool results go in a user turn, as Anthropic requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": ("user", _user_blocks),
+    "assistant": ("assistant", _assistant_blocks),
+    "tool": ("user", _tool_results),
+}
 
 
 def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
@@ -257,155 +205,3 @@ def _user_id(body: Mapping[str, Any], provider: str) -> str | None:
         return str(metadata["user_id"]) if "user_id" in metadata else None
     user = body.get("user")
     return user if isinstance(user, str) and user else None
-
-
-# --- answer ----------------------------------------------------------------------------------
-
-
-def read_message(provider: str, status: int, body: bytes, model: str, strict: bool = True) -> bytes:
-    """An OpenAI chat completion (or error) from a Messages API answer; not ``strict``, as Portkey
-    has it: the provider's ``stop_reason`` and its content blocks but tool uses, as sent."""
-    if status >= 400:
-        return upstream_error(provider, status, body, ("error",))
-    message = json_object(provider, body)
-    texts: list[str] = []
-    thoughts: list[str] = []
-    signed: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
-    for block in message.get("content") or []:
-        kind = block.get("type")
-        if kind == "text":
-            texts.append(block.get("text", ""))
-        elif kind == "thinking":
-            thoughts.append(block.get("thinking", ""))
-            signed.append({"type": kind, "thinking": thoughts[-1], "signature": block.get("signature", "")})
-        elif kind == "redacted_thinking":
-            signed.append({"type": kind, "data": block.get("data", "")})
-        elif kind == "tool_use":
-            arguments = orjson.dumps(block.get("input", {})).decode()
-            calls.append(tool_call(block.get("id") or new_id("toolu_"), block.get("name", ""), arguments))
-    reason = message.get("stop_reason")
-    blocks = None if strict else [b for b in message.get("content") or [] if b.get("type") != "tool_use"]
-    return completion(
-        response_id=message.get("id") or "",
-        model=message.get("model") or model,
-        content="".join(texts) if texts or not calls else None,
-        reasoning="".join(thoughts) or None,
-        thinking_blocks=signed,
-        tool_calls=calls,
-        finish_reason=extras.finish_reason(reason, _FINISH_REASONS.get(reason or "", "stop"), strict),
-        usage=_usage(message.get("usage") or {}),
-        content_blocks=blocks,
-    )
-
-
-def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
-    cached = counts.get("cache_read_input_tokens") or 0
-    written = counts.get("cache_creation_input_tokens") or 0
-    prompt = (counts.get("input_tokens") or 0) + cached + written
-    if not cached and not written:
-        return usage(prompt, counts.get("output_tokens") or 0)
-    return usage(prompt, counts.get("output_tokens") or 0, cached=cached, cache_write=written)
-
-
-class MessagesStream:
-    """Translates one Messages API event stream (see :class:`~gateway.providers.base.StreamTranslator`)."""
-
-    __slots__ = ("_chunks", "_counts", "_provider", "_sse", "_strict", "_thinking")
-
-    def __init__(self, provider: str, model: str, include_usage: bool, strict: bool = True) -> None:
-        self._provider = provider
-        #: ``False``: block starts and deltas also go out as Portkey's ``content_blocks``.
-        self._strict = strict
-        self._sse = SseDecoder()
-        self._chunks = ChunkWriter(model, include_usage)
-        self._counts: dict[str, Any] = {}
-        #: The text of the thinking block being streamed, returned whole with its signature.
-        self._thinking: list[str] = []
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._chunks.usage
-
-    def feed(self, data: bytes) -> bytes:
-        return self._chunks.each(self._sse.feed(data), self._event)
-
-    def end(self) -> bytes:
-        # Only ``message_stop`` completes the stream (and wrote [DONE]): a body that ended after
-        # ``message_delta``, or inside the ``message_stop`` event, was still cut.
-        return self._chunks.end(self._provider, finished_by_close=True)
-
-    def _event(self, event: SseEvent) -> bytes:
-        try:
-            payload = orjson.loads(event.data)
-        except orjson.JSONDecodeError:
-            raise UpstreamBroken(f"Provider {self._provider} sent a stream event that is not JSON.") from None
-        kind = payload.get("type") if isinstance(payload, dict) else None
-        chunks = self._chunks
-        if kind == "content_block_delta":
-            return self._delta(payload)
-        if kind == "content_block_start":
-            return self._block_start(payload)
-        if kind == "message_start":
-            message = payload.get("message") or {}
-            chunks.start(message.get("id") or new_id(), message.get("model"))
-            self._count(message.get("usage"))
-            return chunks.role()
-        if kind == "message_delta":
-            self._count(payload.get("usage"))
-            reason = (payload.get("delta") or {}).get("stop_reason")
-            if not reason:
-                return b""
-            return chunks.finish(
-                extras.finish_reason(reason, _FINISH_REASONS.get(reason, "stop"), self._strict)
-            )
-        if kind == "message_stop":
-            return chunks.close()
-        if kind == "error":
-            error = payload.get("error") or {}
-            kind = error.get("type") or "api_error"
-            status = _ERROR_STATUS.get(kind, 500)
-            raise ProviderError(self._provider, status, error.get("message") or kind, kind)
-        return b""  # ping, content_block_stop, and event types added after this was written
-
-    def _block_start(self, payload: Mapping[str, Any]) -> bytes:
-        block = payload.get("content_block") or {}
-        kind = block.get("type")
-        if kind == "tool_use":
-            return self._chunks.tool_start(payload.get("index"), block.get("id", ""), block.get("name", ""))
-        blocks = None if self._strict else extras.stream_block(payload.get("index"), block)
-        if kind == "text":
-            return self._chunks.text(block.get("text", ""), blocks)
-        if kind == "thinking":
-            self._thinking = [block.get("thinking", "")]
-            return self._chunks.reasoning(self._thinking[0], blocks)
-        if kind == "redacted_thinking":
-            return self._chunks.thinking_block({"type": kind, "data": block.get("data", "")}, blocks)
-        return self._chunks.content_blocks(blocks)
-
-    def _delta(self, payload: Mapping[str, Any]) -> bytes:
-        delta = payload.get("delta") or {}
-        kind = delta.get("type")
-        if kind == "input_json_delta":
-            return self._chunks.tool_arguments(payload.get("index"), delta.get("partial_json", ""))
-        blocks = None if self._strict else extras.stream_block(payload.get("index"), delta)
-        if kind == "text_delta":
-            return self._chunks.text(delta.get("text", ""), blocks)
-        if kind == "thinking_delta":
-            self._thinking.append(delta.get("thinking", ""))
-            return self._chunks.reasoning(self._thinking[-1], blocks)
-        if kind == "signature_delta":
-            block = {
-                "type": "thinking",
-                "thinking": "".join(self._thinking),
-                "signature": delta.get("signature"),
-            }
-            return self._chunks.thinking_block(block, blocks)
-        # citations_delta and delta types added after this was written: Portkey's blocks only.
-        return self._chunks.content_blocks(blocks)
-
-    def _count(self, counts: Mapping[str, Any] | None) -> None:
-        """Usage arrives in parts: input counts at the start, output counts at the end."""
-        if counts:
-            self._counts.update((k, v) for k, v in counts.items() if v is not None)
-            self._chunks.usage = _usage(self._counts)

@@ -201,7 +201,7 @@ def converse_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     """The Converse request fields for an OpenAI chat request (the model goes in the URL)."""
     openai.check_params(body, SLUG, SUPPORTED)
     openai.single_choice(body, SLUG)
-    system, turns = _conversation(openai.messages(body))
+    system, turns = openai.conversation(openai.messages(body), SLUG, _system_block, _TURNS)
     native: dict[str, Any] = {"messages": turns}
     if system:
         native["system"] = system
@@ -218,30 +218,13 @@ def converse_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     return native
 
 
-def _conversation(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system blocks, turns) with consecutive turns of one role merged, as Converse requires."""
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            parts = openai.parts_of(message.get("content"), where)
-            blocks = [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
-        elif role == "assistant":
-            blocks = _assistant_blocks(message, where)
-        elif role == "tool":
-            role, blocks = "user", [_tool_result(message, where)]
-        else:
-            raise openai.refuse(SLUG, where, f"message role {role!r} is not supported.")
-        if turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        else:
-            turns.append({"role": role, "content": blocks})
-    return system, turns
+def _system_block(text: str) -> dict[str, Any]:
+    return {"text": text}
+
+
+def _user_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
+    parts = openai.parts_of(message.get("content"), where)
+    return [_user_block(part, f"{where}.content[{j}]") for j, part in enumerate(parts)]
 
 
 def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -261,7 +244,7 @@ def _user_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
     return {"image": {"format": image_format, "source": {"bytes": image.data}}}
 
 
-def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+def _assistant_blocks(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     blocks = [_reasoning_content(block) for block in openai.thinking_blocks_of(message, where)]
     text = openai.text_of(message.get("content"), where)
     if text:  # Converse refuses blank text blocks, which tool-calling turns often carry
@@ -280,12 +263,20 @@ def _reasoning_content(block: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _tool_results(message: Mapping[str, Any], where: str, _provider: str) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     if not isinstance(call_id, str):
         raise openai.refuse(SLUG, where, "a tool message needs 'tool_call_id'.")
     text = openai.text_of(message.get("content"), where)
-    return {"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}
+    return [{"toolResult": {"toolUseId": call_id, "content": [{"text": text}]}}]
+
+
+#: Each role's turn; tool results go in a user turn, as Converse requires.
+_TURNS: Mapping[str, openai.TurnOf] = {
+    "user": ("user", _user_blocks),
+    "assistant": ("assistant", _assistant_blocks),
+    "tool": ("user", _tool_results),
+}
 
 
 def _inference_config(body: Mapping[str, Any], thinking: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers.base import NativeRequest
 from gateway.providers.openai_format import (
-    ChunkWriter,
     completion,
     embeddings,
     error,
@@ -24,6 +23,7 @@ from gateway.providers.openai_format import (
     usage,
 )
 from gateway.providers.translated import json_object
+from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
 
 __all__ = [
@@ -134,44 +134,38 @@ def read_error(status: int, body: bytes) -> bytes:
 # --- stream ----------------------------------------------------------------------------------
 
 
-class ConverseStream:
+class ConverseStream(TranslatedStream[Frame]):
     """Translates one ConverseStream event stream (see :class:`~gateway.providers.base.StreamTranslator`).
 
     The finish chunk goes out at ``messageStop``; the usage chunk and ``[DONE]`` at ``metadata``,
     which follows it. A stream that ends after ``messageStop`` without ``metadata`` still closes.
     """
 
-    __slots__ = ("_chunks", "_frames", "_strict", "_thinking")
+    __slots__ = ("_thinking",)
 
     def __init__(self, model: str, include_usage: bool, strict: bool = True) -> None:
-        self._frames = EventStreamDecoder()
-        self._chunks = ChunkWriter(model, include_usage)
-        #: ``False``: deltas also go out as Portkey's ``content_blocks``; the raw stop reason.
-        self._strict = strict
+        # Not strict: deltas also go out as Portkey's ``content_blocks``; the raw stop reason.
+        super().__init__(SLUG, model, include_usage, strict, EventStreamDecoder())
         #: The reasoning text being streamed, returned whole with its signature.
         self._thinking: list[str] = []
 
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._chunks.usage
-
     def feed(self, data: bytes) -> bytes:
         try:
-            frames = self._frames.feed(data)
+            frames = self._decoder.feed(data)
         except EventStreamError as exc:
             raise UpstreamBroken(f"Provider {SLUG} sent a corrupt event stream ({exc}).") from None
-        return self._chunks.each(frames, self._frame)
+        return self._chunks.each(frames, self._event)
 
     def end(self) -> bytes:
-        if self._frames.pending:
+        if self._decoder.pending:
             raise UpstreamBroken(f"Provider {SLUG} ended the stream in the middle of an event.")
-        return self._chunks.end(SLUG)
+        return super().end()
 
-    def _frame(self, frame: Frame) -> bytes:
+    def _event(self, frame: Frame) -> bytes:
         headers = frame.headers
         kind = headers.get(":message-type")
         if kind == "event":
-            return self._event(headers.get(":event-type"), _payload(frame))
+            return self._converse_event(headers.get(":event-type"), _payload(frame))
         if kind == "exception":
             name = str(headers.get(":exception-type") or "exception")
             payload = _payload(frame)
@@ -182,7 +176,7 @@ class ConverseStream:
             raise ProviderError(SLUG, 500, str(headers.get(":error-message") or code), code)
         return b""  # message types added after this was written
 
-    def _event(self, kind: object, payload: Mapping[str, Any]) -> bytes:
+    def _converse_event(self, kind: object, payload: Mapping[str, Any]) -> bytes:
         chunks = self._chunks
         if kind == "contentBlockDelta":
             return self._delta(payload)

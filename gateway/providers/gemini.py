@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -173,31 +174,20 @@ def content_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
 def _conversation(
     messages: list[dict[str, Any]], provider: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(system parts, contents) with consecutive turns of one role merged."""
-    system: list[dict[str, Any]] = []
-    contents: list[dict[str, Any]] = []
+    """(system parts, contents); assistant turns are ``model`` turns, tool results user turns."""
     names: dict[str, str] = {}  # tool call id → function name, for the results that answer them
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        role = message["role"]
-        if role in ("system", "developer"):
-            system.append({"text": openai.text_of(message.get("content"), where)})
-            continue
-        if role == "user":
-            parts = _user_parts(message, where, provider)
-        elif role == "assistant":
-            role, parts = "model", _model_parts(message, where, names)
-        elif role == "tool":
-            role, parts = "user", [_function_response(message, where, names, provider)]
-        else:
-            raise openai.refuse(provider, where, f"message role {role!r} is not supported.")
-        if not parts:
-            continue  # Gemini refuses a turn without parts (an assistant message with no content)
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-    return system, contents
+    # Bound with partial (called in C), not a lambda: no extra Python call per message.
+    turns: dict[str, openai.TurnOf] = {
+        "user": ("user", _user_parts),
+        "assistant": ("model", partial(_model_parts, names)),
+        "tool": ("user", partial(_function_responses, names)),
+    }
+    # Gemini refuses a turn without parts (an assistant message with no content): dropped.
+    return openai.conversation(messages, provider, _system_part, turns, blocks_key="parts", drop_empty=True)
+
+
+def _system_part(text: str) -> dict[str, Any]:
+    return {"text": text}
 
 
 def _user_parts(message: Mapping[str, Any], where: str, provider: str) -> list[dict[str, Any]]:
@@ -228,7 +218,9 @@ def _image(part: Mapping[str, Any], where: str, provider: str) -> dict[str, Any]
     return {"fileData": {"mimeType": media_type, "fileUri": image.url}}
 
 
-def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) -> list[dict[str, Any]]:
+def _model_parts(
+    names: dict[str, str], message: Mapping[str, Any], where: str, _provider: str
+) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     text = openai.text_of(message.get("content"), where)
     if text:
@@ -247,9 +239,9 @@ def _model_parts(message: Mapping[str, Any], where: str, names: dict[str, str]) 
     return parts
 
 
-def _function_response(
-    message: Mapping[str, Any], where: str, names: Mapping[str, str], provider: str
-) -> dict[str, Any]:
+def _function_responses(
+    names: Mapping[str, str], message: Mapping[str, Any], where: str, provider: str
+) -> list[dict[str, Any]]:
     call_id = message.get("tool_call_id")
     name = names.get(call_id) if isinstance(call_id, str) else None
     if name is None:
@@ -265,7 +257,7 @@ def _function_response(
     except orjson.JSONDecodeError:
         parsed = None
     response = parsed if isinstance(parsed, dict) else {"content": text}
-    return {"functionResponse": {"name": name, "response": response}}
+    return [{"functionResponse": {"name": name, "response": response}}]
 
 
 def _tools(body: Mapping[str, Any], provider: str) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import orjson
 from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers import extras
 from gateway.providers.openai_format import (
-    ChunkWriter,
     completion,
     new_id,
     tool_call,
@@ -22,6 +21,7 @@ from gateway.providers.openai_format import (
     usage,
 )
 from gateway.providers.translated import json_object
+from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
 __all__ = [
@@ -157,32 +157,19 @@ def _usage(counts: Mapping[str, Any] | None) -> dict[str, Any] | None:
     )
 
 
-class GenerateContentStream:
+class GenerateContentStream(TranslatedStream[SseEvent]):
     """Translates one ``streamGenerateContent?alt=sse`` stream (see
     :class:`~gateway.providers.base.StreamTranslator`)."""
 
-    __slots__ = ("_calls", "_chunks", "_provider", "_sse", "_started", "_strict", "_thought")
+    __slots__ = ("_calls", "_started", "_thought")
 
     def __init__(self, provider: str, model: str, include_usage: bool, strict: bool = True) -> None:
-        self._provider = provider
-        self._sse = SseDecoder()
-        self._chunks = ChunkWriter(model, include_usage)
+        # Not strict: Portkey's extras too (see :func:`read_response`), event by event.
+        super().__init__(provider, model, include_usage, strict, SseDecoder())
         self._started = False
         self._calls = 0
-        #: ``False``: Portkey's extras too (see :func:`read_response`), event by event.
-        self._strict = strict
         #: A thought came: Portkey numbers the text block after it 1 (the thoughts are block 0).
         self._thought = False
-
-    @property
-    def usage(self) -> dict[str, Any] | None:
-        return self._chunks.usage
-
-    def feed(self, data: bytes) -> bytes:
-        return self._chunks.each(self._sse.feed(data), self._event)
-
-    def end(self) -> bytes:
-        return self._chunks.end(self._provider)
 
     def _event(self, event: SseEvent) -> bytes:
         try:

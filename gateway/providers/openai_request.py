@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,53 @@ def parts_of(content: Any, where: str) -> list[dict[str, Any]]:
     if isinstance(content, list) and all(isinstance(part, dict) for part in content):
         return content
     raise InvalidRequest(f"{where}.content must be a string or an array of parts.", param=where)
+
+
+#: How a provider turns one message of a role (that is not a system prompt) into a turn: the
+#: provider's role for it, and the blocks of the message (given the message, its path for errors,
+#: ``messages[3]``, and the provider's slug).
+TurnOf = tuple[str, Callable[[Mapping[str, Any], str, str], list[dict[str, Any]]]]
+
+
+def conversation(
+    messages: list[dict[str, Any]],
+    provider: str,
+    system_block: Callable[[str], dict[str, Any]],
+    turns: Mapping[str, TurnOf],
+    *,
+    blocks_key: str = "content",
+    drop_empty: bool = False,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(system blocks, turns) of an OpenAI conversation, for a provider that takes the system prompt
+    apart and one turn per role change (Anthropic, Bedrock's Converse, Gemini).
+
+    System and developer messages become ``system_block(text)``; any other message becomes a turn
+    ``{"role", blocks_key: blocks}`` as ``turns[its role]`` says (a 400 for a role missing there),
+    and joins the turn before when that has the same role: consecutive tool results become one user
+    turn, as parallel results must. ``drop_empty``: a turn without blocks is left out.
+    """
+    system: list[dict[str, Any]] = []
+    merged: list[dict[str, Any]] = []
+    last: dict[str, Any] = {"role": None}  # the turn a message may join: none yet
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        role = message["role"]
+        if role in ("system", "developer"):
+            system.append(system_block(text_of(message.get("content"), where)))
+            continue
+        turn = turns.get(role)
+        if turn is None:
+            raise refuse(provider, where, f"message role {role!r} is not supported.")
+        role, blocks_of = turn
+        blocks = blocks_of(message, where, provider)
+        if drop_empty and not blocks:
+            continue
+        if last["role"] == role:
+            last[blocks_key].extend(blocks)
+        else:
+            last = {"role": role, blocks_key: blocks}
+            merged.append(last)
+    return system, merged
 
 
 @dataclass(frozen=True, slots=True)

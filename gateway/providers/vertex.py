@@ -25,6 +25,7 @@ import orjson
 from gateway.errors import InvalidRequest
 from gateway.providers import anthropic, gemini
 from gateway.providers import openai_request as openai
+from gateway.providers.anthropic_answers import read_message
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
@@ -109,7 +110,7 @@ class VertexChat(_VertexAuth):
         # Errors come in Google's shape or Anthropic's: both keep the message at error.message.
         strict = native.strict_open_ai_compliance
         if "/publishers/anthropic/" in native.url:
-            return anthropic.read_message(SPEC.slug, status, body, native.model, strict)
+            return read_message(SPEC.slug, status, body, native.model, strict)
         return read_response(SPEC.slug, status, body, native.model, strict)
 
 
