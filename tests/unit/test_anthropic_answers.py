@@ -10,9 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers.anthropic_answers import MessagesStream, read_message
-from gateway.providers.openai_format import ProviderError
 from tests.unit.streams import deltas, events, translate
 
 

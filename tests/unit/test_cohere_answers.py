@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.errors import UpstreamBroken
+from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers.base import NativeRequest
 from gateway.providers.cohere_answers import ChatStream, read_chat, read_embeddings, read_error
-from gateway.providers.openai_format import EmbeddingsRequest, ProviderError
+from gateway.providers.openai_format import EmbeddingsRequest
 from tests.unit.streams import deltas, events, translate
 
 TOKENS = {
