@@ -22,6 +22,18 @@ import orjson
 from gateway.errors import GatewayError, UpstreamBroken, error_body, provider_error_type
 from gateway.providers.base import NativeRequest
 
+__all__ = [
+    "ChunkWriter",
+    "EmbeddingsRequest",
+    "completion",
+    "embeddings",
+    "error",
+    "new_id",
+    "tool_call",
+    "upstream_error",
+    "usage",
+]
+
 _DONE = b"data: [DONE]\n\n"
 
 _Event = TypeVar("_Event")

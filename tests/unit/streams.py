@@ -33,3 +33,12 @@ def deltas(written: bytes, field: str) -> str:
         for chunk in events(written)
         if chunk != "[DONE]" and chunk["choices"]
     )
+
+
+def comparable(written: bytes) -> list[Any]:
+    """The chunks without what each stream makes up for itself (an id where the provider sends
+    none, the time it started)."""
+    return [
+        {k: v for k, v in chunk.items() if k not in ("id", "created")} if isinstance(chunk, dict) else chunk
+        for chunk in events(written)
+    ]

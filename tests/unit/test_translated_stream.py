@@ -22,7 +22,7 @@ from gateway.providers.bedrock_answers import ConverseStream
 from gateway.providers.cohere_answers import ChatStream
 from gateway.providers.gemini_answers import GenerateContentStream
 from gateway.streaming.eventstream import encode_frame
-from tests.unit.streams import deltas, events, translate
+from tests.unit.streams import comparable, deltas, events, translate
 
 
 def sse(payload: dict[str, Any]) -> bytes:
@@ -113,15 +113,6 @@ CASES = [
     ),
 ]
 IDS = [case.provider for case in CASES]
-
-
-def comparable(written: bytes) -> list[Any]:
-    """The chunks without what each stream makes up for itself (an id where the provider sends
-    none, the time it started)."""
-    return [
-        {k: v for k, v in chunk.items() if k not in ("id", "created")} if isinstance(chunk, dict) else chunk
-        for chunk in events(written)
-    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
