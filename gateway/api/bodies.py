@@ -16,7 +16,7 @@ from gateway.config.settings import LimitSettings
 from gateway.errors import BodyTimeout, GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 from gateway.middleware.admission import Admission
 from gateway.observability.admission import AdmissionCounters
-from gateway.providers.base import ProviderAdapter
+from gateway.providers.base import ClientBody
 from gateway.routing.params import changes_body, edited_params
 
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
@@ -141,24 +141,17 @@ class RequestBody:
 
     def for_target(
         self,
-        adapter: ProviderAdapter,
-        endpoint: str,
         override_params: Mapping[str, Any],
         default_params: Mapping[str, Any] = _NO_PARAMS,
         drop_params: frozenset[str] = frozenset(),
-    ) -> bytes | StreamedBody | None:
-        """What to send one target: the client's own bytes, unless the config edits fields
-        (``routing/params.py``) or the provider needs one renamed."""
+    ) -> ClientBody:
+        """The body one target gets, with the config's field edits (``routing/params.py``); the
+        client's own bytes stay with it while the edits change nothing."""
         if self.parsed is None:
-            return self.stream
-        body = edited_params(self.parsed, override_params, default_params, drop_params)
-        renamed = adapter.rewrite_body(endpoint, body)
-        if not (renamed or changes_body(self.parsed, override_params, default_params, drop_params)):
-            return self.raw  # the hot path: the client's bytes, never walked
-        try:
-            return orjson.dumps(body)
-        except orjson.JSONEncodeError:
-            raise too_deep() from None
+            return ClientBody(stream=self.stream)
+        params = edited_params(self.parsed, override_params, default_params, drop_params)
+        edited = changes_body(self.parsed, override_params, default_params, drop_params)
+        return ClientBody(None if edited else self.raw, params)
 
 
 #: A request without a body (or before its body was read).

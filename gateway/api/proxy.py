@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from dataclasses import dataclass
 
 import aiohttp
-import orjson
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -22,9 +20,9 @@ from gateway.api.bodies import (
     check_media_type,
     read_json_object,
     streamed_body,
-    too_deep,
 )
-from gateway.appkeys import ADMISSION, CLOUD_AUTH, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.api.upstream_request import authorize, prepare
+from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -32,20 +30,17 @@ from gateway.errors import (
 )
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
-from gateway.providers.base import Credentials, NativeRequest, Translation, UpstreamCall
-from gateway.providers.mistral import routed_endpoint
-from gateway.providers.option_headers import sent_as_headers
+from gateway.providers.base import Payload, PreparedRequest
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
-from gateway.routing.params import edited_params
 from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
 from gateway.routing.target import Target, targets_for
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
 from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
-from gateway.upstream.hostguard import check_custom_host, has_dot_segments
+from gateway.upstream.hostguard import has_dot_segments
 
 #: ``asyncio.timeout(None)`` costs ~3 µs a request for nothing.
 _NO_DEADLINE = contextlib.nullcontext()
@@ -57,16 +52,17 @@ class Outgoing:
 
     provider: str
     url: URL
+    #: The client headers the gateway forwards, with the provider's over them.
     headers: CIMultiDict[str]
-    body: bytes | StreamedBody | None
+    #: What the adapter prepared: the body, the translation of the answer, the auth step.
+    prepared: PreparedRequest
     #: When this attempt must be done: the config's request_timeout or the request's deadline.
     limit: AttemptLimit
     target: Target
-    #: The answer, if a stream, is OpenAI chat/completions chunks that end in ``[DONE]``.
-    chat_chunks: bool
-    #: Set when the provider speaks its own format here: the request it was translated into.
-    translation: Translation | None = None
-    native: NativeRequest | None = None
+
+    @property
+    def body(self) -> Payload:
+        return self.prepared.body
 
 
 async def proxy(
@@ -124,59 +120,16 @@ def _check_path(raw_path: str) -> None:
 def _outgoing(
     request: web.Request, target: Target, family: str | None, body: RequestBody, limit: AttemptLimit
 ) -> Outgoing:
-    spec = target.adapter.spec
     if family is not None:
         target.check_serves(family)
-    endpoint = routed_endpoint(request.rel_url.raw_path[len("/v1/") :], target.options)
-    call = UpstreamCall(
-        endpoint,
-        request.rel_url.raw_query_string,
-        target.base_url,
-        target.options,
-        request.headers,
-        target.strict_open_ai_compliance,
-    )
-    translation = target.adapter.translation(endpoint)
-    if translation is not None:
-        return _translated(request, target, call, translation, body, limit)
+    url = request.rel_url
+    data = body.for_target(target.override_params, target.default_params, target.drop_params)
+    prepared = prepare(target, url.raw_path[len("/v1/") :], url.raw_query_string, request.headers, data)
+    headers = _upstream_headers(request, target, prepared)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
-    url = URL(target.adapter.upstream_url(call), encoded=True)
-    data = body.for_target(
-        target.adapter, endpoint, target.override_params, target.default_params, target.drop_params
-    )
-    headers = _upstream_headers(request, target, streamed=not isinstance(data, bytes))
-    chat_chunks = endpoint in ("chat/completions", "completions", "fim/completions")
-    return Outgoing(spec.slug, url, headers, data, limit, target, chat_chunks)
-
-
-def _translated(
-    request: web.Request,
-    target: Target,
-    call: UpstreamCall,
-    translation: Translation,
-    body: RequestBody,
-    limit: AttemptLimit,
-) -> Outgoing:
-    """The outgoing request for a provider that speaks its own format on this endpoint."""
-    if body.parsed is None:
-        raise InvalidRequest(
-            f"Provider {target.adapter.spec.slug} is reached through translation, which needs a JSON body.",
-            code="invalid_body",
-        )
-    try:
-        params = edited_params(body.parsed, target.override_params, target.default_params, target.drop_params)
-        native = translation.request(call, params)
-    except (orjson.JSONEncodeError, RecursionError):
-        raise too_deep() from None
-    headers = _upstream_headers(request, target, streamed=False)
-    # The provider's own content negotiation, not the client's (which was for OpenAI's format).
-    headers.popall("Accept", None)
-    headers["Content-Type"] = "application/json"
-    headers.update(native.headers)
-    url = URL(native.url, encoded=True)
-    slug = target.adapter.spec.slug
-    return Outgoing(slug, url, headers, native.body, limit, target, False, translation, native)
+    upstream_url = URL(prepared.url, encoded=True)
+    return Outgoing(target.adapter.spec.slug, upstream_url, headers, prepared, limit, target)
 
 
 async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResponse | RetryIn | MoveOn:
@@ -205,7 +158,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     attempt_timer = asyncio.timeout_at(limit.ends) if limit.ends is not None else None
     try:
         async with attempt_timer or _NO_DEADLINE, headers_timer or _NO_DEADLINE:
-            await _authorize(request, outgoing)
+            if outgoing.prepared.authorize is not None:
+                await authorize(app, target, outgoing.prepared, outgoing.headers)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
                 request.method,
@@ -287,30 +241,10 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
 
 
 def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
-    if outgoing.translation is not None and outgoing.native is not None:
-        return TranslatingRelay(request, outgoing.provider, outgoing.translation, outgoing.native)
-    return Relay(request, outgoing.provider, chat_chunks=outgoing.chat_chunks)
-
-
-async def _authorize(request: web.Request, outgoing: Outgoing) -> None:
-    """Let the provider add its auth to the final request: the key in its own form, or a signature
-    (SigV4) or token (Vertex, Entra ID) it may have to fetch first."""
-    app = request.app
-    target = outgoing.target
-    check_url = functools.partial(
-        check_custom_host,
-        policy=app[SETTINGS].host_policy,
-        where="The service account's token_uri",
-        param="x-portkey-vertex-service-account-json",
-    )
-    credentials = Credentials(
-        target.api_key, target.options, app[UPSTREAM], check_url, app[CLOUD_AUTH], target.base_url
-    )
-    if outgoing.translation is None or outgoing.native is None:
-        await target.adapter.authorize(outgoing.headers, credentials)
-        return
-    await outgoing.translation.authorize(outgoing.native, credentials)
-    outgoing.headers.update(outgoing.native.headers)
+    prepared = outgoing.prepared
+    if prepared.translation is not None and prepared.native is not None:
+        return TranslatingRelay(request, outgoing.provider, prepared.translation, prepared.native)
+    return Relay(request, outgoing.provider, chat_chunks=prepared.chat_chunks)
 
 
 def _answer_headers(
@@ -345,15 +279,20 @@ async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestB
     return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
 
 
-def _upstream_headers(request: web.Request, target: Target, *, streamed: bool) -> CIMultiDict[str]:
+def _upstream_headers(request: web.Request, target: Target, prepared: PreparedRequest) -> CIMultiDict[str]:
+    """The client headers the gateway forwards, with the provider's prepared ones over them."""
     # The header, when sent, replaces the config's list (Portkey's precedence).
     value = request.headers.get("x-portkey-forward-headers")
     forward = target.forward_headers if value is None else header_names(value)
     headers = upstream_request_headers(request.headers, forward)
     # Said explicitly rather than through skip_auto_headers, which costs ~5 µs a request in aiohttp.
     headers.setdefault("Accept-Encoding", "identity")
-    if not streamed:
+    if isinstance(prepared.body, bytes):
         # aiohttp sets the length of a bytes body itself (it may differ after a rewrite).
         headers.popall("Content-Length", None)
-    headers.update(sent_as_headers(target.options))
+    if prepared.translation is not None:
+        # The provider's own content negotiation, not the client's (which was for OpenAI's format).
+        headers.popall("Accept", None)
+        headers["Content-Type"] = "application/json"
+    headers.update(prepared.headers)
     return headers

@@ -28,13 +28,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import NO_BODY
+from gateway.api.upstream_request import authorize, prepare
 from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
 from gateway.config.settings import RealtimeSettings
 from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import REALTIME as FAMILY
-from gateway.providers.base import UpstreamCall
+from gateway.providers.base import ClientBody
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import NO_DEADLINE
 from gateway.routing.metadata import parse_metadata
@@ -48,18 +49,19 @@ PATH = "/v1/realtime"
 TRY_AGAIN_LATER = 1013
 #: Subprotocols that carry credentials and options (OpenAI's browser convention), by prefix.
 _KEY_PROTOCOL = "openai-insecure-api-key."
-_HEADER_PROTOCOLS = {
-    "openai-organization.": "OpenAI-Organization",
-    "openai-project.": "OpenAI-Project",
+#: They stand for the provider options of the same name (sent as the provider's headers by its
+#: adapter, as ``x-portkey-openai-organization`` would be).
+_OPTION_PROTOCOLS = {
+    "openai-organization.": "x-portkey-openai-organization",
+    "openai-project.": "x-portkey-openai-project",
 }
 _BETA_PROTOCOL = "openai-beta."
+_BETA_OPTION = "x-portkey-openai-beta"
 _QUERY_OPTION = "x-portkey-"
 #: Query parameters never taken as headers: a key in a URL ends up in logs and browser history.
 _NOT_FROM_QUERY = frozenset({"x-portkey-api-key"})
-_OPENAI_HEADERS = (
-    ("x-portkey-openai-organization", "OpenAI-Organization"),
-    ("x-portkey-openai-project", "OpenAI-Project"),
-)
+#: A websocket has no body to prepare.
+_NO_BODY = ClientBody()
 _SCHEMES = {"http": "ws", "https": "wss"}
 
 
@@ -97,7 +99,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     params = {"model": request.query["model"]} if "model" in request.query else {}
     targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path)
     # Everything that can refuse the request itself does so here, as an HTTP error.
-    opener = _Opener([_Connection(target, request, protocols) for target in targets], protocols, settings)
+    opener = _Opener([_Connection(target, request) for target in targets], protocols, settings)
     context = RequestContext(
         request,
         targets,
@@ -195,17 +197,21 @@ def _cancelled_close(session: Session, draining: bool) -> tuple[int, bytes]:
 
 
 class _Connection:
-    """How to reach one target's realtime websocket (built before the upgrade: a target that
-    cannot serve realtime is a 400)."""
+    """How to reach one target's realtime websocket, as its adapter prepares it (built before the
+    upgrade: a target that cannot serve realtime is a 400)."""
 
-    __slots__ = ("headers", "provider", "target", "url")
+    __slots__ = ("headers", "prepared", "provider", "target", "url")
 
-    def __init__(self, target: Target, request: web.Request, protocols: _Protocols) -> None:
+    def __init__(self, target: Target, request: web.Request) -> None:
         target.check_serves(FAMILY)
         self.target = target
         self.provider = target.adapter.spec.slug
-        self.url = _websocket_url(request, target)
-        self.headers = _upstream_headers(request, target, protocols)
+        query = "&".join(_provider_query(request.rel_url.raw_query_string))
+        self.prepared = prepare(target, FAMILY, query, request.headers, _NO_BODY)
+        # Already encoded: the client's raw query, as sent.
+        url = URL(self.prepared.url, encoded=True)
+        self.url = url.with_scheme(_SCHEMES.get(url.scheme, url.scheme))
+        self.headers = _upstream_headers(request, self.prepared.headers)
 
 
 class _Opened(NamedTuple):
@@ -233,6 +239,10 @@ class _Opener:
         settings = self._settings
         try:
             async with asyncio.timeout(settings.open_timeout or None):
+                if connection.prepared.authorize is not None:
+                    await authorize(
+                        context.request.app, attempt.target, connection.prepared, connection.headers
+                    )
                 upstream = await context.request.app[UPSTREAM].ws_connect(
                     connection.url,
                     headers=connection.headers,
@@ -278,12 +288,13 @@ def _close_for(provider: str, status: int, reason: str) -> Refused:
 class _Protocols:
     """The client's subprotocols: credentials taken out, the rest offered to the provider."""
 
-    __slots__ = ("api_key", "beta", "forwarded", "headers")
+    __slots__ = ("api_key", "beta", "forwarded", "options")
 
     def __init__(self, values: list[str]) -> None:
         self.api_key = ""
         self.beta: list[str] = []
-        self.headers: dict[str, str] = {}
+        #: ``x-portkey-<option>`` → value, for the options the subprotocols carry.
+        self.options: dict[str, str] = {}
         forwarded = []
         for protocol in (p.strip() for value in values for p in value.split(",")):
             if protocol.startswith(_KEY_PROTOCOL):
@@ -292,15 +303,17 @@ class _Protocols:
                 # openai-beta.realtime-v1 stands for the header OpenAI-Beta: realtime=v1.
                 name, _, version = protocol[len(_BETA_PROTOCOL) :].rpartition("-")
                 self.beta.append(f"{name}={version}" if name else version)
-            elif header := next((h for p, h in _HEADER_PROTOCOLS.items() if protocol.startswith(p)), None):
-                self.headers[header] = protocol.split(".", 1)[1]
+            elif option := next((o for p, o in _OPTION_PROTOCOLS.items() if protocol.startswith(p)), None):
+                self.options[option] = protocol.split(".", 1)[1]
             elif protocol:
                 forwarded.append(protocol)
         self.forwarded = tuple(forwarded)
 
 
 def _caller_headers(request: web.Request, protocols: _Protocols) -> CIMultiDictProxy[str]:
-    """The request's headers, completed by ``x-portkey-*`` query parameters and a subprotocol key."""
+    """The request's headers, completed by ``x-portkey-*`` query parameters and by what the
+    subprotocols carry: the key, and the options they stand for (over the headers', except a beta
+    flag the client already sends)."""
     headers = CIMultiDict(request.headers)
     for name, value in request.rel_url.query.items():
         lowered = name.lower()
@@ -308,15 +321,10 @@ def _caller_headers(request: web.Request, protocols: _Protocols) -> CIMultiDictP
             headers[lowered] = value
     if protocols.api_key and "Authorization" not in headers and "x-portkey-api-key" not in headers:
         headers["Authorization"] = f"Bearer {protocols.api_key}"
+    headers.update(protocols.options)
+    if protocols.beta and "OpenAI-Beta" not in headers and _BETA_OPTION not in headers:
+        headers[_BETA_OPTION] = ", ".join(protocols.beta)
     return CIMultiDictProxy(headers)
-
-
-def _websocket_url(request: web.Request, target: Target) -> URL:
-    """The provider's realtime URL (``ws``/``wss``), with the client's query minus gateway options."""
-    query = "&".join(_provider_query(request.rel_url.raw_query_string))
-    call = UpstreamCall("realtime", query, target.base_url, target.options, request.headers)
-    url = URL(target.adapter.upstream_url(call), encoded=True)
-    return url.with_scheme(_SCHEMES.get(url.scheme, url.scheme))
 
 
 def _provider_query(raw_query: str) -> Iterator[str]:
@@ -326,15 +334,10 @@ def _provider_query(raw_query: str) -> Iterator[str]:
             yield pair
 
 
-def _upstream_headers(request: web.Request, target: Target, protocols: _Protocols) -> CIMultiDict[str]:
+def _upstream_headers(request: web.Request, provider_headers: dict[str, str]) -> CIMultiDict[str]:
+    """The client headers the gateway forwards (none about a body), with the provider's over them."""
     headers = upstream_request_headers(request.headers)
     for name in ("Content-Type", "Content-Length", "Accept-Encoding"):
         headers.popall(name, None)
-    for ours, theirs in _OPENAI_HEADERS:
-        if value := request.headers.get(ours):
-            headers[theirs] = value
-    headers.update(protocols.headers)
-    if protocols.beta and "OpenAI-Beta" not in headers:
-        headers["OpenAI-Beta"] = ", ".join(protocols.beta)
-    headers.update(target.adapter.auth_headers(target.api_key))
+    headers.update(provider_headers)
     return headers

@@ -12,9 +12,8 @@ given (``x-portkey-azure-ad-token``) or fetched for ``x-portkey-azure-auth-mode`
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import MutableMapping
-from typing import Any
 
 from yarl import URL
 
@@ -22,13 +21,15 @@ from gateway.errors import InvalidRequest
 from gateway.providers.base import (
     AUDIO,
     CHAT,
+    CHAT_CHUNK_ENDPOINTS,
     COMPLETIONS,
     EMBEDDINGS,
     IMAGES,
     REALTIME,
+    ClientBody,
     Credentials,
+    PreparedRequest,
     ProviderSpec,
-    Translation,
     UpstreamCall,
 )
 
@@ -70,7 +71,15 @@ class AzureOpenAI:
     def spec(self) -> ProviderSpec:
         return SPEC
 
-    def upstream_url(self, call: UpstreamCall) -> str:
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        """The auth waits for :func:`_authorize`: an Entra ID token may have to be fetched first."""
+        url = self._url(call)
+        headers: dict[str, str] = {}
+        authorize = functools.partial(_authorize, headers)
+        chat_chunks = call.endpoint in CHAT_CHUNK_ENDPOINTS
+        return PreparedRequest(url, headers, body.payload(), chat_chunks, authorize=authorize)
+
+    def _url(self, call: UpstreamCall) -> str:
         base = call.base_url.rstrip("/") or self._resource_base(call)
         deployment = _checked(call, "azure-deployment-id")
         version = _checked(call, "azure-api-version")
@@ -88,28 +97,6 @@ class AzureOpenAI:
         )
         return _with_query(f"{base}/{path}", call.query, version or DEFAULT_API_VERSION)
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        if not api_key:
-            return {}
-        # A Microsoft Entra ID access token is a JWT and goes as a bearer token; keys go as api-key.
-        if api_key.startswith("eyJ"):
-            return {"Authorization": f"Bearer {api_key}"}
-        return {"api-key": api_key}
-
-    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
-        """An Entra ID token as the bearer token when the options ask for one; else the key."""
-        token = await credentials.cloud.azure.bearer(credentials.options, credentials.base_url)
-        if token is None:
-            headers.update(self.auth_headers(credentials.api_key))
-        else:
-            headers["Authorization"] = f"Bearer {token}"
-
-    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
-        return False
-
-    def translation(self, endpoint: str) -> Translation | None:
-        return None
-
     @staticmethod
     def _resource_base(call: UpstreamCall) -> str:
         resource = _checked(call, "azure-resource-name")
@@ -121,6 +108,19 @@ class AzureOpenAI:
                 code="missing_azure_resource_name",
             )
         return SPEC.base_url.format(resource=resource)
+
+
+async def _authorize(headers: dict[str, str], credentials: Credentials) -> None:
+    """An Entra ID token as the bearer token when the options ask for one; else the key: a
+    Microsoft Entra ID access token (a JWT) as a bearer token, any other key as ``api-key``."""
+    token = await credentials.cloud.azure.bearer(credentials.options, credentials.base_url)
+    key = credentials.api_key
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    elif key.startswith("eyJ"):
+        headers["Authorization"] = f"Bearer {key}"
+    elif key:
+        headers["api-key"] = key
 
 
 def _checked(call: UpstreamCall, option: str) -> str:

@@ -6,9 +6,11 @@ only for real wire differences (see ``azure_openai.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import orjson
 
 if TYPE_CHECKING:
     from aiohttp import ClientSession
@@ -75,6 +77,68 @@ class UpstreamCall:
     #: ``False``: a translated answer keeps the provider's extras as Portkey passes them
     #: (``content_blocks``, raw finish reasons, grounding metadata...); ``True``: OpenAI's fields only.
     strict_open_ai_compliance: bool = True
+    #: The caller's key for this target (``""``: none); never in a repr, so never in a log.
+    api_key: str = field(default="", repr=False)
+
+
+#: The body an adapter sends: the client's bytes, re-encoded JSON, an upload's chunks, or nothing.
+Payload = bytes | AsyncIterable[bytes] | None
+
+#: Endpoints whose streamed answer is OpenAI chat/completions chunks that end in ``[DONE]``.
+CHAT_CHUNK_ENDPOINTS = frozenset({"chat/completions", "completions", "fim/completions"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBody:
+    """The client's body as one target gets it, before the adapter shapes it.
+
+    ``params`` is the JSON object with the config's edits applied (``default_params``,
+    ``override_params``, ``drop_params``): a copy, the adapter's to change. ``raw`` is the client's
+    own bytes while they still say the same (``None`` once the config edited a field: ``params``
+    must then be encoded). ``stream`` is an upload streamed through (no ``params`` then).
+    """
+
+    raw: bytes | None = None
+    params: dict[str, Any] | None = None
+    stream: AsyncIterable[bytes] | None = None
+
+    def payload(self, changed: bool = False) -> Payload:
+        """What to send: the client's bytes, untouched (the hot path: never walked), unless the
+        config or the adapter (``changed``) edited the fields; an upload as it streams.
+        Raises ``orjson.JSONEncodeError`` for fields nested past what orjson writes."""
+        if self.params is None:
+            return self.stream
+        if self.raw is not None and not changed:
+            return self.raw
+        return orjson.dumps(self.params)
+
+
+#: The auth step that needs I/O or the final bytes (a token to fetch, a signature over the URL and
+#: body): it adds the auth to :attr:`PreparedRequest.headers`, just before each attempt.
+Authorize = Callable[["Credentials"], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PreparedRequest:
+    """One whole upstream request, as :meth:`ProviderAdapter.prepare` builds it.
+
+    ``url`` is already encoded (the client's raw path and query, as sent). ``headers`` are the
+    provider's own (option headers, API versions, the key in the provider's form): the gateway
+    adds them over the client headers it forwards. With ``authorize`` set, the auth is not in
+    ``headers`` yet: the gateway awaits ``authorize`` before each attempt (within the attempt's
+    deadline) and then sends ``headers`` as it left them.
+    """
+
+    url: str
+    headers: dict[str, str]
+    body: Payload
+    #: The answer, if a stream, is OpenAI chat/completions chunks that end in ``[DONE]``.
+    chat_chunks: bool = False
+    #: Set when the provider speaks its own format here: how to read its answers, and the
+    #: request it was translated into (its model, its stream translator).
+    translation: Translation | None = None
+    native: NativeRequest | None = None
+    authorize: Authorize | None = None
 
 
 class ProviderAdapter(Protocol):
@@ -86,27 +150,17 @@ class ProviderAdapter(Protocol):
     #: ``x-portkey-<name>`` headers this provider reads (``azure-deployment-id``).
     option_headers: tuple[str, ...]
 
-    def upstream_url(self, call: UpstreamCall) -> str:
-        """The full upstream URL, query string included."""
-
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        """The caller's key in the provider's own form."""
-
-    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
-        """Add the auth of a passed-through request to ``headers``, just before each attempt: the
-        key in the provider's form (``auth_headers``), or a token fetched for the request's options."""
-
-    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
-        """Adapt a parsed JSON body in place; ``True`` when it changed and must be re-encoded."""
-
-    def translation(self, endpoint: str) -> Translation | None:
-        """How the provider serves ``endpoint`` in its own wire format; ``None``: it speaks OpenAI's
-        there, and the bytes pass through (``upstream_url``, ``auth_headers``, ``rewrite_body``)."""
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        """The whole upstream request for ``call``: URL, provider headers, body, its auth (at once,
+        or as :attr:`PreparedRequest.authorize`), and, when the provider speaks its own format
+        there, the translation of its answer. A 400 (:class:`gateway.errors.InvalidRequest`) for
+        what the provider cannot be asked; ``orjson.JSONEncodeError`` or ``RecursionError`` for a
+        body nested past what can be re-encoded."""
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What :meth:`Translation.authorize` and :meth:`ProviderAdapter.authorize` may use."""
+    """What an auth step (:attr:`PreparedRequest.authorize`, :meth:`Translation.authorize`) may use."""
 
     api_key: str
     #: The provider-specific ``x-portkey-<name>`` values (AWS keys, Vertex service account...).

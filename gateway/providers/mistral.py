@@ -9,10 +9,10 @@ completion (or its chunks) and passes through.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from gateway.errors import InvalidRequest
+from gateway.providers.base import UpstreamCall
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
@@ -24,23 +24,21 @@ class MistralAI(OpenAICompatible):
     __slots__ = ()
     option_headers: tuple[str, ...] = (*OPENAI_OPTIONS, FIM_OPTION)
 
-    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
-        renamed = super().rewrite_body(endpoint, body)
+    def _endpoint(self, call: UpstreamCall) -> str:
+        if call.endpoint == "chat/completions" and call.options.get(FIM_OPTION) == "true":
+            return FIM_ENDPOINT
+        return call.endpoint
+
+    def _rewrite(self, endpoint: str, params: dict[str, Any]) -> bool:
+        renamed = super()._rewrite(endpoint, params)
         if endpoint != FIM_ENDPOINT:
             return renamed
-        messages = body.pop("messages", None)
-        if "prompt" not in body:
-            body["prompt"] = _last_user_text(messages)
-        if "max_completion_tokens" in body and "max_tokens" not in body:
-            body["max_tokens"] = body.pop("max_completion_tokens")
+        messages = params.pop("messages", None)
+        if "prompt" not in params:
+            params["prompt"] = _last_user_text(messages)
+        if "max_completion_tokens" in params and "max_tokens" not in params:
+            params["max_tokens"] = params.pop("max_completion_tokens")
         return True
-
-
-def routed_endpoint(endpoint: str, options: Mapping[str, str]) -> str:
-    """The endpoint a request for ``endpoint`` is sent to, given the target's provider options."""
-    if endpoint == "chat/completions" and options.get(FIM_OPTION) == "true":
-        return FIM_ENDPOINT
-    return endpoint
 
 
 def _last_user_text(messages: Any) -> str:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
 from typing import Any
 
-from gateway.providers.base import Credentials, ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import (
+    CHAT_CHUNK_ENDPOINTS,
+    ClientBody,
+    PreparedRequest,
+    ProviderSpec,
+    UpstreamCall,
+)
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
+from gateway.providers.option_headers import sent_as_headers
 
 
 class OpenAICompatible:
-    """Sends the request to ``base_url + "/" + endpoint`` with the key in the row's auth form."""
+    """Sends the request to ``base_url + "/" + endpoint`` with the key in the row's auth form.
+
+    Nothing is left for an auth step: the key is in the prepared headers at once.
+    """
 
     __slots__ = ("_spec",)
     option_headers: tuple[str, ...] = OPENAI_OPTIONS
@@ -22,29 +31,32 @@ class OpenAICompatible:
     def spec(self) -> ProviderSpec:
         return self._spec
 
-    def upstream_url(self, call: UpstreamCall) -> str:
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        endpoint = self._endpoint(call)
         base = (call.base_url or self._spec.base_url).rstrip("/")
-        url = f"{base}/{call.endpoint}"
-        return f"{url}?{call.query}" if call.query else url
+        url = f"{base}/{endpoint}?{call.query}" if call.query else f"{base}/{endpoint}"
+        headers = sent_as_headers(call.options)
+        self._add_key(headers, call.api_key)
+        payload = body.payload(body.params is not None and self._rewrite(endpoint, body.params))
+        return PreparedRequest(url, headers, payload, endpoint in CHAT_CHUNK_ENDPOINTS)
 
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        if not api_key or self._spec.auth == "none":
-            return {}
-        if self._spec.auth == "api-key":
-            return {"api-key": api_key}
-        return {"Authorization": f"Bearer {api_key}"}
+    def _endpoint(self, call: UpstreamCall) -> str:
+        """The endpoint the request is sent to (a provider may route one elsewhere)."""
+        return call.endpoint
 
-    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
-        headers.update(self.auth_headers(credentials.api_key))
-
-    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
-        renames = self._spec.param_renames
+    def _rewrite(self, endpoint: str, params: dict[str, Any]) -> bool:
+        """Rename the fields the catalog row names, in place; ``True`` when one was."""
         changed = False
-        for ours, theirs in renames.items():
-            if ours in body and theirs not in body:
-                body[theirs] = body.pop(ours)
+        for ours, theirs in self._spec.param_renames.items():
+            if ours in params and theirs not in params:
+                params[theirs] = params.pop(ours)
                 changed = True
         return changed
 
-    def translation(self, endpoint: str) -> Translation | None:
-        return None
+    def _add_key(self, headers: dict[str, str], api_key: str) -> None:
+        if not api_key or self._spec.auth == "none":
+            return
+        if self._spec.auth == "api-key":
+            headers["api-key"] = api_key
+        else:
+            headers["Authorization"] = f"Bearer {api_key}"

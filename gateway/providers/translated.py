@@ -6,16 +6,20 @@ clear 400 rather than an OpenAI-format request sent where it cannot be understoo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+import functools
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.providers.base import Credentials, ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import ClientBody, PreparedRequest, ProviderSpec, Translation, UpstreamCall
 
 
 class TranslatedProvider:
+    """Prepares a request through the :class:`Translation` for its endpoint; the translation's
+    ``authorize`` is the auth step (a key header, a token, a SigV4 signature of the final bytes)."""
+
     __slots__ = ("_spec", "_translations", "option_headers")
 
     def __init__(
@@ -33,25 +37,28 @@ class TranslatedProvider:
         return self._spec
 
     def translation(self, endpoint: str) -> Translation | None:
+        """The translation that serves ``endpoint``; ``None``: the provider does not serve it."""
         return self._translations.get(endpoint)
 
-    def upstream_url(self, call: UpstreamCall) -> str:
-        served = ", ".join(f"/v1/{endpoint}" for endpoint in self._translations)
-        raise InvalidRequest(
-            f"Provider {self._spec.slug} is reached through translation and serves {served} only; "
-            f"/v1/{call.endpoint} is not one of them.",
-            param="x-portkey-provider",
-            code="unsupported_endpoint",
-        )
-
-    def auth_headers(self, api_key: str) -> dict[str, str]:
-        return {}
-
-    async def authorize(self, headers: MutableMapping[str, str], credentials: Credentials) -> None:
-        """Nothing: its requests are signed by their :class:`Translation`."""
-
-    def rewrite_body(self, endpoint: str, body: dict[str, Any]) -> bool:
-        return False
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        translation = self._translations.get(call.endpoint)
+        if translation is None:
+            served = ", ".join(f"/v1/{endpoint}" for endpoint in self._translations)
+            raise InvalidRequest(
+                f"Provider {self._spec.slug} is reached through translation and serves {served} only; "
+                f"/v1/{call.endpoint} is not one of them.",
+                param="x-portkey-provider",
+                code="unsupported_endpoint",
+            )
+        if body.params is None:
+            raise InvalidRequest(
+                f"Provider {self._spec.slug} is reached through translation, which needs a JSON body.",
+                code="invalid_body",
+            )
+        native = translation.request(call, body.params)
+        authorize = functools.partial(translation.authorize, native)
+        # The headers are the native request's own: the auth step adds to them.
+        return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
 
 
 def json_object(provider: str, body: bytes) -> dict[str, Any]:

@@ -348,6 +348,24 @@ async def test_browser_sends_key_and_options_as_subprotocols_and_query(
     assert session.query == f"model={MODEL}"
 
 
+async def test_openai_organization_and_project_reach_the_upstream_subprotocols_first(
+    gateway: TestServer, realtime: FakeRealtime
+) -> None:
+    headers = {
+        **provider_headers(realtime),
+        "x-portkey-openai-organization": "org-header",
+        "x-portkey-openai-project": "proj-header",
+    }
+    async with open_session(
+        gateway, headers, subprotocols=[SUBPROTOCOL, "openai-project.proj-browser"]
+    ) as ws:
+        await session_created(ws)
+    session = realtime.last
+    assert session.headers["OpenAI-Organization"] == "org-header"
+    assert session.headers["OpenAI-Project"] == "proj-browser"
+    assert session.offered == [SUBPROTOCOL]
+
+
 async def test_api_key_in_the_query_is_not_taken(gateway: TestServer, realtime: FakeRealtime) -> None:
     # A key in a URL ends up in access logs and browser history: the gateway does not read it there.
     options = f"x-portkey-provider=openai&x-portkey-custom-host={realtime.base_url}&x-portkey-api-key=sk-leak"
