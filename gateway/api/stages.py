@@ -31,7 +31,8 @@ class BeforeStage(Protocol):
 
     async def before(self, context: RequestContext) -> web.StreamResponse | None:
         """``None`` lets the request go on; a response answers it here (a cache HIT), and nothing
-        is attempted. A refusal (a guardrail deny, a limit's 429) raises a ``GatewayError``."""
+        is attempted (nor seen by the after stages, which see attempts: the stage accounts for its
+        own answer). A refusal (a guardrail deny, a limit's 429) raises a ``GatewayError``."""
         ...
 
 
