@@ -11,6 +11,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from aiohttp import ClientSession
 
+    from gateway.api.stages import Stages
     from gateway.config.settings import Settings
     from gateway.middleware.admission import Admission
     from gateway.observability.realtime import RealtimeCounters
@@ -66,6 +67,9 @@ ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
 REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
 #: Per process: Entra ID tokens and assumed AWS roles, cached, with their own session.
 CLOUD_AUTH: web.AppKey[CloudAuth] = web.AppKey("cloud_auth")
+
+#: Per process: the pipeline's before and after stages, chosen from the settings at start-up.
+STAGES: web.AppKey[Stages] = web.AppKey("stages")
 
 #: Per request: the trace id, the caller's or one generated when the caller sent none.
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")

@@ -1,4 +1,5 @@
-"""The handler every OpenAI endpoint goes through: pick the target, send upstream, relay back."""
+"""The handler every OpenAI endpoint goes through: admit, parse, plan, then attempt each target
+(send upstream, relay back) until one answers."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from gateway.api.bodies import (
     read_json_object,
     streamed_body,
 )
+from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -35,7 +37,7 @@ from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, r
 from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
 from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
-from gateway.routing.target import Target, targets_for
+from gateway.routing.target import Target
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
 from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upstream_failure
@@ -77,35 +79,36 @@ async def proxy(
     or timeout failure leaves no next target). Errors before the response starts raise a
     :class:`GatewayError`; after it, they end the response in-band (see ``streaming/relay.py``).
     A client that disconnects cancels this handler, which closes the upstream connection.
+
+    The pipeline, top to bottom (the README's "Architecture"): admit, parse what routing needs,
+    plan, the before stages, then the attempts, each one accounted by the after stages as it ends.
     """
     started = time.perf_counter()
-    state = request.app[STATE]
-    admission = request.app[ADMISSION]
-    admission.admit()
-    task = asyncio.current_task()
-    assert task is not None
-    state.request_started(task)
+    app = request.app
+    task = admit(request)
     body = NO_BODY
     try:
         _check_path(request.rel_url.raw_path)
         body = await _request_body(request, body_kind)
-        metadata = parse_metadata(request.headers.get("x-portkey-metadata"))
-        app = request.app
-        now = asyncio.get_running_loop().time()
-        deadline = request_deadline(request.headers, app[SETTINGS].upstream.request_timeout, now)
-        parsed = body.parsed or {}
-        targets = targets_for(
-            request.headers, metadata, parsed, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path
-        )
-        if body.stream is not None:
-            targets = targets[:1]  # an upload streams through once: there is nothing to resend
-        context = RequestContext(
-            request, targets, family, body, metadata, started, deadline, app[HEALTH], app[SETTINGS].retries
-        )
+        context = _planned(request, body, family, started)
+        for stage in app[STAGES].before:
+            if (answer := await stage.before(context)) is not None:
+                return answer
         return await run_attempts(context, _exchange)
     finally:
-        admission.release_body(body.reserved)
-        state.request_finished(task)
+        release(request, task, body.reserved)
+
+
+def _planned(request: web.Request, body: RequestBody, family: str | None, started: float) -> RequestContext:
+    """Parse what routing needs from the headers and the JSON body, then plan the targets."""
+    headers = request.headers
+    metadata = parse_metadata(headers.get("x-portkey-metadata"))
+    now = asyncio.get_running_loop().time()
+    deadline = request_deadline(headers, request.app[SETTINGS].upstream.request_timeout, now)
+    params = body.parsed or {}
+    return plan(
+        request, headers, metadata, params, family=family, body=body, started=started, deadline=deadline
+    )
 
 
 def _check_path(raw_path: str) -> None:
@@ -226,7 +229,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
             # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
             record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
             record.status = record.status or failure.status
-        app[REQUEST_LOG].submit(record)
+        for stage in app[STAGES].after:
+            stage.finished(context, record)
         attempt.outcome, attempt.first_token_ms = record.outcome, record.first_token_ms
     if failure is not None:
         attempt.failure = failure

@@ -28,8 +28,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import NO_BODY
+from gateway.api.intake import plan, release, track
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import HEALTH, PROVIDERS, REALTIME, REQUEST_LOG, SETTINGS, STATE, UPSTREAM
+from gateway.appkeys import REALTIME, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.config.settings import RealtimeSettings
 from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from gateway.observability.requestlog import RequestRecord
@@ -39,7 +40,7 @@ from gateway.providers.base import ClientBody
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import NO_DEADLINE
 from gateway.routing.metadata import parse_metadata
-from gateway.routing.target import Target, targets_for
+from gateway.routing.target import Target
 from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, Session, bridge, close_both, close_reason
 from gateway.upstream.failures import upstream_failure, websocket_open_timed_out
 from gateway.upstream.headers import upstream_request_headers
@@ -97,30 +98,26 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     headers = _caller_headers(request, protocols)
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     params = {"model": request.query["model"]} if "model" in request.query else {}
-    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], app[HEALTH], request.path)
-    # Everything that can refuse the request itself does so here, as an HTTP error.
-    opener = _Opener([_Connection(target, request) for target in targets], protocols, settings)
-    context = RequestContext(
+    context = plan(
         request,
-        targets,
-        FAMILY,
-        NO_BODY,
+        headers,
         metadata,
-        time.perf_counter(),
-        NO_DEADLINE,
-        app[HEALTH],
-        app[SETTINGS].retries,
+        params,
+        family=FAMILY,
+        body=NO_BODY,
+        started=time.perf_counter(),
+        deadline=NO_DEADLINE,
     )
-    state = app[STATE]
-    task = asyncio.current_task()
-    assert task is not None
-    state.request_started(task)
+    # Everything that can refuse the request itself does so here, as an HTTP error.
+    connections = [_Connection(target, request) for target in context.targets]
+    opener = _Opener(connections, protocols, settings)
+    task = track(request)
     counters.active += 1  # the slot is held from here, so concurrent upgrades cannot overshoot
     try:
         return await _session(context, opener, settings)
     finally:
         counters.active -= 1
-        state.request_finished(task)
+        release(request, task)
 
 
 async def _session(
@@ -173,7 +170,8 @@ async def _session(
         if upstream is not None and not upstream.closed:
             await upstream.close()
         record.duration_ms = (time.perf_counter() - started) * 1000
-        app[REQUEST_LOG].submit(record)
+        for stage in app[STAGES].after:
+            stage.finished(context, record)
     return client
 
 

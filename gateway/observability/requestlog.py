@@ -1,8 +1,9 @@
 """What happened to each request, recorded off the hot path.
 
-The handler drops a :class:`RequestRecord` into a bounded queue (never awaiting, never blocking);
-a background task decodes its usage and writes the access-log line. When the queue is full the
-record is dropped and counted, so a slow log sink can never slow requests down.
+The access log is an after stage (``api/stages.py``, in the pipeline only when ``access_log`` is
+on): each finished attempt's :class:`RequestRecord` goes into a bounded queue (never awaiting,
+never blocking); a background task decodes its usage and writes the access-log line. When the
+queue is full the record is dropped and counted, so a slow log sink can never slow requests down.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway.observability.logging import escaped
 from gateway.observability.usage import token_counts, usage_from_tail
+
+if TYPE_CHECKING:
+    from gateway.routing.attempts import RequestContext
 
 __all__ = [
     "RequestLog",
@@ -55,14 +59,12 @@ class RequestRecord:
 class RequestLog:
     """Bounded queue of finished requests plus the task that writes them."""
 
-    def __init__(self, enabled: bool, size: int = QUEUE_SIZE) -> None:
-        self.enabled = enabled
+    def __init__(self, size: int = QUEUE_SIZE) -> None:
         self.dropped = 0
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(size)
 
-    def submit(self, record: RequestRecord) -> None:
-        if not self.enabled:
-            return
+    def finished(self, context: RequestContext, record: RequestRecord) -> None:
+        """Queue ``record`` for its access-log line (the after stage's call)."""
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:

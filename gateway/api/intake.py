@@ -1,0 +1,74 @@
+"""The first steps of every proxied request, HTTP or realtime: admit it, and plan it.
+
+Admitted, a request counts as in flight (the drain waits for it, admission counts it) until
+:func:`release`. Planned, it is a :class:`RequestContext`: the targets to try, in order, and
+what every later stage reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from gateway.api.bodies import RequestBody
+from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, SETTINGS, STATE
+from gateway.routing.attempts import RequestContext
+from gateway.routing.deadlines import Deadline
+from gateway.routing.target import targets_for
+
+__all__ = [
+    "admit",
+    "plan",
+    "release",
+    "track",
+]
+
+
+def admit(request: web.Request) -> asyncio.Task[Any]:
+    """Raise ``Overloaded`` (a 503 with Retry-After) past the admission budgets; else
+    :func:`track` the request."""
+    request.app[ADMISSION].admit()
+    return track(request)
+
+
+def track(request: web.Request) -> asyncio.Task[Any]:
+    """Count the request in flight until :func:`release` (realtime admits with its own limit)."""
+    task = asyncio.current_task()
+    assert task is not None
+    request.app[STATE].request_started(task)
+    return task
+
+
+def release(request: web.Request, task: asyncio.Task[Any], reserved: int = 0) -> None:
+    """The request is done: its ``reserved`` body bytes (if any) go back to the budget, and it stops
+    counting as in flight."""
+    app = request.app
+    app[ADMISSION].release_body(reserved)
+    app[STATE].request_finished(task)
+
+
+def plan(
+    request: web.Request,
+    headers: CIMultiDictProxy[str],
+    metadata: dict[str, str],
+    params: Mapping[str, Any],
+    *,
+    family: str | None,
+    body: RequestBody,
+    started: float,
+    deadline: Deadline,
+) -> RequestContext:
+    """The request's targets from its ``headers`` (provider, routing config) and the ``params``
+    conditional routing reads: a 400 for a config that names no usable target."""
+    app = request.app
+    health = app[HEALTH]
+    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], health, request.path)
+    if body.stream is not None:
+        targets = targets[:1]  # an upload streams through once: there is nothing to resend
+    return RequestContext(
+        request, targets, family, body, metadata, started, deadline, health, app[SETTINGS].retries
+    )
