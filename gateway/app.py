@@ -35,6 +35,10 @@ from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
 from gateway.upstream.session import create_token_session, create_upstream_session
 
+__all__ = [
+    "create_app",
+]
+
 
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], float] = time.monotonic

@@ -8,6 +8,21 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+__all__ = [
+    "ADMISSION",
+    "CLOUD_AUTH",
+    "HEALTH",
+    "PROVIDERS",
+    "REALTIME",
+    "REQUEST_LOG",
+    "SETTINGS",
+    "STAGES",
+    "STATE",
+    "TRACE_ID",
+    "UPSTREAM",
+    "ServerState",
+]
+
 if TYPE_CHECKING:
     from aiohttp import ClientSession
 
@@ -28,17 +43,24 @@ class ServerState:
 
     draining: bool = False
     _requests: set[asyncio.Task[object]] = field(default_factory=set)
+    #: Of ``_requests``, the realtime sessions: the drain waits for them, admission does not count
+    #: them (they have their own limit, and hours-long sessions must not starve HTTP requests).
+    _sessions: set[asyncio.Task[object]] = field(default_factory=set)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def in_flight(self) -> int:
-        return len(self._requests)
+        """HTTP requests and streams running (realtime sessions left out)."""
+        return len(self._requests) - len(self._sessions)
 
-    def request_started(self, task: asyncio.Task[object]) -> None:
+    def request_started(self, task: asyncio.Task[object], session: bool = False) -> None:
         self._requests.add(task)
+        if session:
+            self._sessions.add(task)
 
     def request_finished(self, task: asyncio.Task[object]) -> None:
         self._requests.discard(task)
+        self._sessions.discard(task)
         if not self._requests:
             self._idle.set()
 

@@ -11,6 +11,10 @@ from gateway.config.settings import LOG_LEVELS, Settings, SettingsError, load_se
 from gateway.providers.registry import ProviderRegistry
 from gateway.server import run
 
+__all__ = [
+    "main",
+]
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(

@@ -9,6 +9,28 @@ from __future__ import annotations
 
 import orjson
 
+__all__ = [
+    "AttemptTimedOut",
+    "AuthenticationFailed",
+    "BodyTimeout",
+    "GatewayError",
+    "InvalidRequest",
+    "MethodNotAllowed",
+    "NotFound",
+    "Overloaded",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "ProviderError",
+    "RequestTimeout",
+    "ServiceUnavailable",
+    "UnsupportedMediaType",
+    "UpstreamBroken",
+    "UpstreamTimeout",
+    "UpstreamUnreachable",
+    "error_body",
+    "provider_error_type",
+]
+
 
 class GatewayError(Exception):
     """An error answered to the client as an OpenAI-style error body with ``status``."""

@@ -27,6 +27,10 @@ from gateway.appkeys import STATE, ServerState
 from gateway.config.settings import ServerSettings, Settings
 from gateway.observability.logging import configure_logging
 
+__all__ = [
+    "run",
+]
+
 logger = logging.getLogger("gateway.server")
 
 #: Seconds a request cancelled at the end of the drain gets to send its in-band error event.

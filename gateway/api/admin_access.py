@@ -14,6 +14,10 @@ from aiohttp import web
 from gateway.appkeys import SETTINGS
 from gateway.errors import AuthenticationFailed, PermissionDenied
 
+__all__ = [
+    "require_admin",
+]
+
 
 def require_admin(request: web.Request) -> None:
     """Return if ``request`` may see gateway state; raise a 401/403 otherwise."""

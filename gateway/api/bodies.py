@@ -19,6 +19,17 @@ from gateway.observability.admission import AdmissionCounters
 from gateway.providers.base import ClientBody
 from gateway.routing.params import changes_body, edited_params
 
+__all__ = [
+    "NO_BODY",
+    "BodyKind",
+    "RequestBody",
+    "StreamedBody",
+    "check_media_type",
+    "read_json_object",
+    "streamed_body",
+    "too_deep",
+]
+
 _NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
 

@@ -7,6 +7,13 @@ from aiohttp import web
 from gateway.api.admin_access import require_admin
 from gateway.appkeys import HEALTH, STATE
 
+__all__ = [
+    "health_targets",
+    "healthz",
+    "readyz",
+    "root",
+]
+
 
 async def root(request: web.Request) -> web.Response:
     """Portkey answers ``GET /`` with a short text; clients probe it to find the gateway."""

@@ -35,11 +35,12 @@ def admit(request: web.Request) -> asyncio.Task[Any]:
     return track(request)
 
 
-def track(request: web.Request) -> asyncio.Task[Any]:
-    """Count the request in flight until :func:`release` (realtime admits with its own limit)."""
+def track(request: web.Request, session: bool = False) -> asyncio.Task[Any]:
+    """Count the request in flight until :func:`release`; a realtime ``session`` is admitted by
+    its own limit and counts for the drain only."""
     task = asyncio.current_task()
     assert task is not None
-    request.app[STATE].request_started(task)
+    request.app[STATE].request_started(task, session)
     return task
 
 

@@ -44,6 +44,10 @@ from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upst
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
 from gateway.upstream.hostguard import has_dot_segments
 
+__all__ = [
+    "proxy",
+]
+
 #: ``asyncio.timeout(None)`` costs ~3 µs a request for nothing.
 _NO_DEADLINE = contextlib.nullcontext()
 

@@ -45,6 +45,11 @@ from gateway.streaming.websocket import GOING_AWAY, INTERNAL_ERROR, Session, bri
 from gateway.upstream.failures import upstream_failure, websocket_open_timed_out
 from gateway.upstream.headers import upstream_request_headers
 
+__all__ = [
+    "PATH",
+    "realtime",
+]
+
 PATH = "/v1/realtime"
 #: The websocket close code for "try again later".
 TRY_AGAIN_LATER = 1013
@@ -111,7 +116,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     # Everything that can refuse the request itself does so here, as an HTTP error.
     connections = [_Connection(target, request) for target in context.targets]
     opener = _Opener(connections, protocols, settings)
-    task = track(request)
+    task = track(request, session=True)
     counters.active += 1  # the slot is held from here, so concurrent upgrades cannot overshoot
     try:
         return await _session(context, opener, settings)

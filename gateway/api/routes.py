@@ -20,6 +20,10 @@ from gateway.api.realtime import PATH as REALTIME_PATH
 from gateway.api.realtime import realtime
 from gateway.errors import MethodNotAllowed
 
+__all__ = [
+    "add_routes",
+]
+
 JSON = BodyKind.JSON
 MULTIPART = BodyKind.MULTIPART
 EITHER = BodyKind.JSON_OR_MULTIPART

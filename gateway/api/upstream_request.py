@@ -20,6 +20,11 @@ from gateway.providers.base import ClientBody, Credentials, PreparedRequest, Ups
 from gateway.routing.target import Target
 from gateway.upstream.hostguard import check_custom_host
 
+__all__ = [
+    "authorize",
+    "prepare",
+]
+
 
 def prepare(
     target: Target, endpoint: str, query: str, client_headers: Mapping[str, str], body: ClientBody

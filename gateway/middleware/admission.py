@@ -3,7 +3,8 @@
 Three budgets, each a setting under ``[limits]``:
 
 - requests in flight (``max_in_flight``): proxied requests and streams until they end, as
-  ``ServerState`` counts them for the drain; realtime sessions have their own limit and are left out;
+  ``ServerState`` counts them; realtime sessions have their own limit (``realtime.max_sessions``)
+  and are left out (the drain still waits for them);
 - event-loop lag (``max_loop_lag``): a timer that should fire every ``_PROBE_INTERVAL`` measures how
   late it runs. A CPU-bound process queues work in its loop, and every admitted request waits its
   turn there, so lag is the queueing delay new work would see. A fixed in-flight cap cannot bound

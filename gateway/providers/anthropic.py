@@ -21,6 +21,15 @@ from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpe
 from gateway.providers.option_headers import ANTHROPIC as ANTHROPIC_OPTIONS
 from gateway.providers.translated import TranslatedProvider
 
+__all__ = [
+    "DEFAULT_MAX_TOKENS",
+    "MessagesStream",
+    "messages_body",
+    "provider",
+    "read_message",
+    "stream_of",
+]
+
 SPEC = ProviderSpec(
     slug="anthropic",
     name="Anthropic",

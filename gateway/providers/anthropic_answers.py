@@ -27,6 +27,11 @@ from gateway.providers.translated import json_object
 from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
+__all__ = [
+    "MessagesStream",
+    "read_message",
+]
+
 _FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",

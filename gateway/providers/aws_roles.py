@@ -23,6 +23,11 @@ from gateway.errors import InvalidRequest, PermissionDenied, UpstreamBroken, Ups
 from gateway.upstream.expiring import Expiring, ExpiringCache
 from gateway.upstream.sigv4 import AwsCredentials, sign
 
+__all__ = [
+    "ASSUMED_ROLE",
+    "AssumedRoles",
+]
+
 ASSUMED_ROLE = "assumedRole"
 SERVICE = "sts"
 SESSION_NAME = "ai-gateway"

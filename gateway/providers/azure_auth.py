@@ -32,6 +32,10 @@ from gateway.errors import (
 )
 from gateway.upstream.expiring import Expiring, ExpiringCache, access_token
 
+__all__ = [
+    "AzureTokens",
+]
+
 MODES = ("entra", "managed", "workload")
 DEFAULT_SCOPE = "https://cognitiveservices.azure.com/.default"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

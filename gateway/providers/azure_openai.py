@@ -33,6 +33,13 @@ from gateway.providers.base import (
     UpstreamCall,
 )
 
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "REALTIME_API_VERSION",
+    "SPEC",
+    "AzureOpenAI",
+]
+
 #: The latest generally available dated version, used with deployment URLs when none is given.
 DEFAULT_API_VERSION = "2024-10-21"
 #: The dated versions that serve realtime are previews; this one is used when none is given.

@@ -12,6 +12,34 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import orjson
 
+__all__ = [
+    "AUDIO",
+    "BATCHES",
+    "CHAT",
+    "CHAT_CHUNK_ENDPOINTS",
+    "COMPLETIONS",
+    "EMBEDDINGS",
+    "FILES",
+    "FINE_TUNING",
+    "IMAGES",
+    "MODELS",
+    "MODERATIONS",
+    "REALTIME",
+    "RERANK",
+    "RESPONSES",
+    "AuthStyle",
+    "ClientBody",
+    "Credentials",
+    "NativeRequest",
+    "Payload",
+    "PreparedRequest",
+    "ProviderAdapter",
+    "ProviderSpec",
+    "StreamTranslator",
+    "Translation",
+    "UpstreamCall",
+]
+
 if TYPE_CHECKING:
     from aiohttp import ClientSession
 

@@ -39,6 +39,12 @@ from gateway.providers.openai_format import EmbeddingsRequest
 from gateway.providers.translated import TranslatedProvider
 from gateway.upstream.sigv4 import AwsCredentials, sign
 
+__all__ = [
+    "BedrockConverse",
+    "converse_body",
+    "provider",
+]
+
 SPEC = ProviderSpec(
     slug=SLUG,
     name="AWS Bedrock",

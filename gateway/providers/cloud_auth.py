@@ -13,6 +13,10 @@ from gateway.config.settings import ProviderSettings, Settings
 from gateway.providers.aws_roles import AssumedRoles
 from gateway.providers.azure_auth import AzureTokens
 
+__all__ = [
+    "CloudAuth",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class CloudAuth:

@@ -22,6 +22,10 @@ from gateway.providers.cohere_answers import SLUG, ChatStream, read_chat, read_e
 from gateway.providers.openai_format import tool_call
 from gateway.providers.translated import TranslatedProvider
 
+__all__ = [
+    "provider",
+]
+
 SPEC = ProviderSpec(
     slug=SLUG,
     name="Cohere",

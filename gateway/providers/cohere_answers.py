@@ -32,6 +32,14 @@ from gateway.providers.translated import json_object
 from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
+__all__ = [
+    "SLUG",
+    "ChatStream",
+    "read_chat",
+    "read_embeddings",
+    "read_error",
+]
+
 SLUG = "cohere"
 _FINISH_REASONS = {
     "COMPLETE": "stop",

@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = [
+    "finish_reason",
+    "stream_block",
+]
+
 
 def finish_reason(raw: object, mapped: str, strict: bool) -> str:
     """``mapped`` (OpenAI's reason) when strict; else the provider's own reason as it sent it

@@ -38,6 +38,15 @@ from gateway.providers.openai_format import (
 )
 from gateway.providers.translated import TranslatedProvider, json_object
 
+__all__ = [
+    "EMBEDDING_PARAMS",
+    "content_body",
+    "method",
+    "model_id",
+    "provider",
+    "stream_of",
+]
+
 SPEC = ProviderSpec(
     slug="google",
     name="Google Gemini",

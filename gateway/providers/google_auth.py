@@ -24,6 +24,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from gateway.errors import AuthenticationFailed, InvalidRequest, UpstreamBroken, UpstreamUnreachable
 from gateway.upstream.expiring import Expiring, ExpiringCache, access_token, remember
 
+__all__ = [
+    "DEFAULT_TOKEN_URI",
+    "GRANT_TYPE",
+    "PARAM",
+    "SCOPE",
+    "ServiceAccountTokens",
+]
+
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 PARAM = "x-portkey-vertex-service-account-json"

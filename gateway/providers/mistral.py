@@ -16,6 +16,10 @@ from gateway.providers.base import UpstreamCall
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
+__all__ = [
+    "MistralAI",
+]
+
 FIM_OPTION = "mistral-fim-completion"
 FIM_ENDPOINT = "fim/completions"
 

@@ -14,6 +14,10 @@ from gateway.providers.base import (
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 from gateway.providers.option_headers import sent_as_headers
 
+__all__ = [
+    "OpenAICompatible",
+]
+
 
 class OpenAICompatible:
     """Sends the request to ``base_url + "/" + endpoint`` with the key in the row's auth form.

@@ -17,6 +17,33 @@ import orjson
 
 from gateway.errors import InvalidRequest
 
+__all__ = [
+    "TurnOf",
+    "check_params",
+    "conversation",
+    "dimensions",
+    "embedding_inputs",
+    "encoding_format",
+    "image_of",
+    "include_usage",
+    "is_stream",
+    "json_schema",
+    "max_tokens",
+    "messages",
+    "model",
+    "parts_of",
+    "refuse",
+    "single_choice",
+    "stop_sequences",
+    "text_of",
+    "thinking",
+    "thinking_blocks_of",
+    "thinking_budget",
+    "tool_calls_of",
+    "tool_choice",
+    "tools",
+]
+
 #: Parameters no translation needs to carry: they steer only the client or the gateway.
 HANDLED_HERE = frozenset({"model", "messages", "stream", "stream_options"})
 

@@ -13,6 +13,10 @@ from gateway.providers.catalog import PROVIDERS
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 
+__all__ = [
+    "ProviderRegistry",
+]
+
 
 class ProviderRegistry:
     __slots__ = ("_adapters",)

@@ -15,6 +15,11 @@ import orjson
 from gateway.errors import InvalidRequest, ProviderError
 from gateway.providers.base import ClientBody, PreparedRequest, ProviderSpec, Translation, UpstreamCall
 
+__all__ = [
+    "TranslatedProvider",
+    "json_object",
+]
+
 
 class TranslatedProvider:
     """Prepares a request through the :class:`Translation` for its endpoint; the translation's

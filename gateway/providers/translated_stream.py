@@ -17,6 +17,10 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from gateway.providers.openai_format import ChunkWriter
 
+__all__ = [
+    "TranslatedStream",
+]
+
 _Event = TypeVar("_Event")
 _Event_co = TypeVar("_Event_co", covariant=True)
 

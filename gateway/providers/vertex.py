@@ -40,6 +40,10 @@ from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
 from gateway.providers.translated import TranslatedProvider, json_object
 
+__all__ = [
+    "provider",
+]
+
 SPEC = ProviderSpec(
     slug="vertex-ai",
     name="Google Vertex AI",

@@ -25,6 +25,11 @@ from gateway.routing.identity import TargetIdentity, target_identity
 from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
+__all__ = [
+    "Target",
+    "targets_for",
+]
+
 _NO_PROVIDER_SETTINGS = ProviderSettings()
 NO_RETRY = Retry()
 _HF_BASE_URL = "x-portkey-huggingface-base-url"

@@ -21,6 +21,12 @@ from multidict import CIMultiDict
 from gateway.errors import GatewayError, UpstreamBroken, UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 
+__all__ = [
+    "SMALL_BODY",
+    "ClientGone",
+    "Relay",
+]
+
 #: A final chunk's ``"finish_reason": "stop"`` (earlier chunks carry ``null``).
 _FINISHED = re.compile(rb'"finish_reason"\s*:\s*"')
 

@@ -23,6 +23,10 @@ from gateway.observability.usage import TAIL_BYTES
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation
 from gateway.streaming.relay import ClientGone, Relay
 
+__all__ = [
+    "TranslatingRelay",
+]
+
 #: The provider's framing headers describe its body, not ours.
 _NOT_OURS = ("Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding")
 

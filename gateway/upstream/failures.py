@@ -36,6 +36,14 @@ from gateway.errors import (
 )
 from gateway.upstream.hostpolicy import AddressRefused
 
+__all__ = [
+    "RedirectRefused",
+    "attempt_timed_out",
+    "headers_timed_out",
+    "upstream_failure",
+    "websocket_open_timed_out",
+]
+
 if TYPE_CHECKING:
     from gateway.routing.deadlines import AttemptLimit
 

@@ -27,7 +27,7 @@ def create_upstream_session(settings: Settings) -> ClientSession:
       back as they were sent, ``Content-Encoding`` and all;
     - a request without Accept-Encoding goes with ``identity`` (``api/proxy.py``), so aiohttp's
       default ``gzip, deflate`` never makes an upstream compress for a client that did not ask;
-    - connect and idle timeouts always on; the total deadline is per request (``api/proxy.py``);
+    - connect and idle timeouts always on; the total deadline is per request (``routing/attempts.py``);
     - every address dialled passes the SSRF guard (``upstream/hostguard.py``), and no redirect is
       ever followed: its target was never checked (``ws_connect`` has no ``allow_redirects``, so
       the session refuses them all; other callers pass ``allow_redirects=False`` and get the 3xx).

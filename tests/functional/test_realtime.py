@@ -30,6 +30,7 @@ from websockets.frames import Close
 from gateway.appkeys import REALTIME, REQUEST_LOG
 from gateway.providers.azure_openai import REALTIME_API_VERSION
 from tests.conftest import GatewayFactory, fixtures_present, settings_with
+from tests.fake_provider import FakeProvider
 from tests.functional.fake_realtime import (
     FROM_CLIENT,
     FROM_SERVER,
@@ -440,6 +441,36 @@ async def test_session_limit_refuses_upgrades_with_503_until_a_session_ends(
             assert counters.active == 2
     await wait_until(lambda: counters.active == 0)
     assert (counters.opened, counters.refused, counters.failed) == (3, 1, 0)
+
+
+async def test_open_sessions_never_use_up_the_http_in_flight_budget(
+    make_gateway: GatewayFactory, realtime: FakeRealtime, fake: FakeProvider
+) -> None:
+    # Hours-long sessions have their own limit: were they counted as requests in flight, a few
+    # callers holding sessions open would have every HTTP request of every other caller shed.
+    server = await make_gateway(settings_with(limits={"max_in_flight": 1}))
+
+    async def answer(request: web.Request, received: object) -> web.Response:
+        return web.json_response(CHAT_ANSWER)
+
+    fake.on("POST", "/v1/chat/completions", answer)
+    chat = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": fake.base_url,
+        "Authorization": "Bearer k",
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(2):
+            await session_created(
+                await stack.enter_async_context(open_session(server, provider_headers(realtime)))
+            )
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
+            async with http.post(url, json={"model": "m", "messages": []}, headers=chat) as response:
+                assert response.status == 200, await response.text()
+
+
+CHAT_ANSWER = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m", "choices": []}
 
 
 async def wait_until(check: Callable[[], bool]) -> None:
