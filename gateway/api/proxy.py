@@ -149,24 +149,19 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     is. Every attempt is recorded.
     """
     request = context.request
-    outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
-    started = context.started
-    metadata = context.metadata
     app = request.app
-    target = outgoing.target
-    record = RequestRecord(request.method, request.path, outgoing.provider, trace_id(request), metadata)
+    outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
+    record = RequestRecord(
+        request.method, request.path, outgoing.provider, trace_id(request), context.metadata
+    )
     relay = _relay(request, outgoing)
-    sent = received = started
+    timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
+    sent = received = context.started
     failure: GatewayError | None = None
-    deadline_passed = False
-    headers_wait = app[SETTINGS].upstream.headers_timeout
-    headers_timer = asyncio.timeout(headers_wait) if headers_wait else None
-    limit = outgoing.limit
-    attempt_timer = asyncio.timeout_at(limit.ends) if limit.ends is not None else None
     try:
-        async with attempt_timer or _NO_DEADLINE, headers_timer or _NO_DEADLINE:
+        async with timers.attempt or _NO_DEADLINE, timers.headers or _NO_DEADLINE:
             if outgoing.prepared.authorize is not None:
-                await authorize(app, target, outgoing.prepared, outgoing.headers)
+                await authorize(app, outgoing.target, outgoing.prepared, outgoing.headers)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
                 request.method,
@@ -175,22 +170,15 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 data=outgoing.body,
                 allow_redirects=False,
             ) as upstream:
-                if headers_timer is not None:
-                    headers_timer.reschedule(None)  # that layer is done: the headers came
+                if timers.headers is not None:
+                    timers.headers.reschedule(None)  # that layer is done: the headers came
                 received = time.perf_counter()
                 record.status = attempt.status = upstream.status
-                instead = attempt.instead(upstream.status, upstream.headers)
-                refusal = None
-                if (
-                    isinstance(instead, MoveOn)
-                    and upstream.status == REFUSAL_STATUS
-                    and not target.move_on_named
-                ):
-                    refusal = await read_refusal(upstream)
-                if instead is not None and refusal is None:
+                instead, refusal = await _instead_of_relaying(upstream, attempt)
+                if instead is not None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
                     return instead
-                gateway_s = sent - started + time.perf_counter() - received
+                gateway_s = sent - context.started + time.perf_counter() - received
                 headers = _answer_headers(upstream.headers, outgoing, attempt, gateway_s, received - sent)
                 await relay.start(
                     upstream,
@@ -212,40 +200,81 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
             await relay.fail(ServiceUnavailable("The gateway shut down before the response was complete."))
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
-        if attempt_timer is not None and attempt_timer.expired():
-            failure = attempt_timed_out(limit, outgoing.provider, target.config_path)
-            deadline_passed = limit.request_timeout is None
-        elif headers_timer is not None and headers_timer.expired():
-            failure = headers_timed_out(outgoing.provider, headers_wait)
-        else:
-            upload = outgoing.body.failure if isinstance(outgoing.body, StreamedBody) else None
-            failure = upstream_failure(
-                upload or exc,
-                outgoing.provider,
-                idle_timeout=app[SETTINGS].upstream.idle_timeout,
-                host_param=target.host_param,
-            )
+        failure = _failure_of(exc, timers, outgoing, app[SETTINGS].upstream.idle_timeout)
     finally:
-        record.duration_ms = (time.perf_counter() - started) * 1000
+        record.duration_ms = (time.perf_counter() - context.started) * 1000
         record.upstream_ms = (received - sent) * 1000
         record.tail = relay.tail
-        if failure is not None:
-            # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
-            record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
-            record.status = record.status or failure.status
-        for stage in app[STAGES].after:
-            stage.finished(context, record)
-        attempt.outcome, attempt.first_token_ms = record.outcome, record.first_token_ms
-    if failure is not None:
-        attempt.failure = failure
-        if not relay.committed:
-            instead_of_failing = None if deadline_passed else attempt.after(failure)
-            if instead_of_failing is None:
-                raise failure
-            return instead_of_failing
+        _account(context, attempt, record, failure)
+    if failure is None:
+        assert relay.response is not None
+        return relay.response
+    if relay.committed:
         await relay.fail(failure)
-    assert relay.response is not None
-    return relay.response
+        assert relay.response is not None
+        return relay.response
+    # Past the request's own deadline nothing more is tried (a per-attempt timeout may be).
+    deadline_passed = timers.attempt_expired() and outgoing.limit.request_timeout is None
+    instead_of_failing = None if deadline_passed else attempt.after(failure)
+    if instead_of_failing is None:
+        raise failure
+    return instead_of_failing
+
+
+class _Timers:
+    """One attempt's clocks: its deadline (the config's ``request_timeout`` or the request's own)
+    and, if set, ``upstream.headers_timeout`` for the response headers."""
+
+    __slots__ = ("attempt", "headers", "headers_wait")
+
+    def __init__(self, headers_wait: float, limit: AttemptLimit) -> None:
+        self.headers_wait = headers_wait
+        self.headers = asyncio.timeout(headers_wait) if headers_wait else None
+        self.attempt = asyncio.timeout_at(limit.ends) if limit.ends is not None else None
+
+    def attempt_expired(self) -> bool:
+        return self.attempt is not None and self.attempt.expired()
+
+
+async def _instead_of_relaying(
+    upstream: aiohttp.ClientResponse, attempt: Attempt
+) -> tuple[RetryIn | MoveOn | None, bytes | None]:
+    """What the runner does instead of relaying this answer (``None``: relay it), and the body of a
+    content-policy refusal already read to tell it apart (relayed as is, never routed around)."""
+    instead = attempt.instead(upstream.status, upstream.headers)
+    if isinstance(instead, MoveOn) and upstream.status == REFUSAL_STATUS and not attempt.target.move_on_named:
+        refusal = await read_refusal(upstream)
+        if refusal is not None:
+            return None, refusal
+    return instead, None
+
+
+def _failure_of(exc: BaseException, timers: _Timers, outgoing: Outgoing, idle_timeout: float) -> GatewayError:
+    """The attempt's failure: its own deadline (a 408), the headers timeout, else what the
+    transport or the provider did (``upstream/failures.py``)."""
+    target = outgoing.target
+    if timers.attempt_expired():
+        return attempt_timed_out(outgoing.limit, outgoing.provider, target.config_path)
+    if timers.headers is not None and timers.headers.expired():
+        return headers_timed_out(outgoing.provider, timers.headers_wait)
+    upload = outgoing.body.failure if isinstance(outgoing.body, StreamedBody) else None
+    return upstream_failure(
+        upload or exc, outgoing.provider, idle_timeout=idle_timeout, host_param=target.host_param
+    )
+
+
+def _account(
+    context: RequestContext, attempt: Attempt, record: RequestRecord, failure: GatewayError | None
+) -> None:
+    """The attempt is over: its record goes to the after stages, its outcome to the runner."""
+    if failure is not None:
+        # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
+        record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"
+        record.status = record.status or failure.status
+        attempt.failure = failure
+    for stage in context.request.app[STAGES].after:
+        stage.finished(context, record)
+    attempt.outcome, attempt.first_token_ms = record.outcome, record.first_token_ms
 
 
 def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
