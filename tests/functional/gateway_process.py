@@ -74,8 +74,8 @@ def worker_pids(supervisor: int) -> set[int]:
     return workers
 
 
-def listening_pids(port: int, candidates: set[int]) -> set[int]:
-    """Which of ``candidates`` hold a socket listening on 127.0.0.1:``port``."""
+def listening_pids(port: int, candidates: set[int], sockets: int = 1) -> set[int]:
+    """Which of ``candidates`` hold at least ``sockets`` sockets listening on 127.0.0.1:``port``."""
     inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
@@ -84,11 +84,12 @@ def listening_pids(port: int, candidates: set[int]) -> set[int]:
     holders = set()
     for pid in candidates:
         with contextlib.suppress(OSError):
+            held = 0
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 match = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
-                if match and match.group(1) in inodes:
-                    holders.add(pid)
-                    break
+                held += bool(match and match.group(1) in inodes)
+            if held >= sockets:
+                holders.add(pid)
     return holders
 
 

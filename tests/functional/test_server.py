@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from openai import AsyncOpenAI
 
+from gateway.config.settings import ServerSettings
 from tests.fake_provider import FakeProvider, Received, Responder
 from tests.functional.gateway_process import (
     GatewayProcess,
@@ -251,12 +252,13 @@ async def test_stream_still_running_past_the_drain_timeout_is_cut_and_the_proces
     await asyncio.wait_for(fake.last.disconnected.wait(), 10)
 
 
-async def workers_listening(supervisor: GatewayProcess, count: int) -> set[int]:
-    """The supervisor's workers once there are ``count`` and each listens on the port."""
+async def workers_listening(supervisor: GatewayProcess, count: int, sockets: int = 1) -> set[int]:
+    """The supervisor's workers once there are ``count`` and each holds ``sockets`` listening sockets
+    on the port."""
 
     def check() -> set[int] | None:
         workers = worker_pids(supervisor.pid)
-        ready = len(workers) == count and listening_pids(supervisor.port, workers) == workers
+        ready = len(workers) == count and listening_pids(supervisor.port, workers, sockets) == workers
         return workers if ready else None
 
     found: set[int] = await eventually(check, 30, f"{count} workers listening on port {supervisor.port}")
@@ -268,13 +270,14 @@ async def test_workers_share_the_port_and_a_killed_worker_is_replaced(spawn: Spa
     env = gateway_env(GATEWAY_MIN_WORKER_UPTIME="0")
     supervisor = spawn("--workers", "2", env=env, port=free_port())
     await supervisor.wait_ready()
-    workers = await workers_listening(supervisor, 2)
+    # Every worker fully started (all its SO_REUSEPORT sockets open) before one is killed.
+    workers = await workers_listening(supervisor, 2, sockets=ServerSettings().listen_sockets)
 
     victim, survivor = sorted(workers)
     os.kill(victim, signal.SIGKILL)
     await eventually(lambda: not is_alive(victim), 10, "the killed worker to be gone")
     for _ in range(20):  # new connections all land on a live worker
-        assert await supervisor.readyz() == 200
+        assert await supervisor.readyz() == 200, supervisor.stderr
     replaced = await workers_listening(supervisor, 2)
     assert survivor in replaced
     assert victim not in replaced
