@@ -13,7 +13,7 @@ import pytest
 
 from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers.gemini_answers import GenerateContentStream, read_response, vectors
-from tests.unit.streams import comparable, deltas, events, translate
+from tests.unit.providers.streams import comparable, deltas, events, translate
 
 COUNTS = {"promptTokenCount": 33, "candidatesTokenCount": 5, "totalTokenCount": 38}
 

@@ -12,7 +12,7 @@ import pytest
 
 from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers.anthropic_answers import MessagesStream, read_message
-from tests.unit.streams import deltas, events, translate
+from tests.unit.providers.streams import deltas, events, translate
 
 
 def sse(payload: dict[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from gateway.errors import ProviderError, UpstreamBroken
 from gateway.providers.base import NativeRequest
 from gateway.providers.cohere_answers import ChatStream, read_chat, read_embeddings, read_error
 from gateway.providers.openai_format import EmbeddingsRequest
-from tests.unit.streams import deltas, events, translate
+from tests.unit.providers.streams import deltas, events, translate
 
 TOKENS = {
     "billed_units": {"input_tokens": 4, "output_tokens": 6},

@@ -27,7 +27,7 @@ from gateway.providers.openai_format import (
     upstream_error,
     usage,
 )
-from tests.unit.streams import events
+from tests.unit.providers.streams import events
 
 # --- usage, tool calls, ids -------------------------------------------------------------------
 

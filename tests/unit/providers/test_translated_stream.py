@@ -22,7 +22,7 @@ from gateway.providers.bedrock_answers import ConverseStream
 from gateway.providers.cohere_answers import ChatStream
 from gateway.providers.gemini_answers import GenerateContentStream
 from gateway.streaming.eventstream import encode_frame
-from tests.unit.streams import comparable, deltas, events, translate
+from tests.unit.providers.streams import comparable, deltas, events, translate
 
 
 def sse(payload: dict[str, Any]) -> bytes:

@@ -18,7 +18,7 @@ from gateway.providers.base import NativeRequest
 from gateway.providers.bedrock_answers import ConverseStream, read_converse, read_embeddings
 from gateway.providers.openai_format import EmbeddingsRequest
 from gateway.streaming.eventstream import encode_frame
-from tests.unit.streams import comparable, deltas, events, translate
+from tests.unit.providers.streams import comparable, deltas, events, translate
 
 USAGE = {"inputTokens": 446, "outputTokens": 55, "totalTokens": 501}
 
