@@ -424,8 +424,9 @@ def _coerce(value: Any, default: Any, path: str) -> Any:
     choices = _CHOICES.get(path)
     if choices is not None and parsed not in choices:
         raise SettingsError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
-    low, high = _RANGES.get(path, (0, 0))
-    if high and not low <= parsed <= high:
+    bounds = _RANGES.get(path)
+    if bounds is not None and isinstance(parsed, int) and not bounds[0] <= parsed <= bounds[1]:
+        low, high = bounds
         raise SettingsError(f"{path}: expected a whole number from {low} to {high}, got {value!r}")
     return parsed
 
