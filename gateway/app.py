@@ -64,7 +64,7 @@ def create_app(
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    app[REQUEST_LOG] = RequestLog()
+    app[REQUEST_LOG] = RequestLog(settings.server.access_log)
     app[STAGES] = _stages(settings, app)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
@@ -78,8 +78,9 @@ def create_app(
 
 def _stages(settings: Settings, app: web.Application) -> Stages:
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
-    nothing per request (the README's "Architecture" says where the coming ones plug in)."""
-    return Stages(after=(app[REQUEST_LOG],) if settings.server.access_log else ())
+    nothing per request (the README's "Architecture" says where the coming ones plug in). The
+    request log is always in: failures are logged whether or not the access log is on."""
+    return Stages(after=(app[REQUEST_LOG],))
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:

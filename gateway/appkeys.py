@@ -10,6 +10,7 @@ from aiohttp import web
 
 __all__ = [
     "ADMISSION",
+    "ATTEMPTED",
     "CLOUD_AUTH",
     "HEALTH",
     "PROVIDERS",
@@ -95,3 +96,6 @@ STAGES: web.AppKey[Stages] = web.AppKey("stages")
 
 #: Per request: the trace id, the caller's or one generated when the caller sent none.
 TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")
+#: Per request: set once an attempt was accounted (its record logged), so the error middleware
+#: does not log the request a second time.
+ATTEMPTED: web.RequestKey[bool] = web.RequestKey("attempted")

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from gateway.config.settings import LOG_LEVELS, Settings, SettingsError, load_settings, replace_server
+from gateway.config.settings import (
+    LOG_LEVELS,
+    MAX_PORT,
+    Settings,
+    SettingsError,
+    environment_variables,
+    load_settings,
+    replace_server,
+)
 from gateway.providers.registry import ProviderRegistry
 from gateway.server import run
 
@@ -15,19 +25,70 @@ __all__ = [
     "main",
 ]
 
+_DISTRIBUTION = "ai-gateway"  # setup.cfg's [metadata] name
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The flags; a bad value (``--port 70000``) exits 2 with argparse's one-line message."""
     parser = argparse.ArgumentParser(
-        prog="gateway", description="OpenAI-compatible AI gateway in front of many LLM providers."
+        prog="gateway",
+        description="OpenAI-compatible AI gateway in front of many LLM providers.",
+        epilog=_environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1; 0.0.0.0 in containers)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 8787)")
-    parser.add_argument("--workers", type=int, help="processes sharing the port via SO_REUSEPORT (default 1)")
+    parser.add_argument("--port", type=_whole(1, MAX_PORT), help="port to listen on (default 8787)")
+    parser.add_argument(
+        "--workers", type=_whole(1, 1024), help="processes sharing the port via SO_REUSEPORT (default 1)"
+    )
     parser.add_argument("--config", default=os.environ.get("GATEWAY_CONFIG"), help="settings file (TOML)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, help="default info")
     parser.add_argument("--access-log", action="store_true", default=None, help="log one line per request")
-    parser.add_argument("--drain-timeout", type=float, help="seconds in-flight requests get after SIGTERM")
+    parser.add_argument("--drain-timeout", type=_seconds, help="seconds in-flight requests get after SIGTERM")
     return parser.parse_args(argv)
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version(_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def _environment_help() -> str:
+    """The ``GATEWAY_*`` variables, generated from the settings classes so none is left out."""
+    rows = [("GATEWAY_CONFIG", "the settings file, as --config", "")]
+    rows += [
+        (name, setting, f"default {default}" if default else "")
+        for name, setting, default in environment_variables()
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    lines = [f"  {name:<{width}}  {setting}  {default}".rstrip() for name, setting, default in rows]
+    return "environment variables (over the settings file, under the flags):\n" + "\n".join(lines)
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of seconds, got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from gateway.api.bodies import (
 )
 from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, ATTEMPTED, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -156,7 +156,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     )
     relay = _relay(request, outgoing)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
-    sent = received = context.started
+    sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
     try:
         async with timers.attempt or _NO_DEADLINE, timers.headers or _NO_DEADLINE:
@@ -203,7 +203,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         failure = _failure_of(exc, timers, outgoing, app[SETTINGS].upstream.idle_timeout)
     finally:
         record.duration_ms = (time.perf_counter() - context.started) * 1000
-        record.upstream_ms = (received - sent) * 1000
+        record.upstream_ms = _upstream_ms(sent, received)
         record.tail = relay.tail
         _account(context, attempt, record, failure)
     if failure is None:
@@ -219,6 +219,13 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     if instead_of_failing is None:
         raise failure
     return instead_of_failing
+
+
+def _upstream_ms(sent: float, received: float) -> float:
+    """Sending to the response headers, or to now when none came (a failure); 0 if nothing was sent."""
+    if not sent:
+        return 0.0
+    return ((received or time.perf_counter()) - sent) * 1000
 
 
 class _Timers:
@@ -267,6 +274,7 @@ def _account(
     context: RequestContext, attempt: Attempt, record: RequestRecord, failure: GatewayError | None
 ) -> None:
     """The attempt is over: its record goes to the after stages, its outcome to the runner."""
+    context.request[ATTEMPTED] = True  # the error middleware logs no second line for this request
     if failure is not None:
         # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
         record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"

@@ -25,6 +25,7 @@ from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, pa
 
 __all__ = [
     "LOG_LEVELS",
+    "MAX_PORT",
     "BreakerSettings",
     "CustomHostSettings",
     "LimitSettings",
@@ -35,6 +36,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "UpstreamSettings",
+    "environment_variables",
     "load_settings",
     "replace_server",
 ]
@@ -407,6 +409,9 @@ _EXPECTED = {
     dict: "a table of strings",
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"server.log_level": LOG_LEVELS}
+MAX_PORT = 65535
+#: Whole numbers with bounds of their own (inclusive).
+_RANGES: dict[str, tuple[int, int]] = {"server.port": (1, MAX_PORT), "server.workers": (1, 1024)}
 
 
 def _coerce(value: Any, default: Any, path: str) -> Any:
@@ -419,6 +424,10 @@ def _coerce(value: Any, default: Any, path: str) -> Any:
     choices = _CHOICES.get(path)
     if choices is not None and parsed not in choices:
         raise SettingsError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
+    bounds = _RANGES.get(path)
+    if bounds is not None and isinstance(parsed, int) and not bounds[0] <= parsed <= bounds[1]:
+        low, high = bounds
+        raise SettingsError(f"{path}: expected a whole number from {low} to {high}, got {value!r}")
     return parsed
 
 
@@ -439,10 +448,28 @@ def _expand_env(value: Any, environ: Mapping[str, str], path: str) -> Any:
     return value
 
 
-def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+def environment_variables() -> list[tuple[str, str, str]]:
+    """Every ``GATEWAY_*`` variable: its name, the setting it overrides (``server.port``) and that
+    setting's default, from the settings classes themselves (``--help`` lists them)."""
+    names = []
     for section, cls in _SECTIONS.items():
         prefix = "GATEWAY_" if section == "server" else f"GATEWAY_{section.upper()}_"
+        defaults = cls()
         for f in dataclasses.fields(cls):
-            name = prefix + f.name.upper()
-            if name in environ:
-                raw.setdefault(section, {})[f.name] = environ[name]
+            names.append((prefix + f.name.upper(), f"{section}.{f.name}", _shown(getattr(defaults, f.name))))
+    return names
+
+
+def _shown(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, tuple):
+        return ",".join(default)
+    return str(default) if default != {} else ""
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, setting, _ in environment_variables():
+        if name in environ:
+            section, key = setting.split(".")
+            raw.setdefault(section, {})[key] = environ[name]

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from gateway.appkeys import ATTEMPTED, REQUEST_LOG
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
+from gateway.observability.requestlog import RequestRecord
+from gateway.observability.tracing import trace_id
 
 __all__ = [
     "openai_errors",
@@ -16,30 +20,50 @@ __all__ = [
 
 logger = logging.getLogger("gateway.errors")
 
+#: A refused request's provider header, logged as sent (escaped), is cut at this many characters.
+_MAX_PROVIDER = 64
+
 
 @web.middleware
 async def openai_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn exceptions into OpenAI-style error responses; never show a stack trace.
 
     An unexpected exception is logged with its traceback (request headers are never logged,
-    so no key reaches the log) and answered as a generic 500.
+    so no key reaches the log) and answered as a generic 500. An answer no attempt accounted for
+    (the gateway's own refusals: 400, 404, 405, 413, 415, an admission 503) goes to the request log.
     """
+    started = time.perf_counter()
     try:
         return await handler(request)
     except GatewayError as exc:
+        _log_refusal(request, exc.status, "rejected", started)
         if exc.closes_connection:
             return await _respond_and_close(request, exc)
         return _respond(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _respond(_from_http_exception(request, exc))
+        error = _from_http_exception(request, exc)
+        _log_refusal(request, error.status, "rejected", started)
+        return _respond(error)
     except Exception:
         logger.exception("unexpected error on %s %s", escaped(request.method), escaped(request.path))
+        _log_refusal(request, 500, "internal_error", started)
         return web.json_response(
             error_body("The gateway failed to handle this request.", "api_error", None, "internal_error"),
             status=500,
         )
+
+
+def _log_refusal(request: web.Request, status: int, outcome: str, started: float) -> None:
+    """Record an answer the gateway gives itself, unless an attempt's record already told of it."""
+    if request.get(ATTEMPTED):
+        return
+    provider = request.headers.get("x-portkey-provider", "-")[:_MAX_PROVIDER]
+    record = RequestRecord(request.method, request.path, escaped(provider), trace_id(request), {})
+    record.status, record.outcome = status, outcome
+    record.duration_ms = (time.perf_counter() - started) * 1000
+    request.app[REQUEST_LOG].add(record)
 
 
 def _respond(error: GatewayError) -> web.Response:

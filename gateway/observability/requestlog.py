@@ -1,9 +1,12 @@
 """What happened to each request, recorded off the hot path.
 
-The access log is an after stage (``api/stages.py``, in the pipeline only when ``access_log`` is
-on): each finished attempt's :class:`RequestRecord` goes into a bounded queue (never awaiting,
-never blocking); a background task decodes its usage and writes the access-log line. When the
-queue is full the record is dropped and counted, so a slow log sink can never slow requests down.
+The request log is an after stage (``api/stages.py``) and also hears of the requests the gateway
+answers itself (``middleware/errors.py``). A record it has a line for goes into a bounded queue
+(never awaiting, never blocking); a background task decodes its usage and writes the line. When
+the queue is full the record is dropped and counted, so a slow log sink can never slow requests
+down. The lines: with ``access_log`` on, one per attempt and one per request the gateway refused
+before any attempt; and, whatever the settings, one WARNING per failure (a 5xx, or an upstream
+that failed or timed out), so failures show at the default log level.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
 ]
 
 access_logger = logging.getLogger("gateway.access")
+failure_logger = logging.getLogger("gateway.failures")
 
 QUEUE_SIZE = 10_000
 
@@ -44,9 +48,11 @@ class RequestRecord:
     metadata: dict[str, str]
     status: int = 0
     #: ``ok``, ``upstream_error`` (the upstream failed or timed out), ``client_closed``, and for
-    #: config attempts ``retried``, ``fell_back``, ``hedge_lost`` or ``shutdown``.
+    #: config attempts ``retried``, ``fell_back``, ``hedge_lost`` or ``shutdown``; ``rejected``
+    #: when the gateway answered without an attempt, ``internal_error`` for a bug (a 500).
     outcome: str = "ok"
     duration_ms: float = 0.0
+    #: From sending to the upstream's response headers, or to its failure (0 when nothing was sent).
     upstream_ms: float = 0.0
     #: Until the answer was ready to go out: a stream's first chunk, a small body's last byte,
     #: else the headers (0 when it never was). Feeds the ``latency`` load balancing.
@@ -57,14 +63,22 @@ class RequestRecord:
 
 
 class RequestLog:
-    """Bounded queue of finished requests plus the task that writes them."""
+    """Bounded queue of finished requests plus the task that writes them; ``access``: whether
+    every request gets its access-log line (else only failures get their warning)."""
 
-    def __init__(self, size: int = QUEUE_SIZE) -> None:
+    def __init__(self, access: bool, size: int = QUEUE_SIZE) -> None:
+        self.access = access
         self.dropped = 0
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(size)
 
     def finished(self, context: RequestContext, record: RequestRecord) -> None:
-        """Queue ``record`` for its access-log line (the after stage's call)."""
+        """An attempt ended (the after stage's call): :meth:`add` its record."""
+        self.add(record)
+
+    def add(self, record: RequestRecord) -> None:
+        """Queue ``record`` if it gets a line (see the module's docstring); never blocks."""
+        if not (self.access or _failed(record)):
+            return
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
@@ -73,7 +87,10 @@ class RequestLog:
     async def run(self) -> None:
         while True:
             record = await self._queue.get()
-            self._write(record)
+            if _failed(record):
+                _warn(record)
+            if self.access:
+                self._write(record)
             self._queue.task_done()
 
     @staticmethod
@@ -101,6 +118,27 @@ class RequestLog:
     async def flush(self) -> None:
         """Wait until every queued record is written (shutdown, tests)."""
         await self._queue.join()
+
+
+def _failed(record: RequestRecord) -> bool:
+    """A failure the operator must see: a 5xx, or an upstream that failed or timed out. A bug's
+    500 is left out: its traceback is logged already (``middleware/errors.py``)."""
+    if record.outcome == "internal_error":
+        return False
+    return record.status >= 500 or record.outcome == "upstream_error"
+
+
+def _warn(record: RequestRecord) -> None:
+    failure_logger.warning(
+        "%s %s %d provider=%s outcome=%s duration_ms=%.2f trace_id=%s",
+        escaped(record.method),
+        escaped(record.path),
+        record.status,
+        record.provider,
+        record.outcome,
+        record.duration_ms,
+        record.trace_id,
+    )
 
 
 @contextlib.asynccontextmanager
