@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.appkeys import ATTEMPTED, REQUEST_LOG
-from gateway.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge, error_body
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
 from gateway.observability.requestlog import RequestRecord
 from gateway.observability.tracing import trace_id
@@ -36,7 +36,8 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except GatewayError as exc:
-        _log_refusal(request, exc.status, "rejected", started)
+        # A shed is counted, and logged once per 10 s, by admission: one line each would add load.
+        _log_refusal(request, exc.status, "shed" if isinstance(exc, Overloaded) else "rejected", started)
         if exc.closes_connection:
             return await _respond_and_close(request, exc)
         return _respond(exc)

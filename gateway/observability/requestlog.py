@@ -122,8 +122,9 @@ class RequestLog:
 
 def _failed(record: RequestRecord) -> bool:
     """A failure the operator must see: a 5xx, or an upstream that failed or timed out. A bug's
-    500 is left out: its traceback is logged already (``middleware/errors.py``)."""
-    if record.outcome == "internal_error":
+    500 is left out (its traceback is logged already: ``middleware/errors.py``), and so is a shed
+    503 (admission counts sheds and logs them once per 10 s: one line each would add to the load)."""
+    if record.outcome in ("internal_error", "shed"):
         return False
     return record.status >= 500 or record.outcome == "upstream_error"
 
