@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
+# setuptools announces every editable install with an 11-line "Editable installation" notice that reads
+# like an error; only that notice is silenced, every other warning and every error still shows.
+PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet
 
 .PHONY: install install-test run test lint bench clean
 
@@ -11,15 +14,15 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(PIP_INSTALL) -e '.[test,lint]'
 	touch $@
 
 $(VENV)/.installed-bench: setup.cfg pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(PIP_INSTALL) -e '.[bench]'
 	touch $@
 
 install: $(VENV)/.installed

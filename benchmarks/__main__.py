@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tqdm import tqdm
 
-from benchmarks import overload, plots, report, scenarios
+from benchmarks import overload, progress, report, scenarios
 from benchmarks.bench import GATEWAY_HEADERS, Bench, Result, System
 from benchmarks.processes import Child, Layout, LoadWorker, free_port, process_tree, start, wait_port
 from benchmarks.profiles import PROFILES
@@ -55,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="K=V",
         help="header for the target ({mock} = the mock's base URL); adds to or replaces the defaults",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when a target is missed (default: report it and exit 0)",
+    )
     return parser.parse_args(argv)
 
 
@@ -84,7 +88,7 @@ def target_system(args: argparse.Namespace, mock_url: str) -> System:
     )
 
 
-def run_scenarios(bench: Bench, names: tuple[str, ...], bar: tqdm[Any]) -> dict[str, Result]:
+def run_scenarios(bench: Bench, names: tuple[str, ...], bar: progress.Progress) -> dict[str, Result]:
     results: dict[str, Result] = {}
     for name in names:
         bar.set_description(name)
@@ -120,8 +124,11 @@ def warm_up(bench: Bench) -> None:
         bench.run(system, {"concurrency": 8, "duration": 0.5}, "warm-up")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite, write the results, print the targets table; 1 on a missed target with --strict."""
     args = parse_args(argv)
+    if line := progress.missing_extras_line():
+        print(line, file=sys.stderr)
     profile = PROFILES[args.profile]
     out = args.out or Path(__file__).parent / "results" / time.strftime("%Y%m%d-%H%M%S")
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -135,9 +142,20 @@ def main(argv: list[str] | None = None) -> None:
     meta = report.machine(layout, profile, args.target, time.monotonic() - started)
     document = {"meta": meta, "scenarios": results}
     (out / "results.json").write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
-    figures = plots.draw_all(results, out)
+    figures = _draw_plots(results, out)
     (out / "report.md").write_text(report.markdown(document, figures), encoding="utf-8")
+    print(report.terminal_table(results))
     print(f"results: {out}/report.md", file=sys.stderr)
+    missed = report.missed(results)
+    return 1 if args.strict and missed else 0
+
+
+def _draw_plots(results: dict[str, Result], out: Path) -> list[tuple[str, str]]:
+    if not progress.installed("matplotlib"):
+        return []  # said at start, in the missing-extras line
+    from benchmarks import plots
+
+    return plots.draw_all(results, out)
 
 
 def _run_all(
@@ -162,7 +180,8 @@ def _run_all(
     else:
         system = stack.enter_context(gateway(1, mock_url, layout, log_dir))
         start_gateway = lambda workers: gateway(workers, mock_url, layout, log_dir)  # noqa: E731
-    bar = stack.enter_context(tqdm(total=len(names), unit="scenario", file=sys.stderr, dynamic_ncols=True))
+    bar = progress.progress(len(names))
+    stack.callback(bar.close)
     bench = Bench(
         profile, load, direct, system, mock.pid, start_gateway, lambda label: bar.set_postfix_str(label)
     )
@@ -171,4 +190,4 @@ def _run_all(
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""``report.md``: machine and versions, pinning, the targets with pass/miss, one table per scenario."""
+"""``report.md``: machine and versions, pinning, the targets met or missed, one table per scenario."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from benchmarks.processes import Layout
 from benchmarks.profiles import Profile
 
 Document = dict[str, Any]
-_PACKAGES = ("aiohttp", "uvloop", "multidict", "yarl", "orjson", "numpy", "matplotlib")
+_PACKAGES = ("aiohttp", "uvloop", "multidict", "yarl", "orjson", "matplotlib", "tqdm")
 
 
 def machine(layout: Layout, profile: Profile, target: str | None, elapsed: float) -> dict[str, Any]:
@@ -87,13 +87,43 @@ def _header(meta: dict[str, Any]) -> list[str]:
     ]
 
 
-def _targets(results: dict[str, Any]) -> list[str]:
-    lines = ["## Targets", "", "| scenario | target | measured | limit | result |", "|---|---|---:|---:|---|"]
+_COLUMNS = ("scenario", "target", "measured", "limit", "result")
+
+
+def target_rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Every scenario's targets as text cells: scenario, target, measured, limit, met/missed/n/a."""
+    rows = []
     for name, scenario in results.items():
         for t in scenario.get("targets", []):
-            verdict = "n/a" if t["pass"] is None else ("pass" if t["pass"] else "**miss**")
+            verdict = "n/a" if t["pass"] is None else ("met" if t["pass"] else "missed")
             bound = ("≥ " if t["at_least"] else "≤ ") + _fmt(t["limit"])
-            lines.append(f"| {name} | {t['label']} | {_fmt(t['value'])} | {bound} | {verdict} |")
+            rows.append((name, t["label"], _fmt(t["value"]), bound, verdict))
+    return rows
+
+
+def missed(results: dict[str, Any]) -> int:
+    """How many targets were measured and missed (not measured is not missed)."""
+    return sum(row[4] == "missed" for row in target_rows(results))
+
+
+def terminal_table(results: dict[str, Any]) -> str:
+    """The targets as an aligned plain-text table, closed by the count of each result."""
+    rows = target_rows(results)
+    widths = [max(len(row[i]) for row in [_COLUMNS, *rows]) for i in range(len(_COLUMNS))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    counts = {verdict: sum(row[4] == verdict for row in rows) for verdict in ("met", "missed", "n/a")}
+    closing = f"targets: {counts['met']} met, {counts['missed']} missed, {counts['n/a']} not measured"
+    return "\n".join([line(_COLUMNS), line(tuple("-" * w for w in widths)), *map(line, rows), closing])
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    lines = ["## Targets", "", "| scenario | target | measured | limit | result |", "|---|---|---:|---:|---|"]
+    for name, label, value, bound, verdict in target_rows(results):
+        verdict = f"**{verdict}**" if verdict == "missed" else verdict
+        lines.append(f"| {name} | {label} | {value} | {bound} | {verdict} |")
     return [*lines, ""]
 
 
