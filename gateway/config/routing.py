@@ -256,6 +256,8 @@ def _node(raw: Any, path: str, depth: int) -> Node:
     table = _object(raw, path)
     extras.refuse_unsupported(table, path)
     items = _list(table, "targets", path)
+    if not items and "targets" in table:
+        raise _bad(f"{path}.targets", "is empty: list at least one target, or leave 'targets' out")
     if items and depth >= MAX_DEPTH:
         raise _limit(f"{path}: targets nest more than {MAX_DEPTH} levels deep; the limit is {MAX_DEPTH}")
     targets = tuple(_node(item, f"{path}.targets[{i}]", depth + 1) for i, item in enumerate(items))

@@ -278,7 +278,8 @@ _PLATFORM_ENV = (
     ("AWS_SECRET_ACCESS_KEY", "aws", "secret_access_key"),
     ("AWS_SESSION_TOKEN", "aws", "session_token"),
 )
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: ``${VAR}``, or ``${VAR:-default}`` (the default when VAR is unset or empty, as in a shell).
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -435,14 +436,21 @@ def _expand_env(value: Any, environ: Mapping[str, str], path: str) -> Any:
     if isinstance(value, dict):
         return {k: _expand_env(v, environ, f"{path}.{k}" if path else k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_env(v, environ, path) for v in value]
+        return [_expand_env(v, environ, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in environ:
-                raise SettingsError(f"{path}: environment variable {name} is not set")
-            return environ[name]
+            name, default = match.group(1), match.group(2)
+            if environ.get(name):
+                return environ[name]
+            if default is not None:
+                return default
+            if name in environ:
+                return ""
+            raise SettingsError(
+                f"{path}: environment variable {name} is not set; set it (export {name}=...) or give "
+                f"a default in the file: ${{{name}:-default}}"
+            )
 
         return _ENV_REFERENCE.sub(lookup, value)
     return value

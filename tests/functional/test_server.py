@@ -289,6 +289,19 @@ async def test_workers_share_the_port_and_a_killed_worker_is_replaced(spawn: Spa
     assert await supervisor.readyz() is None
 
 
+#: The example settings file the README points new users to.
+EXAMPLE_SETTINGS = Path(__file__).resolve().parents[2] / "deploy" / "gateway.toml"
+
+
+async def test_the_example_settings_file_starts_as_it_is(spawn: Spawn) -> None:
+    # deploy/gateway.toml is what the README points new users to: no variable needs to be set.
+    example = EXAMPLE_SETTINGS
+    env = {name: value for name, value in gateway_env().items() if not name.endswith("_API_KEY")}
+    gateway = spawn("--config", str(example), env=env, port=free_port())
+    await gateway.wait_ready()
+    assert await gateway.readyz() == 200
+
+
 async def test_gateway_port_environment_variable_sets_the_port(spawn: Spawn) -> None:
     port = free_port()
     gateway = spawn(env=gateway_env(GATEWAY_PORT=str(port)), port=port, port_flag=False)

@@ -187,6 +187,47 @@ def test_a_referenced_variable_that_is_set_but_empty_expands_to_empty(write_toml
     assert load_settings(path, environ={"EMPTY": ""}).providers["openai"].api_key == ""
 
 
+def test_a_default_after_colon_dash_stands_in_for_an_unset_or_empty_variable(write_toml: WriteToml) -> None:
+    path = write_toml(
+        '[providers.openai]\napi_key = "${OPENAI_API_KEY:-}"\nbase_url = "${BASE:-http://h:1/v1}"\n'
+    )
+    assert load_settings(path, environ={}).providers["openai"] == ProviderSettings(
+        api_key="", base_url="http://h:1/v1"
+    )
+    assert load_settings(path, environ={"BASE": ""}).providers["openai"].base_url == "http://h:1/v1"
+    set_ = load_settings(path, environ={"OPENAI_API_KEY": "sk-1", "BASE": "http://x/v1"}).providers["openai"]
+    assert set_ == ProviderSettings(api_key="sk-1", base_url="http://x/v1")
+
+
+def test_a_missing_variable_in_a_named_config_names_its_list_index_and_how_to_default_it(
+    write_toml: WriteToml,
+) -> None:
+    path = write_toml(
+        """
+        [configs.resilient]
+        strategy = { mode = "fallback" }
+        targets = [
+          { provider = "openai", api_key = "sk-1" },
+          { provider = "groq", api_key = "${GROQ_API_KEY}" },
+        ]
+        """
+    )
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    message = str(raised.value)
+    assert "configs.resilient.targets[1].api_key" in message
+    assert "GROQ_API_KEY" in message
+    assert "${GROQ_API_KEY:-default}" in message
+
+
+def test_an_empty_targets_list_is_reported_as_empty(write_toml: WriteToml) -> None:
+    path = write_toml("[configs.none]\ntargets = []\n")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert "configs.none" in str(raised.value)
+    assert "targets: is empty" in str(raised.value)
+
+
 def test_providers_table_holds_each_providers_key_and_base_url(write_toml: WriteToml) -> None:
     path = write_toml(
         """
