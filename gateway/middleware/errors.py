@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.appkeys import ATTEMPTED, REQUEST_LOG
+from gateway.appkeys import ATTEMPTED, PROVIDERS, REQUEST_LOG
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
 from gateway.observability.requestlog import RequestRecord
@@ -19,9 +19,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("gateway.errors")
-
-#: A refused request's provider header, logged as sent (escaped), is cut at this many characters.
-_MAX_PROVIDER = 64
 
 
 @web.middleware
@@ -60,8 +57,10 @@ def _log_refusal(request: web.Request, status: int, outcome: str, started: float
     """Record an answer the gateway gives itself, unless an attempt's record already told of it."""
     if request.get(ATTEMPTED):
         return
-    provider = request.headers.get("x-portkey-provider", "-")[:_MAX_PROVIDER]
-    record = RequestRecord(request.method, request.path, escaped(provider), trace_id(request), {})
+    # Only a known slug: a header a caller filled with anything else (a key, by mistake) is not logged.
+    slug = request.headers.get("x-portkey-provider", "").strip()
+    provider = slug if slug in request.app[PROVIDERS] else "-"
+    record = RequestRecord(request.method, request.path, provider, trace_id(request), {})
     record.status, record.outcome = status, outcome
     record.duration_ms = (time.perf_counter() - started) * 1000
     request.app[REQUEST_LOG].add(record)

@@ -19,6 +19,7 @@ __all__ = [
     "CHAT_CHUNK_ENDPOINTS",
     "COMPLETIONS",
     "EMBEDDINGS",
+    "FAMILIES",
     "FILES",
     "FINE_TUNING",
     "IMAGES",
@@ -64,6 +65,11 @@ MODELS = "models"
 MODERATIONS = "moderations"
 RERANK = "rerank"
 REALTIME = "realtime"
+#: Every endpoint family a catalog row may list.
+FAMILIES = frozenset(
+    {CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO, FILES, BATCHES, FINE_TUNING, RESPONSES, MODELS}
+    | {MODERATIONS, RERANK, REALTIME}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,10 @@ __all__ = [
 ]
 
 
+#: Longest unknown provider name an error repeats (the longest slug is well under it).
+_LONGEST_ECHOED = 32
+
+
 class ProviderRegistry:
     __slots__ = ("_adapters",)
 
@@ -50,8 +54,10 @@ class ProviderRegistry:
             return adapter
         close = difflib.get_close_matches(slug.lower(), self._adapters, n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
+        # A slug is short: a long value is more likely a key pasted in the wrong header, not echoed.
+        named = repr(slug) if len(slug) <= _LONGEST_ECHOED else f"({len(slug)} characters)"
         raise InvalidRequest(
-            f"Unknown provider {slug!r} in {where}.{hint} Known providers: "
+            f"Unknown provider {named} in {where}.{hint} Known providers: "
             f"{', '.join(sorted(self._adapters))}.",
             param="x-portkey-config" if where.startswith("config") else "x-portkey-provider",
             code="unknown_provider",

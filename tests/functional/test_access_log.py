@@ -47,7 +47,8 @@ async def test_every_request_the_gateway_refuses_gets_one_access_log_line(
     auth = {"Authorization": f"Bearer {SECRET}"}
     openai = {**auth, "x-portkey-provider": "openai"}
     statuses = [
-        await post(server, "/v1/chat/completions", {**auth, "x-portkey-provider": "opnai"}, json=CHAT),
+        # A key pasted into the provider header by mistake: refused, and never logged.
+        await post(server, "/v1/chat/completions", {**auth, "x-portkey-provider": SECRET}, json=CHAT),
         await post(server, "/nowhere", auth),
         await post(server, "/healthz", auth),  # GET only
         await post(server, "/v1/chat/completions", openai, json={"pad": "x" * 5000}),
@@ -57,7 +58,7 @@ async def test_every_request_the_gateway_refuses_gets_one_access_log_line(
     await server.app[REQUEST_LOG].flush()
     logged = lines(caplog, "gateway.access")
     assert [int(line.split()[2]) for line in logged] == statuses
-    assert logged[0].startswith("POST /v1/chat/completions 400 provider=opnai outcome=rejected")
+    assert logged[0].startswith("POST /v1/chat/completions 400 provider=- outcome=rejected")
     assert logged[1].startswith("POST /nowhere 404 provider=- outcome=rejected")
     for line in logged:
         assert all(value >= 0 for value in figures(line).values())

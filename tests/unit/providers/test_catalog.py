@@ -13,42 +13,10 @@ import re
 import pytest
 from yarl import URL
 
-from gateway.providers.base import (
-    AUDIO,
-    BATCHES,
-    CHAT,
-    COMPLETIONS,
-    EMBEDDINGS,
-    FILES,
-    FINE_TUNING,
-    IMAGES,
-    MODELS,
-    MODERATIONS,
-    REALTIME,
-    RERANK,
-    RESPONSES,
-    ProviderSpec,
-)
+from gateway.providers.base import FAMILIES, ProviderSpec
 from gateway.providers.catalog import PROVIDERS
 from gateway.providers.registry import ProviderRegistry
 
-FAMILIES = frozenset(
-    {
-        AUDIO,
-        BATCHES,
-        CHAT,
-        COMPLETIONS,
-        EMBEDDINGS,
-        FILES,
-        FINE_TUNING,
-        IMAGES,
-        MODELS,
-        MODERATIONS,
-        REALTIME,
-        RERANK,
-        RESPONSES,
-    }
-)
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 FIELD = re.compile(r"[a-z][a-z0-9_]*")
 IDS = [spec.slug for spec in PROVIDERS]

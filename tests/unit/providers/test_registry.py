@@ -1,0 +1,27 @@
+"""gateway/providers/registry.py: the adapter for a slug, or a 400 that helps without echoing keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import InvalidRequest
+from gateway.providers.registry import ProviderRegistry
+
+REGISTRY = ProviderRegistry.default()
+
+
+def test_a_mistyped_slug_is_repeated_with_the_closest_ones() -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        REGISTRY.get("opnai")
+    assert "'opnai'" in raised.value.message
+    assert "Did you mean openai" in raised.value.message
+    assert raised.value.code == "unknown_provider"
+
+
+def test_a_long_value_is_not_repeated_it_may_be_a_key_in_the_wrong_header() -> None:
+    key = "sk-proj-" + "A1b2C3d4" * 8
+    with pytest.raises(InvalidRequest) as raised:
+        REGISTRY.get(key)
+    assert key[:12] not in raised.value.message
+    assert f"({len(key)} characters)" in raised.value.message
+    assert raised.value.param == "x-portkey-provider"
