@@ -7,7 +7,12 @@ ARGS ?=
 # like an error; only that notice is silenced, every other warning and every error still shows.
 PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet
 
-.PHONY: install install-test run test lint bench clean
+.PHONY: install install-test system-packages run test lint bench clean
+
+# Debian packages the tests drive for real: nginx in front of the gateway, and a container engine
+# (podman with runc; mmdebstrap builds the test image's base from Debian's own packages).
+SYSTEM_PACKAGES := nginx podman runc mmdebstrap
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +34,21 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+## Install the Debian packages the tests need (only the missing ones; uses sudo when not root).
+system-packages:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages for the tests:" $$missing; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
 ## Start the gateway on :8787 with embedded defaults (ARGS="--workers 2 --config gateway.toml").
 run: install
 	$(BIN)/gateway $(ARGS)
 
 ## Lint, type-check and run the whole test suite.
-test: install-test lint
+test: install-test system-packages lint
 	$(BIN)/python -m pytest -q
 
 lint: install-test
