@@ -25,6 +25,7 @@ __all__ = [
     "SMALL_BODY",
     "ClientGone",
     "Relay",
+    "stream_response",
 ]
 
 #: A final chunk's ``"finish_reason": "stop"`` (earlier chunks carry ``null``).
@@ -35,6 +36,14 @@ SMALL_BODY = 64 * 1024
 
 #: Reads kept for the tail: enough for a usage event and [DONE] cut into a few pieces.
 _RECENT_READS = 8
+
+
+def stream_response(status: int, reason: str | None, headers: CIMultiDict[str]) -> web.StreamResponse:
+    """A response whose body is written as it arrives, marked so proxies pass each write on."""
+    # nginx with its default proxy_buffering on and gzip on holds a stream's chunks until a buffer
+    # fills (tests/deploy/test_nginx.py); this header turns buffering off for this response alone.
+    headers["X-Accel-Buffering"] = "no"
+    return web.StreamResponse(status=status, reason=reason, headers=headers)
 
 
 class ClientGone(Exception):
@@ -100,7 +109,7 @@ class Relay:
             self._first = await self._first_chunk(upstream, first_chunk_timeout)
         if before_commit is not None:
             before_commit()
-        response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+        response = stream_response(upstream.status, upstream.reason, headers)
         if length is not None:
             response.content_length = length
         self.response = response
