@@ -1,4 +1,4 @@
-"""The providers page (docs/providers.md, linked from the README) must name every provider the gateway accepts."""
+"""The providers page (docs/providers.md, linked from the README) names every provider the gateway accepts."""
 
 from __future__ import annotations
 
