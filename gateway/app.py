@@ -78,7 +78,7 @@ def create_app(
 
 def _stages(settings: Settings, app: web.Application) -> Stages:
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
-    nothing per request (the README's "Architecture" says where the coming ones plug in). The
+    nothing per request (docs/architecture.md says where the coming ones plug in). The
     request log is always in: failures are logged whether or not the access log is on."""
     return Stages(after=(app[REQUEST_LOG],))
 

@@ -117,7 +117,7 @@ def _check_provider_names(settings: Settings) -> None:
     registry = ProviderRegistry.default()
     for slug, provider in settings.providers.items():
         if slug not in registry:
-            raise SettingsError(f"providers.{slug}: unknown provider (the README lists the slugs)")
+            raise SettingsError(f"providers.{slug}: unknown provider (docs/providers.md lists the slugs)")
         known = registry.get(slug).option_headers
         for option in provider.options:
             if option not in known:

@@ -84,7 +84,7 @@ async def proxy(
     :class:`GatewayError`; after it, they end the response in-band (see ``streaming/relay.py``).
     A client that disconnects cancels this handler, which closes the upstream connection.
 
-    The pipeline, top to bottom (the README's "Architecture"): admit, parse what routing needs,
+    The pipeline, top to bottom (docs/architecture.md): admit, parse what routing needs,
     plan, the before stages, then the attempts, each one accounted by the after stages as it ends.
     """
     started = time.perf_counter()

@@ -4,7 +4,7 @@ The handler (``api/proxy.py``) runs admit → parse → plan → the *before* st
 runner; every attempt, as it ends, goes to the *after* stages (``api/realtime.py`` does the same
 for a websocket session). Which stages run is decided once, in ``create_app``, from the settings:
 a stage that is off is not in the tuple, so it costs nothing per request (an empty tuple loops
-zero times). The README's "Architecture" section says where each coming stage plugs in.
+zero times). docs/architecture.md says where each coming stage plugs in.
 """
 
 from __future__ import annotations

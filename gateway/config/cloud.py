@@ -21,7 +21,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AzureSettings:
-    """Microsoft Entra ID tokens for Azure OpenAI (``x-portkey-azure-auth-mode``; README "Azure OpenAI").
+    """Microsoft Entra ID tokens for Azure OpenAI (``x-portkey-azure-auth-mode``; docs/providers.md,
+    "Azure OpenAI").
 
     The endpoints are the operator's, never a caller's: checked at start-up, redirects never followed.
     """
@@ -50,7 +51,8 @@ class AzureSettings:
 
 @dataclass(frozen=True, slots=True)
 class AwsSettings:
-    """STS AssumeRole for Bedrock (``x-portkey-aws-auth-type: assumedRole``; README "Bedrock")."""
+    """STS AssumeRole for Bedrock (``x-portkey-aws-auth-type: assumedRole``; docs/providers.md,
+    "Bedrock assumed roles")."""
 
     #: Callers borrow the gateway's own AWS identity to assume a role: off unless true, and only
     #: for the role ARNs in ``allowed_role_arns`` (exact, or with ``*`` matching any run of characters).

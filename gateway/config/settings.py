@@ -179,7 +179,7 @@ class RealtimeSettings:
 
 @dataclass(frozen=True, slots=True)
 class CustomHostSettings:
-    """Where custom hosts may point (rules in upstream/hostpolicy.py; README "Custom hosts")."""
+    """Where custom hosts may point (rules in upstream/hostpolicy.py; docs/providers.md "Custom hosts")."""
 
     #: Hosts, ``host:port``, addresses and CIDR ranges custom hosts may reach even when internal.
     allow: tuple[str, ...] = ()

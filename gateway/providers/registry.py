@@ -52,7 +52,7 @@ class ProviderRegistry:
         adapter = self._adapters.get(slug) or self._adapters.get(slug.strip().lower())
         if adapter is not None:
             return adapter
-        close = difflib.get_close_matches(slug.lower(), self._adapters, n=3, cutoff=0.6)
+        close = self._closest(slug.strip().lower())
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         # A slug is short: a long value is more likely a key pasted in the wrong header, not echoed.
         named = repr(slug) if len(slug) <= _LONGEST_ECHOED else f"({len(slug)} characters)"
@@ -62,3 +62,10 @@ class ProviderRegistry:
             param="x-portkey-config" if where.startswith("config") else "x-portkey-provider",
             code="unknown_provider",
         )
+
+    def _closest(self, name: str) -> list[str]:
+        """Up to 3 slugs ``name`` may have meant: those it is the first word of (``azure`` for
+        ``azure-openai``: too short a share of the slug for difflib), then difflib's nearest."""
+        words = [slug for slug in self._adapters if slug.startswith(f"{name}-")] if name else []
+        close = difflib.get_close_matches(name, self._adapters, n=3, cutoff=0.6)
+        return list(dict.fromkeys([*words, *close]))[:3]

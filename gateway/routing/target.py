@@ -187,7 +187,7 @@ def _header_provider(headers: CIMultiDictProxy[str], node: Node | None) -> str:
     if node is None:
         message = (
             "Missing x-portkey-provider header: name the provider to call, for example "
-            "'x-portkey-provider: openai' (the README lists every provider), or send a routing "
+            "'x-portkey-provider: openai' (docs/providers.md lists every provider), or send a routing "
             "config in x-portkey-config."
         )
     else:

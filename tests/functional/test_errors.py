@@ -87,6 +87,10 @@ REJECTIONS = [
         {"x-portkey-provider": "opnai"}, hint="Did you mean openai",
     ),
     Rejection(
+        "azure-suggests-azure-openai", 400, BAD_REQUEST, "unknown_provider", "x-portkey-provider",
+        {"x-portkey-provider": "azure"}, hint="Did you mean azure-openai?",
+    ),
+    Rejection(
         "config-without-targets", 400, BAD_REQUEST, "invalid_config", "x-portkey-config",
         {"x-portkey-provider": None, "x-portkey-config": '{"strategy": {"mode": "single"}}'},
         hint="config.targets",
