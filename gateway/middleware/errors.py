@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.appkeys import ATTEMPTED, PROVIDERS, REQUEST_LOG
+from gateway.appkeys import ATTEMPTED, PROVIDERS, REQUEST_LOG, STATE
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
 from gateway.observability.requestlog import RequestRecord
@@ -28,29 +28,36 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
     An unexpected exception is logged with its traceback (request headers are never logged,
     so no key reaches the log) and answered as a generic 500. An answer no attempt accounted for
     (the gateway's own refusals: 400, 404, 405, 413, 415, an admission 503) goes to the request log.
+    While the process drains, every answer closes its connection.
     """
     started = time.perf_counter()
     try:
-        return await handler(request)
+        response = await handler(request)
     except GatewayError as exc:
         # A shed is counted, and logged once per 10 s, by admission: one line each would add load.
         _log_refusal(request, exc.status, "shed" if isinstance(exc, Overloaded) else "rejected", started)
         if exc.closes_connection:
             return await _respond_and_close(request, exc)
-        return _respond(exc)
+        response = _respond(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         error = _from_http_exception(request, exc)
         _log_refusal(request, error.status, "rejected", started)
-        return _respond(error)
+        response = _respond(error)
     except Exception:
         logger.exception("unexpected error on %s %s", escaped(request.method), escaped(request.path))
         _log_refusal(request, 500, "internal_error", started)
-        return web.json_response(
+        response = web.json_response(
             error_body("The gateway failed to handle this request.", "api_error", None, "internal_error"),
             status=500,
         )
+    if request.app[STATE].draining:
+        # Each answer of a draining process ends its connection (``Connection: close`` when not yet
+        # sent), so keep-alive pools (nginx's upstream connections, SDK clients) reconnect elsewhere
+        # instead of sending here until the drain timeout.
+        response.force_close()
+    return response
 
 
 def _log_refusal(request: web.Request, status: int, outcome: str, started: float) -> None:

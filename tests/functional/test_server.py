@@ -218,6 +218,50 @@ async def test_sigterm_drains_an_in_flight_stream_then_exits_cleanly(
     assert await gateway.wait_exit() == 0, gateway.stderr
 
 
+async def test_draining_closes_kept_alive_connections_so_pools_move_elsewhere(spawn: Spawn) -> None:
+    gateway = spawn(port=free_port(), env=gateway_env(GATEWAY_DRAIN_DELAY="2"))
+    await gateway.wait_ready()
+    used = await asyncio.open_connection("127.0.0.1", gateway.port)
+    idle = await asyncio.open_connection("127.0.0.1", gateway.port)
+    try:
+        assert b"connection: close" not in (await raw_get(*used, "/healthz")).lower()
+        gateway.signal(signal.SIGTERM)
+        await eventually(lambda: refused_or_503(gateway.port), 5, "the drain to start")
+        # A request on a kept-alive connection during the drain delay is answered, and told that
+        # the connection ends; then it does.
+        head = await raw_get(*used, "/healthz")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert b"\r\nconnection: close\r\n" in head.lower()
+        assert await asyncio.wait_for(used[0].read(), 5) == b""
+        # A connection left idle is closed once the listener closes (after the 2 s delay).
+        assert await asyncio.wait_for(idle[0].read(), 10) == b""
+    finally:
+        for _, writer in (used, idle):
+            writer.close()
+    assert await gateway.wait_exit() == 0, gateway.stderr
+
+
+async def raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
+    """``GET path`` on a raw HTTP/1.1 connection: the response head (the small body is read too)."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+    await asyncio.wait_for(reader.readexactly(length), 10)
+    return head
+
+
+async def refused_or_503(port: int) -> bool:
+    """Whether the gateway on ``port`` has started draining (/readyz 503 or the listener gone)."""
+    try:
+        connection = await KeepAliveConnection.open(port)
+    except ConnectionRefusedError:
+        return True
+    try:
+        return await connection.get("/readyz") == 503
+    finally:
+        await connection.close()
+
+
 async def test_stream_still_running_past_the_drain_timeout_is_cut_and_the_process_exits(
     spawn: Spawn, fake: FakeProvider
 ) -> None:
