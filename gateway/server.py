@@ -1,9 +1,9 @@
 """Running the gateway: uvloop, one event loop per process, SO_REUSEPORT workers, graceful drain.
 
-Drain (SIGTERM or SIGINT): /readyz turns 503 and every answer closes its connection, then after
-``drain_delay`` the listener closes (new connections are refused) and so do idle connections,
-in-flight requests and streams get ``drain_timeout`` seconds to finish, and whatever is left is
-cancelled. With ``--workers N`` a supervisor starts N processes
+Drain (SIGTERM or SIGINT): /readyz turns 503 and every answer closes its connection (keep-alive
+pools reconnect elsewhere), then after ``drain_delay`` the listener closes (new connections are
+refused), in-flight requests and streams get ``drain_timeout`` seconds to finish, and whatever is
+left is cancelled. With ``--workers N`` a supervisor starts N processes
 that share the port, forwards the signal to them, and restarts a worker that dies.
 """
 
@@ -103,10 +103,6 @@ async def _drain(runner: web.AppRunner, state: ServerState, delay: float, drain_
         await asyncio.sleep(delay)
     for site in list(runner.sites):
         await site.stop()
-    # Connections idle now close; busy ones after their current answer (they say so, see
-    # middleware/errors.py): no pool keeps sending here after the listener is gone.
-    if runner.server is not None:
-        runner.server.pre_shutdown()
     if not await _idle_within(state, drain_timeout):
         logger.warning("drain timeout: cancelling %d requests still in flight", state.in_flight)
         state.cancel_all()

@@ -222,7 +222,6 @@ async def test_draining_closes_kept_alive_connections_so_pools_move_elsewhere(sp
     gateway = spawn(port=free_port(), env=gateway_env(GATEWAY_DRAIN_DELAY="2"))
     await gateway.wait_ready()
     used = await asyncio.open_connection("127.0.0.1", gateway.port)
-    idle = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:
         assert b"connection: close" not in (await raw_get(*used, "/healthz")).lower()
         gateway.signal(signal.SIGTERM)
@@ -233,11 +232,8 @@ async def test_draining_closes_kept_alive_connections_so_pools_move_elsewhere(sp
         assert head.startswith(b"HTTP/1.1 200")
         assert b"\r\nconnection: close\r\n" in head.lower()
         assert await asyncio.wait_for(used[0].read(), 5) == b""
-        # A connection left idle is closed once the listener closes (after the 2 s delay).
-        assert await asyncio.wait_for(idle[0].read(), 10) == b""
     finally:
-        for _, writer in (used, idle):
-            writer.close()
+        used[1].close()
     assert await gateway.wait_exit() == 0, gateway.stderr
 
 
