@@ -16,6 +16,7 @@ from openai import AsyncOpenAI
 from gateway.app import create_app
 from gateway.config.settings import Settings
 from tests.fake_provider import FakeProvider
+from tests.functional.fake_realtime import FakeRealtime
 
 GatewayFactory = Callable[..., Awaitable[TestServer]]
 
@@ -65,6 +66,16 @@ async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakePr
     server = await aiohttp_server(provider.app())
     provider.port = server.port
     return provider
+
+
+@pytest.fixture
+async def realtime(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[FakeRealtime]:
+    """A fake realtime (websocket) provider; sessions still held are released at teardown."""
+    fake = FakeRealtime()
+    server = await aiohttp_server(fake.app())
+    fake.port = server.port or 0
+    yield fake
+    fake.release()
 
 
 def settings_with(**sections: dict[str, Any]) -> Settings:

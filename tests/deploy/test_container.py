@@ -97,6 +97,13 @@ async def wait_for_health(url: str) -> None:
             await asyncio.sleep(0.1)
 
 
+def stream_chat(session: aiohttp.ClientSession, url: str) -> aiohttp.client._RequestContextManager:
+    """A streamed chat request to the gateway at ``url`` (its openai provider is the fake)."""
+    return session.post(
+        f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers={"x-portkey-provider": "openai"}
+    )
+
+
 async def readyz_turns_503(session: aiohttp.ClientSession, url: str) -> bool:
     """Whether /readyz answers 503 within a second of the stop (the drain delay is 1.5 s)."""
     deadline = time.monotonic() + 1
@@ -147,11 +154,7 @@ async def test_the_image_answers_chat_and_streams_read_only_with_its_c_extension
     arrivals: list[float] = []
     async with (
         aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/v1/chat/completions",
-            json={**CHAT, "stream": True},
-            headers={"x-portkey-provider": "openai"},
-        ) as response,
+        stream_chat(session, url) as response,
     ):
         assert response.status == 200
         async for _ in response.content.iter_any():
@@ -206,11 +209,7 @@ async def test_podman_stop_drains_an_in_flight_stream_then_the_container_exits_0
     fake.on("POST", "/v1/chat/completions", paced_stream(GAP))
     async with (
         aiohttp.ClientSession() as session,
-        session.post(
-            f"{url}/v1/chat/completions",
-            json={**CHAT, "stream": True},
-            headers={"x-portkey-provider": "openai"},
-        ) as response,
+        stream_chat(session, url) as response,
     ):
         first = await asyncio.wait_for(response.content.readuntil(b"\n\n"), 10)
         stopping = asyncio.create_task(container.stop(grace=40))

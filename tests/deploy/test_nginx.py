@@ -278,15 +278,6 @@ async def test_stream_arrives_chunk_by_chunk_through_an_nginx_that_buffers_and_c
 # --- realtime ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def realtime(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[FakeRealtime]:
-    fake = FakeRealtime()
-    server = await aiohttp_server(fake.app())
-    fake.port = server.port or 0
-    yield fake
-    fake.release()
-
-
 async def test_realtime_session_bridges_both_ways_through_nginx(nginx: Nginx, realtime: FakeRealtime) -> None:
     url = f"ws://127.0.0.1:{nginx.port}/v1/realtime?model=gpt-realtime"
     async with connect(

@@ -14,7 +14,7 @@ import json
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +53,6 @@ MODEL = "gpt-realtime"
 #: Bound of every wait for a frame or a close: a hung bridge fails the test instead of hanging it.
 WAIT = 10.0
 Data = str | bytes
-
-
-@pytest.fixture
-async def realtime(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[FakeRealtime]:
-    fake = FakeRealtime()
-    server = await aiohttp_server(fake.app())
-    fake.port = server.port or 0
-    yield fake
-    fake.release()
 
 
 def provider_headers(fake: FakeRealtime) -> dict[str, str]:

@@ -224,8 +224,10 @@ async def test_draining_closes_kept_alive_connections_so_pools_move_elsewhere(sp
     used = await asyncio.open_connection("127.0.0.1", gateway.port)
     try:
         assert b"connection: close" not in (await raw_get(*used, "/healthz")).lower()
+        probe = await KeepAliveConnection.open(gateway.port)
         gateway.signal(signal.SIGTERM)
-        await eventually(lambda: refused_or_503(gateway.port), 5, "the drain to start")
+        await eventually(lambda: readyz_is(probe, 503), 5, "the drain to start")
+        await probe.close()
         # A request on a kept-alive connection during the drain delay is answered, and told that
         # the connection ends; then it does.
         head = await raw_get(*used, "/healthz")
@@ -244,18 +246,6 @@ async def raw_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pa
     length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
     await asyncio.wait_for(reader.readexactly(length), 10)
     return head
-
-
-async def refused_or_503(port: int) -> bool:
-    """Whether the gateway on ``port`` has started draining (/readyz 503 or the listener gone)."""
-    try:
-        connection = await KeepAliveConnection.open(port)
-    except ConnectionRefusedError:
-        return True
-    try:
-        return await connection.get("/readyz") == 503
-    finally:
-        await connection.close()
 
 
 async def test_stream_still_running_past_the_drain_timeout_is_cut_and_the_process_exits(
