@@ -35,12 +35,33 @@ def fixtures_present(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without the recordings folder, their replays are dropped at collection, neither run nor
     skipped; with it, a missing recording fails loudly (each module checks its own)."""
-    if fixtures_present(config):
-        return
-    dropped = [item for item in items if item.get_closest_marker("recordings")]
+    if not fixtures_present(config):
+        drop_recording_replays(config, items, lambda item: item.get_closest_marker("recordings") is not None)
+
+
+def drop_recording_replays(
+    config: pytest.Config, items: list[pytest.Item], replays: Callable[[pytest.Item], bool]
+) -> None:
+    """Deselect the ``replays`` among ``items`` (their recordings are absent); the summary says so."""
+    dropped = [item for item in items if replays(item)]
     if dropped:
-        items[:] = [item for item in items if not item.get_closest_marker("recordings")]
+        items[:] = [item for item in items if not replays(item)]
         config.hook.pytest_deselected(items=dropped)
+        config.stash[_NOT_RUN] = config.stash.get(_NOT_RUN, 0) + len(dropped)
+
+
+_NOT_RUN = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say which tests were not run, and why, where the recordings folder is absent."""
+    not_run = config.stash.get(_NOT_RUN, 0)
+    if not_run:
+        terminalreporter.write_line(
+            f"{not_run} tests replaying provider recordings not run: no recordings at "
+            f"{config.getoption('--fixtures-dir')} (CI has them; --fixtures-dir points at a copy)",
+            yellow=True,
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

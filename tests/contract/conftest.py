@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from gateway.config.settings import ProviderSettings
-from tests.conftest import GatewayFactory, settings_with
+from tests.conftest import GatewayFactory, drop_recording_replays, settings_with
 from tests.contract.portkey_world import FAST_RETRIES, Clients
 from tests.contract.recordings import recordings_for
 from tests.fake_provider import FakeProvider
@@ -24,12 +24,8 @@ _NEEDS_RECORDINGS = frozenset({"test_openai_recordings.py"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if recordings_for(config):
-        return
-    dropped = [item for item in items if item.path.name in _NEEDS_RECORDINGS]
-    if dropped:
-        items[:] = [item for item in items if item.path.name not in _NEEDS_RECORDINGS]
-        config.hook.pytest_deselected(items=dropped)
+    if not recordings_for(config):
+        drop_recording_replays(config, items, lambda item: item.path.name in _NEEDS_RECORDINGS)
 
 
 @pytest.fixture
