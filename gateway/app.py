@@ -15,7 +15,7 @@ from gateway.appkeys import (
     HEALTH,
     PROVIDERS,
     REALTIME,
-    REQUEST_LOG,
+    RECORDER,
     SETTINGS,
     STAGES,
     STATE,
@@ -28,7 +28,8 @@ from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
 from gateway.observability.realtime import RealtimeCounters
-from gateway.observability.requestlog import RequestLog, running
+from gateway.observability.recorder import Recorder, running
+from gateway.observability.requestlog import AccessLog
 from gateway.observability.tracing import echo_trace_id
 from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
@@ -64,13 +65,13 @@ def create_app(
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    app[REQUEST_LOG] = RequestLog(settings.server.access_log)
+    app[RECORDER] = Recorder(sinks=(AccessLog(settings.server.access_log),))
     app[STAGES] = _stages(settings, app)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
     app.cleanup_ctx.append(_cloud_auth)
-    app.cleanup_ctx.append(_request_log)
+    app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router)
     return app
@@ -79,8 +80,8 @@ def create_app(
 def _stages(settings: Settings, app: web.Application) -> Stages:
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
     nothing per request (docs/architecture.md says where the coming ones plug in). The
-    request log is always in: failures are logged whether or not the access log is on."""
-    return Stages(after=(app[REQUEST_LOG],))
+    recorder is always in: failures are logged whether or not the access log is on."""
+    return Stages(after=(app[RECORDER],))
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
@@ -103,6 +104,6 @@ async def _admission(app: web.Application) -> AsyncIterator[None]:
     app[ADMISSION].stop()
 
 
-async def _request_log(app: web.Application) -> AsyncIterator[None]:
-    async with running(app[REQUEST_LOG]):
+async def _recorder(app: web.Application) -> AsyncIterator[None]:
+    async with running(app[RECORDER]):
         yield

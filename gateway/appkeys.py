@@ -15,7 +15,7 @@ __all__ = [
     "HEALTH",
     "PROVIDERS",
     "REALTIME",
-    "REQUEST_LOG",
+    "RECORDER",
     "SETTINGS",
     "STAGES",
     "STATE",
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gateway.config.settings import Settings
     from gateway.middleware.admission import Admission
     from gateway.observability.realtime import RealtimeCounters
-    from gateway.observability.requestlog import RequestLog
+    from gateway.observability.recorder import Recorder
     from gateway.providers.cloud_auth import CloudAuth
     from gateway.providers.registry import ProviderRegistry
     from gateway.routing.health import TargetHealth
@@ -80,7 +80,8 @@ class ServerState:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 UPSTREAM: web.AppKey[ClientSession] = web.AppKey("upstream_session")
-REQUEST_LOG: web.AppKey[RequestLog] = web.AppKey("request_log")
+#: Finished records on their way to the access log and the other observers (off the request path).
+RECORDER: web.AppKey[Recorder] = web.AppKey("recorder")
 STATE: web.AppKey[ServerState] = web.AppKey("server_state")
 #: Per process: circuit breaker, in-flight count and latency of every routing target.
 HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")

@@ -30,7 +30,7 @@ from gateway.errors import (
     InvalidRequest,
     ServiceUnavailable,
 )
-from gateway.observability.requestlog import RequestRecord
+from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Payload, PreparedRequest
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
@@ -151,9 +151,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     request = context.request
     app = request.app
     outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
-    record = RequestRecord(
-        request.method, request.path, outgoing.provider, trace_id(request), context.metadata
-    )
+    record = _record(context, outgoing)
     relay = _relay(request, outgoing)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
@@ -179,6 +177,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
                     return instead
                 gateway_s = sent - context.started + time.perf_counter() - received
+                record.gateway_ms = gateway_s * 1000
                 headers = _answer_headers(upstream.headers, outgoing, attempt, gateway_s, received - sent)
                 await relay.start(
                     upstream,
@@ -219,6 +218,24 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     if instead_of_failing is None:
         raise failure
     return instead_of_failing
+
+
+def _record(context: RequestContext, outgoing: Outgoing) -> RequestRecord:
+    """The attempt's record, with what the request already says (the model the target is asked for)."""
+    request = context.request
+    parsed = context.body.parsed or {}
+    model = outgoing.target.override_params.get("model", parsed.get("model"))
+    return RequestRecord(
+        request.method,
+        request.path,
+        outgoing.provider,
+        trace_id(request),
+        context.metadata,
+        family=context.family or "other",
+        model=model if isinstance(model, str) else "",
+        target=outgoing.target.config_path or "",
+        stream=parsed.get("stream") is True,
+    )
 
 
 def _upstream_ms(sent: float, received: float) -> float:

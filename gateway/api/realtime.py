@@ -33,7 +33,7 @@ from gateway.api.upstream_request import authorize, prepare
 from gateway.appkeys import REALTIME, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.config.settings import RealtimeSettings
 from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
-from gateway.observability.requestlog import RequestRecord
+from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import REALTIME as FAMILY
 from gateway.providers.base import ClientBody
@@ -133,7 +133,17 @@ async def _session(
     counters = app[REALTIME]
     started = context.started
     provider = context.targets[0].adapter.spec.slug
-    record = RequestRecord("GET", PATH, provider, trace_id(request), context.metadata, status=101)
+    record = RequestRecord(
+        "GET",
+        PATH,
+        provider,
+        trace_id(request),
+        context.metadata,
+        status=101,
+        family=FAMILY,
+        model=request.query.get("model", ""),
+        stream=True,
+    )
     upstream: ClientWebSocketResponse[bool] | None = None
     refused: Refused | None = None
     session = Session()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from gateway.observability.requestlog import RequestRecord
+    from gateway.observability.record import RequestRecord
     from gateway.routing.attempts import RequestContext
 
 __all__ = [

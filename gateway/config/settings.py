@@ -51,7 +51,7 @@ class ServerSettings:
     port: int = 8787
     workers: int = 1
     log_level: str = "info"
-    #: One line per finished request, written off the hot path (see observability/requestlog.py).
+    #: One line per finished request, written off the hot path (see observability/recorder.py).
     access_log: bool = False
     #: Seconds in-flight requests and streams get to finish after SIGTERM.
     drain_timeout: float = 30.0

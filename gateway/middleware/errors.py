@@ -8,10 +8,10 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.appkeys import ATTEMPTED, PROVIDERS, REQUEST_LOG, STATE
+from gateway.appkeys import ATTEMPTED, PROVIDERS, RECORDER, STATE
 from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge, error_body
 from gateway.observability.logging import escaped
-from gateway.observability.requestlog import RequestRecord
+from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 
 __all__ = [
@@ -70,7 +70,7 @@ def _log_refusal(request: web.Request, status: int, outcome: str, started: float
     record = RequestRecord(request.method, request.path, provider, trace_id(request), {})
     record.status, record.outcome = status, outcome
     record.duration_ms = (time.perf_counter() - started) * 1000
-    request.app[REQUEST_LOG].add(record)
+    request.app[RECORDER].add(record)
 
 
 def _respond(error: GatewayError) -> web.Response:

@@ -22,7 +22,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiohttp's own access log formats every request on the hot path; ours is queued (requestlog).
+    # aiohttp's own access log formats every request on the hot path; ours is queued (recorder).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 

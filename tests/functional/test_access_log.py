@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway.appkeys import REQUEST_LOG
+from gateway.appkeys import RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 from tests.functional.test_headers import closed_port
@@ -55,7 +55,7 @@ async def test_every_request_the_gateway_refuses_gets_one_access_log_line(
         await post(server, "/v1/chat/completions", {**openai, "Content-Type": "text/plain"}, data="hi"),
     ]
     assert statuses == [400, 404, 405, 413, 415]
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     logged = lines(caplog, "gateway.access")
     assert [int(line.split()[2]) for line in logged] == statuses
     assert logged[0].startswith("POST /v1/chat/completions 400 provider=- outcome=rejected")
@@ -76,7 +76,7 @@ async def test_a_failed_upstream_is_logged_once_with_no_negative_duration(
         "x-portkey-custom-host": f"http://127.0.0.1:{closed_port()}/v1",
     }
     assert await post(server, "/v1/chat/completions", headers, json=CHAT) == 502
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     [line] = lines(caplog, "gateway.access")
     assert " 502 provider=openai outcome=upstream_error " in line
     timings = figures(line)
@@ -104,7 +104,7 @@ async def test_failures_get_one_warning_at_the_default_level_and_caller_errors_n
         await post(server, "/v1/chat/completions", {**base, "x-portkey-metadata": "[1]"}, json=CHAT),
     ]
     assert statuses == [502, 503, 400]
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     warned = lines(caplog, "gateway.failures")
     assert len(warned) == 2
     assert warned[0].startswith("POST /v1/chat/completions 502 provider=openai outcome=upstream_error")

@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
 
-from gateway.appkeys import REQUEST_LOG
+from gateway.appkeys import RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 
@@ -450,7 +450,7 @@ async def test_api_key_reaches_neither_logs_nor_error_bodies(
             assert SECRET not in text
             assert "Traceback" not in text
     assert statuses == [400, 400, 401, 504, 502]
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     assert any(record.name == "gateway.access" for record in caplog.records)
     for record in caplog.records:
         assert SECRET not in record.getMessage()

@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.appkeys import REQUEST_LOG
+from gateway.appkeys import RECORDER
 from gateway.middleware.errors import openai_errors
 from gateway.observability.logging import escaped
-from gateway.observability.requestlog import RequestLog
+from gateway.observability.recorder import Recorder
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider
 
@@ -41,7 +41,7 @@ async def test_the_access_log_escapes_line_breaks_in_the_path_and_metadata(
         http.get(aiohttp.client.URL(url, encoded=True), headers=headers) as response,
     ):
         assert response.status < 500  # the fake answers 404: its route does not match a newline
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     [record] = [r for r in caplog.records if r.name == "gateway.access"]
     line = record.getMessage()
     assert one_line(line)
@@ -56,7 +56,7 @@ async def test_the_unexpected_error_log_escapes_the_path(caplog: pytest.LogCaptu
     # The gateway has no failing route to call: a test app's route, behind the gateway's middleware.
     caplog.set_level(logging.ERROR, logger="gateway.errors")
     app = web.Application(middlewares=[openai_errors])
-    app[REQUEST_LOG] = RequestLog(access=False)  # the middleware's, as in the gateway
+    app[RECORDER] = Recorder(sinks=())  # the middleware's, as in the gateway
     app.router.add_get(r"/{tail:[\s\S]*}", broken)  # any character, newlines too
     runner = web.AppRunner(app)
     await runner.setup()

@@ -29,7 +29,7 @@ from openai import (
 )
 from openai.types.chat import ChatCompletionChunk
 
-from gateway.appkeys import REQUEST_LOG
+from gateway.appkeys import RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, sse
 from tests.functional.fake_anthropic import (
@@ -863,7 +863,7 @@ async def test_access_log_counts_the_tokens_anthropic_reported(
         answer = await chat(client, stream=stream)
         if stream:
             await collect(answer)
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     lines = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
     assert "provider=anthropic" in lines[-1]
     assert "prompt_tokens=21 completion_tokens=8" in lines[-1]

@@ -27,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close
 
-from gateway.appkeys import REALTIME, REQUEST_LOG
+from gateway.appkeys import REALTIME, RECORDER
 from gateway.providers.azure_openai import REALTIME_API_VERSION
 from tests.conftest import GatewayFactory, fixtures_present, settings_with
 from tests.fake_provider import FakeProvider
@@ -580,7 +580,7 @@ async def test_access_log_sums_usage_over_the_responses_and_never_shows_the_key(
             await ws.send(control("close", code=1000, reason="done"))
             await close_of(ws)
     await wait_until(lambda: server.app[REALTIME].active == 0)
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     lines = [record.getMessage() for record in caplog.records if record.name == "gateway.access"]
     assert len(lines) == 1
     assert f"GET /v1/realtime 101 provider=openai outcome={closer}_closed" in lines[0]

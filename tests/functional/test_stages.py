@@ -22,9 +22,9 @@ from openai import AsyncOpenAI
 
 from gateway.api.stages import AfterStage, BeforeStage, Stages
 from gateway.app import create_app
-from gateway.appkeys import REQUEST_LOG, STAGES
+from gateway.appkeys import RECORDER, STAGES
 from gateway.errors import GatewayError
-from gateway.observability.requestlog import RequestRecord
+from gateway.observability.record import RequestRecord
 from gateway.observability.usage import usage_from_tail
 from gateway.routing.attempts import RequestContext
 from tests.conftest import settings_with
@@ -215,6 +215,6 @@ async def test_with_the_access_log_off_no_attempt_is_logged(
         base_url=f"http://127.0.0.1:{server.port}/v1", api_key="sk-test-key", default_headers=headers
     ) as client:
         await client.chat.completions.create(**CHAT)
-    await server.app[REQUEST_LOG].flush()
+    await server.app[RECORDER].flush()
     assert len(fake.received) == 1
     assert [r for r in caplog.records if r.name == "gateway.access"] == []

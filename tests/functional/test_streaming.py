@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import APIError, AsyncOpenAI, InternalServerError
 
-from gateway.appkeys import REQUEST_LOG
+from gateway.appkeys import RECORDER
 from gateway.streaming.relay import SMALL_BODY
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, Responder
@@ -209,7 +209,7 @@ async def _access_line(caplog: Caplog, server: TestServer) -> str:
 
     async def written() -> str:
         while True:
-            await server.app[REQUEST_LOG].flush()
+            await server.app[RECORDER].flush()
             lines = [r.getMessage() for r in caplog.records if r.name == "gateway.access"]
             if lines:
                 return lines[-1]

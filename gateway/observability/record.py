@@ -1,0 +1,67 @@
+"""What one exchange with a provider (or one answer the gateway gave itself) did: the record every
+observer reads, and the interface of those observers.
+
+The request path fills the cheap fields as it goes; the recorder (``observability/recorder.py``)
+fills the rest off the request path (the usage decoded from ``tail``, tokens, cost) before any sink
+sees the record. Sinks never see a credential: ``provider`` is a known slug, ``target`` a config
+path, ``model`` what the request named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "RecordSink",
+    "RequestRecord",
+]
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    method: str
+    path: str
+    provider: str
+    trace_id: str
+    #: The caller's x-portkey-metadata labels.
+    metadata: dict[str, str]
+    status: int = 0
+    #: ``ok``, ``upstream_error`` (the upstream failed or timed out), ``client_closed``, and for
+    #: config attempts ``retried``, ``fell_back``, ``hedge_lost`` or ``shutdown``; ``rejected``
+    #: when the gateway answered without an attempt, ``shed`` for an admission 503,
+    #: ``invalid_request`` for a caller's bad target, ``internal_error`` for a bug (a 500).
+    outcome: str = "ok"
+    #: The endpoint family (``chat``, ``embeddings``, ``realtime``, ... ``providers/base.FAMILIES``),
+    #: ``other`` for a path outside them, ``-`` for an answer given before routing.
+    family: str = "-"
+    #: The model the provider was asked for (after a config's overrides); ``""`` when none.
+    model: str = ""
+    #: Where the target sits in the routing config (``config.targets[1]``); ``""`` without one.
+    target: str = ""
+    #: Whether the client asked for an event stream.
+    stream: bool = False
+    duration_ms: float = 0.0
+    #: From sending to the upstream's response headers, or to its failure (0 when nothing was sent).
+    upstream_ms: float = 0.0
+    #: Until the answer was ready to go out: a stream's first chunk, a small body's last byte,
+    #: else the headers (0 when it never was). Feeds the ``latency`` load balancing.
+    first_token_ms: float = 0.0
+    #: The gateway's own time before the answer started (the ``Server-Timing`` ``gateway`` figure).
+    gateway_ms: float = 0.0
+    #: The last bytes relayed, where the usage object lives (decoded off the request path).
+    tail: bytes = b""
+    usage: dict[str, Any] | None = None
+    #: From ``usage``, filled by the recorder: ``None`` when the provider reported none.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    #: In US dollars, from the price table; ``None`` when the tokens or the price are unknown.
+    cost: float | None = None
+
+
+class RecordSink(Protocol):
+    """An observer of finished records (the access log, metrics, the console, ...)."""
+
+    def write(self, record: RequestRecord) -> None:
+        """Called off the request path, once per record, in order; must not raise or block."""
+        ...
