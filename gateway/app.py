@@ -65,7 +65,8 @@ def create_app(
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    app[RECORDER] = Recorder(sinks=(AccessLog(settings.server.access_log),))
+    access_log = AccessLog(settings.server.access_log, settings.server.access_log_format)
+    app[RECORDER] = Recorder(sinks=(access_log,), prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)

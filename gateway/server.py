@@ -40,7 +40,7 @@ _CANCEL_GRACE = 1.0
 
 def run(settings: Settings) -> int:
     """Serve until told to stop; the process exit code."""
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.access_log_format)
     check_speedups()
     if settings.server.workers <= 1:
         return serve(settings, reuse_port=False)
@@ -48,7 +48,7 @@ def run(settings: Settings) -> int:
 
 
 def serve(settings: Settings, *, reuse_port: bool) -> int:
-    configure_logging(settings.server.log_level)
+    configure_logging(settings.server.log_level, settings.server.access_log_format)
     try:
         uvloop.run(_serve(settings, reuse_port))
     except OSError as exc:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import aiohttp
-import orjson
 from aiohttp import ClientWebSocketResponse, web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
@@ -181,7 +180,7 @@ async def _session(
         raise
     finally:
         if session.usage:  # counted up to the end, a cancelled session's too
-            record.tail = orjson.dumps({"usage": session.usage})
+            record.usage = session.usage_report()
         if upstream is not None and not upstream.closed:
             await upstream.close()
         record.duration_ms = (time.perf_counter() - started) * 1000

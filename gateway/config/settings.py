@@ -21,6 +21,7 @@ from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
 from gateway.config.fields import ConfigError
 from gateway.config.routing import Node, parse_config_value
+from gateway.observability.prices import PriceTable, load_prices
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "BreakerSettings",
     "CustomHostSettings",
     "LimitSettings",
+    "PricingSettings",
     "ProviderSettings",
     "RealtimeSettings",
     "RetrySettings",
@@ -53,6 +55,8 @@ class ServerSettings:
     log_level: str = "info"
     #: One line per finished request, written off the hot path (see observability/recorder.py).
     access_log: bool = False
+    #: ``text`` (one readable line) or ``json`` (one JSON object a line: observability/requestlog.py).
+    access_log_format: str = "text"
     #: Seconds in-flight requests and streams get to finish after SIGTERM.
     drain_timeout: float = 30.0
     #: Seconds to keep accepting (with /readyz at 503) before closing the listener, so a load
@@ -210,6 +214,21 @@ class AdminSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PricingSettings:
+    #: A JSON price table merged over the shipped one (observability/prices.py has the shape).
+    file: str = ""
+    #: Derived: the table the recorder prices records with, read once here (start-up).
+    table: PriceTable = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        try:
+            table = load_prices(self.file)
+        except ValueError as exc:
+            raise SettingsError(f"pricing.file: {exc}") from None
+        object.__setattr__(self, "table", table)  # frozen: set once, here
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
     #: gateway can then spend it, so bind the gateway to a private interface when set.
@@ -234,6 +253,7 @@ class Settings:
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    pricing: PricingSettings = field(default_factory=PricingSettings)
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
@@ -267,6 +287,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,
+    "pricing": PricingSettings,
 }
 #: Variables the cloud platforms set for their own SDKs: defaults for these settings.
 _PLATFORM_ENV = (
@@ -333,7 +354,7 @@ def _named_config(value: Any, path: str, strict: bool) -> Node:
 
 def _section(cls: type[Any], value: Any, path: str) -> Any:
     table = _table(value, path)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # derived fields are not settings
     kwargs = {}
     for key, item in table.items():
         if key not in fields:
@@ -409,7 +430,10 @@ _EXPECTED = {
     tuple: "a list of strings",
     dict: "a table of strings",
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"server.log_level": LOG_LEVELS}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "server.log_level": LOG_LEVELS,
+    "server.access_log_format": ("text", "json"),
+}
 MAX_PORT = 65535
 #: Whole numbers with bounds of their own (inclusive).
 _RANGES: dict[str, tuple[int, int]] = {"server.port": (1, MAX_PORT), "server.workers": (1, 1024)}
@@ -464,6 +488,8 @@ def environment_variables() -> list[tuple[str, str, str]]:
         prefix = "GATEWAY_" if section == "server" else f"GATEWAY_{section.upper()}_"
         defaults = cls()
         for f in dataclasses.fields(cls):
+            if not f.init:
+                continue  # derived, not a setting
             names.append((prefix + f.name.upper(), f"{section}.{f.name}", _shown(getattr(defaults, f.name))))
     return names
 

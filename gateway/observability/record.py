@@ -41,6 +41,8 @@ class RequestRecord:
     target: str = ""
     #: Whether the client asked for an event stream.
     stream: bool = False
+    #: Unix time the record was handed to the recorder (the attempt's end): the access log's ``ts``.
+    ended_at: float = 0.0
     duration_ms: float = 0.0
     #: From sending to the upstream's response headers, or to its failure (0 when nothing was sent).
     upstream_ms: float = 0.0
@@ -55,6 +57,8 @@ class RequestRecord:
     #: From ``usage``, filled by the recorder: ``None`` when the provider reported none.
     input_tokens: int | None = None
     output_tokens: int | None = None
+    #: The part of ``input_tokens`` read from the provider's prompt cache (``None`` like them).
+    cached_tokens: int | None = None
     #: In US dollars, from the price table; ``None`` when the tokens or the price are unknown.
     cost: float | None = None
 

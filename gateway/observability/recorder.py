@@ -2,7 +2,7 @@
 
 The recorder is an after stage (``api/stages.py``) and also hears of the answers the gateway gives
 itself (``middleware/errors.py``). A record goes into a bounded queue (never awaiting, never
-blocking); a background task decodes its usage, fills its tokens, and gives it to each sink in
+blocking); a background task decodes its usage, fills its tokens and cost, and gives it to each sink in
 turn (the access log, metrics, ...). When the queue is full the record is dropped and counted, so a
 slow sink can never slow requests down.
 """
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
+from gateway.observability.prices import PriceTable
 from gateway.observability.record import RecordSink, RequestRecord
 from gateway.observability.usage import token_counts, usage_from_tail
 
@@ -31,8 +33,9 @@ QUEUE_SIZE = 10_000
 class Recorder:
     """Bounded queue of finished records plus the task that completes them and feeds ``sinks``."""
 
-    def __init__(self, sinks: tuple[RecordSink, ...], size: int = QUEUE_SIZE) -> None:
+    def __init__(self, sinks: tuple[RecordSink, ...], prices: PriceTable, size: int = QUEUE_SIZE) -> None:
         self.sinks = sinks
+        self.prices = prices
         self.dropped = 0
         self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(size)
 
@@ -41,7 +44,8 @@ class Recorder:
         self.add(record)
 
     def add(self, record: RequestRecord) -> None:
-        """Queue ``record``; never blocks."""
+        """Queue ``record`` (stamped with the time it ended); never blocks."""
+        record.ended_at = time.time()
         try:
             self._queue.put_nowait(record)
         except asyncio.QueueFull:
@@ -50,7 +54,7 @@ class Recorder:
     async def run(self) -> None:
         while True:
             record = await self._queue.get()
-            complete(record)
+            complete(record, self.prices)
             for sink in self.sinks:
                 sink.write(record)
             self._queue.task_done()
@@ -60,12 +64,20 @@ class Recorder:
         await self._queue.join()
 
 
-def complete(record: RequestRecord) -> None:
-    """Fill what the request path left to be computed later: the usage and the tokens."""
+def complete(record: RequestRecord, prices: PriceTable) -> None:
+    """Fill what the request path left to be computed later: the usage, the tokens and the cost
+    (each ``None`` when the provider reported no usage, the cost also when the table has no
+    price for the provider and model)."""
     if record.tail:
         record.usage = usage_from_tail(record.tail)
-    if record.usage is not None:
-        record.input_tokens, record.output_tokens = token_counts(record.usage)
+    tokens = token_counts(record.usage)
+    if tokens is None:
+        return
+    record.input_tokens, record.output_tokens = tokens.input, tokens.output
+    record.cached_tokens = tokens.cached
+    price = prices.find(record.provider, record.model)
+    if price is not None:
+        record.cost = price.cost(tokens)
 
 
 @contextlib.asynccontextmanager

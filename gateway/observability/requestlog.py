@@ -1,13 +1,19 @@
 """The access log and the failure warnings: sinks of the recorder (``observability/recorder.py``).
 
 With ``access_log`` on, one line per record: each attempt, and each request the gateway refused
-before any attempt. Whatever the settings, one WARNING per failure (a 5xx, or an upstream that
-failed or timed out), so failures show at the default log level.
+before any attempt; in the ``text`` format a readable line, in ``json`` one JSON object (the
+fields of :func:`_json_line`). Whatever the settings, one WARNING per failure (a 5xx, or an
+upstream that failed or timed out), so failures show at the default log level.
+
+No field holds a secret: ``provider`` is a known slug, ``target`` a config path, and the
+caller's identity is left out until gateway keys exist.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -25,14 +31,61 @@ failure_logger = logging.getLogger("gateway.failures")
 class AccessLog:
     """Writes each record's line (when ``access``) and each failure's warning."""
 
-    def __init__(self, access: bool) -> None:
+    def __init__(self, access: bool, access_format: str = "text") -> None:
         self.access = access
+        self._line = _json_line if access_format == "json" else _line
 
     def write(self, record: RequestRecord) -> None:
         if _failed(record):
             _warn(record)
         if self.access:
-            _line(record)
+            self._line(record)
+
+
+#: What JSON leaves as it is but a line-oriented reader may take for a line end or a control:
+#: DEL, NEL and the line and paragraph separators (orjson escapes only U+0000-U+001F).
+_UNESCAPED = ((b"\x7f", b"\\u007f"), ("\u0085".encode(), b"\\u0085"), ("\u2028".encode(), b"\\u2028"),
+              ("\u2029".encode(), b"\\u2029"))
+
+
+def _json_line(record: RequestRecord) -> None:
+    access_logger.info("%s", _json_bytes(_json_fields(record)).decode())
+
+
+def _json_fields(record: RequestRecord) -> dict[str, Any]:
+    return {
+        "ts": datetime.fromtimestamp(record.ended_at, UTC).isoformat(timespec="milliseconds"),
+        "trace_id": record.trace_id,
+        # From the request line: percent-decoding can leave lone surrogates, which JSON cannot hold.
+        "method": escaped(record.method),
+        "path": escaped(record.path),
+        "family": record.family,
+        "provider": record.provider,
+        "model": escaped(record.model),
+        "target": record.target,
+        "status": record.status,
+        "outcome": record.outcome,
+        "stream": record.stream,
+        "duration_ms": round(record.duration_ms, 2),
+        "upstream_ms": round(record.upstream_ms, 2),
+        "first_token_ms": round(record.first_token_ms, 2),
+        "gateway_ms": round(record.gateway_ms, 2),
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cached_tokens": record.cached_tokens,
+        "cost": record.cost,
+        "cache_status": None,  # no response cache yet
+        "metadata": record.metadata,
+    }
+
+
+def _json_bytes(fields: dict[str, Any]) -> bytes:
+    line = orjson.dumps(fields)
+    if line.isascii() and b"\x7f" not in line:  # the common case: one C-level scan
+        return line
+    for raw, escape in _UNESCAPED:
+        line = line.replace(raw, escape)
+    return line
 
 
 def _line(record: RequestRecord) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from gateway.observability.prices import Tokens
+
 __all__ = [
     "TAIL_BYTES",
     "token_counts",
@@ -41,10 +43,33 @@ def usage_from_tail(tail: bytes) -> dict[str, Any] | None:
     return None
 
 
-def token_counts(usage: dict[str, Any] | None) -> tuple[int | None, int | None]:
-    """(input tokens, output tokens) in either the Chat Completions or the Responses naming."""
+def token_counts(usage: dict[str, Any] | None) -> Tokens | None:
+    """The tokens of ``usage`` in the Chat Completions naming (``prompt_tokens``, translated
+    providers' answers included) or the Responses and realtime naming (``input_tokens``);
+    ``None`` without an input count. An answer with input and no output count (embeddings)
+    produced no output tokens: 0. Cached tokens: ``prompt_tokens_details.cached_tokens`` or
+    ``input_tokens_details.cached_tokens``; ``cache_creation_tokens`` beside them (Anthropic's
+    and Bedrock's cache writes, as the translated answers carry them)."""
     if not usage:
-        return None, None
-    prompt = usage.get("prompt_tokens", usage.get("input_tokens"))
-    completion = usage.get("completion_tokens", usage.get("output_tokens"))
-    return (prompt if isinstance(prompt, int) else None, completion if isinstance(completion, int) else None)
+        return None
+    prompt = _count(usage, "prompt_tokens", "input_tokens")
+    if prompt is None:
+        return None
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}
+    if not isinstance(details, dict):
+        details = {}
+    return Tokens(
+        prompt,
+        _count(usage, "completion_tokens", "output_tokens") or 0,
+        _count(details, "cached_tokens") or 0,
+        _count(details, "cache_creation_tokens") or 0,
+    )
+
+
+def _count(counts: dict[str, Any], *names: str) -> int | None:
+    """The first of ``names`` that ``counts`` holds as a whole number (a bool is not one)."""
+    for name in names:
+        value = counts.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None

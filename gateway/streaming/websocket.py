@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiohttp import ClientWebSocketResponse, WSMsgType, web
@@ -47,6 +48,8 @@ class Session:
 
     #: Token counts summed over every ``response.done`` (OpenAI's usage field names).
     usage: dict[str, int] = field(default_factory=dict)
+    #: The part of ``input_tokens`` read from the provider's prompt cache, summed likewise.
+    cached_tokens: int = 0
     #: Loop time of the last message either way (the idle timeout counts from it).
     last_message: float = 0.0
     #: ``client`` or ``upstream`` (which closed first), or ``idle``.
@@ -64,6 +67,13 @@ class Session:
         for name in ("input_tokens", "output_tokens", "total_tokens"):
             if isinstance(usage.get(name), int):
                 self.usage[name] = self.usage.get(name, 0) + usage[name]
+        cached = (usage.get("input_token_details") or {}).get("cached_tokens")
+        if isinstance(cached, int):
+            self.cached_tokens += cached
+
+    def usage_report(self) -> dict[str, Any]:
+        """The session's usage in the Responses naming (``input_tokens_details.cached_tokens``)."""
+        return {**self.usage, "input_tokens_details": {"cached_tokens": self.cached_tokens}}
 
 
 async def bridge(

@@ -12,6 +12,7 @@ from aiohttp import web
 from gateway.appkeys import RECORDER
 from gateway.middleware.errors import openai_errors
 from gateway.observability.logging import escaped
+from gateway.observability.prices import PriceTable
 from gateway.observability.recorder import Recorder
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider
@@ -56,7 +57,7 @@ async def test_the_unexpected_error_log_escapes_the_path(caplog: pytest.LogCaptu
     # The gateway has no failing route to call: a test app's route, behind the gateway's middleware.
     caplog.set_level(logging.ERROR, logger="gateway.errors")
     app = web.Application(middlewares=[openai_errors])
-    app[RECORDER] = Recorder(sinks=())  # the middleware's, as in the gateway
+    app[RECORDER] = Recorder(sinks=(), prices=PriceTable({}))  # the middleware's, as in the gateway
     app.router.add_get(r"/{tail:[\s\S]*}", broken)  # any character, newlines too
     runner = web.AppRunner(app)
     await runner.setup()

@@ -33,6 +33,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "observability.logging": 1,
     "observability.metrics": 1,
     "observability.tracing": 1,
+    "observability.prices": 1,
     "providers.registry": 2,
     "providers.openai_compat": 2,
     "providers.openai": 2,
