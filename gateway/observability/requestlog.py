@@ -44,8 +44,12 @@ class AccessLog:
 
 #: What JSON leaves as it is but a line-oriented reader may take for a line end or a control:
 #: DEL, NEL and the line and paragraph separators (orjson escapes only U+0000-U+001F).
-_UNESCAPED = ((b"\x7f", b"\\u007f"), ("\u0085".encode(), b"\\u0085"), ("\u2028".encode(), b"\\u2028"),
-              ("\u2029".encode(), b"\\u2029"))
+_UNESCAPED = (
+    (b"\x7f", b"\\u007f"),
+    ("\u0085".encode(), b"\\u0085"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
 
 
 def _json_line(record: RequestRecord) -> None:
