@@ -23,7 +23,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(PIP_INSTALL) -e '.[test,lint]'
+	$(PIP_INSTALL) -e '.[test,lint,otel]'
 	touch $@
 
 $(VENV)/.installed-bench: setup.cfg pyproject.toml $(VENV)/.installed

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -27,7 +29,9 @@ from gateway.config.settings import Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
+from gateway.observability.otel import tracing_from_env
 from gateway.observability.realtime import RealtimeCounters
+from gateway.observability.record import RecordSink
 from gateway.observability.recorder import Recorder, running
 from gateway.observability.requestlog import AccessLog
 from gateway.observability.tracing import echo_trace_id
@@ -35,6 +39,9 @@ from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
 from gateway.upstream.session import create_token_session, create_upstream_session
+
+if TYPE_CHECKING:
+    from gateway.observability.spans import Tracing
 
 __all__ = [
     "create_app",
@@ -47,8 +54,10 @@ def create_app(
     """The application; ``clock`` (monotonic seconds) times the circuit breakers' cooldowns and
     windows, so a test can let a cooldown pass without waiting for it."""
     settings = settings or Settings()
+    tracing = tracing_from_env(os.environ)
+    # The server span's middleware is outermost, so it sees the status the error middleware chose.
     app = web.Application(
-        middlewares=[openai_errors],
+        middlewares=[openai_errors] if tracing is None else [tracing.middleware(), openai_errors],
         client_max_size=settings.limits.max_json_body_bytes,
         handler_args={
             # A client that disconnects cancels its handler, and so its upstream request, at once.
@@ -65,24 +74,31 @@ def create_app(
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    access_log = AccessLog(settings.server.access_log, settings.server.access_log_format)
-    app[RECORDER] = Recorder(sinks=(access_log,), prices=settings.pricing.table)
-    app[STAGES] = _stages(settings, app)
+    sinks: tuple[RecordSink, ...] = (
+        AccessLog(settings.server.access_log, settings.server.access_log_format),
+    )
+    app[RECORDER] = Recorder(
+        sinks=sinks if tracing is None else (*sinks, tracing), prices=settings.pricing.table
+    )
+    app[STAGES] = _stages(settings, app, tracing)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
     app.cleanup_ctx.append(_cloud_auth)
+    if tracing is not None:
+        # Before the recorder's: torn down after it, so the spans its last records end are exported.
+        app.cleanup_ctx.append(tracing.running)
     app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router)
     return app
 
 
-def _stages(settings: Settings, app: web.Application) -> Stages:
+def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -> Stages:
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
     nothing per request (docs/architecture.md says where the coming ones plug in). The
     recorder is always in: failures are logged whether or not the access log is on."""
-    return Stages(after=(app[RECORDER],))
+    return Stages(after=(app[RECORDER],), attempt=() if tracing is None else (tracing,))
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:

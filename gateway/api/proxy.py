@@ -156,6 +156,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
+    for stage in app[STAGES].attempt:
+        stage.started(context, attempt, record, outgoing.url, outgoing.headers)
     try:
         async with timers.attempt or _NO_DEADLINE, timers.headers or _NO_DEADLINE:
             if outgoing.prepared.authorize is not None:

@@ -1,10 +1,11 @@
 """The request pipeline's plug points: stages before the attempts, and after each one.
 
 The handler (``api/proxy.py``) runs admit → parse → plan → the *before* stages → the attempt
-runner; every attempt, as it ends, goes to the *after* stages (``api/realtime.py`` does the same
-for a websocket session). Which stages run is decided once, in ``create_app``, from the settings:
-a stage that is off is not in the tuple, so it costs nothing per request (an empty tuple loops
-zero times). docs/architecture.md says where each coming stage plugs in.
+runner; every attempt, as it starts, goes to the *attempt* stages, and as it ends, to the *after*
+stages (``api/realtime.py`` calls the after stages for a websocket session). Which stages run is
+decided once, in ``create_app``, from the settings: a stage that is off is not in the tuple, so it
+costs nothing per request (an empty tuple loops zero times). docs/architecture.md says where each
+coming stage plugs in.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from multidict import CIMultiDict
+    from yarl import URL
 
     from gateway.observability.record import RequestRecord
-    from gateway.routing.attempts import RequestContext
+    from gateway.routing.attempts import Attempt, RequestContext
 
 __all__ = [
     "AfterStage",
+    "AttemptStage",
     "BeforeStage",
     "Stages",
 ]
@@ -33,6 +37,22 @@ class BeforeStage(Protocol):
         """``None`` lets the request go on; a response answers it here (a cache HIT), and nothing
         is attempted (nor seen by the after stages, which see attempts: the stage accounts for its
         own answer). A refusal (a guardrail deny, a limit's 429) raises a ``GatewayError``."""
+        ...
+
+
+class AttemptStage(Protocol):
+    """Sees each attempt as it starts, its upstream request decided but not sent (tracing)."""
+
+    def started(
+        self,
+        context: RequestContext,
+        attempt: Attempt,
+        record: RequestRecord,
+        url: URL,
+        headers: CIMultiDict[str],
+    ) -> None:
+        """May add to the upstream request's ``headers`` and to the attempt's ``record`` (which
+        the after stages and the recorder's sinks get as the attempt ends). Must not block or raise."""
         ...
 
 
@@ -54,3 +74,4 @@ class Stages:
 
     before: tuple[BeforeStage, ...] = ()
     after: tuple[AfterStage, ...] = ()
+    attempt: tuple[AttemptStage, ...] = ()

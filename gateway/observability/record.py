@@ -61,6 +61,9 @@ class RequestRecord:
     cached_tokens: int | None = None
     #: In US dollars, from the price table; ``None`` when the tokens or the price are unknown.
     cost: float | None = None
+    #: The attempt's open CLIENT span when traces are on (``observability/spans.py``: its sink
+    #: ends it once the tokens are known); ``None`` otherwise.
+    span: object | None = None
 
 
 class RecordSink(Protocol):
