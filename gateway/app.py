@@ -6,13 +6,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
+from gateway.api.metrics import ticking
 from gateway.api.routes import add_routes
 from gateway.api.stages import Stages
 from gateway.appkeys import (
     ADMISSION,
     CLOUD_AUTH,
     HEALTH,
+    METRICS,
     PROVIDERS,
     REALTIME,
     RECORDER,
@@ -27,7 +30,9 @@ from gateway.config.settings import Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
+from gateway.observability.metrics import Metrics, MetricsSink
 from gateway.observability.realtime import RealtimeCounters
+from gateway.observability.record import RecordSink
 from gateway.observability.recorder import Recorder, running
 from gateway.observability.requestlog import AccessLog
 from gateway.observability.tracing import echo_trace_id
@@ -64,8 +69,12 @@ def create_app(
     app[STATE] = ServerState()
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
-    app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    app[RECORDER] = Recorder(sinks=(AccessLog(settings.server.access_log),))
+    metrics = _metrics(settings, app)
+    app[HEALTH] = TargetHealth(
+        settings.breaker, clock=clock, on_open=metrics.breaker_opened if metrics else None
+    )
+    sinks: tuple[RecordSink, ...] = (AccessLog(settings.server.access_log),)
+    app[RECORDER] = Recorder(sinks=(*sinks, MetricsSink(metrics)) if metrics else sinks)
     app[STAGES] = _stages(settings, app)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
@@ -73,8 +82,18 @@ def create_app(
     app.cleanup_ctx.append(_cloud_auth)
     app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
-    add_routes(app.router)
+    add_routes(app.router, metrics=settings.metrics.enabled)
     return app
+
+
+def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
+    """The Prometheus series and their gauges' tick, when ``metrics.enabled``."""
+    if not settings.metrics.enabled:
+        return None
+    slugs = [adapter.spec.slug for adapter in app[PROVIDERS]]
+    metrics = app[METRICS] = Metrics(CollectorRegistry(), slugs, settings.metrics.max_model_labels)
+    app.cleanup_ctx.append(ticking)
+    return metrics
 
 
 def _stages(settings: Settings, app: web.Application) -> Stages:

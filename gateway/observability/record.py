@@ -57,6 +57,14 @@ class RequestRecord:
     output_tokens: int | None = None
     #: In US dollars, from the price table; ``None`` when the tokens or the price are unknown.
     cost: float | None = None
+    #: Metrics: ``retry`` or ``fallback`` when the runner tried again after this attempt (its
+    #: outcome ``retried``/``fell_back``, or an ``upstream_error`` it retried or moved on from);
+    #: ``""`` when this attempt's answer is the one the client got.
+    next_step: str = ""
+    #: Metrics: this attempt was the hedge, started after the first target's ``hedge_after``.
+    hedge: bool = False
+    #: Metrics: the longest wait between two reads of a relayed stream (0 for a whole body).
+    longest_gap_ms: float = 0.0
 
 
 class RecordSink(Protocol):
