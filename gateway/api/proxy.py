@@ -208,7 +208,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         record.tail = relay.tail
         record.longest_gap_ms = relay.longest_gap * 1000
         instead_of_failing = _instead_of_failing(failure, relay, timers, outgoing, attempt)
-        record.next_step = _step(instead_of_failing)
+        if instead_of_failing is not None:
+            record.next_step = _step(instead_of_failing)
         _account(context, attempt, record, failure)
     if failure is None:
         assert relay.response is not None
@@ -235,10 +236,8 @@ def _instead_of_failing(
     return attempt.after(failure)
 
 
-def _step(instead: RetryIn | MoveOn | None) -> str:
+def _step(instead: RetryIn | MoveOn) -> str:
     """The record's ``next_step``: what came after this attempt."""
-    if instead is None:
-        return ""
     return "retry" if isinstance(instead, RetryIn) else "fallback"
 
 
