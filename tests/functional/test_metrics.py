@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.appkeys import RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
+from tests.functional.gateway_process import free_port, start_gateway
 from tests.functional.scripted import Script
 
 SECRET = "sk-metrics-MARKER-42"
@@ -214,3 +216,25 @@ async def test_with_metrics_off_there_is_no_metrics_endpoint(
 ) -> None:
     server = await make_gateway(settings_with(metrics={"enabled": False}))
     assert (await scrape(http, server))[0] == 404
+
+
+async def test_with_two_workers_one_scrape_counts_the_requests_of_both(
+    tmp_path: Path, fake: FakeProvider
+) -> None:
+    gateway = start_gateway(tmp_path, "--workers", "2", port=free_port())
+    try:
+        await gateway.wait_ready()
+        # New connections each: SO_REUSEPORT spreads them over both workers.
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
+            for _ in range(40):
+                url = f"{gateway.url}/v1/chat/completions"
+                async with http.post(url, json=chat(), headers=to(fake)) as response:
+                    assert response.status == 200
+            totals = set()
+            for _ in range(8):  # each scrape lands on either worker: every one sees all 40
+                await asyncio.sleep(0.05)  # records reach the files off the request path
+                async with http.get(f"{gateway.url}/metrics") as response:
+                    totals.add(samples(await response.text(), "gateway_requests_total", outcome="ok"))
+        assert totals == {40}, gateway.stderr
+    finally:
+        gateway.kill()
