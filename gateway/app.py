@@ -8,13 +8,16 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
+from gateway.api.metrics import ticking
 from gateway.api.routes import add_routes
 from gateway.api.stages import Stages
 from gateway.appkeys import (
     ADMISSION,
     CLOUD_AUTH,
     HEALTH,
+    METRICS,
     PROVIDERS,
     REALTIME,
     RECORDER,
@@ -29,6 +32,7 @@ from gateway.config.settings import Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
+from gateway.observability.metrics import Metrics, MetricsSink
 from gateway.observability.otel import tracing_from_env
 from gateway.observability.realtime import RealtimeCounters
 from gateway.observability.record import RecordSink
@@ -73,13 +77,16 @@ def create_app(
     app[STATE] = ServerState()
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
-    app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
+    metrics = _metrics(settings, app)
+    app[HEALTH] = TargetHealth(
+        settings.breaker, clock=clock, on_open=metrics.breaker_opened if metrics else None
+    )
     sinks: tuple[RecordSink, ...] = (
         AccessLog(settings.server.access_log, settings.server.access_log_format),
+        *((MetricsSink(metrics),) if metrics else ()),
+        *((tracing,) if tracing else ()),
     )
-    app[RECORDER] = Recorder(
-        sinks=sinks if tracing is None else (*sinks, tracing), prices=settings.pricing.table
-    )
+    app[RECORDER] = Recorder(sinks=sinks, prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app, tracing)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
@@ -90,8 +97,18 @@ def create_app(
         app.cleanup_ctx.append(tracing.running)
     app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
-    add_routes(app.router)
+    add_routes(app.router, metrics=settings.metrics.enabled)
     return app
+
+
+def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
+    """The Prometheus series and their gauges' tick, when ``metrics.enabled``."""
+    if not settings.metrics.enabled:
+        return None
+    slugs = [adapter.spec.slug for adapter in app[PROVIDERS]]
+    metrics = app[METRICS] = Metrics(CollectorRegistry(), slugs, settings.metrics.max_model_labels)
+    app.cleanup_ctx.append(ticking)
+    return metrics
 
 
 def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -> Stages:

@@ -13,6 +13,7 @@ __all__ = [
     "ATTEMPTED",
     "CLOUD_AUTH",
     "HEALTH",
+    "METRICS",
     "PROVIDERS",
     "REALTIME",
     "RECORDER",
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from gateway.api.stages import Stages
     from gateway.config.settings import Settings
     from gateway.middleware.admission import Admission
+    from gateway.observability.metrics import Metrics
     from gateway.observability.realtime import RealtimeCounters
     from gateway.observability.recorder import Recorder
     from gateway.providers.cloud_auth import CloudAuth
@@ -48,6 +50,8 @@ class ServerState:
     #: them (they have their own limit, and hours-long sessions must not starve HTTP requests).
     _sessions: set[asyncio.Task[object]] = field(default_factory=set)
     _idle: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Streamed response bodies being relayed now (``streaming/relay.py``; for the metrics).
+    open_streams: int = 0
 
     @property
     def in_flight(self) -> int:
@@ -89,6 +93,8 @@ HEALTH: web.AppKey[TargetHealth] = web.AppKey("target_health")
 ADMISSION: web.AppKey[Admission] = web.AppKey("admission")
 #: Per process: realtime websocket sessions, frames and bytes.
 REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
+#: Per process, when ``metrics.enabled``: the Prometheus series (``GET /metrics``).
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 #: Per process: Entra ID tokens and assumed AWS roles, cached, with their own session.
 CLOUD_AUTH: web.AppKey[CloudAuth] = web.AppKey("cloud_auth")
 

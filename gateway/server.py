@@ -4,7 +4,9 @@ Drain (SIGTERM or SIGINT): /readyz turns 503 and every answer closes its connect
 pools reconnect elsewhere), then after ``drain_delay`` the listener closes (new connections are
 refused), in-flight requests and streams get ``drain_timeout`` seconds to finish, and whatever is
 left is cancelled. With ``--workers N`` a supervisor starts N processes
-that share the port, forwards the signal to them, and restarts a worker that dies.
+that share the port, forwards the signal to them, and restarts a worker that dies. With metrics on,
+it gives the workers a private directory (0700) for prometheus-client's multi-process files, so
+one scrape of any worker shows the whole server, and removes it at exit.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -22,7 +26,9 @@ import multidict
 import uvloop
 import yarl
 from aiohttp import http_parser, web
+from prometheus_client import multiprocess
 
+from gateway.api.metrics import MULTIPROC_DIR
 from gateway.app import create_app
 from gateway.appkeys import STATE, ServerState
 from gateway.config.settings import ServerSettings, Settings
@@ -44,7 +50,14 @@ def run(settings: Settings) -> int:
     check_speedups()
     if settings.server.workers <= 1:
         return serve(settings, reuse_port=False)
-    return _supervise(settings)
+    if not settings.metrics.enabled:
+        return _supervise(settings, None)
+    # Before any worker starts: spawned workers read it as prometheus-client is imported.
+    directory = os.environ[MULTIPROC_DIR] = tempfile.mkdtemp(prefix="gateway-metrics-")
+    try:
+        return _supervise(settings, directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def serve(settings: Settings, *, reuse_port: bool) -> int:
@@ -131,7 +144,9 @@ def check_speedups() -> None:
             logger.warning("%s runs without its C extension (%s): expect much higher latency", name, module)
 
 
-def _supervise(settings: Settings) -> int:
+def _supervise(settings: Settings, metrics_dir: str | None) -> int:
+    """Run the workers; ``metrics_dir``: their multi-process metrics files (a dead worker's live
+    gauges are dropped from it)."""
     context = multiprocessing.get_context("spawn")
     workers: dict[BaseProcess, float] = {}  # process → when it started
     stopping = False
@@ -158,6 +173,8 @@ def _supervise(settings: Settings) -> int:
         wait([process.sentinel for process in workers], timeout=1.0)
         for process in [p for p in workers if not p.is_alive()]:
             uptime = time.monotonic() - workers.pop(process)
+            if metrics_dir is not None and process.pid is not None:
+                multiprocess.mark_process_dead(process.pid, metrics_dir)  # type: ignore[no-untyped-call]
             if stopping:
                 continue
             if uptime < settings.server.min_worker_uptime:

@@ -152,6 +152,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     app = request.app
     outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
     record = _record(context, outgoing)
+    record.hedge = attempt.hedge
     relay = _relay(request, outgoing)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
@@ -177,6 +178,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 instead, refusal = await _instead_of_relaying(upstream, attempt)
                 if instead is not None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
+                    record.next_step = _step(instead)
                     return instead
                 gateway_s = sent - context.started + time.perf_counter() - received
                 record.gateway_ms = gateway_s * 1000
@@ -206,6 +208,10 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         record.duration_ms = (time.perf_counter() - context.started) * 1000
         record.upstream_ms = _upstream_ms(sent, received)
         record.tail = relay.tail
+        record.longest_gap_ms = relay.longest_gap * 1000
+        instead_of_failing = _instead_of_failing(failure, relay, timers, outgoing, attempt)
+        if instead_of_failing is not None:
+            record.next_step = _step(instead_of_failing)
         _account(context, attempt, record, failure)
     if failure is None:
         assert relay.response is not None
@@ -214,12 +220,27 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         await relay.fail(failure)
         assert relay.response is not None
         return relay.response
-    # Past the request's own deadline nothing more is tried (a per-attempt timeout may be).
-    deadline_passed = timers.attempt_expired() and outgoing.limit.request_timeout is None
-    instead_of_failing = None if deadline_passed else attempt.after(failure)
     if instead_of_failing is None:
         raise failure
     return instead_of_failing
+
+
+def _instead_of_failing(
+    failure: GatewayError | None, relay: Relay, timers: _Timers, outgoing: Outgoing, attempt: Attempt
+) -> RetryIn | MoveOn | None:
+    """What the runner does instead of answering ``failure`` (decided before the attempt is
+    accounted, so its record says whether the client saw it)."""
+    if failure is None or relay.committed:
+        return None
+    # Past the request's own deadline nothing more is tried (a per-attempt timeout may be).
+    if timers.attempt_expired() and outgoing.limit.request_timeout is None:
+        return None
+    return attempt.after(failure)
+
+
+def _step(instead: RetryIn | MoveOn) -> str:
+    """The record's ``next_step``: what came after this attempt."""
+    return "retry" if isinstance(instead, RetryIn) else "fallback"
 
 
 def _record(context: RequestContext, outgoing: Outgoing) -> RequestRecord:

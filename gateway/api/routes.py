@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.api.bodies import BodyKind
 from gateway.api.health import health_targets, healthz, readyz, root
+from gateway.api.metrics import metrics as metrics_endpoint
 from gateway.api.proxy import proxy
 from gateway.api.realtime import PATH as REALTIME_PATH
 from gateway.api.realtime import realtime
@@ -70,10 +71,13 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: web.UrlDispatcher, *, metrics: bool = True) -> None:
+    """The whole table; ``metrics``: ``GET /metrics`` (off, it is a 404)."""
     router.add_get("/", root)
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
+    if metrics:
+        router.add_get("/metrics", metrics_endpoint)
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))

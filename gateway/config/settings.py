@@ -30,6 +30,7 @@ __all__ = [
     "BreakerSettings",
     "CustomHostSettings",
     "LimitSettings",
+    "MetricsSettings",
     "PricingSettings",
     "ProviderSettings",
     "RealtimeSettings",
@@ -229,6 +230,14 @@ class PricingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    #: ``GET /metrics`` (Prometheus), fed by the recorder off the request path.
+    enabled: bool = True
+    #: Distinct ``model`` label values per process; later ones are counted as ``other``.
+    max_model_labels: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
     #: gateway can then spend it, so bind the gateway to a private interface when set.
@@ -250,6 +259,7 @@ class Settings:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -284,6 +294,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "breaker": BreakerSettings,
     "realtime": RealtimeSettings,
     "admin": AdminSettings,
+    "metrics": MetricsSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,

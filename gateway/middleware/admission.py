@@ -55,7 +55,7 @@ _CALM_PROBES = 50
 #: At most one "shedding" log line per this many seconds, whatever the shed rate.
 _LOG_EVERY = 10.0
 #: Paths answered whatever the load: probes that restart or unroute a busy process make it worse.
-NEVER_SHED = frozenset({"/", "/healthz", "/readyz"})
+NEVER_SHED = frozenset({"/", "/healthz", "/readyz", "/metrics"})
 
 
 class Admission:
@@ -74,6 +74,7 @@ class Admission:
         "_peak",
         "_state",
         "counters",
+        "lag",
         "retry_after",
     )
 
@@ -89,6 +90,8 @@ class Admission:
         self._late_probes = 0
         self._logged_at = -_LOG_EVERY
         self.counters = AdmissionCounters()
+        #: Seconds the event loop ran late at the last probe (0 while the probe is off).
+        self.lag = 0.0
         self._limit = float(limits.max_in_flight)
         #: The most requests in flight since the last probe.
         self._peak = 0
@@ -165,7 +168,7 @@ class Admission:
 
     def _probe(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()
-        lag = now - self._due
+        self.lag = lag = max(0.0, now - self._due)
         late = lag > self._max_lag
         self._late_probes = self._late_probes + 1 if late else 0
         peak, self._peak = self._peak, self._state.in_flight

@@ -64,6 +64,14 @@ class RequestRecord:
     #: The attempt's open CLIENT span when traces are on (``observability/spans.py``: its sink
     #: ends it once the tokens are known); ``None`` otherwise.
     span: object | None = None
+    #: Metrics: ``retry`` or ``fallback`` when the runner tried again after this attempt (its
+    #: outcome ``retried``/``fell_back``, or an ``upstream_error`` it retried or moved on from);
+    #: ``""`` when this attempt's answer is the one the client got.
+    next_step: str = ""
+    #: Metrics: this attempt was the hedge, started after the first target's ``hedge_after``.
+    hedge: bool = False
+    #: Metrics: the longest wait between two reads of a relayed stream (0 for a whole body).
+    longest_gap_ms: float = 0.0
 
 
 class RecordSink(Protocol):

@@ -137,6 +137,8 @@ class Attempt:
     #: and when its answer was ready: what the breaker and the latency average are told.
     outcome: str = ""
     first_token_ms: float = 0.0
+    #: The hedge: started after the first target's ``hedge_after`` passed without an answer.
+    hedge: bool = False
 
     def instead(self, status: int, headers: Mapping[str, str]) -> RetryIn | MoveOn | None:
         """Retry or move on rather than relay an answer with ``status``; ``None``: relay it."""
@@ -247,13 +249,13 @@ async def _hedged(
     the primary moved on before the backup started, 2 when both did).
     """
     gate = CommitGate()
-    attempts = [_start(context, send, primary, True, gate)]
+    attempts = [_start(context, send, primary, True, gate, hedge=False)]
     try:
         done, _ = await asyncio.wait(attempts, timeout=primary.hedge_after)
         if done:
             outcome = attempts[0].result()
             return 1 if isinstance(outcome, RetryIn | MoveOn) else outcome
-        attempts.append(_start(context, send, backup, backup.move_on != frozenset(), gate))
+        attempts.append(_start(context, send, backup, backup.move_on != frozenset(), gate, hedge=True))
         return await _first_answer(attempts)
     finally:
         for task in attempts:
@@ -261,11 +263,17 @@ async def _hedged(
 
 
 def _start(
-    context: RequestContext, send: Sender[Answer], target: Target, can_move_on: bool, gate: CommitGate
+    context: RequestContext,
+    send: Sender[Answer],
+    target: Target,
+    can_move_on: bool,
+    gate: CommitGate,
+    *,
+    hedge: bool,
 ) -> asyncio.Task[Answer | RetryIn | MoveOn]:
     """One hedged attempt, started as a task: no retries of its own."""
     limit = attempt_limit(context.deadline, target.request_timeout, asyncio.get_running_loop().time())
-    attempt = Attempt(target, Chances(0, 0, can_move_on, 0.0), limit, context.retries, gate)
+    attempt = Attempt(target, Chances(0, 0, can_move_on, 0.0), limit, context.retries, gate, hedge=hedge)
     task = asyncio.ensure_future(_attempt(context, send, attempt))
     gate.enter(task)
     return task

@@ -149,8 +149,11 @@ class TargetHealth:
         *,
         clock: Callable[[], float] = time.monotonic,
         max_keys: int = MAX_KEYS,
+        on_open: Callable[[TargetIdentity], None] | None = None,
     ) -> None:
+        """``on_open`` hears of each breaker opening (the metrics' counter)."""
         self._settings = settings or BreakerSettings()
+        self._on_open = on_open
         self._clock = clock
         self._max_keys = max(1, max_keys)
         self._targets: dict[TargetIdentity, _Target] = {}
@@ -224,6 +227,8 @@ class TargetHealth:
             target.state is BreakerState.CLOSED and self._should_open(target, breaker)
         ):
             self._open(target, now)
+            if self._on_open is not None:
+                self._on_open(key)
         # Already open: a late failure of a request sent before it opened must not extend the
         # cooldown, or a busy target would never be probed.
 
@@ -235,6 +240,13 @@ class TargetHealth:
         self._forget_idle(now)
         rows = [self._row(key, target, now) for key, target in self._targets.items()]
         return sorted(rows, key=lambda row: (row["provider"], row["base_url"], row["model"]))
+
+    def states(self) -> list[tuple[TargetIdentity, BreakerState]]:
+        """Every key's breaker state now (the metrics' gauge; at most ``max_keys`` of them)."""
+        now = self._clock()
+        self._forget_idle(now)
+        cooldown = self._settings.cooldown
+        return [(key, self._state(target, now, cooldown)) for key, target in self._targets.items()]
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -57,9 +57,16 @@ class TargetIdentity:
     #: Fingerprint of the key and the hidden options; ``""`` when the target has no credential.
     credential: str
 
+    @property
+    def id(self) -> str:
+        """A short, non-reversible tag of the whole identity: the metrics' ``target`` label,
+        shown as ``id`` in the health table so the two can be matched."""
+        return fingerprint([self.provider, self.base_url, self.model, repr(self.scope), self.credential])
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready, secret-free fields for the health table."""
         return {
+            "id": self.id,
             "provider": self.provider,
             "base_url": self.base_url,
             "model": self.model,

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from collections.abc import Callable
 
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
+from gateway.appkeys import STATE
 from gateway.errors import GatewayError, UpstreamBroken, UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 
@@ -51,7 +53,16 @@ class ClientGone(Exception):
 
 
 class Relay:
-    __slots__ = ("_chat_chunks", "_event_stream", "_first", "_provider", "_request", "response", "tail")
+    __slots__ = (
+        "_chat_chunks",
+        "_event_stream",
+        "_first",
+        "_provider",
+        "_request",
+        "longest_gap",
+        "response",
+        "tail",
+    )
 
     def __init__(self, request: web.Request, provider: str, *, chat_chunks: bool = False) -> None:
         """``chat_chunks``: the stream, if any, is OpenAI chat/completions chunks ending in ``[DONE]``."""
@@ -61,6 +72,8 @@ class Relay:
         self.response: web.StreamResponse | None = None
         #: The end of what was relayed (usage lives there).
         self.tail = b""
+        #: Seconds: the longest wait between two reads of a streamed body (for the metrics).
+        self.longest_gap = 0.0
         self._event_stream = False
         self._first = b""
 
@@ -146,18 +159,30 @@ class Relay:
         # arrive split over several small reads, and a copy per chunk would cost every chunk.
         recent: deque[bytes] = deque(maxlen=_RECENT_READS)
         keep = recent.append
+        # The longest gap between reads, kept in locals: a clock read and a compare per chunk.
+        clock = time.perf_counter
+        last = clock()
+        longest = 0.0
+        state = self._request.app[STATE]
+        state.open_streams += 1
         try:
             if self._first:
                 await self._write(self._first)
                 keep(self._first)
             async for chunk in upstream.content.iter_any():
+                now = clock()
+                if now - last > longest:
+                    longest = now - last
+                last = now
                 try:
                     await write(chunk)
                 except ConnectionResetError:
                     raise ClientGone from None
                 keep(chunk)
         finally:
+            state.open_streams -= 1
             self.tail = _tail(recent)
+            self.longest_gap = longest
         if self._event_stream and self._chat_chunks:
             await self._finalise()
         try:

@@ -1,0 +1,89 @@
+"""``GET /metrics``: the Prometheus text format, guarded like ``/v1/health/targets``.
+
+The gauges (in-flight requests, open streams and realtime sessions, event-loop lag, breaker
+states) are read from the app's state once a second by a background tick, and again by the
+worker that answers a scrape: with ``--workers N`` each worker's tick keeps its own values
+current in the shared directory, and any worker's answer sums them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from gateway.api.admin_access import require_admin
+from gateway.appkeys import ADMISSION, HEALTH, METRICS, REALTIME, STATE
+from gateway.observability.admission import AdmissionCounters
+
+__all__ = [
+    "MULTIPROC_DIR",
+    "metrics",
+    "ticking",
+]
+
+#: Set by the supervisor for its workers (``server.py``): the files prometheus-client shares.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: Seconds between two readings of the gauges.
+_TICK = 1.0
+_SHED_REASONS = ("in_flight", "loop_lag", "body_bytes")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Every series of this process, or of every worker with ``--workers N``. Admin only beyond
+    loopback; never shed (``middleware/admission.py``)."""
+    require_admin(request)
+    app = request.app
+    _read_gauges(app)
+    registry = app[METRICS].registry
+    if os.environ.get(MULTIPROC_DIR):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    # Generated on the loop: a few hundred series take well under a millisecond to write out.
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@contextlib.asynccontextmanager
+async def ticking(app: web.Application) -> AsyncIterator[None]:
+    """Read the gauges every second while the app runs (a cleanup context's body)."""
+    task = asyncio.get_running_loop().create_task(_tick(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _tick(app: web.Application) -> None:
+    while True:
+        _read_gauges(app)
+        await asyncio.sleep(_TICK)
+
+
+def _read_gauges(app: web.Application) -> None:
+    m = app[METRICS]
+    state = app[STATE]
+    m.in_flight.set(state.in_flight)
+    m.open_streams.set(state.open_streams)
+    m.realtime_sessions.set(app[REALTIME].active)
+    admission = app[ADMISSION]
+    m.loop_lag.set(admission.lag)
+    _count_sheds(app, admission.counters)
+    m.breakers(app[HEALTH].states())
+
+
+def _count_sheds(app: web.Application, counters: AdmissionCounters) -> None:
+    """Admission counts sheds as plain integers (a shed must stay cheap): the counter gets what
+    was added since the last reading."""
+    m = app[METRICS]
+    now = (counters.shed_in_flight, counters.shed_loop_lag, counters.shed_body_bytes)
+    for reason, total, before in zip(_SHED_REASONS, now, m.shed_seen, strict=True):
+        if total > before:
+            m.shed.labels(reason).inc(total - before)
+    m.shed_seen = now

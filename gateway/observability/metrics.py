@@ -1,0 +1,277 @@
+"""Prometheus series of one process, and the recorder's sink that feeds them.
+
+Every series is fed off the request path: the recorder's background task calls
+:meth:`MetricsSink.write` once per attempt record. Label values come only from bounded sets (known
+provider slugs, endpoint families, outcomes, and at most ``max_model_labels`` model names, the rest
+``other``), and each label tuple is bound once and cached: ``.labels()`` costs microseconds.
+
+Requests and attempts (docs/observability.md, "Metrics"): every attempt is counted in
+``gateway_attempts_total``; a request in ``gateway_requests_total`` is counted once, by the record
+of the answer the client saw, so a retried, fallen-back or out-raced attempt is not a request.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``--workers N``: ``server.py``) prometheus-client writes the
+values to files there, and a scrape of any worker sums them (``api/metrics.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.observability.record import RequestRecord
+from gateway.routing.health import BreakerState
+from gateway.routing.identity import TargetIdentity
+
+__all__ = [
+    "OUTCOMES",
+    "Metrics",
+    "MetricsSink",
+    "outcome",
+]
+
+#: The record's outcomes (``record.py``) → the requests' ``outcome`` label. An answer the upstream
+#: gave with a 5xx status is an ``upstream_error`` too; its 4xx are the caller's, so ``ok``.
+OUTCOMES = {
+    "ok": "ok",
+    "upstream_error": "upstream_error",
+    "client_closed": "client_gone",
+    "shed": "shed",
+    "rejected": "gateway_error",
+    "invalid_request": "gateway_error",
+    "internal_error": "gateway_error",
+    "shutdown": "gateway_error",
+}
+#: Outcomes of attempts whose answer the client never saw (also the attempts' label values).
+_NOT_ANSWERS = frozenset({"retried", "fell_back", "hedge_lost"})
+_ATTEMPT_OUTCOMES = frozenset(OUTCOMES) | _NOT_ANSWERS
+_BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, BreakerState.OPEN: 2.0}
+
+#: Seconds: from a fast cached answer to a long reasoning stream.
+_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+#: Seconds: the gateway's own time is meant to stay well under a millisecond.
+_OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+#: Above the label cap, and for a label a caller could fill with anything.
+OTHER = "other"
+
+
+def outcome(record: RequestRecord) -> str:
+    """The ``outcome`` label of the request whose answer ``record`` is."""
+    mapped = OUTCOMES.get(record.outcome, "gateway_error")
+    if mapped == "ok" and record.status >= 500:
+        return "upstream_error"
+    return mapped
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else "none"
+
+
+class _Bounded:
+    """The first ``cap`` distinct values as they are; any later one as ``other``."""
+
+    __slots__ = ("_cap", "_seen")
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self._cap:
+            return OTHER
+        self._seen.add(value)
+        return value
+
+
+class Metrics:
+    """Every series of the process, registered in ``registry`` (one per app: tests run several)."""
+
+    def __init__(self, registry: CollectorRegistry, providers: Iterable[str], max_models: int) -> None:
+        self.registry = registry
+        self.providers = frozenset(providers)
+        self.models = _Bounded(max(0, max_models))
+        #: Breaker targets: the health table's own cap bounds them; this bounds the labels too.
+        self.targets = _Bounded(4096)
+        self._bound: dict[tuple[Any, ...], Any] = {}
+        self._breaker_labels: set[tuple[str, str]] = set()
+        r = registry
+        common = ("family", "provider")
+        self.requests = Counter(
+            "gateway_requests",
+            "Requests answered, by the answer the client saw.",
+            (*common, "model", "status_class", "outcome"),
+            registry=r,
+        )
+        self.attempts = Counter(
+            "gateway_attempts",
+            "Attempts at a provider (and answers the gateway gave itself).",
+            (*common, "outcome"),
+            registry=r,
+        )
+        self.retries = Counter("gateway_retries", "Attempts retried at the same target.", common, registry=r)
+        self.fallbacks = Counter(
+            "gateway_fallbacks", "Attempts moved on from to the next target.", common, registry=r
+        )
+        self.hedges = Counter("gateway_hedges_started", "Hedged attempts started.", common, registry=r)
+        self.hedges_won = Counter(
+            "gateway_hedges_won", "Hedged attempts that answered the client.", common, registry=r
+        )
+        self.tokens = Counter(
+            "gateway_tokens", "Tokens the providers reported.", ("provider", "model", "direction"), registry=r
+        )
+        self.cost = Counter("gateway_cost_usd", "Cost in US dollars.", ("provider", "model"), registry=r)
+        self.upstream = Histogram(
+            "gateway_upstream_headers_seconds",
+            "From sending to the provider's response headers.",
+            common,
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.first_token = Histogram(
+            "gateway_first_token_seconds",
+            "Streams: from sending to the first chunk.",
+            common,
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.duration = Histogram(
+            "gateway_request_duration_seconds",
+            "Whole requests, as the client saw them.",
+            common,
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "gateway_overhead_seconds",
+            "The gateway's own time (Server-Timing gateway).",
+            common,
+            buckets=_OVERHEAD,
+            registry=r,
+        )
+        self.gap = Histogram(
+            "gateway_stream_longest_gap_seconds",
+            "Streams: the longest wait between two chunks.",
+            common,
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.breaker_openings = Counter(
+            "gateway_breaker_openings", "Circuit breakers opened.", ("provider", "target"), registry=r
+        )
+        self.breaker_state = Gauge(
+            "gateway_breaker_state",
+            "Circuit breaker now: 0 closed, 1 half-open, 2 open (worst worker).",
+            ("provider", "target"),
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.in_flight = Gauge(
+            "gateway_in_flight_requests",
+            "HTTP requests and streams running.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.open_streams = Gauge(
+            "gateway_open_streams", "Streamed bodies being relayed.", registry=r, multiprocess_mode="livesum"
+        )
+        self.realtime_sessions = Gauge(
+            "gateway_realtime_sessions", "Realtime sessions open.", registry=r, multiprocess_mode="livesum"
+        )
+        self.loop_lag = Gauge(
+            "gateway_event_loop_lag_seconds",
+            "How late the event loop ran at the last probe (worst worker).",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.shed = Counter("gateway_shed", "Requests shed with a 503 (admission).", ("reason",), registry=r)
+        #: Admission's shed counts at the last reading (``api/metrics.py`` adds the difference).
+        self.shed_seen: tuple[int, ...] = (0, 0, 0)
+
+    def bound(self, key: tuple[Any, ...], bind: Callable[[], Any]) -> Any:
+        """The child for ``key``, bound once (``bind``) and cached."""
+        child = self._bound.get(key)
+        if child is None:
+            child = self._bound[key] = bind()
+        return child
+
+    def provider(self, slug: str) -> str:
+        return slug if slug in self.providers else OTHER
+
+    def breaker_opened(self, key: TargetIdentity) -> None:
+        """``TargetHealth``'s ``on_open``: count one opening of ``key``'s breaker."""
+        labels = (self.provider(key.provider), self.targets(key.id))
+        self.bound(("opened", *labels), lambda: self.breaker_openings.labels(*labels)).inc()
+
+    def breakers(self, states: list[tuple[TargetIdentity, BreakerState]]) -> None:
+        """Set each target's breaker gauge; a target the health table forgot reads closed, then
+        its series goes (a worker's file keeps the last value: closed)."""
+        shown: set[tuple[str, str]] = set()
+        for key, state in states:
+            labels = (self.provider(key.provider), self.targets(key.id))
+            shown.add(labels)
+            self.breaker_state.labels(*labels).set(_BREAKER_VALUES[state])
+        for labels in self._breaker_labels - shown:
+            self.breaker_state.labels(*labels).set(0.0)
+            self.breaker_state.remove(*labels)
+        self._breaker_labels = shown
+
+
+class MetricsSink:
+    """The recorder's sink: one record (one attempt) into the series above."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def write(self, record: RequestRecord) -> None:
+        m = self.metrics
+        family, provider = record.family, m.provider(record.provider)
+        common = (family, provider)
+        raw = record.outcome if record.outcome in _ATTEMPT_OUTCOMES else "internal_error"
+        self._inc("attempts", (*common, raw))
+        if record.next_step == "retry":
+            self._inc("retries", common)
+        elif record.next_step == "fallback":
+            self._inc("fallbacks", common)
+        if record.hedge:
+            self._inc("hedges", common)
+            if record.outcome == "ok":
+                self._inc("hedges_won", common)
+        if record.upstream_ms:
+            self._observe("upstream", common, record.upstream_ms)
+        answered = raw not in _NOT_ANSWERS and not record.next_step
+        if answered:
+            self._answered(record, common)
+        self._usage(record, provider)
+
+    def _answered(self, record: RequestRecord, common: tuple[str, str]) -> None:
+        model = self.metrics.models(record.model) if record.model else ""
+        self._inc("requests", (*common, model, _status_class(record.status), outcome(record)))
+        self._observe("duration", common, record.duration_ms)
+        if record.gateway_ms:
+            self._observe("overhead", common, record.gateway_ms)
+        if record.stream and record.first_token_ms:
+            self._observe("first_token", common, record.first_token_ms)
+        if record.longest_gap_ms:
+            self._observe("gap", common, record.longest_gap_ms)
+
+    def _usage(self, record: RequestRecord, provider: str) -> None:
+        if record.input_tokens is None and record.output_tokens is None and record.cost is None:
+            return
+        labels = (provider, self.metrics.models(record.model) if record.model else "")
+        if record.input_tokens:
+            self._inc("tokens", (*labels, "input"), record.input_tokens)
+        if record.output_tokens:
+            self._inc("tokens", (*labels, "output"), record.output_tokens)
+        if record.cost is not None:
+            self._inc("cost", labels, record.cost)
+
+    def _inc(self, name: str, labels: tuple[str, ...], amount: float = 1) -> None:
+        m = self.metrics
+        m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)).inc(amount)
+
+    def _observe(self, name: str, labels: tuple[str, ...], ms: float) -> None:
+        m = self.metrics
+        m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)).observe(ms / 1000)
