@@ -12,6 +12,7 @@ from gateway.api.stages import Stages
 from gateway.appkeys import (
     ADMISSION,
     CLOUD_AUTH,
+    CONSOLE,
     HEALTH,
     PROVIDERS,
     REALTIME,
@@ -27,7 +28,9 @@ from gateway.config.settings import Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
+from gateway.observability.console import ConsoleSink
 from gateway.observability.realtime import RealtimeCounters
+from gateway.observability.record import RecordSink
 from gateway.observability.recorder import Recorder, running
 from gateway.observability.requestlog import AccessLog
 from gateway.observability.tracing import echo_trace_id
@@ -65,7 +68,7 @@ def create_app(
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
     app[HEALTH] = TargetHealth(settings.breaker, clock=clock)
-    app[RECORDER] = Recorder(sinks=(AccessLog(settings.server.access_log),))
+    app[RECORDER] = Recorder(sinks=_sinks(settings, app))
     app[STAGES] = _stages(settings, app)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
@@ -73,8 +76,18 @@ def create_app(
     app.cleanup_ctx.append(_cloud_auth)
     app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
-    add_routes(app.router)
+    add_routes(app.router, console=settings.console.enabled)
     return app
+
+
+def _sinks(settings: Settings, app: web.Application) -> tuple[RecordSink, ...]:
+    """The recorder's sinks: the access log always (it also writes the failure warnings), the
+    others only when their setting is on."""
+    sinks: list[RecordSink] = [AccessLog(settings.server.access_log)]
+    if settings.console.enabled:
+        app[CONSOLE] = ConsoleSink()
+        sinks.append(app[CONSOLE])
+    return tuple(sinks)
 
 
 def _stages(settings: Settings, app: web.Application) -> Stages:

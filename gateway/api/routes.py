@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Collection
 from aiohttp import web
 
 from gateway.api.bodies import BodyKind
+from gateway.api.console import add_console_routes
 from gateway.api.health import health_targets, healthz, readyz, root
 from gateway.api.proxy import proxy
 from gateway.api.realtime import PATH as REALTIME_PATH
@@ -70,10 +71,12 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_routes(router: web.UrlDispatcher) -> None:
+def add_routes(router: web.UrlDispatcher, console: bool = False) -> None:
     router.add_get("/", root)
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
+    if console:
+        add_console_routes(router)
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))

@@ -27,6 +27,7 @@ __all__ = [
     "LOG_LEVELS",
     "MAX_PORT",
     "BreakerSettings",
+    "ConsoleSettings",
     "CustomHostSettings",
     "LimitSettings",
     "ProviderSettings",
@@ -210,6 +211,15 @@ class AdminSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
+
+    enabled: bool = True
+    #: Feed connections open at once per process; more are refused with a 503.
+    max_feeds: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
     #: gateway can then spend it, so bind the gateway to a private interface when set.
@@ -231,6 +241,7 @@ class Settings:
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -264,6 +275,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "breaker": BreakerSettings,
     "realtime": RealtimeSettings,
     "admin": AdminSettings,
+    "console": ConsoleSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,

@@ -79,6 +79,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.record": (0, "the record of one exchange and the sink interface; pure data"),
     "observability.recorder": (2, "the records' queue to the sinks, built on observability/usage"),
     "observability.requestlog": (2, "the access-log and failure-warning sink of observability/recorder"),
+    "observability.console": (1, "the live console's rolling aggregates, a sink of observability/record"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.azure_auth": (2, "Entra ID token exchange used by providers/azure_openai"),
     "providers.aws_roles": (2, "STS AssumeRole used by providers/bedrock"),
