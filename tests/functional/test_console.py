@@ -146,7 +146,8 @@ async def test_the_snapshot_shows_traffic_errors_and_the_last_requests(
             event, row = await next_event(response)
         assert (row["model"], row["status"], row["outcome"]) == ("live-model", 200, "ok")
         event, snapshot = await next_event(response)
-        assert event == "snapshot" and snapshot["requests"] == 4 and "recent" not in snapshot
+        assert (event, snapshot["requests"]) == ("snapshot", 4)
+        assert "recent" not in snapshot
 
 
 async def test_feed_connections_are_capped(make_gateway: GatewayFactory) -> None:
