@@ -24,6 +24,7 @@ from typing import Any
 from gateway.observability.record import RequestRecord
 
 __all__ = [
+    "FEED_QUEUE",
     "MAX_MODELS",
     "RECENT",
     "WINDOW",
