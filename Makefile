@@ -10,8 +10,9 @@ PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pi
 .PHONY: install install-test system-packages helm manifests run test lint bench clean
 
 # Debian packages the tests drive for real: nginx in front of the gateway, and a container engine
-# (podman with runc and CNI networking; mmdebstrap builds the test image's base from Debian's own packages).
-SYSTEM_PACKAGES := nginx podman runc containernetworking-plugins mmdebstrap
+# (podman with runc and CNI networking; mmdebstrap builds the test image's base from Debian's own packages),
+# and Chromium with its WebDriver for the console's headless-browser test.
+SYSTEM_PACKAGES := nginx podman runc containernetworking-plugins mmdebstrap chromium chromium-driver
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(BIN)/python:

@@ -16,6 +16,7 @@ from gateway.api.stages import Stages
 from gateway.appkeys import (
     ADMISSION,
     CLOUD_AUTH,
+    CONSOLE,
     HEALTH,
     METRICS,
     PROVIDERS,
@@ -32,6 +33,7 @@ from gateway.config.settings import Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
+from gateway.observability.console import ConsoleSink
 from gateway.observability.metrics import Metrics, MetricsSink
 from gateway.observability.otel import tracing_from_env
 from gateway.observability.realtime import RealtimeCounters
@@ -81,12 +83,7 @@ def create_app(
     app[HEALTH] = TargetHealth(
         settings.breaker, clock=clock, on_open=metrics.breaker_opened if metrics else None
     )
-    sinks: tuple[RecordSink, ...] = (
-        AccessLog(settings.server.access_log, settings.server.access_log_format),
-        *((MetricsSink(metrics),) if metrics else ()),
-        *((tracing,) if tracing else ()),
-    )
-    app[RECORDER] = Recorder(sinks=sinks, prices=settings.pricing.table)
+    app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app, tracing)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
@@ -97,7 +94,7 @@ def create_app(
         app.cleanup_ctx.append(tracing.running)
     app.cleanup_ctx.append(_recorder)
     app.on_response_prepare.append(echo_trace_id)
-    add_routes(app.router, metrics=settings.metrics.enabled)
+    add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
 
 
@@ -109,6 +106,22 @@ def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
     metrics = app[METRICS] = Metrics(CollectorRegistry(), slugs, settings.metrics.max_model_labels)
     app.cleanup_ctx.append(ticking)
     return metrics
+
+
+def _sinks(
+    settings: Settings, app: web.Application, metrics: Metrics | None, tracing: Tracing | None
+) -> tuple[RecordSink, ...]:
+    """The recorder's sinks: the access log always (it also writes the failure warnings), the
+    others only when they are on."""
+    sinks: list[RecordSink] = [AccessLog(settings.server.access_log, settings.server.access_log_format)]
+    if metrics is not None:
+        sinks.append(MetricsSink(metrics))
+    if settings.console.enabled:
+        app[CONSOLE] = ConsoleSink()
+        sinks.append(app[CONSOLE])
+    if tracing is not None:
+        sinks.append(tracing)
+    return tuple(sinks)
 
 
 def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -> Stages:

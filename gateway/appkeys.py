@@ -12,6 +12,7 @@ __all__ = [
     "ADMISSION",
     "ATTEMPTED",
     "CLOUD_AUTH",
+    "CONSOLE",
     "HEALTH",
     "METRICS",
     "PROVIDERS",
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from gateway.api.stages import Stages
     from gateway.config.settings import Settings
     from gateway.middleware.admission import Admission
+    from gateway.observability.console import ConsoleSink
     from gateway.observability.metrics import Metrics
     from gateway.observability.realtime import RealtimeCounters
     from gateway.observability.recorder import Recorder
@@ -97,6 +99,8 @@ REALTIME: web.AppKey[RealtimeCounters] = web.AppKey("realtime_counters")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 #: Per process: Entra ID tokens and assumed AWS roles, cached, with their own session.
 CLOUD_AUTH: web.AppKey[CloudAuth] = web.AppKey("cloud_auth")
+#: Per process, with ``console.enabled``: the live console's last five minutes and its feeds.
+CONSOLE: web.AppKey[ConsoleSink] = web.AppKey("console")
 
 #: Per process: the pipeline's before and after stages, chosen from the settings at start-up.
 STAGES: web.AppKey[Stages] = web.AppKey("stages")

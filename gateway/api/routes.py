@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Collection
 from aiohttp import web
 
 from gateway.api.bodies import BodyKind
+from gateway.api.console import add_console_routes
 from gateway.api.health import health_targets, healthz, readyz, root
 from gateway.api.metrics import metrics as metrics_endpoint
 from gateway.api.proxy import proxy
@@ -71,13 +72,16 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_routes(router: web.UrlDispatcher, *, metrics: bool = True) -> None:
-    """The whole table; ``metrics``: ``GET /metrics`` (off, it is a 404)."""
+def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool = False) -> None:
+    """The whole table; ``metrics``: ``GET /metrics``, ``console``: ``/console`` and its feed (off,
+    they are 404s)."""
     router.add_get("/", root)
     router.add_get("/healthz", healthz)
     router.add_get("/readyz", readyz)
     if metrics:
         router.add_get("/metrics", metrics_endpoint)
+    if console:
+        add_console_routes(router)
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))

@@ -28,6 +28,7 @@ __all__ = [
     "LOG_LEVELS",
     "MAX_PORT",
     "BreakerSettings",
+    "ConsoleSettings",
     "CustomHostSettings",
     "LimitSettings",
     "MetricsSettings",
@@ -238,6 +239,15 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
+
+    enabled: bool = True
+    #: Feed connections open at once per process; more are refused with a 503.
+    max_feeds: int = 8
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderSettings:
     #: Key used when the caller sends none (``${OPENAI_API_KEY}``); anyone who can reach the
     #: gateway can then spend it, so bind the gateway to a private interface when set.
@@ -260,6 +270,7 @@ class Settings:
     realtime: RealtimeSettings = field(default_factory=RealtimeSettings)
     admin: AdminSettings = field(default_factory=AdminSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -295,6 +306,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "realtime": RealtimeSettings,
     "admin": AdminSettings,
     "metrics": MetricsSettings,
+    "console": ConsoleSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,

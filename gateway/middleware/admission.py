@@ -32,6 +32,7 @@ import asyncio
 import logging
 import time
 
+from gateway.api.console import PATHS as CONSOLE_PATHS
 from gateway.appkeys import ServerState
 from gateway.config.settings import LimitSettings
 from gateway.errors import Overloaded
@@ -54,8 +55,10 @@ _DECREASE = 0.9
 _CALM_PROBES = 50
 #: At most one "shedding" log line per this many seconds, whatever the shed rate.
 _LOG_EVERY = 10.0
-#: Paths answered whatever the load: probes that restart or unroute a busy process make it worse.
-NEVER_SHED = frozenset({"/", "/healthz", "/readyz", "/metrics"})
+#: Paths answered whatever the load: probes that restart or unroute a busy process make it worse,
+#: the metrics scrape that shows the overload, and the console an operator opens to see it (its
+#: feeds have their own cap, ``console.max_feeds``, and its page is three small static files).
+NEVER_SHED = frozenset({"/", "/healthz", "/readyz", "/metrics", *CONSOLE_PATHS})
 
 
 class Admission:

@@ -82,6 +82,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.requestlog": (2, "the access-log and failure-warning sink of observability/recorder"),
     "observability.spans": (2, "the OpenTelemetry spans: a middleware, an attempt stage, a recorder sink"),
     "observability.otel": (2, "whether to trace, from OTEL_* variables; imports observability/spans lazily"),
+    "observability.console": (1, "the live console's rolling aggregates, a sink of observability/record"),
     "providers.google_auth": (2, "service-account token exchange used by providers/vertex"),
     "providers.azure_auth": (2, "Entra ID token exchange used by providers/azure_openai"),
     "providers.aws_roles": (2, "STS AssumeRole used by providers/bedrock"),
