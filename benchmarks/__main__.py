@@ -26,6 +26,7 @@ from benchmarks.profiles import PROFILES
 SCENARIOS = (
     "chat_c1",
     "throughput_c64",
+    "observability",
     "open_loop",
     "concurrency_sweep",
     "stream_20",
@@ -63,12 +64,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def gateway(workers: int, mock_url: str, layout: Layout, log_dir: Path) -> Iterator[System]:
-    """Our gateway as users run it, pinned per the layout, stopped (with its workers) on exit."""
+def gateway(
+    workers: int, mock_url: str, layout: Layout, log_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[System]:
+    """Our gateway as users run it (``env``: GATEWAY_* variables over the suite's environment),
+    pinned per the layout, stopped (with its workers) on exit."""
     port = free_port()
     cores = layout.gateway if workers == 1 else layout.gateway_multi
     args = ["-m", "gateway", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    child = start(f"gateway-{workers}w", args, cores, log_dir)
+    child = start(f"gateway-{workers}w", args, cores, log_dir, env={**os.environ, **(env or {})})
     try:
         wait_port(port, child)
         time.sleep(0.3 if workers > 1 else 0.0)  # let every worker bind before the tree is read
@@ -104,6 +108,8 @@ def _run_one(bench: Bench, name: str, done: dict[str, Result]) -> dict[str, Resu
         return {name: scenarios.streaming(bench, int(name.split("_")[1]))}
     if name == "overload":
         return {name: overload.overload(bench)}
+    if name == "observability":
+        return {f"observability_c{c}": scenarios.observability(bench, c) for c in (1, 64)}
     if name == "many_streams":
         return {f"many_streams_{n}": scenarios.many_streams(bench, n) for n in bench.profile.many_streams}
     function = getattr(scenarios, name)
@@ -179,7 +185,7 @@ def _run_all(
         system, start_gateway = target_system(args, mock_url), None
     else:
         system = stack.enter_context(gateway(1, mock_url, layout, log_dir))
-        start_gateway = lambda workers: gateway(workers, mock_url, layout, log_dir)  # noqa: E731
+        start_gateway = lambda workers, env=None: gateway(workers, mock_url, layout, log_dir, env)  # noqa: E731
     bar = progress.progress(len(names))
     stack.callback(bar.close)
     bench = Bench(

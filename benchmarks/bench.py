@@ -43,7 +43,8 @@ class Bench:
     direct: System
     system: System
     mock_pid: int
-    start_gateway: Callable[[int], AbstractContextManager[System]] | None  # None with --target
+    #: ``start_gateway(workers, env=None)``: another gateway of ours; None with --target.
+    start_gateway: Callable[..., AbstractContextManager[System]] | None
     on_run: Callable[[str], None] = lambda label: None
 
     def run(self, system: System, job: Job, label: str = "") -> Result:

@@ -88,6 +88,31 @@ def throughput_c64(bench: Bench) -> Result:
     return result
 
 
+#: What turns the gateway's optional observers off (traces are off unless OTEL_* variables ask; the
+#: recorder and its failure warnings always run).
+OBSERVERS_OFF = {"GATEWAY_METRICS_ENABLED": "false", "GATEWAY_CONSOLE_ENABLED": "false"}
+
+
+def observability(bench: Bench, concurrency: int) -> Result:
+    """What observability costs: the gateway as it starts by default (metrics and console on)
+    against one with them off, interleaved. Here the ``direct`` column is the gateway with them
+    off, so ``delta`` is their cost per request."""
+    title = f"Observability on (system) vs off (direct column), chat c{concurrency}"
+    if bench.start_gateway is None:
+        return _scenario(title, {}, {"direct": [], "system": []}, CHAT_KEYS)
+    with bench.start_gateway(1, env=OBSERVERS_OFF) as off:
+        saved, bench.direct = bench.direct, off
+        try:
+            runs = bench.pairs(lambda _: _chat(bench, concurrency), f"observability c{concurrency}")
+        finally:
+            bench.direct = saved
+    result = _scenario(title, _chat(bench, concurrency), runs, CHAT_KEYS)
+    result["notes"].append(
+        "direct = the gateway with " + ", ".join(f"{k}={v}" for k, v in OBSERVERS_OFF.items())
+    )
+    return result
+
+
 def _two_workers(bench: Bench) -> Result:
     """The same load against a second gateway with 2 workers (spread over both cores)."""
     assert bench.start_gateway is not None
