@@ -68,6 +68,7 @@ async def _tick(app: web.Application) -> None:
 
 def _read_gauges(app: web.Application) -> None:
     m = app[METRICS]
+    m.flush()
     state = app[STATE]
     m.in_flight.set(state.in_flight)
     m.open_streams.set(state.open_streams)

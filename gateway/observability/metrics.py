@@ -15,6 +15,7 @@ values to files there, and a scrape of any worker sums them (``api/metrics.py``)
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -96,6 +97,11 @@ class Metrics:
         #: Breaker targets: the health table's own cap bounds them; this bounds the labels too.
         self.targets = _Bounded(4096)
         self._bound: dict[tuple[Any, ...], Any] = {}
+        #: Since the last :meth:`flush`: amounts per counter child, and per histogram child its
+        #: sum and count per bucket. A record costs a few dict updates; prometheus-client's locked
+        #: (with --workers, file-backed) values are written once per series per flush.
+        self._counted: dict[Any, float] = {}
+        self._observed: dict[Any, tuple[list[float], list[int]]] = {}
         self._breaker_labels: set[tuple[str, str]] = set()
         r = registry
         common = ("family", "provider")
@@ -197,6 +203,33 @@ class Metrics:
             child = self._bound[key] = bind()
         return child
 
+    def inc(self, child: Any, amount: float = 1) -> None:
+        """Add ``amount`` to a counter ``child`` at the next flush."""
+        self._counted[child] = self._counted.get(child, 0.0) + amount
+
+    def observe(self, child: Any, value: float) -> None:
+        """Observe ``value`` in a histogram ``child`` at the next flush."""
+        pending = self._observed.get(child)
+        if pending is None:
+            pending = self._observed[child] = ([0.0], [0] * len(child._upper_bounds))
+        pending[0][0] += value
+        # The first bucket whose upper bound is >= value, as Histogram.observe picks it.
+        pending[1][bisect_left(child._upper_bounds, value)] += 1
+
+    def flush(self) -> None:
+        """Write what was counted and observed since the last flush into the series (the tick
+        and every scrape call it, so a scrape sees every record the recorder has handed on)."""
+        counted, self._counted = self._counted, {}
+        for child, amount in counted.items():
+            child.inc(amount)
+        observed, self._observed = self._observed, {}
+        for child, (total, buckets) in observed.items():
+            # Histogram.observe one value at a time, for many: its sum and per-bucket values.
+            child._sum.inc(total[0])
+            for index, count in enumerate(buckets):
+                if count:
+                    child._buckets[index].inc(count)
+
     def provider(self, slug: str) -> str:
         return slug if slug in self.providers else OTHER
 
@@ -270,8 +303,8 @@ class MetricsSink:
 
     def _inc(self, name: str, labels: tuple[str, ...], amount: float = 1) -> None:
         m = self.metrics
-        m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)).inc(amount)
+        m.inc(m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)), amount)
 
     def _observe(self, name: str, labels: tuple[str, ...], ms: float) -> None:
         m = self.metrics
-        m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)).observe(ms / 1000)
+        m.observe(m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)), ms / 1000)

@@ -230,9 +230,10 @@ async def test_with_two_workers_one_scrape_counts_the_requests_of_both(
                 url = f"{gateway.url}/v1/chat/completions"
                 async with http.post(url, json=chat(), headers=to(fake)) as response:
                     assert response.status == 200
+            # Each worker writes its counts to the shared files at least once a second.
+            await asyncio.sleep(1.5)
             totals = set()
             for _ in range(8):  # each scrape lands on either worker: every one sees all 40
-                await asyncio.sleep(0.05)  # records reach the files off the request path
                 async with http.get(f"{gateway.url}/metrics") as response:
                     totals.add(samples(await response.text(), "gateway_requests_total", outcome="ok"))
         assert totals == {40}, gateway.stderr
