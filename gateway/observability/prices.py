@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -72,13 +72,30 @@ class Price:
         )
 
 
+#: Lookups remembered per table: model names come from callers, so the memo is bounded (and
+#: simply emptied when full: the names a deployment really uses fill it again at once).
+_MEMO_SIZE = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class PriceTable:
     #: provider slug → model → price.
     prices: dict[str, dict[str, Price]]
+    _found: dict[tuple[str, str], Price | None] = field(default_factory=dict, compare=False, repr=False)
 
     def find(self, provider: str, model: str) -> Price | None:
         """The price of ``model`` at ``provider`` (matching as the module says), or ``None``."""
+        key = (provider, model)
+        try:
+            return self._found[key]
+        except KeyError:
+            pass
+        if len(self._found) >= _MEMO_SIZE:
+            self._found.clear()
+        price = self._found[key] = self._match(provider, model)
+        return price
+
+    def _match(self, provider: str, model: str) -> Price | None:
         models = self.prices.get(provider)
         if not models or not model:
             return None
