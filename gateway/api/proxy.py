@@ -314,7 +314,11 @@ def _account(
     context: RequestContext, attempt: Attempt, record: RequestRecord, failure: GatewayError | None
 ) -> None:
     """The attempt is over: its record goes to the after stages, its outcome to the runner."""
-    context.request[ATTEMPTED] = True  # the error middleware logs no second line for this request
+    if not record.next_step:
+        # This attempt's answer is the client's: the error middleware records no second one. After
+        # an attempt retried or moved on from, an error the runner raises (every breaker open, the
+        # deadline) is the answer, and the middleware records it.
+        context.request[ATTEMPTED] = True
     if failure is not None:
         # A refused address (or a bad key file) is the caller's 400, not the provider's failure.
         record.outcome = "invalid_request" if isinstance(failure, InvalidRequest) else "upstream_error"

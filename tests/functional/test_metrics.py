@@ -196,6 +196,22 @@ async def test_a_breaker_opening_is_counted_under_its_target_id(
     assert SECRET not in text
 
 
+async def test_an_error_after_a_fallback_is_the_request_counted(
+    make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider, fake_b: FakeProvider
+) -> None:
+    server = await make_gateway(settings_with(breaker={"consecutive_failures": 2}))
+    fake.on("POST", "/v1/chat/completions", Script((503, {})))
+    fake_b.on("POST", "/v1/chat/completions", Script((500, {})))
+    for _ in range(2):  # fake_b's breaker opens
+        assert await send(http, server, config(fake_b)) == 500
+    # The first target fails and is moved on from; the second's breaker is open: the gateway's 503.
+    assert await send(http, server, config(fake, fake_b)) == 503
+    _, text = await scrape(http, server)
+    assert samples(text, "gateway_requests_total") == 3
+    assert samples(text, "gateway_requests_total", status_class="5xx", outcome="gateway_error") == 1
+    assert samples(text, "gateway_fallbacks_total") == 1
+
+
 async def test_beyond_loopback_metrics_need_the_admin_token(
     make_gateway: GatewayFactory, http: aiohttp.ClientSession
 ) -> None:
