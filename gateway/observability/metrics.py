@@ -252,59 +252,101 @@ class Metrics:
         self._breaker_labels = shown
 
 
+class _Series:
+    """The children of one (family, provider), bound once: a record finds them all in one lookup."""
+
+    __slots__ = (
+        "attempts",
+        "duration",
+        "fallbacks",
+        "first_token",
+        "gap",
+        "hedges",
+        "hedges_won",
+        "labels",
+        "overhead",
+        "requests",
+        "retries",
+        "upstream",
+    )
+
+    def __init__(self, m: Metrics, family: str, provider: str) -> None:
+        labels = self.labels = (family, provider)
+        self.retries = m.retries.labels(*labels)
+        self.fallbacks = m.fallbacks.labels(*labels)
+        self.hedges = m.hedges.labels(*labels)
+        self.hedges_won = m.hedges_won.labels(*labels)
+        self.upstream = m.upstream.labels(*labels)
+        self.duration = m.duration.labels(*labels)
+        self.overhead = m.overhead.labels(*labels)
+        self.first_token = m.first_token.labels(*labels)
+        self.gap = m.gap.labels(*labels)
+        #: By outcome, and by (model, status class, outcome): bound as they first occur.
+        self.attempts: dict[str, Any] = {}
+        self.requests: dict[tuple[str, str, str], Any] = {}
+
+
 class MetricsSink:
     """The recorder's sink: one record (one attempt) into the series above."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        #: By (family, provider) as the record has them: both come from bounded sets.
+        self._series: dict[tuple[str, str], _Series] = {}
 
     def write(self, record: RequestRecord) -> None:
         m = self.metrics
-        family, provider = record.family, m.provider(record.provider)
-        common = (family, provider)
+        series = self._series.get((record.family, record.provider))
+        if series is None:
+            series = _Series(m, record.family, m.provider(record.provider))
+            self._series[(record.family, record.provider)] = series
         raw = record.outcome if record.outcome in _ATTEMPT_OUTCOMES else "internal_error"
-        self._inc("attempts", (*common, raw))
+        attempts = series.attempts.get(raw)
+        if attempts is None:
+            attempts = series.attempts[raw] = m.attempts.labels(*series.labels, raw)
+        m.inc(attempts)
         if record.next_step == "retry":
-            self._inc("retries", common)
+            m.inc(series.retries)
         elif record.next_step == "fallback":
-            self._inc("fallbacks", common)
+            m.inc(series.fallbacks)
         if record.hedge:
-            self._inc("hedges", common)
+            m.inc(series.hedges)
             if record.outcome == "ok":
-                self._inc("hedges_won", common)
+                m.inc(series.hedges_won)
         if record.upstream_ms:
-            self._observe("upstream", common, record.upstream_ms)
-        answered = raw not in _NOT_ANSWERS and not record.next_step
-        if answered:
-            self._answered(record, common)
-        self._usage(record, provider)
+            m.observe(series.upstream, record.upstream_ms / 1000)
+        if raw not in _NOT_ANSWERS and not record.next_step:
+            self._answered(record, series)
+        if record.input_tokens or record.output_tokens or record.cost is not None:
+            self._usage(record, series.labels[1])
 
-    def _answered(self, record: RequestRecord, common: tuple[str, str]) -> None:
-        model = self.metrics.models(record.model) if record.model else ""
-        self._inc("requests", (*common, model, _status_class(record.status), outcome(record)))
-        self._observe("duration", common, record.duration_ms)
+    def _answered(self, record: RequestRecord, series: _Series) -> None:
+        m = self.metrics
+        key = (m.models(record.model) if record.model else "", _status_class(record.status), outcome(record))
+        requests = series.requests.get(key)
+        if requests is None:
+            requests = series.requests[key] = m.requests.labels(*series.labels, *key)
+        m.inc(requests)
+        m.observe(series.duration, record.duration_ms / 1000)
         if record.gateway_ms:
-            self._observe("overhead", common, record.gateway_ms)
+            m.observe(series.overhead, record.gateway_ms / 1000)
         if record.stream and record.first_token_ms:
-            self._observe("first_token", common, record.first_token_ms)
+            m.observe(series.first_token, record.first_token_ms / 1000)
         if record.longest_gap_ms:
-            self._observe("gap", common, record.longest_gap_ms)
+            m.observe(series.gap, record.longest_gap_ms / 1000)
 
     def _usage(self, record: RequestRecord, provider: str) -> None:
-        if record.input_tokens is None and record.output_tokens is None and record.cost is None:
-            return
-        labels = (provider, self.metrics.models(record.model) if record.model else "")
+        m = self.metrics
+        labels = (provider, m.models(record.model) if record.model else "")
         if record.input_tokens:
-            self._inc("tokens", (*labels, "input"), record.input_tokens)
+            m.inc(
+                m.bound(("tokens", *labels, "input"), lambda: m.tokens.labels(*labels, "input")),
+                record.input_tokens,
+            )
         if record.output_tokens:
-            self._inc("tokens", (*labels, "output"), record.output_tokens)
+            m.inc(
+                m.bound(("tokens", *labels, "output"), lambda: m.tokens.labels(*labels, "output")),
+                record.output_tokens,
+            )
         if record.cost is not None:
-            self._inc("cost", labels, record.cost)
-
-    def _inc(self, name: str, labels: tuple[str, ...], amount: float = 1) -> None:
-        m = self.metrics
-        m.inc(m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)), amount)
-
-    def _observe(self, name: str, labels: tuple[str, ...], ms: float) -> None:
-        m = self.metrics
-        m.observe(m.bound((name, *labels), lambda: getattr(m, name).labels(*labels)), ms / 1000)
+            m.inc(m.bound(("cost", *labels), lambda: m.cost.labels(*labels)), record.cost)
