@@ -1,0 +1,35 @@
+"""Where cached answers live: the interface every backend (memory, Redis) keeps.
+
+A backend stores opaque bytes under a key for a number of seconds. It never raises to its caller:
+a backend that cannot answer (Redis down) returns ``None`` for a read and drops a write, counts
+the failure in ``errors`` and logs it at most once per interval; the request goes on uncached.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+__all__ = [
+    "CacheStore",
+]
+
+
+class CacheStore(Protocol):
+    #: Entries and bytes held now (as far as the backend knows; Redis: this process's writes are
+    #: not counted, these are ``None``), evictions and failures since start.
+    entries: int | None
+    bytes: int | None
+    evictions: int
+    errors: int
+
+    async def get(self, key: str) -> bytes | None:
+        """The value stored under ``key`` and not expired, or ``None``."""
+        ...
+
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds (replacing any older value)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (the app's cleanup)."""
+        ...
