@@ -14,6 +14,7 @@ from gateway.api.metrics import ticking
 from gateway.api.routes import add_routes
 from gateway.api.stages import Stages
 from gateway.appkeys import (
+    CACHE,
     ADMISSION,
     CLOUD_AUTH,
     CONSOLE,
@@ -29,7 +30,11 @@ from gateway.appkeys import (
     ServerState,
 )
 from gateway.config.routing import MAX_CONFIG_BYTES
-from gateway.config.settings import Settings
+from gateway.cache.memory import MemoryStore
+from gateway.cache.redis_store import RedisStore
+from gateway.cache.stage import CacheStage
+from gateway.cache.store import CacheStore
+from gateway.config.settings import CacheSettings, Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -93,6 +98,7 @@ def create_app(
         # Before the recorder's: torn down after it, so the spans its last records end are exported.
         app.cleanup_ctx.append(tracing.running)
     app.cleanup_ctx.append(_recorder)
+    app.cleanup_ctx.append(_cache)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
@@ -127,8 +133,24 @@ def _sinks(
 def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -> Stages:
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
     nothing per request (docs/architecture.md says where the coming ones plug in). The
-    recorder is always in: failures are logged whether or not the access log is on."""
-    return Stages(after=(app[RECORDER],), attempt=() if tracing is None else (tracing,))
+    recorder is always in: failures are logged whether or not the access log is on. The cache
+    is always in too (any routing config may ask for it); it stores before the recorder reads
+    the record, so the record says what the cache did."""
+    cache = app[CACHE] = CacheStage(_cache_store(settings.cache), settings.cache, app[RECORDER])
+    return Stages(
+        before=(cache,), after=(cache, app[RECORDER]), attempt=() if tracing is None else (tracing,)
+    )
+
+
+def _cache_store(settings: CacheSettings) -> CacheStore:
+    if settings.backend == "redis":
+        return RedisStore(settings.redis_url)
+    return MemoryStore(settings.max_bytes)
+
+
+async def _cache(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[CACHE].close()
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:

@@ -11,6 +11,7 @@ from aiohttp import web
 __all__ = [
     "ADMISSION",
     "ATTEMPTED",
+    "CACHE",
     "CLOUD_AUTH",
     "CONSOLE",
     "HEALTH",
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientSession
 
     from gateway.api.stages import Stages
+    from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
@@ -110,3 +112,5 @@ TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")
 #: Per request: set once an attempt was accounted (its record logged), so the error middleware
 #: does not log the request a second time.
 ATTEMPTED: web.RequestKey[bool] = web.RequestKey("attempted")
+#: Per process: the response cache's stage and its store (``cache/stage.py``).
+CACHE: web.AppKey[CacheStage] = web.AppKey("cache")

@@ -24,7 +24,7 @@ from gateway.api.bodies import (
 )
 from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, ATTEMPTED, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -154,6 +154,9 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     record = _record(context, outgoing)
     record.hedge = attempt.hedge
     relay = _relay(request, outgoing)
+    cache = app.get(CACHE)
+    if cache is not None:
+        relay.capture = cache.capture_for(context, attempt.target)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
@@ -175,6 +178,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                     timers.headers.reschedule(None)  # that layer is done: the headers came
                 received = time.perf_counter()
                 record.status = attempt.status = upstream.status
+                if relay.capture is not None and not _storable(upstream):
+                    relay.capture.drop()
                 instead, refusal = await _instead_of_relaying(upstream, attempt)
                 if instead is not None:
                     record.outcome = "retried" if isinstance(instead, RetryIn) else "fell_back"
@@ -183,6 +188,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 gateway_s = sent - context.started + time.perf_counter() - received
                 record.gateway_ms = gateway_s * 1000
                 headers = _answer_headers(upstream.headers, outgoing, attempt, gateway_s, received - sent)
+                if context.cache is not None:
+                    headers["x-portkey-cache-status"] = context.cache.status
                 await relay.start(
                     upstream,
                     headers,
@@ -208,6 +215,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         record.duration_ms = (time.perf_counter() - context.started) * 1000
         record.upstream_ms = _upstream_ms(sent, received)
         record.tail = relay.tail
+        if relay.capture is not None and (captured := relay.capture.body) is not None:
+            record.cache_entry = (relay.capture.key, relay.capture.max_age, captured)
         record.longest_gap_ms = relay.longest_gap * 1000
         instead_of_failing = _instead_of_failing(failure, relay, timers, outgoing, attempt)
         if instead_of_failing is not None:
@@ -259,6 +268,11 @@ def _record(context: RequestContext, outgoing: Outgoing) -> RequestRecord:
         target=outgoing.target.config_path or "",
         stream=parsed.get("stream") is True,
     )
+
+
+def _storable(upstream: aiohttp.ClientResponse) -> bool:
+    """Whether an answer may go to the cache at all: a 200 its provider did not mark no-store."""
+    return upstream.status == 200 and "no-store" not in upstream.headers.get("Cache-Control", "").lower()
 
 
 def _upstream_ms(sent: float, received: float) -> float:
@@ -346,8 +360,9 @@ def _answer_headers(
     if target.config_path is not None:
         headers["x-portkey-last-used-option-index"] = target.config_path
         headers["x-portkey-retry-attempt-count"] = str(attempt.chances.retry_number)
-    if target.cache:
-        headers["x-portkey-cache-status"] = "DISABLED"  # until the gateway has a cache
+    if target.cache is not None:
+        # The cache's own status replaces it when its lookup ran (a semantic cache is not built yet).
+        headers["x-portkey-cache-status"] = "DISABLED"
     _add_server_timing(headers, gateway_s, upstream_s)
     return headers
 

@@ -28,6 +28,7 @@ __all__ = [
     "LOG_LEVELS",
     "MAX_PORT",
     "BreakerSettings",
+    "CacheSettings",
     "ConsoleSettings",
     "CustomHostSettings",
     "LimitSettings",
@@ -239,6 +240,24 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """The response cache (``gateway/cache/``). A routing config's ``cache`` decides for its own
+    requests; ``mode`` is the default for requests without a config."""
+
+    #: ``""`` (none) or ``simple`` (exact) for requests without a routing config.
+    mode: str = ""
+    #: Seconds an entry lives when the config's ``cache`` gives no ``max_age``.
+    max_age: float = 3600.0
+    #: ``memory`` (this process) or ``redis`` (shared; ``redis_url``).
+    backend: str = "memory"
+    #: The memory backend's bound (keys and answers), in bytes; least recently used go first.
+    max_bytes: int = 256 * _MiB
+    #: A larger answer is not stored.
+    max_entry_bytes: int = 4 * _MiB
+    redis_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -271,6 +290,7 @@ class Settings:
     admin: AdminSettings = field(default_factory=AdminSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -307,6 +327,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "admin": AdminSettings,
     "metrics": MetricsSettings,
     "console": ConsoleSettings,
+    "cache": CacheSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,
@@ -456,6 +477,8 @@ _EXPECTED = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "server.log_level": LOG_LEVELS,
     "server.access_log_format": ("text", "json"),
+    "cache.mode": ("", "simple"),
+    "cache.backend": ("memory", "redis"),
 }
 MAX_PORT = 65535
 #: Whole numbers with bounds of their own (inclusive).

@@ -76,6 +76,9 @@ def complete(record: RequestRecord, prices: PriceTable) -> None:
         return
     record.input_tokens, record.output_tokens = tokens.input, tokens.output
     record.cached_tokens = tokens.cached
+    if record.cache_status == "HIT":
+        record.cost = 0.0  # answered from the cache: its cost was counted when it was stored
+        return
     price = prices.find(record.provider, record.model)
     if price is not None:
         record.cost = price.cost(tokens)

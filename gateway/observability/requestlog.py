@@ -78,7 +78,7 @@ def _json_fields(record: RequestRecord) -> dict[str, Any]:
         "output_tokens": record.output_tokens,
         "cached_tokens": record.cached_tokens,
         "cost": record.cost,
-        "cache_status": None,  # no response cache yet
+        "cache_status": record.cache_status or None,
         "metadata": record.metadata,
     }
 

@@ -36,6 +36,8 @@ from gateway.routing.target import Target
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from gateway.cache.stage import CacheLookup
+
     from gateway.api.bodies import RequestBody
 
 __all__ = [
@@ -72,6 +74,8 @@ class RequestContext:
     deadline: Deadline
     health: TargetHealth
     retries: RetrySettings
+    #: The response cache's state for this request, when its lookup ran (``cache/stage.py``).
+    cache: CacheLookup | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
+from gateway.config.extras import Cache
 from gateway.config.resilience import CircuitBreaker, Retry
 from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
@@ -68,8 +69,9 @@ class Target:
     drop_params: frozenset[str] = frozenset()
     #: The config's ``forward_headers`` (``x-portkey-forward-headers``, when sent, wins).
     forward_headers: frozenset[str] = frozenset()
-    #: The config asks for a cache: answered ``x-portkey-cache-status: DISABLED`` until one exists.
-    cache: bool = False
+    #: The config's ``cache`` (mode, max_age); ``None``: the config has none, or there is no config
+    #: (``[cache] mode`` decides then: ``cache/stage.py``).
+    cache: Cache | None = None
     #: ``False``: translated answers keep the provider's extras (see :func:`strict_compliance`).
     strict_open_ai_compliance: bool = True
 
@@ -234,7 +236,7 @@ def _from_node(
         default_params=node.default_params,
         drop_params=node.drop_params,
         forward_headers=node.forward_headers or frozenset(),
-        cache=node.cache is not None,
+        cache=node.cache,
         strict_open_ai_compliance=strict,
     )
 

@@ -20,6 +20,7 @@ from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
 from gateway.appkeys import STATE
+from gateway.cache.capture import Capture
 from gateway.errors import GatewayError, UpstreamBroken, UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 
@@ -59,6 +60,7 @@ class Relay:
         "_first",
         "_provider",
         "_request",
+        "capture",
         "longest_gap",
         "response",
         "tail",
@@ -74,6 +76,8 @@ class Relay:
         self.tail = b""
         #: Seconds: the longest wait between two reads of a streamed body (for the metrics).
         self.longest_gap = 0.0
+        #: Set when the answer may be cached: it records what the client gets.
+        self.capture: Capture | None = None
         self._event_stream = False
         self._first = b""
 
@@ -108,6 +112,8 @@ class Relay:
             if before_commit is not None:
                 before_commit()
             self.tail = body[-TAIL_BYTES:]
+            if self.capture is not None:
+                self.capture.add(body)
             self.response = web.Response(
                 body=body, status=upstream.status, reason=upstream.reason, headers=headers
             )
@@ -164,6 +170,7 @@ class Relay:
         last = clock()
         longest = 0.0
         state = self._request.app[STATE]
+        capture = self.capture
         state.open_streams += 1
         try:
             if self._first:
@@ -179,6 +186,8 @@ class Relay:
                 except ConnectionResetError:
                     raise ClientGone from None
                 keep(chunk)
+                if capture is not None:
+                    capture.add(chunk)
         finally:
             state.open_streams -= 1
             self.tail = _tail(recent)
@@ -205,6 +214,8 @@ class Relay:
             await self.response.write(data)
         except ConnectionResetError:
             raise ClientGone from None
+        if self.capture is not None:
+            self.capture.add(data)
 
     async def fail(self, error: GatewayError) -> None:
         """End a committed response so the client sees it failed, never a clean end."""

@@ -57,6 +57,8 @@ class TranslatingRelay(Relay):
                 before_commit()
             headers["Content-Type"] = "application/json"
             self.tail = body[-TAIL_BYTES:]
+            if self.capture is not None:
+                self.capture.add(body)
             self.response = web.Response(body=body, status=upstream.status, headers=headers)
             return
         self._first = await self._first_events(upstream, stream, first_chunk_timeout)

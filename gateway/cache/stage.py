@@ -1,0 +1,205 @@
+"""The exact response cache as a pipeline stage: lookup before the attempts, store after them.
+
+Portkey's contract: a routing config's ``cache: {mode, max_age}`` (``[cache] mode`` for requests
+without a config), ``x-portkey-cache-namespace`` partitions entries, ``x-portkey-cache-force-refresh:
+true`` skips the lookup and stores the fresh answer, and ``x-portkey-cache-status`` says what
+happened: ``HIT``, ``MISS``, ``REFRESH``, or ``DISABLED`` (a ``semantic`` cache, not built yet).
+
+The lookup uses the first planned target's key (``cache/key.py``); each attempt that may be
+stored records its answer (``cache/capture.py``) under its own target's key, and the stage stores
+it only when it ended well: a 200 whose JSON parses, or a stream that ended cleanly (kept in its
+JSON form, ``cache/replay.py``). Error answers, cut or failed streams, ``Cache-Control: no-store``
+answers and answers over ``max_entry_bytes`` are never stored. A HIT is answered here, as JSON or
+as an event stream shaped by what the request asked for, and recorded with its usage marked as
+cached (no cost counted twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from gateway.cache.capture import Capture
+from gateway.cache.entry import CachedAnswer, decode, encode
+from gateway.cache.key import CACHEABLE_FAMILIES, cache_key
+from gateway.cache.replay import json_from_stream, stream_from_json, stream_is_complete
+from gateway.cache.store import CacheStore
+from gateway.errors import InvalidRequest
+from gateway.observability.record import RequestRecord
+from gateway.observability.tracing import trace_id
+
+if TYPE_CHECKING:
+    from gateway.config.settings import CacheSettings
+    from gateway.observability.recorder import Recorder
+    from gateway.routing.attempts import RequestContext
+    from gateway.routing.target import Target
+
+__all__ = [
+    "CacheLookup",
+    "CacheStage",
+]
+
+logger = logging.getLogger("gateway.cache")
+
+NAMESPACE_HEADER = "x-portkey-cache-namespace"
+REFRESH_HEADER = "x-portkey-cache-force-refresh"
+STATUS_HEADER = "x-portkey-cache-status"
+#: A namespace is hashed into the key; this bounds what a caller makes the gateway hash.
+MAX_NAMESPACE = 256
+#: Stores waiting for their backend at once; more are dropped (the answer is not cached).
+MAX_PENDING_STORES = 256
+
+
+@dataclass(slots=True)
+class CacheLookup:
+    """The request's cache state, on its context (``RequestContext.cache``)."""
+
+    namespace: str
+    refresh: bool
+    #: What the answer's ``x-portkey-cache-status`` says (a HIT is answered by the stage itself).
+    status: str = "MISS"
+
+
+class CacheStage:
+    """Before stage (lookup) and after stage (store) over one :class:`CacheStore`."""
+
+    def __init__(self, store: CacheStore, settings: CacheSettings, recorder: Recorder) -> None:
+        self.store = store
+        self._settings = settings
+        self._recorder = recorder
+        self._pending: set[asyncio.Task[None]] = set()
+        self.stores_dropped = 0
+
+    def mode(self, target: Target) -> str:
+        """``simple``, ``semantic`` or ``""`` for ``target``: its config's cache, else the default
+        for requests without a config."""
+        if target.cache is not None:
+            return target.cache.mode
+        return self._settings.mode if target.config_path is None else ""
+
+    async def before(self, context: RequestContext) -> web.StreamResponse | None:
+        target = context.targets[0]
+        if context.family not in CACHEABLE_FAMILIES or context.body.parsed is None:
+            return None
+        if self.mode(target) != "simple":
+            return None
+        headers = context.request.headers
+        namespace = headers.get(NAMESPACE_HEADER, "")
+        if len(namespace) > MAX_NAMESPACE:
+            raise InvalidRequest(
+                f"{NAMESPACE_HEADER} is longer than {MAX_NAMESPACE} characters.",
+                param=NAMESPACE_HEADER,
+                code="invalid_cache_namespace",
+            )
+        refresh = headers.get(REFRESH_HEADER, "").strip().lower() == "true"
+        lookup = context.cache = CacheLookup(namespace, refresh, "REFRESH" if refresh else "MISS")
+        if refresh:
+            return None
+        value = await self.store.get(self._key(context, target))
+        answer = decode(value) if value else None
+        response = _response(answer, context) if answer is not None else None
+        if response is None or answer is None:
+            return None
+        lookup.status = "HIT"
+        self._record_hit(context, answer)
+        return response
+
+    def capture_for(self, context: RequestContext, target: Target) -> Capture | None:
+        """A recorder for this attempt's answer when it may be stored (the lookup ran)."""
+        if context.cache is None or self.mode(target) != "simple":
+            return None
+        max_age = target.cache.max_age if target.cache and target.cache.max_age is not None else None
+        return Capture(
+            self._key(context, target),
+            self._settings.max_age if max_age is None else max_age,
+            self._settings.max_entry_bytes,
+        )
+
+    def finished(self, context: RequestContext, record: RequestRecord) -> None:
+        """After stage: store the attempt's recorded answer if it ended well."""
+        if context.cache is None:
+            return
+        record.cache_status = context.cache.status
+        if record.cache_entry is None or record.outcome != "ok" or record.status != 200:
+            return
+        key, max_age, captured = record.cache_entry
+        body = _storable(captured, record.stream)
+        if body is None or max_age <= 0:
+            return
+        if len(self._pending) >= MAX_PENDING_STORES:
+            self.stores_dropped += 1
+            return
+        value = encode(CachedAnswer(body, record.provider, record.model, time.time()))
+        task = asyncio.get_running_loop().create_task(self.store.put(key, value, max_age))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def close(self) -> None:
+        """Let pending stores finish, then release the backend."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.store.close()
+
+    def _key(self, context: RequestContext, target: Target) -> str:
+        body = context.body.for_target(target.override_params, target.default_params, target.drop_params)
+        params = body.params or {}
+        model = params.get("model")
+        identity = target.identity(model if isinstance(model, str) else "")
+        assert context.family is not None and context.cache is not None
+        return cache_key(context.family, identity, context.cache.namespace, params)
+
+    def _record_hit(self, context: RequestContext, answer: CachedAnswer) -> None:
+        request = context.request
+        parsed = context.body.parsed or {}
+        record = RequestRecord(
+            request.method,
+            request.path,
+            answer.provider,
+            trace_id(request),
+            context.metadata,
+            status=200,
+            family=context.family or "other",
+            model=answer.model,
+            stream=parsed.get("stream") is True,
+            duration_ms=(time.perf_counter() - context.started) * 1000,
+            tail=answer.body[-8192:],
+            cache_status="HIT",
+        )
+        self._recorder.add(record)
+
+
+def _storable(captured: bytes, stream: bool) -> bytes | None:
+    """The JSON form of a recorded answer, or ``None`` when it must not be stored."""
+    if stream or captured.lstrip().startswith(b"data:"):
+        if not stream_is_complete(captured):
+            return None
+        return json_from_stream(captured)
+    try:
+        parsed = orjson.loads(captured)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, dict) or "error" in parsed:
+        return None
+    return captured
+
+
+def _response(answer: CachedAnswer, context: RequestContext) -> web.StreamResponse | None:
+    """The HIT as this request wants it; ``None`` when the entry has no such form (a miss)."""
+    parsed: dict[str, Any] = context.body.parsed or {}
+    headers = {STATUS_HEADER: "HIT", "x-portkey-provider": answer.provider}
+    if parsed.get("stream") is True:
+        options = parsed.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        events = stream_from_json(answer.body, include_usage)
+        if events is None:
+            return None
+        headers |= {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+        return web.Response(body=events, headers=headers)
+    headers["Content-Type"] = "application/json"
+    return web.Response(body=answer.body, headers=headers)
