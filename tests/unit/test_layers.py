@@ -109,6 +109,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.realtime": (0, "plain counters with no imports, read by observability/metrics"),
     "observability.admission": (0, "plain counters with no imports, read by observability/metrics"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
+    "cache.store": (0, "the CacheStore protocol the backends keep; imports nothing"),
 }
 
 
