@@ -110,6 +110,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.admission": (0, "plain counters with no imports, read by observability/metrics"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
     "cache.store": (0, "the CacheStore protocol the backends keep; imports nothing"),
+    "cache.redis_store": (2, "the design's cache/redis, named so it never reads as the redis package"),
 }
 
 
