@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 __all__ = [
+    "WARN_EVERY",
     "RedisStore",
 ]
 
