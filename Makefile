@@ -11,8 +11,9 @@ PIP_INSTALL := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pi
 
 # Debian packages the tests drive for real: nginx in front of the gateway, and a container engine
 # (podman with runc and CNI networking; mmdebstrap builds the test image's base from Debian's own packages),
-# and Chromium with its WebDriver for the console's headless-browser test.
-SYSTEM_PACKAGES := nginx podman runc containernetworking-plugins mmdebstrap chromium chromium-driver
+# Chromium with its WebDriver for the console's headless-browser test, and redis-server for the Redis
+# cache backend's tests.
+SYSTEM_PACKAGES := nginx podman runc containernetworking-plugins mmdebstrap chromium chromium-driver redis-server
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(BIN)/python:
@@ -24,7 +25,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: setup.cfg pyproject.toml $(VENV)/.installed
-	$(PIP_INSTALL) -e '.[test,lint,otel]'
+	$(PIP_INSTALL) -e '.[test,lint,otel,redis]'
 	touch $@
 
 $(VENV)/.installed-bench: setup.cfg pyproject.toml $(VENV)/.installed

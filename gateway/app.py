@@ -14,8 +14,8 @@ from gateway.api.metrics import ticking
 from gateway.api.routes import add_routes
 from gateway.api.stages import Stages
 from gateway.appkeys import (
-    CACHE,
     ADMISSION,
+    CACHE,
     CLOUD_AUTH,
     CONSOLE,
     HEALTH,
@@ -29,11 +29,11 @@ from gateway.appkeys import (
     UPSTREAM,
     ServerState,
 )
-from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis_store import RedisStore
 from gateway.cache.stage import CacheStage
 from gateway.cache.store import CacheStore
+from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from gateway.app import create_app
 from gateway.config.settings import Settings
 from tests.fake_provider import FakeProvider
 from tests.functional.fake_realtime import FakeRealtime
+from tests.redis_server import RedisServer
 
 GatewayFactory = Callable[..., Awaitable[TestServer]]
 
@@ -78,6 +79,16 @@ async def fake(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeProv
     server = await aiohttp_server(provider.app())
     provider.port = server.port
     return provider
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server for the whole session (tests keep apart by their own keys), stopped at
+    teardown. A test that stops Redis starts its own :class:`~tests.redis_server.RedisServer`."""
+    server = RedisServer()
+    server.start()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture

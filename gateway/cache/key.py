@@ -30,7 +30,14 @@ _NOT_KEYED = frozenset({"stream", "stream_options"})
 def cache_key(family: str, identity: TargetIdentity, namespace: str, params: Mapping[str, Any]) -> str:
     """A hex SHA-256 of everything above; never holds a credential (only its fingerprint)."""
     digest = hashlib.sha256()
-    for part in (family, identity.provider, identity.base_url, identity.credential, repr(identity.scope), namespace):
+    for part in (
+        family,
+        identity.provider,
+        identity.base_url,
+        identity.credential,
+        repr(identity.scope),
+        namespace,
+    ):
         digest.update(part.encode())
         digest.update(b"\0")
     body = {name: value for name, value in params.items() if name not in _NOT_KEYED}

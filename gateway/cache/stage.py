@@ -151,7 +151,8 @@ class CacheStage:
         params = body.params or {}
         model = params.get("model")
         identity = target.identity(model if isinstance(model, str) else "")
-        assert context.family is not None and context.cache is not None
+        assert context.family is not None
+        assert context.cache is not None
         return cache_key(context.family, identity, context.cache.namespace, params)
 
     def _record_hit(self, context: RequestContext, answer: CachedAnswer) -> None:

@@ -7,6 +7,7 @@ the failure in ``errors`` and logs it at most once per interval; the request goe
 
 from __future__ import annotations
 
+import builtins
 from typing import Protocol
 
 __all__ = [
@@ -18,15 +19,16 @@ class CacheStore(Protocol):
     #: Entries and bytes held now (as far as the backend knows; Redis: this process's writes are
     #: not counted, these are ``None``), evictions and failures since start.
     entries: int | None
+    # In this class's body ``bytes`` names this counter: the methods spell the type builtins.bytes.
     bytes: int | None
     evictions: int
     errors: int
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str) -> builtins.bytes | None:
         """The value stored under ``key`` and not expired, or ``None``."""
         ...
 
-    async def put(self, key: str, value: bytes, ttl: float) -> None:
+    async def put(self, key: str, value: builtins.bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (replacing any older value)."""
         ...
 

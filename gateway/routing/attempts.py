@@ -36,9 +36,8 @@ from gateway.routing.target import Target
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from gateway.cache.stage import CacheLookup
-
     from gateway.api.bodies import RequestBody
+    from gateway.cache.stage import CacheLookup
 
 __all__ = [
     "MOVE_ON",

@@ -41,12 +41,28 @@ def completion(text: str) -> dict[str, Any]:
 
 def chunk(**delta: Any) -> bytes:
     choice = {"index": 0, "delta": delta, "finish_reason": None}
-    return orjson.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [choice]})
+    return orjson.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [choice],
+        }
+    )
 
 
 def finish() -> bytes:
     choice = {"index": 0, "delta": {}, "finish_reason": "stop"}
-    return orjson.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini", "choices": [choice]})
+    return orjson.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [choice],
+        }
+    )
 
 
 class Answers:
@@ -103,7 +119,9 @@ async def ask(
 ) -> tuple[str, str, Any]:
     """(x-portkey-cache-status, the answer's text, the parsed JSON or the raw stream)."""
     url = f"http://127.0.0.1:{server.port}/v1/chat/completions"
-    async with http.post(url, json={"model": "gpt-4o-mini", "messages": MESSAGES, **body}, headers=sent) as response:
+    async with http.post(
+        url, json={"model": "gpt-4o-mini", "messages": MESSAGES, **body}, headers=sent
+    ) as response:
         assert response.status == 200, await response.text()
         status = response.headers.get("x-portkey-cache-status", "")
         raw = await response.read()
@@ -139,7 +157,10 @@ async def test_a_stored_answer_replays_as_a_stream_the_sdk_reads(
 ) -> None:
     server = await make_gateway()
     sdk = AsyncOpenAI(
-        base_url=f"http://127.0.0.1:{server.port}/v1", api_key=KEY_A, default_headers=headers(fake), max_retries=0
+        base_url=f"http://127.0.0.1:{server.port}/v1",
+        api_key=KEY_A,
+        default_headers=headers(fake),
+        max_retries=0,
     )
     async with sdk:
         first = await sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
@@ -154,7 +175,8 @@ async def test_a_stored_answer_replays_as_a_stream_the_sdk_reads(
     assert first.choices[0].message.content == "answer 1"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "answer 1"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
-    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 12
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == 12
     assert answers.calls == 1
 
 
@@ -253,13 +275,17 @@ async def test_a_semantic_config_says_disabled_and_caches_nothing(
     assert (await ask(http, server, semantic))[:2] == ("DISABLED", "answer 2")
 
 
-async def test_embeddings_are_cached(make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider) -> None:
+async def test_embeddings_are_cached(
+    make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider
+) -> None:
     calls = []
 
     async def embed(request: web.Request, received: Received) -> web.StreamResponse:
         calls.append(1)
         data = [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]
-        return web.json_response({"object": "list", "data": data, "model": "e", "usage": {"prompt_tokens": 2, "total_tokens": 2}})
+        return web.json_response(
+            {"object": "list", "data": data, "model": "e", "usage": {"prompt_tokens": 2, "total_tokens": 2}}
+        )
 
     fake.on("POST", "/v1/embeddings", embed)
     server = await make_gateway()
@@ -288,6 +314,7 @@ async def test_a_hit_is_logged_with_its_tokens_and_no_cost(
     await server.app[RECORDER].flush()
     lines = [orjson.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
     assert [line["cache_status"] for line in lines] == ["MISS", "HIT"]
-    assert lines[0]["cost"] and lines[0]["cost"] > 0
+    assert lines[0]["cost"]
+    assert lines[0]["cost"] > 0
     assert (lines[1]["input_tokens"], lines[1]["output_tokens"], lines[1]["cost"]) == (9, 3, 0.0)
     assert KEY_A not in caplog.text

@@ -110,6 +110,12 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.admission": (0, "plain counters with no imports, read by observability/metrics"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
     "cache.replay": (0, "pure conversions between a cached stream and JSON answer, on streaming/sse"),
+    "cache.store": (0, "the CacheStore protocol the backends keep; imports nothing"),
+    "cache.redis_store": (2, "the design's cache/redis, named so it never reads as the redis package"),
+    "cache.entry": (0, "one cached answer's encoding for the stores; pure data"),
+    "cache.capture": (0, "an attempt's answer recorded for the cache; pure data"),
+    "cache.key": (1, "the cache key from routing/identity's target identity and the body"),
+    "cache.stage": (2, "the cache's before and after stage over the cache stores"),
 }
 
 
