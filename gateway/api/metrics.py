@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.api.admin_access import require_admin
-from gateway.appkeys import ADMISSION, HEALTH, METRICS, REALTIME, STATE
+from gateway.appkeys import ADMISSION, CACHE, HEALTH, METRICS, REALTIME, STATE
 from gateway.observability.admission import AdmissionCounters
 
 __all__ = [
@@ -76,6 +76,7 @@ def _read_gauges(app: web.Application) -> None:
     admission = app[ADMISSION]
     m.loop_lag.set(admission.lag)
     _count_sheds(app, admission.counters)
+    _read_cache(app)
     m.breakers(app[HEALTH].states())
 
 
@@ -88,3 +89,19 @@ def _count_sheds(app: web.Application, counters: AdmissionCounters) -> None:
         if total > before:
             m.shed.labels(reason).inc(total - before)
     m.shed_seen = now
+
+
+def _read_cache(app: web.Application) -> None:
+    """The cache store's size now, and its evictions and failures since the last reading."""
+    m = app[METRICS]
+    store = app[CACHE].store
+    if store.entries is not None:
+        m.cache_entries.set(store.entries)
+    if store.bytes is not None:
+        m.cache_bytes.set(store.bytes)
+    evictions, errors = m.cache_seen
+    if store.evictions > evictions:
+        m.cache_evictions.inc(store.evictions - evictions)
+    if store.errors > errors:
+        m.cache_errors.inc(store.errors - errors)
+    m.cache_seen = (store.evictions, store.errors)

@@ -195,6 +195,24 @@ class Metrics:
         self.shed = Counter("gateway_shed", "Requests shed with a 503 (admission).", ("reason",), registry=r)
         #: Admission's shed counts at the last reading (``api/metrics.py`` adds the difference).
         self.shed_seen: tuple[int, ...] = (0, 0, 0)
+        self.cache_lookups = Counter(
+            "gateway_cache_lookups",
+            "Answers by what the response cache did: HIT, MISS, REFRESH.",
+            ("family", "provider", "status"),
+            registry=r,
+        )
+        self.cache_entries = Gauge(
+            "gateway_cache_entries", "Entries in the memory cache.", registry=r, multiprocess_mode="livesum"
+        )
+        self.cache_bytes = Gauge(
+            "gateway_cache_bytes", "Bytes held by the memory cache.", registry=r, multiprocess_mode="livesum"
+        )
+        self.cache_evictions = Counter("gateway_cache_evictions", "Entries evicted for room.", registry=r)
+        self.cache_errors = Counter(
+            "gateway_cache_errors", "Cache backend failures (the request went on uncached).", registry=r
+        )
+        #: The store's evictions and errors at the last reading (``api/metrics.py`` adds the difference).
+        self.cache_seen: tuple[int, int] = (0, 0)
 
     def bound(self, key: tuple[Any, ...], bind: Callable[[], Any]) -> Any:
         """The child for ``key``, bound once (``bind``) and cached."""
@@ -327,6 +345,9 @@ class MetricsSink:
         if requests is None:
             requests = series.requests[key] = m.requests.labels(*series.labels, *key)
         m.inc(requests)
+        if record.cache_status:
+            labels = (*series.labels, record.cache_status)
+            m.inc(m.bound(("cache", *labels), lambda: m.cache_lookups.labels(*labels)))
         m.observe(series.duration, record.duration_ms / 1000)
         if record.gateway_ms:
             m.observe(series.overhead, record.gateway_ms / 1000)

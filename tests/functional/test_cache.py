@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -16,10 +17,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
+from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.appkeys import RECORDER
+from gateway.appkeys import CACHE, RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, sse
+from tests.functional.gateway_process import free_port, gateway_env, start_gateway
 
 KEY_A = "sk-tenant-a"
 KEY_B = "sk-tenant-b"
@@ -318,3 +321,73 @@ async def test_a_hit_is_logged_with_its_tokens_and_no_cost(
     assert lines[0]["cost"] > 0
     assert (lines[1]["input_tokens"], lines[1]["output_tokens"], lines[1]["cost"]) == (9, 3, 0.0)
     assert KEY_A not in caplog.text
+
+
+async def test_two_gateway_processes_share_entries_through_redis(
+    tmp_path: Path, http: aiohttp.ClientSession, fake: FakeProvider, answers: Answers, redis_url: str
+) -> None:
+    env = gateway_env(
+        GATEWAY_CACHE_BACKEND="redis",
+        GATEWAY_CACHE_REDIS_URL=redis_url,
+        GATEWAY_CACHE_MODE="simple",
+    )
+    plain = {
+        k: v for k, v in headers(fake, key=f"{KEY_A}-{tmp_path.name}").items() if k != "x-portkey-config"
+    }
+    first = start_gateway(tmp_path, env=env, port=free_port())
+    second = start_gateway(tmp_path, env=env, port=free_port())
+    try:
+        await first.wait_ready()
+        await second.wait_ready()
+        statuses = []
+        for gateway in (first, second):
+            url = f"{gateway.url}/v1/chat/completions"
+            async with http.post(
+                url, json={"model": "gpt-4o-mini", "messages": MESSAGES}, headers=plain
+            ) as response:
+                assert (await response.json())["choices"][0]["message"]["content"] == "answer 1"
+                statuses.append(response.headers["x-portkey-cache-status"])
+            await asyncio.sleep(0.2)  # the first process stores off the request path
+        assert statuses == ["MISS", "HIT"]
+        assert answers.calls == 1
+    finally:
+        first.kill()
+        second.kill()
+
+
+async def test_with_redis_down_requests_go_on_uncached(
+    make_gateway: GatewayFactory,
+    http: aiohttp.ClientSession,
+    fake: FakeProvider,
+    answers: Answers,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    closed = free_port()  # nothing listens there
+    server = await make_gateway(
+        settings_with(cache={"backend": "redis", "redis_url": f"redis://:hunter2@127.0.0.1:{closed}/0"})
+    )
+    for expected in ("answer 1", "answer 2"):
+        assert (await ask(http, server, headers(fake)))[:2] == ("MISS", expected)
+    assert server.app[CACHE].store.errors >= 2
+    warnings = [r for r in caplog.records if r.name == "gateway.cache"]
+    assert len(warnings) == 1
+    assert "hunter2" not in caplog.text
+
+
+async def test_hits_misses_entries_and_bytes_reach_the_metrics(
+    make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider, answers: Answers
+) -> None:
+    server = await make_gateway()
+    for _ in range(3):
+        await ask(http, server, headers(fake))
+    await server.app[RECORDER].flush()
+    async with http.get(f"http://127.0.0.1:{server.port}/metrics") as response:
+        families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    lookups = {
+        s.labels["status"]: s.value
+        for s in families["gateway_cache_lookups"].samples
+        if s.name.endswith("_total")
+    }
+    assert lookups == {"MISS": 1.0, "HIT": 2.0}
+    assert families["gateway_cache_entries"].samples[0].value == 1
+    assert families["gateway_cache_bytes"].samples[0].value > 100
