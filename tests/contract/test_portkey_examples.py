@@ -144,16 +144,21 @@ async def test_cookbook_config_by_id_applies_to_the_header_provider(
     assert [r.headers["Authorization"] for r in fake.received] == ["Bearer sk-fake-axios"] * 2
 
 
-@pytest.mark.parametrize("mode", ["simple", "semantic"])
-async def test_cookbook_cache_config_answers_cache_disabled(
-    portkey_gateway: str, sdks: Clients, fake: FakeProvider, mode: str
+@pytest.mark.parametrize(
+    ("mode", "statuses", "calls"), [("simple", ["MISS", "HIT"], 1), ("semantic", ["DISABLED"] * 2, 2)]
+)
+async def test_cookbook_cache_config_answers_from_the_cache(
+    portkey_gateway: str, sdks: Clients, fake: FakeProvider, mode: str, statuses: list[str], calls: int
 ) -> None:
     fake.on("POST", "/v1/chat/completions", answers(200))
     client = sdks.openai(provider="openai", config={"cache": {"mode": mode}})
+    seen = []
     for _ in range(2):
         response = await client.chat.completions.with_raw_response.create(**CHAT)
-        assert response.headers["x-portkey-cache-status"] == "DISABLED"
-    assert len(fake.received) == 2  # nothing is served from a cache yet
+        seen.append(response.headers["x-portkey-cache-status"])
+        await asyncio.sleep(0.01)  # the store runs off the request path
+    assert seen == statuses
+    assert len(fake.received) == calls  # a semantic cache is not built yet
 
 
 async def test_cookbook_loadbalance_of_virtual_keys_is_refused_naming_virtual_key(

@@ -6,6 +6,7 @@ missed its custom host fails locally instead of leaving 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -250,7 +251,7 @@ async def test_defaults_already_in_the_body_send_the_clients_bytes_unchanged(
     assert fake.last.body == raw
 
 
-async def test_a_cache_config_answers_cache_status_disabled(
+async def test_a_cache_config_answers_its_cache_status(
     http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
 ) -> None:
     config = {
@@ -258,8 +259,14 @@ async def test_a_cache_config_answers_cache_status_disabled(
         "strategy": {"mode": "fallback"},
         "targets": [target(fake)],
     }
-    _, _, headers = await call(http, gateway_url, config)
-    assert headers["x-portkey-cache-status"] == "DISABLED"
+    statuses = []
+    for _ in range(2):
+        _, _, headers = await call(http, gateway_url, config)
+        statuses.append(headers["x-portkey-cache-status"])
+        await asyncio.sleep(0.01)  # the store runs off the request path
+    assert statuses == ["MISS", "HIT"]
+    _, _, headers = await call(http, gateway_url, {**config, "cache": {"mode": "semantic"}})
+    assert headers["x-portkey-cache-status"] == "DISABLED"  # no semantic cache yet
     _, _, headers = await call(http, gateway_url, target(fake))
     assert "x-portkey-cache-status" not in headers
 
