@@ -27,6 +27,7 @@ SCENARIOS = (
     "chat_c1",
     "throughput_c64",
     "observability",
+    "cache",
     "open_loop",
     "concurrency_sweep",
     "stream_20",
@@ -108,6 +109,8 @@ def _run_one(bench: Bench, name: str, done: dict[str, Result]) -> dict[str, Resu
         return {name: scenarios.streaming(bench, int(name.split("_")[1]))}
     if name == "overload":
         return {name: overload.overload(bench)}
+    if name == "cache":
+        return {f"cache_c{c}": scenarios.cache_hits(bench, c) for c in (1, 64)}
     if name == "observability":
         return {f"observability_c{c}": scenarios.observability(bench, c) for c in (1, 64)}
     if name == "many_streams":

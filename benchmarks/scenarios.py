@@ -113,6 +113,26 @@ def observability(bench: Bench, concurrency: int) -> Result:
     return result
 
 
+def cache_hits(bench: Bench, concurrency: int) -> Result:
+    """What a cache HIT costs against the same request relayed: a gateway whose every request is
+    cached (``GATEWAY_CACHE_MODE=simple``; the suite repeats one body, so all but the first are
+    HITs, from memory) against the default one. Here the ``direct`` column is the default gateway,
+    so ``delta`` is a HIT's difference to a relayed answer (negative: cheaper)."""
+    title = f"Cache HIT (system) vs relayed (direct column), chat c{concurrency}"
+    if bench.start_gateway is None:
+        return _scenario(title, {}, {"direct": [], "system": []}, CHAT_KEYS)
+    with bench.start_gateway(1, env={"GATEWAY_CACHE_MODE": "simple"}) as cached:
+        saved_direct, saved_system = bench.direct, bench.system
+        bench.direct, bench.system = saved_system, cached
+        try:
+            runs = bench.pairs(lambda _: _chat(bench, concurrency), f"cache c{concurrency}")
+        finally:
+            bench.direct, bench.system = saved_direct, saved_system
+    result = _scenario(title, _chat(bench, concurrency), runs, CHAT_KEYS)
+    result["notes"].append("direct = the default gateway (every request relayed to the mock)")
+    return result
+
+
 def _two_workers(bench: Bench) -> Result:
     """The same load against a second gateway with 2 workers (spread over both cores)."""
     assert bench.start_gateway is not None
