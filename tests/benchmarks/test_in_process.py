@@ -1,4 +1,4 @@
-"""``python -m benchmarks.sinks`` runs and reports every part of the recorder's work."""
+"""The in-process benchmarks (`python -m benchmarks.sinks`, `python -m benchmarks.cache_memory`) run and report."""
 
 from __future__ import annotations
 
@@ -25,3 +25,17 @@ def test_sinks_benchmark_reports_each_part_per_record() -> None:
         "console",
     ]
     assert all("µs per record" in line for line in lines)
+
+
+@pytest.mark.timeout(120)
+def test_cache_memory_benchmark_reports_bytes_per_entry() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cache_memory"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("memory cache: ")
+    assert "heap bytes per entry" in done.stdout
