@@ -1,4 +1,4 @@
-"""The in-process benchmarks (`python -m benchmarks.sinks`, `python -m benchmarks.cache_memory`) run and report."""
+"""The in-process benchmarks (`benchmarks.sinks`, `benchmarks.cache_memory`) run and report."""
 
 from __future__ import annotations
 
