@@ -97,11 +97,14 @@ class CacheStage:
                 param=NAMESPACE_HEADER,
                 code="invalid_cache_namespace",
             )
+        key = self._key(context, target, namespace)
+        if key is None:
+            return None
         refresh = headers.get(REFRESH_HEADER, "").strip().lower() == "true"
         lookup = context.cache = CacheLookup(namespace, refresh, "REFRESH" if refresh else "MISS")
         if refresh:
             return None
-        value = await self.store.get(self._key(context, target))
+        value = await self.store.get(key)
         answer = decode(value) if value else None
         response = _response(answer, context) if answer is not None else None
         if response is None or answer is None:
@@ -114,11 +117,12 @@ class CacheStage:
         """A recorder for this attempt's answer when it may be stored (the lookup ran)."""
         if context.cache is None or self.mode(target) != "simple":
             return None
+        key = self._key(context, target, context.cache.namespace)
+        if key is None:
+            return None
         max_age = target.cache.max_age if target.cache and target.cache.max_age is not None else None
         return Capture(
-            self._key(context, target),
-            self._settings.max_age if max_age is None else max_age,
-            self._settings.max_entry_bytes,
+            key, self._settings.max_age if max_age is None else max_age, self._settings.max_entry_bytes
         )
 
     def finished(self, context: RequestContext, record: RequestRecord) -> None:
@@ -146,14 +150,18 @@ class CacheStage:
             await asyncio.gather(*self._pending, return_exceptions=True)
         await self.store.close()
 
-    def _key(self, context: RequestContext, target: Target) -> str:
+    def _key(self, context: RequestContext, target: Target, namespace: str) -> str | None:
+        """The target's key for this request; ``None`` when the gateway sees no credential of the
+        caller's (one it forwards unread, say): entries could not be kept apart per tenant, so
+        nothing is cached for it."""
         body = context.body.for_target(target.override_params, target.default_params, target.drop_params)
         params = body.params or {}
         model = params.get("model")
         identity = target.identity(model if isinstance(model, str) else "")
+        if not identity.credential:
+            return None
         assert context.family is not None
-        assert context.cache is not None
-        return cache_key(context.family, identity, context.cache.namespace, params)
+        return cache_key(context.family, identity, namespace, params)
 
     def _record_hit(self, context: RequestContext, answer: CachedAnswer) -> None:
         request = context.request

@@ -92,16 +92,30 @@ def _json_bytes(fields: dict[str, Any]) -> bytes:
     return line
 
 
-def _line(record: RequestRecord) -> None:
-    access_logger.info(
-        "%s %s %d provider=%s outcome=%s duration_ms=%.2f upstream_ms=%.2f first_token_ms=%.2f "
-        "prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s",
+#: What both the access line and the failure warning start with (:func:`_head` fills it).
+_HEAD = "%s %s %d provider=%s outcome=%s duration_ms=%.2f"
+_LINE = (
+    _HEAD
+    + " upstream_ms=%.2f first_token_ms=%.2f prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s"
+)
+_WARNING = _HEAD + " trace_id=%s"
+
+
+def _head(record: RequestRecord) -> tuple[object, ...]:
+    return (
         escaped(record.method),
         escaped(record.path),
         record.status,
         record.provider,
         record.outcome,
         record.duration_ms,
+    )
+
+
+def _line(record: RequestRecord) -> None:
+    access_logger.info(
+        _LINE,
+        *_head(record),
         record.upstream_ms,
         record.first_token_ms,
         record.input_tokens,
@@ -122,13 +136,4 @@ def _failed(record: RequestRecord) -> bool:
 
 
 def _warn(record: RequestRecord) -> None:
-    failure_logger.warning(
-        "%s %s %d provider=%s outcome=%s duration_ms=%.2f trace_id=%s",
-        escaped(record.method),
-        escaped(record.path),
-        record.status,
-        record.provider,
-        record.outcome,
-        record.duration_ms,
-        record.trace_id,
-    )
+    failure_logger.warning(_WARNING, *_head(record), record.trace_id)

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+import redis.asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI
@@ -22,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.appkeys import CACHE, RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, sse
-from tests.functional.gateway_process import free_port, gateway_env, start_gateway
+from tests.functional.gateway_process import eventually, free_port, gateway_env, start_gateway
 
 KEY_A = "sk-tenant-a"
 KEY_B = "sk-tenant-b"
@@ -42,21 +43,8 @@ def completion(text: str) -> dict[str, Any]:
     }
 
 
-def chunk(**delta: Any) -> bytes:
-    choice = {"index": 0, "delta": delta, "finish_reason": None}
-    return orjson.dumps(
-        {
-            "id": "c",
-            "object": "chat.completion.chunk",
-            "created": 1,
-            "model": "gpt-4o-mini",
-            "choices": [choice],
-        }
-    )
-
-
-def finish() -> bytes:
-    choice = {"index": 0, "delta": {}, "finish_reason": "stop"}
+def chunk(finish_reason: str | None = None, **delta: Any) -> bytes:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
     return orjson.dumps(
         {
             "id": "c",
@@ -87,7 +75,7 @@ class Answers:
             await response.write(b"data: " + chunk(content=text) + b"\n\n")
             if self.cut:
                 return response  # ends without a finish reason or [DONE]
-            await response.write(sse(finish()))
+            await response.write(sse(chunk("stop")))
             return response
         if self.status != 200:
             return web.json_response({"error": {"message": "no", "code": None}}, status=self.status)
@@ -212,6 +200,16 @@ async def test_tenants_namespaces_and_bodies_never_share_an_entry(
     assert (await ask(http, server, namespaced))[:2] == ("HIT", "answer 3")
     assert (await ask(http, server, headers(fake, key=KEY_B)))[:2] == ("HIT", "answer 2")
     assert answers.calls == 4
+
+
+async def test_a_request_without_a_credential_the_gateway_reads_is_never_cached(
+    make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider, answers: Answers
+) -> None:
+    # A key the gateway forwards without reading it cannot keep tenants apart.
+    server = await make_gateway()
+    anonymous = {k: v for k, v in headers(fake).items() if k != "Authorization"}
+    for expected in ("answer 1", "answer 2"):
+        assert (await ask(http, server, anonymous))[:2] == ("DISABLED", expected)
 
 
 async def test_force_refresh_fetches_stores_and_says_refresh(
@@ -340,6 +338,8 @@ async def test_two_gateway_processes_share_entries_through_redis(
         await first.wait_ready()
         await second.wait_ready()
         statuses = []
+        shared = redis.asyncio.from_url(redis_url)
+        stored_before = len(await shared.keys("gateway:cache:*"))
         for gateway in (first, second):
             url = f"{gateway.url}/v1/chat/completions"
             async with http.post(
@@ -347,7 +347,9 @@ async def test_two_gateway_processes_share_entries_through_redis(
             ) as response:
                 assert (await response.json())["choices"][0]["message"]["content"] == "answer 1"
                 statuses.append(response.headers["x-portkey-cache-status"])
-            await asyncio.sleep(0.2)  # the first process stores off the request path
+            # The first process stores off the request path: wait until the entry is in Redis.
+            await eventually(lambda: _stored_more(shared, stored_before), 10, "the entry to reach Redis")
+        await shared.aclose()
         assert statuses == ["MISS", "HIT"]
         assert answers.calls == 1
     finally:
@@ -391,3 +393,7 @@ async def test_hits_misses_entries_and_bytes_reach_the_metrics(
     assert lookups == {"MISS": 1.0, "HIT": 2.0}
     assert families["gateway_cache_entries"].samples[0].value == 1
     assert families["gateway_cache_bytes"].samples[0].value > 100
+
+
+async def _stored_more(shared: redis.asyncio.Redis, before: int) -> bool:
+    return len(await shared.keys("gateway:cache:*")) > before

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.appkeys import RECORDER
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
-from tests.functional.gateway_process import free_port, start_gateway
+from tests.functional.gateway_process import eventually, free_port, start_gateway
 from tests.functional.scripted import Script
 
 SECRET = "sk-metrics-MARKER-42"
@@ -246,8 +246,14 @@ async def test_with_two_workers_one_scrape_counts_the_requests_of_both(
                 url = f"{gateway.url}/v1/chat/completions"
                 async with http.post(url, json=chat(), headers=to(fake)) as response:
                     assert response.status == 200
-            # Each worker writes its counts to the shared files at least once a second.
-            await asyncio.sleep(1.5)
+
+            # Each worker writes its counts to the shared files once a second: once one scrape sees
+            # them all, every scrape, whichever worker answers it, reads the same files.
+            async def all_counted() -> bool:
+                async with http.get(f"{gateway.url}/metrics") as response:
+                    return samples(await response.text(), "gateway_requests_total", outcome="ok") == 40
+
+            await eventually(all_counted, 10, "both workers' counts in a scrape")
             totals = set()
             for _ in range(8):  # each scrape lands on either worker: every one sees all 40
                 async with http.get(f"{gateway.url}/metrics") as response:
