@@ -30,6 +30,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "routing.health": 1,
     "cache.memory": 1,
     "limits.memory": 1,
+    "guardrails.checks.*": 1,
     "observability.logging": 1,
     "observability.metrics": 1,
     "observability.tracing": 1,
@@ -52,6 +53,8 @@ DESIGN_LAYERS: dict[str, int] = {
     "cache.redis": 2,
     "limits.redis": 2,
     "limits.tokens": 2,
+    "guardrails.hooks": 2,
+    "guardrails.runner": 2,
     "observability.usage": 2,
     "middleware.*": 4,
     "api.*": 4,
@@ -116,6 +119,9 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "cache.capture": (0, "an attempt's answer recorded for the cache; pure data"),
     "cache.key": (1, "the cache key from routing/identity's target identity and the body"),
     "cache.stage": (2, "the cache's before and after stage over the cache stores"),
+    "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
+    "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
+    "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
 }
 
 

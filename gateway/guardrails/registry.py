@@ -1,0 +1,18 @@
+"""Every check a config may name, by id (``default.regexMatch``, ``gateway.pii``, ...).
+
+Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
+:class:`~gateway.guardrails.check.CheckSpec`; this table gathers them.
+"""
+
+from __future__ import annotations
+
+from gateway.guardrails.check import CheckSpec
+
+__all__ = [
+    "CHECKS",
+]
+
+_MODULES: tuple[tuple[CheckSpec, ...], ...] = ()
+
+#: Check id → its spec.
+CHECKS: dict[str, CheckSpec] = {spec.id: spec for specs in _MODULES for spec in specs}
