@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from gateway.api.metrics import ticking
 from gateway.api.routes import add_routes
 from gateway.api.stages import Stages
+from gateway.api.upstream_request import credentials
 from gateway.appkeys import (
     ADMISSION,
     CACHE,
@@ -29,12 +30,15 @@ from gateway.appkeys import (
     UPSTREAM,
     ServerState,
 )
+from gateway.cache.embedder import Embedder
 from gateway.cache.memory import MemoryStore
 from gateway.cache.redis_store import RedisStore
+from gateway.cache.semantic import SemanticCache
 from gateway.cache.stage import CacheStage
 from gateway.cache.store import CacheStore
+from gateway.cache.vector_feed import VectorFeed
 from gateway.config.routing import MAX_CONFIG_BYTES
-from gateway.config.settings import CacheSettings, Settings
+from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -149,8 +153,47 @@ def _cache_store(settings: CacheSettings) -> CacheStore:
 
 
 async def _cache(app: web.Application) -> AsyncIterator[None]:
+    """The semantic cache starts here, once the upstream session it calls through exists."""
+    stage = app[CACHE]
+    stage.semantic = _semantic_cache(app)
+    if stage.semantic is not None:
+        await stage.semantic.start()
     yield
-    await app[CACHE].close()
+    await stage.close()
+
+
+def _semantic_cache(app: web.Application) -> SemanticCache | None:
+    """The embedder, index and (with Redis) feed, when the settings name an embeddings model."""
+    settings = app[SETTINGS]
+    cache = settings.cache
+    if not (cache.semantic_provider and cache.semantic_model):
+        return None
+    adapter = app[PROVIDERS].get(cache.semantic_provider, where="cache.semantic_provider")
+    configured = settings.providers.get(adapter.spec.slug, ProviderSettings())
+    api_key = cache.semantic_api_key or configured.api_key
+    base_url = cache.semantic_base_url or configured.base_url
+    options = {name: configured.options.get(name, "") for name in adapter.option_headers}
+    embedder = Embedder(
+        adapter,
+        cache.semantic_model,
+        api_key=api_key,
+        base_url=base_url,
+        options=options,
+        credentials=credentials(app, api_key, options, base_url),
+        session=app[UPSTREAM],
+        timeout=cache.semantic_timeout,
+    )
+    try:
+        from gateway.cache.vectors import VectorIndex  # numpy: the optional extra
+    except ImportError as exc:
+        raise RuntimeError(
+            "the semantic cache needs the semantic extra: pip install 'ai-gateway[semantic]'"
+        ) from exc
+    index = VectorIndex(cache.semantic_max_entries)
+    feed = (
+        VectorFeed(cache.redis_url, index, cache.semantic_max_entries) if cache.backend == "redis" else None
+    )
+    return SemanticCache(embedder, index, feed)
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:

@@ -125,6 +125,11 @@ def _check_provider_names(settings: Settings) -> None:
                 raise SettingsError(
                     f"providers.{slug}.options.{option}: unknown option (expected: {expected})"
                 )
+    semantic = settings.cache.semantic_provider
+    if semantic and semantic not in registry:
+        raise SettingsError(
+            f"cache.semantic_provider: unknown provider {semantic!r} (docs/providers.md lists the slugs)"
+        )
     for name, config in settings.configs.items():
         for node in config.walk():
             if node.provider is not None and node.provider not in registry:

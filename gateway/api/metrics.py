@@ -92,16 +92,24 @@ def _count_sheds(app: web.Application, counters: AdmissionCounters) -> None:
 
 
 def _read_cache(app: web.Application) -> None:
-    """The cache store's size now, and its evictions and failures since the last reading."""
+    """The cache's size now, and its evictions and failures since the last reading."""
     m = app[METRICS]
-    store = app[CACHE].store
+    cache = app[CACHE]
+    store = cache.store
     if store.entries is not None:
         m.cache_entries.set(store.entries)
     if store.bytes is not None:
         m.cache_bytes.set(store.bytes)
-    evictions, errors = m.cache_seen
+    errors_now, failures_now = store.errors, 0
+    if cache.semantic is not None:
+        m.cache_semantic_entries.set(cache.semantic.index.entries)
+        errors_now += cache.semantic.feed_errors
+        failures_now = cache.semantic.embedder.errors
+    evictions, errors, failures = m.cache_seen
     if store.evictions > evictions:
         m.cache_evictions.inc(store.evictions - evictions)
-    if store.errors > errors:
-        m.cache_errors.inc(store.errors - errors)
-    m.cache_seen = (store.evictions, store.errors)
+    if errors_now > errors:
+        m.cache_errors.inc(errors_now - errors)
+    if failures_now > failures:
+        m.cache_embedding_failures.inc(failures_now - failures)
+    m.cache_seen = (store.evictions, errors_now, failures_now)

@@ -361,7 +361,8 @@ def _answer_headers(
         headers["x-portkey-last-used-option-index"] = target.config_path
         headers["x-portkey-retry-attempt-count"] = str(attempt.chances.retry_number)
     if target.cache is not None:
-        # The cache's own status replaces it when its lookup ran (a semantic cache is not built yet).
+        # The cache's own status replaces it when its lookup ran (it did not: a semantic config
+        # without an embeddings model in the settings, or an endpoint the cache does not keep).
         headers["x-portkey-cache-status"] = "DISABLED"
     _add_server_timing(headers, gateway_s, upstream_s)
     return headers

@@ -22,6 +22,7 @@ from gateway.upstream.hostguard import check_custom_host
 
 __all__ = [
     "authorize",
+    "credentials",
     "prepare",
 ]
 
@@ -53,17 +54,16 @@ async def authorize(
     completed into ``headers``, the ones to send. Its failures (a refused token, a forbidden
     token URL, missing credentials) raise :class:`gateway.errors.GatewayError`."""
     assert prepared.authorize is not None
-    await prepared.authorize(_credentials(app, target))
+    await prepared.authorize(credentials(app, target.api_key, target.options, target.base_url))
     headers.update(prepared.headers)
 
 
-def _credentials(app: web.Application, target: Target) -> Credentials:
+def credentials(app: web.Application, api_key: str, options: Mapping[str, str], base_url: str) -> Credentials:
+    """What an auth step may use to call for a key, its options and base URL."""
     check_url = functools.partial(
         check_custom_host,
         policy=app[SETTINGS].host_policy,
         where="The service account's token_uri",
         param="x-portkey-vertex-service-account-json",
     )
-    return Credentials(
-        target.api_key, target.options, app[UPSTREAM], check_url, app[CLOUD_AUTH], target.base_url
-    )
+    return Credentials(api_key, options, app[UPSTREAM], check_url, app[CLOUD_AUTH], base_url)

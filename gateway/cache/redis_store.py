@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = [
     "WARN_EVERY",
     "RedisStore",
+    "redis_client",
+    "redis_location",
 ]
 
 _log = logging.getLogger("gateway.cache")
@@ -56,11 +58,11 @@ class RedisStore:
         prefix: str = "gateway:cache:",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client, self._failures = _connect(url, timeout)
+        self._client, self._failures = redis_client(url, timeout)
         self._timeout = timeout
         self._prefix = prefix
         self._clock = clock
-        self._where = _where(url)
+        self._where = redis_location(url)
         self._password = URL(url).password
         self._warned_at = -math.inf
         self.entries = None
@@ -115,7 +117,7 @@ class RedisStore:
         )
 
 
-def _connect(url: str, timeout: float) -> tuple[Redis, tuple[type[Exception], ...]]:
+def redis_client(url: str, timeout: float) -> tuple[Redis, tuple[type[Exception], ...]]:
     """A client on its own pool for ``url``, and the failures its commands may raise."""
     try:
         from redis.asyncio import Redis
@@ -135,7 +137,7 @@ def _connect(url: str, timeout: float) -> tuple[Redis, tuple[type[Exception], ..
     return client, (RedisError, OSError, TimeoutError)
 
 
-def _where(url: str) -> str:
+def redis_location(url: str) -> str:
     """Where Redis is, for the log: host:port (a socket's path), never the user or password."""
     parsed = URL(url)
     if parsed.scheme == "unix":

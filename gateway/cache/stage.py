@@ -1,9 +1,9 @@
-"""The exact response cache as a pipeline stage: lookup before the attempts, store after them.
+"""The response cache as a pipeline stage: lookup before the attempts, store after them.
 
 Portkey's contract: a routing config's ``cache: {mode, max_age}`` (``[cache] mode`` for requests
 without a config), ``x-portkey-cache-namespace`` partitions entries, ``x-portkey-cache-force-refresh:
 true`` skips the lookup and stores the fresh answer, and ``x-portkey-cache-status`` says what
-happened: ``HIT``, ``MISS``, ``REFRESH``, or ``DISABLED`` (a ``semantic`` cache, not built yet).
+happened: ``HIT``, ``SEMANTIC HIT``, ``MISS``, ``SEMANTIC MISS``, ``REFRESH``, or ``DISABLED``.
 
 The lookup uses the first planned target's key (``cache/key.py``); each attempt that may be
 stored records its answer (``cache/capture.py``) under its own target's key, and the stage stores
@@ -12,6 +12,12 @@ JSON form, ``cache/replay.py``). Error answers, cut or failed streams, ``Cache-C
 answers and answers over ``max_entry_bytes`` are never stored. A HIT is answered here, as JSON or
 as an event stream shaped by what the request asked for, and recorded with its usage marked as
 cached (no cost counted twice).
+
+``semantic`` mode looks up the exact key first; on a miss it embeds the last user message
+(``cache/semantic.py``) and searches the vectors of answers stored for requests equal in all but
+that message (the partition). A match at the threshold or above is a ``SEMANTIC HIT``; otherwise
+the answer, once stored, is indexed under the message's vector. The embedding call is recorded
+as a request of its own (its tokens and cost), and its failure is a plain MISS.
 """
 
 from __future__ import annotations
@@ -27,14 +33,17 @@ from aiohttp import web
 
 from gateway.cache.capture import Capture
 from gateway.cache.entry import CachedAnswer, decode, encode
-from gateway.cache.key import CACHEABLE_FAMILIES, cache_key
+from gateway.cache.key import CACHEABLE_FAMILIES, cache_key, semantic_parts
 from gateway.cache.replay import json_from_stream, stream_from_json, stream_is_complete
+from gateway.cache.semantic import SemanticCache
 from gateway.cache.store import CacheStore
+from gateway.config.extras import cache_path
 from gateway.errors import InvalidRequest
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 
 if TYPE_CHECKING:
+    from gateway.cache.embedder import Embedding
     from gateway.config.settings import CacheSettings
     from gateway.observability.recorder import Recorder
     from gateway.routing.attempts import RequestContext
@@ -64,6 +73,9 @@ class CacheLookup:
     refresh: bool
     #: What the answer's ``x-portkey-cache-status`` says (a HIT is answered by the stage itself).
     status: str = "MISS"
+    #: A semantic MISS: the partition and the vector to index the stored answer under.
+    partition: str = ""
+    vector: list[float] | None = None
 
 
 class CacheStage:
@@ -75,6 +87,9 @@ class CacheStage:
         self._recorder = recorder
         self._pending: set[asyncio.Task[None]] = set()
         self.stores_dropped = 0
+        self._paths = frozenset(cache_path(path) for path in settings.paths)
+        #: Set at start-up when the settings name an embeddings provider and model.
+        self.semantic: SemanticCache | None = None
 
     def mode(self, target: Target) -> str:
         """``simple``, ``semantic`` or ``""`` for ``target``: its config's cache, else the default
@@ -83,11 +98,23 @@ class CacheStage:
             return target.cache.mode
         return self._settings.mode if target.config_path is None else ""
 
+    def keeps(self, context: RequestContext, target: Target) -> bool:
+        """Whether this request's answer may be cached at all: chat, completions and embeddings,
+        and the JSON endpoints the config's (or the settings') ``paths`` name, when not streamed."""
+        parsed = context.body.parsed
+        if parsed is None:
+            return False
+        if context.family in CACHEABLE_FAMILIES:
+            return True
+        paths = target.cache.paths if target.cache is not None else self._paths
+        return context.request.path in paths and parsed.get("stream") is not True
+
     async def before(self, context: RequestContext) -> web.StreamResponse | None:
         target = context.targets[0]
-        if context.family not in CACHEABLE_FAMILIES or context.body.parsed is None:
+        mode = self.mode(target)
+        if not mode or not self.keeps(context, target):
             return None
-        if self.mode(target) != "simple":
+        if mode == "semantic" and self.semantic is None:
             return None
         headers = context.request.headers
         namespace = headers.get(NAMESPACE_HEADER, "")
@@ -104,18 +131,15 @@ class CacheStage:
         lookup = context.cache = CacheLookup(namespace, refresh, "REFRESH" if refresh else "MISS")
         if refresh:
             return None
-        value = await self.store.get(key)
-        answer = decode(value) if value else None
-        response = _response(answer, context) if answer is not None else None
-        if response is None or answer is None:
-            return None
-        lookup.status = "HIT"
-        self._record_hit(context, answer)
-        return response
+        if (response := await self._answer(key, context, "HIT")) is not None:
+            return response
+        if mode == "semantic":
+            return await self._semantic_lookup(context, target, lookup)
+        return None
 
     def capture_for(self, context: RequestContext, target: Target) -> Capture | None:
         """A recorder for this attempt's answer when it may be stored (the lookup ran)."""
-        if context.cache is None or self.mode(target) != "simple":
+        if context.cache is None or not self.mode(target):
             return None
         key = self._key(context, target, context.cache.namespace)
         if key is None:
@@ -139,8 +163,12 @@ class CacheStage:
         if len(self._pending) >= MAX_PENDING_STORES:
             self.stores_dropped += 1
             return
-        value = encode(CachedAnswer(body, record.provider, record.model, time.time()))
+        now = time.time()
+        value = encode(CachedAnswer(body, record.provider, record.model, now))
         task = asyncio.get_running_loop().create_task(self.store.put(key, value, max_age))
+        lookup = context.cache
+        if lookup.vector is not None and self.semantic is not None:
+            self.semantic.add(lookup.partition, lookup.vector, key, now + max_age)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -148,22 +176,95 @@ class CacheStage:
         """Let pending stores finish, then release the backend."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        if self.semantic is not None:
+            await self.semantic.close()
         await self.store.close()
 
-    def _key(self, context: RequestContext, target: Target, namespace: str) -> str | None:
-        """The target's key for this request; ``None`` when the gateway sees no credential of the
+    async def _answer(self, key: str, context: RequestContext, status: str) -> web.StreamResponse | None:
+        """The HIT stored under ``key`` as this request wants it, recorded; ``None``: a miss."""
+        value = await self.store.get(key)
+        answer = decode(value) if value else None
+        response = _response(answer, context, status) if answer is not None else None
+        if response is None or answer is None or context.cache is None:
+            return None
+        context.cache.status = status
+        self._record_hit(context, answer, status)
+        return response
+
+    async def _semantic_lookup(
+        self, context: RequestContext, target: Target, lookup: CacheLookup
+    ) -> web.StreamResponse | None:
+        """After an exact miss: the stored answer of the closest earlier question, if close enough.
+        Requests it cannot compare (no user text last, a text too long to embed, a failed
+        embedding) stay plain misses."""
+        assert self.semantic is not None
+        body = context.body.for_target(target.override_params, target.default_params, target.drop_params)
+        parts = semantic_parts(body.params or {})
+        if parts is None or len(parts[0]) > self._settings.semantic_max_chars:
+            return None
+        text, rest = parts
+        partition = self._key(context, target, lookup.namespace, rest, semantic=True)
+        embedding = await self.semantic.embedder.embed(text)
+        if partition is None or embedding is None:
+            return None
+        self._record_embedding(context, embedding)
+        lookup.status, lookup.partition, lookup.vector = "SEMANTIC MISS", partition, embedding.vector
+        threshold = target.cache.semantic_threshold if target.cache is not None else None
+        match = self.semantic.search(
+            partition, embedding.vector, threshold or self._settings.semantic_threshold
+        )
+        if match is None:
+            return None
+        if (response := await self._answer(match.key, context, "SEMANTIC HIT")) is not None:
+            return response
+        self.semantic.forget(match.key)  # its answer is gone from the store
+        return None
+
+    def _key(
+        self,
+        context: RequestContext,
+        target: Target,
+        namespace: str,
+        params: dict[str, Any] | None = None,
+        *,
+        semantic: bool = False,
+    ) -> str | None:
+        """The target's key for this request (or for ``params``, its body split for the semantic
+        cache: then the partition's key); ``None`` when the gateway sees no credential of the
         caller's (one it forwards unread, say): entries could not be kept apart per tenant, so
         nothing is cached for it."""
-        body = context.body.for_target(target.override_params, target.default_params, target.drop_params)
-        params = body.params or {}
+        if params is None:
+            body = context.body.for_target(target.override_params, target.default_params, target.drop_params)
+            params = body.params or {}
         model = params.get("model")
         identity = target.identity(model if isinstance(model, str) else "")
         if not identity.credential:
             return None
-        assert context.family is not None
-        return cache_key(context.family, identity, namespace, params)
+        # A marked path is keyed by the path itself: its family may hold other endpoints.
+        endpoint = context.family if context.family in CACHEABLE_FAMILIES else context.request.path
+        return cache_key(("semantic:" if semantic else "") + (endpoint or ""), identity, namespace, params)
 
-    def _record_hit(self, context: RequestContext, answer: CachedAnswer) -> None:
+    def _record_embedding(self, context: RequestContext, embedding: Embedding) -> None:
+        """The embedding call as a request of its own: its latency, tokens and cost are counted."""
+        assert self.semantic is not None
+        embedder = self.semantic.embedder
+        record = RequestRecord(
+            "POST",
+            "/v1/embeddings",
+            embedder.provider,
+            trace_id(context.request),
+            context.metadata,
+            status=200,
+            family="embeddings",
+            model=embedder.model,
+            target="cache.semantic",
+            duration_ms=embedding.duration_ms,
+            upstream_ms=embedding.duration_ms,
+            tail=embedding.answer[-8192:],
+        )
+        self._recorder.add(record)
+
+    def _record_hit(self, context: RequestContext, answer: CachedAnswer, status: str) -> None:
         request = context.request
         parsed = context.body.parsed or {}
         record = RequestRecord(
@@ -178,7 +279,7 @@ class CacheStage:
             stream=parsed.get("stream") is True,
             duration_ms=(time.perf_counter() - context.started) * 1000,
             tail=answer.body[-8192:],
-            cache_status="HIT",
+            cache_status=status,
         )
         self._recorder.add(record)
 
@@ -198,10 +299,10 @@ def _storable(captured: bytes, stream: bool) -> bytes | None:
     return captured
 
 
-def _response(answer: CachedAnswer, context: RequestContext) -> web.StreamResponse | None:
+def _response(answer: CachedAnswer, context: RequestContext, status: str) -> web.StreamResponse | None:
     """The HIT as this request wants it; ``None`` when the entry has no such form (a miss)."""
     parsed: dict[str, Any] = context.body.parsed or {}
-    headers = {STATUS_HEADER: "HIT", "x-portkey-provider": answer.provider}
+    headers = {STATUS_HEADER: status, "x-portkey-provider": answer.provider}
     if parsed.get("stream") is True:
         options = parsed.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True

@@ -22,7 +22,9 @@ __all__ = [
     "MAX_STICKY_VALUE",
     "Cache",
     "Sticky",
+    "cache_path",
     "parse_cache",
+    "parse_cache_paths",
     "parse_default_params",
     "parse_drop_params",
     "parse_forward_headers",
@@ -57,7 +59,9 @@ MAX_STICKY_TTL = 30 * 24 * 3600
 #: Header names one ``forward_headers`` list may hold.
 MAX_FORWARD_HEADERS = 64
 
-_CACHE_KEYS = frozenset({"mode", "max_age"})
+_CACHE_KEYS = frozenset({"mode", "max_age", "semantic_threshold", "paths"})
+#: Paths one ``cache.paths`` list may mark.
+MAX_CACHE_PATHS = 32
 _STICKY_KEYS = frozenset({"hash_fields", "ttl"})
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -67,6 +71,10 @@ class Cache:
     mode: str
     #: Seconds (Portkey's docs say seconds; its code reads milliseconds in places).
     max_age: float | None = None
+    #: The cosine similarity a semantic match needs (``None``: the settings' ``semantic_threshold``).
+    semantic_threshold: float | None = None
+    #: JSON endpoints cached besides chat, completions and embeddings (``/v1/moderations``).
+    paths: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,33 @@ def parse_cache(raw: Any, path: str) -> Cache | None:
     max_age = table.get("max_age")
     if max_age is not None and not _seconds(max_age):
         raise bad(f"{path}.max_age", "expected a non-negative number of seconds")
-    return Cache(mode, None if max_age is None else float(max_age))
+    threshold = table.get("semantic_threshold")
+    if threshold is not None and not (_number(threshold) and 0 < threshold <= 1):
+        raise bad(f"{path}.semantic_threshold", "expected a number above 0 and at most 1")
+    paths = parse_cache_paths(table.get("paths"), f"{path}.paths")
+    return Cache(
+        mode,
+        None if max_age is None else float(max_age),
+        None if threshold is None else float(threshold),
+        paths,
+    )
+
+
+def parse_cache_paths(raw: Any, path: str) -> frozenset[str]:
+    """``/v1/...`` paths (a leading ``/v1/`` may be left out); which of them the cache keeps is
+    ``cache/key.py``'s rule (JSON bodies only)."""
+    if raw is None:
+        return frozenset()
+    names = _strings(raw, path)
+    if len(names) > MAX_CACHE_PATHS:
+        raise bad(path, f"at most {MAX_CACHE_PATHS} paths")
+    return frozenset(cache_path(name) for name in names)
+
+
+def cache_path(name: str) -> str:
+    """``moderations``, ``/moderations`` and ``/v1/moderations`` all mean ``/v1/moderations``."""
+    name = name.strip().strip("/")
+    return "/" + name if name.startswith("v1/") else "/v1/" + name
 
 
 def parse_forward_headers(raw: Any, path: str) -> frozenset[str] | None:
@@ -181,6 +215,10 @@ def _unknown_in(table: Mapping[str, Any], path: str, key: str, known: frozenset[
     value = table.get(key)
     if isinstance(value, dict):
         yield from (f"{path}.{key}.{name}" for name in value if name not in known)
+
+
+def _number(raw: Any) -> bool:
+    return isinstance(raw, int | float) and not isinstance(raw, bool)
 
 
 def _seconds(raw: Any) -> bool:

@@ -15,7 +15,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
@@ -244,7 +244,7 @@ class CacheSettings:
     """The response cache (``gateway/cache/``). A routing config's ``cache`` decides for its own
     requests; ``mode`` is the default for requests without a config."""
 
-    #: ``""`` (none) or ``simple`` (exact) for requests without a routing config.
+    #: ``""`` (none), ``simple`` (exact) or ``semantic`` for requests without a routing config.
     mode: str = ""
     #: Seconds an entry lives when the config's ``cache`` gives no ``max_age``.
     max_age: float = 3600.0
@@ -255,6 +255,23 @@ class CacheSettings:
     #: A larger answer is not stored.
     max_entry_bytes: int = 4 * _MiB
     redis_url: str = ""
+    #: JSON endpoints cached besides chat, completions and embeddings, for requests without a
+    #: routing config (``/v1/moderations``); a config's ``cache.paths`` decides for its own.
+    paths: tuple[str, ...] = ()
+    #: The semantic cache's embeddings provider and model (both needed for ``semantic`` mode),
+    #: its key (``""``: ``[providers.<slug>] api_key``) and base URL (``""``: the provider's).
+    semantic_provider: str = ""
+    semantic_model: str = ""
+    semantic_api_key: str = field(default="", repr=False)
+    semantic_base_url: str = ""
+    #: Cosine similarity a semantic match needs, above 0 and at most 1 (a config may say its own).
+    semantic_threshold: float = 0.95
+    #: Vectors the semantic index keeps per process (oldest evicted first).
+    semantic_max_entries: int = 100_000
+    #: Seconds the embedding call may take; a slower one is a plain MISS.
+    semantic_timeout: float = 2.0
+    #: A longer last user message is not embedded (a plain MISS): it bounds the embedding's cost.
+    semantic_max_chars: int = 4000
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +323,8 @@ class Settings:
         operator_urls = [provider.base_url for provider in self.providers.values()] + [
             node.custom_host for config in self.configs.values() for node in config.walk() if node.custom_host
         ]
+        if self.cache.semantic_base_url:
+            operator_urls.append(self.cache.semantic_base_url)
         policy = HostPolicy.build(
             self.custom_hosts.allow,
             allow_public=self.custom_hosts.allow_public,
@@ -386,6 +405,9 @@ def _build(raw: dict[str, Any]) -> Settings:
         name: _named_config(value, f"configs.{name}", sections["routing"].strict_configs)
         for name, value in _table(raw.get("configs", {}), "configs").items()
     }
+    cache = sections["cache"]
+    if cache.mode == "semantic" and not (cache.semantic_provider and cache.semantic_model):
+        raise SettingsError("cache.mode: semantic needs cache.semantic_provider and cache.semantic_model")
     return Settings(**sections, providers=providers, configs=configs)
 
 
@@ -477,10 +499,12 @@ _EXPECTED = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "server.log_level": LOG_LEVELS,
     "server.access_log_format": ("text", "json"),
-    "cache.mode": ("", "simple"),
+    "cache.mode": ("", "simple", "semantic"),
     "cache.backend": ("memory", "redis"),
 }
 MAX_PORT = 65535
+#: Numbers that are fractions: above 0, at most 1.
+_FRACTIONS = frozenset({"cache.semantic_threshold"})
 #: Whole numbers with bounds of their own (inclusive).
 _RANGES: dict[str, tuple[int, int]] = {"server.port": (1, MAX_PORT), "server.workers": (1, 1024)}
 
@@ -495,6 +519,8 @@ def _coerce(value: Any, default: Any, path: str) -> Any:
     choices = _CHOICES.get(path)
     if choices is not None and parsed not in choices:
         raise SettingsError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
+    if path in _FRACTIONS and not 0 < cast(float, parsed) <= 1:
+        raise SettingsError(f"{path}: expected a number above 0 and at most 1, got {value!r}")
     bounds = _RANGES.get(path)
     if bounds is not None and isinstance(parsed, int) and not bounds[0] <= parsed <= bounds[1]:
         low, high = bounds

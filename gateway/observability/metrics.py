@@ -197,7 +197,7 @@ class Metrics:
         self.shed_seen: tuple[int, ...] = (0, 0, 0)
         self.cache_lookups = Counter(
             "gateway_cache_lookups",
-            "Answers by what the response cache did: HIT, MISS, REFRESH.",
+            "Answers by what the response cache did: HIT, SEMANTIC HIT, MISS, SEMANTIC MISS, REFRESH.",
             ("family", "provider", "status"),
             registry=r,
         )
@@ -209,10 +209,24 @@ class Metrics:
         )
         self.cache_evictions = Counter("gateway_cache_evictions", "Entries evicted for room.", registry=r)
         self.cache_errors = Counter(
-            "gateway_cache_errors", "Cache backend failures (the request went on uncached).", registry=r
+            "gateway_cache_errors",
+            "Cache backend failures, the semantic feed's included (the request went on uncached).",
+            registry=r,
         )
-        #: The store's evictions and errors at the last reading (``api/metrics.py`` adds the difference).
-        self.cache_seen: tuple[int, int] = (0, 0)
+        self.cache_semantic_entries = Gauge(
+            "gateway_cache_semantic_entries",
+            "Vectors in this process's semantic cache index.",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.cache_embedding_failures = Counter(
+            "gateway_cache_embedding_failures",
+            "Semantic cache embedding calls that failed (the request went on as an exact-cache miss).",
+            registry=r,
+        )
+        #: The cache's evictions, errors and embedding failures at the last reading (``api/metrics.py``
+        #: adds the difference).
+        self.cache_seen: tuple[int, int, int] = (0, 0, 0)
 
     def bound(self, key: tuple[Any, ...], bind: Callable[[], Any]) -> Any:
         """The child for ``key``, bound once (``bind``) and cached."""

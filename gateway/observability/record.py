@@ -72,8 +72,9 @@ class RequestRecord:
     hedge: bool = False
     #: Metrics: the longest wait between two reads of a relayed stream (0 for a whole body).
     longest_gap_ms: float = 0.0
-    #: ``HIT``, ``MISS`` or ``REFRESH`` when the response cache took part (``cache/stage.py``);
-    #: ``""`` otherwise. A HIT's tokens are reported and its cost is 0: it was paid for once.
+    #: ``HIT``, ``SEMANTIC HIT``, ``MISS``, ``SEMANTIC MISS`` or ``REFRESH`` when the response cache
+    #: took part (``cache/stage.py``); ``""`` otherwise. A hit's tokens are reported and its cost
+    #: is 0: it was paid for once.
     cache_status: str = ""
     #: The attempt's answer as recorded for the cache: (key, seconds to keep, bytes); ``None``
     #: when it is not to be stored. The cache's after stage stores it if the attempt ended well.

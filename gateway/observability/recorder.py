@@ -76,7 +76,7 @@ def complete(record: RequestRecord, prices: PriceTable) -> None:
         return
     record.input_tokens, record.output_tokens = tokens.input, tokens.output
     record.cached_tokens = tokens.cached
-    if record.cache_status == "HIT":
+    if record.cache_status in ("HIT", "SEMANTIC HIT"):
         record.cost = 0.0  # answered from the cache: its cost was counted when it was stored
         return
     price = prices.find(record.provider, record.model)

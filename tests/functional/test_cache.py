@@ -267,7 +267,7 @@ async def test_without_a_config_the_settings_default_decides(
     assert (await ask(http, on, plain))[:2] == ("HIT", "answer 3")
 
 
-async def test_a_semantic_config_says_disabled_and_caches_nothing(
+async def test_a_semantic_config_without_an_embeddings_model_in_the_settings_says_disabled(
     make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider, answers: Answers
 ) -> None:
     server = await make_gateway()
@@ -299,6 +299,27 @@ async def test_embeddings_are_cached(
         await asyncio.sleep(0.01)
     assert statuses == ["MISS", "HIT"]
     assert len(calls) == 1
+
+
+async def test_a_json_endpoint_the_config_marks_is_cached_and_others_are_not(
+    make_gateway: GatewayFactory, http: aiohttp.ClientSession, fake: FakeProvider
+) -> None:
+    calls = []
+
+    async def moderate(request: web.Request, received: Received) -> web.StreamResponse:
+        calls.append(1)
+        return web.json_response({"id": f"modr-{len(calls)}", "results": [{"flagged": False}]})
+
+    fake.on("POST", "/v1/moderations", moderate)
+    server = await make_gateway()
+    url = f"http://127.0.0.1:{server.port}/v1/moderations"
+    marked = json.dumps({"cache": {"mode": "simple", "paths": ["moderations"]}})
+    seen = []
+    for config in (marked, marked, CACHED, CACHED):
+        async with http.post(url, json={"input": "hi"}, headers=headers(fake, config=config)) as response:
+            seen.append(((await response.json())["id"], response.headers["x-portkey-cache-status"]))
+        await asyncio.sleep(0.01)
+    assert seen == [("modr-1", "MISS"), ("modr-1", "HIT"), ("modr-2", "DISABLED"), ("modr-3", "DISABLED")]
 
 
 async def test_a_hit_is_logged_with_its_tokens_and_no_cost(

@@ -38,6 +38,24 @@ def test_cache_takes_a_mode_and_max_age_in_seconds() -> None:
     )
 
 
+def test_cache_takes_a_semantic_threshold_and_the_json_paths_it_keeps() -> None:
+    parsed = parse_cache(
+        {"mode": "semantic", "semantic_threshold": 0.9, "paths": ["moderations", "/v1/images/generations"]},
+        "config.cache",
+    )
+    assert parsed == Cache("semantic", None, 0.9, frozenset({"/v1/moderations", "/v1/images/generations"}))
+    for threshold in (0, 1.5, "0.9", True):
+        message = refused(
+            parse_cache, {"mode": "semantic", "semantic_threshold": threshold}, "config.cache"
+        ).message
+        assert "config.cache.semantic_threshold" in message
+    assert (
+        "config.cache.paths" in refused(parse_cache, {"mode": "simple", "paths": 3}, "config.cache").message
+    )
+    too_many = [f"p{i}" for i in range(33)]
+    assert "at most 32" in refused(parse_cache, {"mode": "simple", "paths": too_many}, "config.cache").message
+
+
 def test_forward_headers_are_lower_cased_and_may_not_name_the_forward_header() -> None:
     assert parse_forward_headers(["X-Trace ", "Accept"], "p") == {"x-trace", "accept"}
     assert parse_forward_headers(None, "p") is None

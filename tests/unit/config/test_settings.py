@@ -349,3 +349,25 @@ def test_a_process_needs_at_least_one_listening_socket() -> None:
     with pytest.raises(SettingsError, match=r"server\.listen_sockets: expected at least 1"):
         load_settings(None, environ={"GATEWAY_LISTEN_SOCKETS": "0"})
     assert load_settings(None, environ={"GATEWAY_LISTEN_SOCKETS": "3"}).server.listen_sockets == 3
+
+
+def test_semantic_cache_settings_are_checked(write_toml: WriteToml) -> None:
+    path = write_toml('[cache]\nmode = "semantic"\n')
+    with pytest.raises(SettingsError) as raised:
+        load_settings(path, environ={})
+    assert "cache.semantic_provider" in str(raised.value)
+    for threshold in ("0", "1.5"):
+        with pytest.raises(SettingsError) as raised:
+            load_settings(None, environ={"GATEWAY_CACHE_SEMANTIC_THRESHOLD": threshold})
+        assert "cache.semantic_threshold: expected a number above 0 and at most 1" in str(raised.value)
+    settings = load_settings(
+        None,
+        environ={
+            "GATEWAY_CACHE_MODE": "semantic",
+            "GATEWAY_CACHE_SEMANTIC_PROVIDER": "openai",
+            "GATEWAY_CACHE_SEMANTIC_MODEL": "text-embedding-3-small",
+            "GATEWAY_CACHE_SEMANTIC_API_KEY": "sk-embed",
+        },
+    )
+    assert settings.cache.semantic_threshold == 0.95
+    assert "sk-embed" not in repr(settings)
