@@ -119,6 +119,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "cache.capture": (0, "an attempt's answer recorded for the cache; pure data"),
     "cache.key": (1, "the cache key from routing/identity's target identity and the body"),
     "cache.stage": (2, "the cache's before and after stage over the cache stores"),
+    "cache.vectors": (1, "the semantic cache's in-memory vector index (numpy, usearch)"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
