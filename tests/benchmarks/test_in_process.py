@@ -1,4 +1,5 @@
-"""The in-process benchmarks (`benchmarks.sinks`, `benchmarks.cache_memory`) run and report."""
+"""The in-process benchmarks (`benchmarks.sinks`, `benchmarks.cache_memory`, `benchmarks.semantic_index`)
+run and report."""
 
 from __future__ import annotations
 
@@ -39,3 +40,22 @@ def test_cache_memory_benchmark_reports_bytes_per_entry() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("memory cache: ")
     assert "heap bytes per entry" in done.stdout
+
+
+@pytest.mark.timeout(120)
+def test_semantic_index_benchmark_reports_both_paths_and_the_crossover() -> None:
+    command = [sys.executable, "-m", "benchmarks.semantic_index", "--sizes", "300", "--dims", "32"]
+    done = subprocess.run(
+        [*command, "--queries", "40", "--crossover-to", "512"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split(":")[0].split() == ["300", "x", "32"]
+    for part in ("exact add", "graph add", "search p50", "B/entry", "same answer"):
+        assert part in lines[0]
+    assert [line.split()[1] for line in lines[1:4]] == ["128", "256", "512"]
+    assert lines[-1].startswith("crossover: ")
