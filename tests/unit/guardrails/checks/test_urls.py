@@ -87,8 +87,9 @@ async def test_dns_mode_resolves_names_without_calling_them(services: CheckServi
     result = await validate("http://localhost:9/x", services, onlyDNS=True)
     assert result.verdict is True
     assert result.data["validationMethod"] == "DNS lookup"
-    missing = await validate("http://no-such-name.invalid/x", services, onlyDNS=True)
-    assert missing.verdict is False
+    refused = await validate("http://169.254.169.254/latest", services, onlyDNS=True)
+    assert refused.verdict is False
+    assert refused.data["reasons"] == {"http://169.254.169.254/latest": "refused: a cloud metadata address"}
 
 
 async def test_an_answer_without_urls_fails_as_in_portkey(services: CheckServices) -> None:
