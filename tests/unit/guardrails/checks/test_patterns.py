@@ -1,10 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from gateway.guardrails.check import CheckParametersError
-from gateway.guardrails.checks.patterns import prepare_match, prepare_replace, run_match, run_replace
+from gateway.guardrails.check import CheckParametersError, CheckResult, HookContext
+from gateway.guardrails.checks.patterns import SPECS
 from tests.unit.guardrails.checks.context import answer, request
+
+MATCH, REPLACE = SPECS
+prepare_match, prepare_replace = MATCH.prepare, REPLACE.prepare
+
+
+def run_match(context: HookContext, prepared: Any) -> CheckResult:
+    assert MATCH.run is not None
+    return MATCH.run(context, prepared)
+
+
+def run_replace(context: HookContext, prepared: Any) -> CheckResult:
+    assert REPLACE.run is not None
+    return REPLACE.run(context, prepared)
 
 
 def test_regex_match_passes_on_a_match_with_its_details() -> None:
