@@ -7,12 +7,22 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
+from gateway.guardrails.checks import case, code, counts, patterns, phrases, prefix, presence, urls
 
 __all__ = [
     "CHECKS",
 ]
 
-_MODULES: tuple[tuple[CheckSpec, ...], ...] = ()
+_MODULES: tuple[tuple[CheckSpec, ...], ...] = (
+    patterns.SPECS,
+    phrases.SPECS,
+    counts.SPECS,
+    case.SPECS,
+    code.SPECS,
+    urls.SPECS,
+    presence.SPECS,
+    prefix.SPECS,
+)
 
 #: Check id → its spec.
 CHECKS: dict[str, CheckSpec] = {spec.id: spec for specs in _MODULES for spec in specs}

@@ -17,6 +17,7 @@ from typing import Any
 from gateway.guardrails.check import BEFORE_REQUEST, HookContext
 
 __all__ = [
+    "content_of",
     "text_of",
     "texts_of",
     "with_texts",
@@ -33,6 +34,25 @@ def texts_of(context: HookContext) -> list[str]:
     if context.event == BEFORE_REQUEST:
         return _request_texts(context.request_json, context.request_type)
     return _response_texts(context.response_json, context.request_type)
+
+
+def content_of(context: HookContext) -> Any:
+    """The current part as the body holds it (a string, a list of parts; ``None`` when absent)."""
+    kind = context.request_type
+    if context.event == BEFORE_REQUEST:
+        if kind in ("chatComplete", "messages"):
+            message = _last_message(context.request_json)
+            return message.get("content") if message is not None else None
+        field = {"complete": "prompt", "embed": "input"}.get(kind)
+        return context.request_json.get(field) if field is not None else None
+    body = context.response_json
+    if body is None or kind == "messages":
+        return body.get("content") if body is not None else None
+    choice = _first_choice(body) or {}
+    if kind == "chatComplete":
+        message = choice.get("message")
+        return message.get("content") if isinstance(message, dict) else None
+    return choice.get("text") if kind == "complete" else None
 
 
 def with_texts(context: HookContext, texts: Sequence[str | None]) -> dict[str, Any] | None:
