@@ -7,12 +7,13 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
+from gateway.guardrails.checks import webhook
 
 __all__ = [
     "CHECKS",
 ]
 
-_MODULES: tuple[tuple[CheckSpec, ...], ...] = ()
+_MODULES: tuple[tuple[CheckSpec, ...], ...] = (webhook.SPECS,)
 
 #: Check id → its spec.
 CHECKS: dict[str, CheckSpec] = {spec.id: spec for specs in _MODULES for spec in specs}
