@@ -226,7 +226,8 @@ async def test_default_guardrail_headers_apply_without_a_config(
     ).decode()
     status, body = await post(url, headers)
     assert status == 200
-    assert isinstance(body, dict) and body["hook_results"]["after_request_hooks"][0]["verdict"] is True
+    assert isinstance(body, dict)
+    assert body["hook_results"]["after_request_hooks"][0]["verdict"] is True
 
 
 async def test_transform_by_an_input_hook_is_what_the_provider_gets(
@@ -241,8 +242,10 @@ async def test_transform_by_an_input_hook_is_what_the_provider_gets(
     )
     assert status == 200
     sent = fake.last.json()
-    assert isinstance(sent, dict) and sent["messages"][-1]["content"] == "my [removed] data"
-    assert isinstance(body, dict) and body["hook_results"]["before_request_hooks"][0]["transformed"] is True
+    assert isinstance(sent, dict)
+    assert sent["messages"][-1]["content"] == "my [removed] data"
+    assert isinstance(body, dict)
+    assert body["hook_results"]["before_request_hooks"][0]["transformed"] is True
 
 
 async def test_per_target_hooks_run_for_their_target_only(
@@ -360,7 +363,8 @@ async def test_bad_hooks_are_a_400_naming_the_path(
 ) -> None:
     status, body = await post(url, config(fake, **hooks))
     assert status == 400
-    assert isinstance(body, dict) and where in body["error"]["message"]
+    assert isinstance(body, dict)
+    assert where in body["error"]["message"]
     assert fake.received == []
 
 
