@@ -19,6 +19,7 @@ from gateway.appkeys import (
     CACHE,
     CLOUD_AUTH,
     CONSOLE,
+    GUARDRAILS,
     HEALTH,
     METRICS,
     PROVIDERS,
@@ -39,6 +40,8 @@ from gateway.cache.store import CacheStore
 from gateway.cache.vector_feed import VectorFeed
 from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
+from gateway.guardrails.check import CheckServices
+from gateway.guardrails.stage import GuardrailStage
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -103,6 +106,7 @@ def create_app(
         app.cleanup_ctx.append(tracing.running)
     app.cleanup_ctx.append(_recorder)
     app.cleanup_ctx.append(_cache)
+    app.cleanup_ctx.append(_guardrails)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
@@ -141,8 +145,11 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
     is always in too (any routing config may ask for it); it stores before the recorder reads
     the record, so the record says what the cache did."""
     cache = app[CACHE] = CacheStage(_cache_store(settings.cache), settings.cache, app[RECORDER])
+    guardrails = app[GUARDRAILS] = GuardrailStage(app[RECORDER])
     return Stages(
-        before=(cache,), after=(cache, app[RECORDER]), attempt=() if tracing is None else (tracing,)
+        before=(cache, guardrails),
+        after=(cache, app[RECORDER]),
+        attempt=() if tracing is None else (tracing,),
     )
 
 
@@ -194,6 +201,16 @@ def _semantic_cache(app: web.Application) -> SemanticCache | None:
         VectorFeed(cache.redis_url, index, cache.semantic_max_entries) if cache.backend == "redis" else None
     )
     return SemanticCache(embedder, index, feed)
+
+
+async def _guardrails(app: web.Application) -> AsyncIterator[None]:
+    """Checks that call out get the upstream session (after it exists) and the host policy."""
+    settings = app[SETTINGS]
+    app[GUARDRAILS].services = CheckServices(
+        app[UPSTREAM], settings.host_policy, settings.guardrails.webhook_timeout
+    )
+    yield
+    await app[GUARDRAILS].close()
 
 
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:

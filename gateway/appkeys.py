@@ -14,6 +14,7 @@ __all__ = [
     "CACHE",
     "CLOUD_AUTH",
     "CONSOLE",
+    "GUARDRAILS",
     "HEALTH",
     "METRICS",
     "PROVIDERS",
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from gateway.api.stages import Stages
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
+    from gateway.guardrails.stage import GuardrailStage
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
     from gateway.observability.metrics import Metrics
@@ -114,3 +116,5 @@ TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")
 ATTEMPTED: web.RequestKey[bool] = web.RequestKey("attempted")
 #: Per process: the response cache's stage and its store (``cache/stage.py``).
 CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
+#: Per process: the input guardrails' stage, its checks' services and async hook runs.
+GUARDRAILS: web.AppKey[GuardrailStage] = web.AppKey("guardrails")

@@ -30,6 +30,7 @@ from gateway.errors import (
     InvalidRequest,
     ServiceUnavailable,
 )
+from gateway.guardrails import answer as guarded
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Payload, PreparedRequest
@@ -157,6 +158,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     cache = app.get(CACHE)
     if cache is not None:
         relay.capture = cache.capture_for(context, attempt.target)
+    if context.guard is not None:
+        guarded.attach(context.guard, relay, attempt.target, record.stream)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
@@ -199,6 +202,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 )
                 record.first_token_ms = (time.perf_counter() - sent) * 1000
                 await relay.pump(upstream)
+                if context.guard is not None:
+                    await guarded.finish(context.guard, relay, attempt.target, upstream.status, record)
     except ClientGone:
         record.outcome = "client_closed"
     except asyncio.CancelledError:
@@ -211,6 +216,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
         failure = _failure_of(exc, timers, outgoing, app[SETTINGS].upstream.idle_timeout)
+        if context.guard is not None:
+            guarded.discard(relay)
     finally:
         record.duration_ms = (time.perf_counter() - context.started) * 1000
         record.upstream_ms = _upstream_ms(sent, received)

@@ -20,6 +20,7 @@ __all__ = [
     "HOOK_KEYS",
     "MAX_STICKY_TTL",
     "MAX_STICKY_VALUE",
+    "UNSUPPORTED_HOOK_KEYS",
     "Cache",
     "Sticky",
     "cache_path",
@@ -35,18 +36,19 @@ __all__ = [
 
 #: ``cache.mode`` values Portkey accepts.
 CACHE_MODES = ("simple", "semantic")
-#: Keys for features that arrive with later issues: a non-empty value is refused, never ignored
-#: (a guardrail that silently does nothing is worse than none).
+#: Guardrail keys (``config/hooks.py`` parses them), known to ``strict_configs``.
 HOOK_KEYS = (
     "before_request_hooks",
     "after_request_hooks",
     "input_guardrails",
     "output_guardrails",
-    "default_input_guardrails",
-    "default_output_guardrails",
     "input_mutators",
     "output_mutators",
 )
+#: Portkey's config-level defaults, which its hosted app fills in: a non-empty value is refused,
+#: never ignored (a guardrail that silently does nothing is worse than none); the
+#: ``x-portkey-default-*-guardrails`` headers do the same job.
+UNSUPPORTED_HOOK_KEYS = ("default_input_guardrails", "default_output_guardrails")
 #: Sources a sticky hash field may read, as in conditions.
 STICKY_SOURCES = ("metadata.", "params.", "url.")
 #: Fields one sticky strategy may hash, and the longest value (characters) one of them may be:
@@ -173,14 +175,18 @@ def refuse_unsupported(table: Mapping[str, Any], path: str) -> None:
     """
     if "id" in table:
         as_text(table["id"], f"{path}.id")
-    for key in HOOK_KEYS:
+    for key in UNSUPPORTED_HOOK_KEYS:
         value = table.get(key)
         if value is None:
             continue
         if not isinstance(value, list) or not all(isinstance(item, dict | str) for item in value):
             raise bad(f"{path}.{key}", "expected a list of guardrail ids or hook objects")
         if value:
-            raise _unsupported(f"{path}.{key}", "guardrails and hooks are not supported by this gateway yet")
+            raise _unsupported(
+                f"{path}.{key}",
+                "config-level default guardrails are not supported; "
+                "send the x-portkey-default-*-guardrails headers",
+            )
     if "virtual_key" in table:
         as_text(table["virtual_key"], f"{path}.virtual_key")
         raise _unsupported(

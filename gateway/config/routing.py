@@ -2,7 +2,8 @@
 
 A config is a node: either a *target* (``provider`` and its credentials) or a *strategy* over
 ``targets`` (each a node again, to any depth). Every node may carry ``override_params``,
-``retry`` and ``request_timeout``; children inherit what they do not set. A bad field is a 400
+``retry``, ``request_timeout`` and guardrail hooks (``config/hooks.py``); children inherit what they
+do not set. A bad field is a 400
 whose message names it (``config.targets[1].weight: expected a number``).
 
 Evaluating a config is bounded whatever the caller sends: its size, the number of targets (so of
@@ -28,6 +29,7 @@ from gateway.config.fields import as_object as _object
 from gateway.config.fields import as_text as _text
 from gateway.config.fields import bad as _bad
 from gateway.config.fields import limit as _limit
+from gateway.config.hooks import MAX_CHECKS, Hook, parse_hooks
 from gateway.config.resilience import (
     CircuitBreaker,
     Retry,
@@ -106,7 +108,16 @@ _NODE_KEYS = frozenset(
     | {"provider", "api_key", "custom_host", "strict_open_ai_compliance"}
     # Accepted without effect: Portkey's gateway reads azure_model_name and never uses it.
     | {"azure_model_name"}
-    | {"id", "cache", "forward_headers", "default_params", "drop_params", "virtual_key", *extras.HOOK_KEYS}
+    | {
+        "id",
+        "cache",
+        "forward_headers",
+        "default_params",
+        "drop_params",
+        "virtual_key",
+        *extras.HOOK_KEYS,
+        *extras.UNSUPPORTED_HOOK_KEYS,
+    }
     | set(OPTION_KEYS)
 )
 _STRATEGY_KEYS = frozenset(
@@ -163,6 +174,10 @@ class Node:
     #: ``False``: answers keep the provider's extras (Portkey's ``strict_open_ai_compliance``);
     #: already inherited from the parents at parse time, ``None`` when no node on the way set it.
     strict_open_ai_compliance: bool | None = None
+    #: Guardrail hooks before and after the model: a node's own replace its parent's (as in
+    #: Portkey); ``None`` until a node on the way sets them.
+    before_hooks: tuple[Hook, ...] | None = None
+    after_hooks: tuple[Hook, ...] | None = None
 
     @property
     def is_target(self) -> bool:
@@ -207,6 +222,7 @@ def parse_root(raw: Any, strict: bool = False, where: str = "x-portkey-config") 
     targets = sum(1 for _ in root.walk()) - 1
     if targets > MAX_TARGETS:
         raise _limit(f"config has {targets} targets; the limit is {MAX_TARGETS}")
+    _check_hook_count(root)
     conditions = sum(c.query.comparisons() for node in root.walk() for c in node.strategy.conditions)
     if conditions > MAX_CONDITIONS:
         raise _limit(f"config has {conditions} comparisons in its conditions; the limit is {MAX_CONDITIONS}")
@@ -225,6 +241,18 @@ def _warn_ignored(paths: tuple[str, ...], where: str) -> None:
     logger.warning("%s: keys outside Portkey's config schema are ignored: %s%s", where, named, more)
 
 
+def _check_hook_count(root: Node) -> None:
+    """Checks over every distinct hook of the config (an inherited hook counts once)."""
+    hooks = {
+        id(hook): hook
+        for node in root.walk()
+        for hook in (*(node.before_hooks or ()), *(node.after_hooks or ()))
+    }
+    checks = sum(len(hook.checks) for hook in hooks.values())
+    if checks > MAX_CHECKS:
+        raise _limit(f"config has {checks} guardrail checks; the limit is {MAX_CHECKS}")
+
+
 def _inherit(node: Node, parent: Node | None) -> Node:
     """``node`` with what it inherits from ``parent`` (custom_host, cache, forward_headers,
     default_params, drop_params, strict_open_ai_compliance), and its targets likewise; done once,
@@ -240,6 +268,8 @@ def _inherit(node: Node, parent: Node | None) -> Node:
             strict_open_ai_compliance=parent.strict_open_ai_compliance
             if node.strict_open_ai_compliance is None
             else node.strict_open_ai_compliance,
+            before_hooks=parent.before_hooks if node.before_hooks is None else node.before_hooks,
+            after_hooks=parent.after_hooks if node.after_hooks is None else node.after_hooks,
         )
     if not node.targets:
         return node
@@ -264,6 +294,7 @@ def _node(raw: Any, path: str, depth: int) -> Node:
     strategy = _strategy(table.get("strategy"), f"{path}.strategy", targets)
     if targets and "provider" in table:
         raise _bad(f"{path}.provider", "a node with 'targets' routes to them and cannot name a provider too")
+    hooks = parse_hooks(table, path)
     return Node(
         path=path,
         strategy=strategy,
@@ -284,6 +315,8 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         default_params=extras.parse_default_params(table.get("default_params"), f"{path}.default_params"),
         drop_params=extras.parse_drop_params(table.get("drop_params"), f"{path}.drop_params"),
         strict_open_ai_compliance=_optional_flag(table, "strict_open_ai_compliance", path),
+        before_hooks=hooks.before,
+        after_hooks=hooks.after,
     )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "CacheSettings",
     "ConsoleSettings",
     "CustomHostSettings",
+    "GuardrailSettings",
     "LimitSettings",
     "MetricsSettings",
     "PricingSettings",
@@ -275,6 +276,14 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardrailSettings:
+    """Guardrail checks (docs/guardrails.md)."""
+
+    #: Seconds a check that calls out (the webhook) may take; its own ``timeout`` may be shorter.
+    webhook_timeout: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -308,6 +317,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -347,6 +357,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsSettings,
     "console": ConsoleSettings,
     "cache": CacheSettings,
+    "guardrails": GuardrailSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
     "routing": RoutingSettings,

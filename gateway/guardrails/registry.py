@@ -7,7 +7,7 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import case, code, counts, patterns, phrases, prefix, presence, urls
+from gateway.guardrails.checks import case, code, counts, patterns, phrases, prefix, presence, urls, webhook
 
 __all__ = [
     "CHECKS",
@@ -22,6 +22,7 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     urls.SPECS,
     presence.SPECS,
     prefix.SPECS,
+    webhook.SPECS,
 )
 
 #: Check id → its spec.

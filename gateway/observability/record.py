@@ -10,7 +10,10 @@ path, ``model`` what the request named.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from gateway.guardrails.runner import CheckTiming
 
 __all__ = [
     "RecordSink",
@@ -79,6 +82,11 @@ class RequestRecord:
     #: The attempt's answer as recorded for the cache: (key, seconds to keep, bytes); ``None``
     #: when it is not to be stored. The cache's after stage stores it if the attempt ended well.
     cache_entry: tuple[str, float, bytes] | None = None
+    #: ``passed``, ``failed`` or ``denied`` when guardrail hooks ran (``guardrails/hooks.py``);
+    #: ``""`` otherwise; their total time, and each check's run for the metrics.
+    guardrails: str = ""
+    guardrail_ms: float = 0.0
+    guardrail_checks: list[CheckTiming] | None = None
 
 
 class RecordSink(Protocol):

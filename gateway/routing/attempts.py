@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from gateway.api.bodies import RequestBody
     from gateway.cache.stage import CacheLookup
+    from gateway.guardrails.hooks import Guard
 
 __all__ = [
     "MOVE_ON",
@@ -75,6 +76,8 @@ class RequestContext:
     retries: RetrySettings
     #: The response cache's state for this request, when its lookup ran (``cache/stage.py``).
     cache: CacheLookup | None = None
+    #: The request's guardrail state when it has hooks (``guardrails/stage.py``).
+    guard: Guard | None = None
 
 
 @dataclass(frozen=True, slots=True)

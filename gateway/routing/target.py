@@ -15,6 +15,7 @@ from typing import Any
 from multidict import CIMultiDictProxy
 
 from gateway.config.extras import Cache
+from gateway.config.hooks import Hook
 from gateway.config.resilience import CircuitBreaker, Retry
 from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
@@ -74,6 +75,9 @@ class Target:
     cache: Cache | None = None
     #: ``False``: translated answers keep the provider's extras (see :func:`strict_compliance`).
     strict_open_ai_compliance: bool = True
+    #: The config's guardrail hooks for this target (its own, else inherited).
+    before_hooks: tuple[Hook, ...] = ()
+    after_hooks: tuple[Hook, ...] = ()
 
     def check_serves(self, family: str) -> None:
         """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
@@ -147,8 +151,6 @@ def targets_for(
 _UNSUPPORTED_HEADERS = {
     "x-portkey-virtual-key": "virtual keys are not supported by this gateway yet; send the "
     "provider's key in Authorization with x-portkey-provider",
-    "x-portkey-default-input-guardrails": "guardrails are not supported by this gateway yet",
-    "x-portkey-default-output-guardrails": "guardrails are not supported by this gateway yet",
 }
 
 
@@ -238,6 +240,8 @@ def _from_node(
         forward_headers=node.forward_headers or frozenset(),
         cache=node.cache,
         strict_open_ai_compliance=strict,
+        before_hooks=node.before_hooks or (),
+        after_hooks=node.after_hooks or (),
     )
 
 

@@ -62,6 +62,7 @@ class Relay:
         "_request",
         "capture",
         "longest_gap",
+        "respond",
         "response",
         "tail",
     )
@@ -80,6 +81,9 @@ class Relay:
         self.capture: Capture | None = None
         self._event_stream = False
         self._first = b""
+        #: Makes the response a body of open length is written to; output guardrails swap in one
+        #: that holds the answer until it is checked (``guardrails/answer.py``).
+        self.respond: Callable[[int, str | None, CIMultiDict[str]], web.StreamResponse] = stream_response
 
     @property
     def committed(self) -> bool:
@@ -128,7 +132,7 @@ class Relay:
             self._first = await self._first_chunk(upstream, first_chunk_timeout)
         if before_commit is not None:
             before_commit()
-        response = stream_response(upstream.status, upstream.reason, headers)
+        response = self.respond(upstream.status, upstream.reason, headers)
         if length is not None:
             response.content_length = length
         self.response = response

@@ -21,7 +21,7 @@ from multidict import CIMultiDict
 from gateway.errors import UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation
-from gateway.streaming.relay import ClientGone, Relay, stream_response
+from gateway.streaming.relay import ClientGone, Relay
 
 __all__ = [
     "TranslatingRelay",
@@ -67,7 +67,7 @@ class TranslatingRelay(Relay):
         headers["Content-Type"] = "text/event-stream; charset=utf-8"
         headers["Cache-Control"] = "no-cache"
         self._event_stream = True
-        self.response = stream_response(upstream.status, None, headers)
+        self.response = self.respond(upstream.status, None, headers)
         try:
             await self.response.prepare(self._request)
         except ConnectionResetError:

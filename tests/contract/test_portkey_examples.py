@@ -81,14 +81,16 @@ def config_header(config: dict[str, Any]) -> dict[str, str]:
     return {"x-portkey-config": json.dumps(config)}
 
 
-async def test_readme_guardrail_config_is_refused_naming_the_guardrail(
+async def test_readme_guardrail_config_without_its_check_is_refused_naming_the_check(
     portkey_gateway: str, fake: FakeProvider
 ) -> None:
+    # default.contains arrives with the text checks; until then its config is a 400, never a pass.
     config = {"retry": {"attempts": 5}, "output_guardrails": [GUARDRAIL]}
     headers = {"x-portkey-provider": "openai", "Authorization": "Bearer sk-fake", **config_header(config)}
     status, body, _ = await post(portkey_gateway, headers)
-    assert_not_supported_yet(status, body, "output_guardrails")
-    assert fake.received == []  # never a silent pass for a guardrail
+    assert status == 400
+    assert "config.output_guardrails[0].default.contains.id" in body["error"]["message"]
+    assert fake.received == []
 
 
 async def test_readme_quick_start_sends_the_callers_key_to_the_provider(

@@ -143,15 +143,14 @@ def test_strict_configs_refuses_a_named_config_with_a_key_in_no_schema_at_start_
 @pytest.mark.parametrize(
     "key", ["input_guardrails", "output_guardrails", "before_request_hooks", "after_request_hooks"]
 )
-async def test_guardrails_and_hooks_are_a_400_saying_not_supported_yet(
+async def test_guardrails_saved_in_portkeys_app_are_a_400_naming_the_hook(
     key: str, http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
 ) -> None:
     config = {"strategy": {"mode": "fallback"}, "targets": [target(fake, **{key: ["pg-check-1"]})]}
     status, body, _ = await call(http, gateway_url, config)
     assert status == 400
-    assert body["error"]["code"] == "unsupported_config_key"
-    assert f"config.targets[0].{key}" in body["error"]["message"]
-    assert "not supported" in body["error"]["message"]
+    assert f"config.targets[0].{key}[0]" in body["error"]["message"]
+    assert "saved in Portkey's app" in body["error"]["message"]
     assert fake.received == []
 
 

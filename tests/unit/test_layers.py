@@ -126,6 +126,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
+    "guardrails.stage": (2, "input hooks as a pipeline before stage, beside the hooks and runner"),
+    "guardrails.answer": (2, "output hooks on a relayed answer (held or reported), beside the runner"),
 }
 
 

@@ -98,10 +98,10 @@ def test_bad_sticky_is_a_400_naming_the_field(raw: dict[str, Any], field: str) -
 
 
 def test_features_not_built_yet_are_refused_when_they_ask_for_anything() -> None:
-    refuse_unsupported({"id": "cfg-1", "input_guardrails": []}, "config")  # asks for nothing
-    error = refused(refuse_unsupported, {"input_guardrails": ["pii"]}, "config")
+    refuse_unsupported({"id": "cfg-1", "default_input_guardrails": []}, "config")  # asks for nothing
+    error = refused(refuse_unsupported, {"default_input_guardrails": ["pii"]}, "config")
     assert (error.status, error.code) == (400, "unsupported_config_key")
-    assert "config.input_guardrails" in error.message
+    assert "config.default_input_guardrails" in error.message
     error = refused(refuse_unsupported, {"virtual_key": "vk-secret"}, "config")
     assert error.code == "unsupported_config_key"
     assert "vk-secret" not in error.message
