@@ -24,6 +24,7 @@ import numpy.typing as npt
 from usearch.index import Index
 
 __all__ = [
+    "EXACT_BELOW",
     "Match",
     "VectorIndex",
 ]
