@@ -142,12 +142,14 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
     """The pipeline's stages, once for the process: one that is off is left out, so it costs
     nothing per request (docs/architecture.md says where the coming ones plug in). The
     recorder is always in: failures are logged whether or not the access log is on. The cache
-    is always in too (any routing config may ask for it); it stores before the recorder reads
-    the record, so the record says what the cache did."""
+    and the guardrails are always in too (any routing config may ask for them); the cache stores
+    before the recorder reads the record, so the record says what the cache did."""
     cache = app[CACHE] = CacheStage(_cache_store(settings.cache), settings.cache, app[RECORDER])
     guardrails = app[GUARDRAILS] = GuardrailStage(app[RECORDER])
     return Stages(
-        before=(cache, guardrails),
+        # Input hooks first, as in Portkey: a denied request is denied whatever the cache holds,
+        # and a transformed body is the one the cache keys.
+        before=(guardrails, cache),
         after=(cache, app[RECORDER]),
         attempt=() if tracing is None else (tracing,),
     )

@@ -39,6 +39,7 @@ from gateway.cache.semantic import SemanticCache
 from gateway.cache.store import CacheStore
 from gateway.config.extras import cache_path
 from gateway.errors import InvalidRequest
+from gateway.guardrails import answer as guarded
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 
@@ -188,7 +189,14 @@ class CacheStage:
         if response is None or answer is None or context.cache is None:
             return None
         context.cache.status = status
-        self._record_hit(context, answer, status)
+        record = self._hit_record(context, answer, status)
+        if context.guard is not None:
+            # The output hooks read a stored answer as they read a fresh one: it was stored as
+            # the provider gave it, before any hook saw or changed it.
+            response = await guarded.checked(context.guard, response, context.targets[0], 200)
+            record.status = response.status
+            context.guard.note(record)
+        self._recorder.add(record)
         return response
 
     async def _semantic_lookup(
@@ -264,7 +272,7 @@ class CacheStage:
         )
         self._recorder.add(record)
 
-    def _record_hit(self, context: RequestContext, answer: CachedAnswer, status: str) -> None:
+    def _hit_record(self, context: RequestContext, answer: CachedAnswer, status: str) -> RequestRecord:
         request = context.request
         parsed = context.body.parsed or {}
         record = RequestRecord(
@@ -281,7 +289,7 @@ class CacheStage:
             tail=answer.body[-8192:],
             cache_status=status,
         )
-        self._recorder.add(record)
+        return record
 
 
 def _storable(captured: bytes, stream: bool) -> bytes | None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DENIED_MESSAGE",
     "attach",
+    "checked",
     "denied_response",
     "discard",
     "finish",
@@ -138,21 +139,22 @@ def discard(relay: Relay) -> None:
 async def finish(guard: Guard, relay: Relay, target: Target, status: int, record: RequestRecord) -> None:
     """Run the output hooks on the relayed answer, put the client's answer in ``relay.response``
     and the hooks' verdict and time in ``record``."""
-    await _checked(guard, relay, target, status)
-    record.guardrails = guard.verdict()
-    record.guardrail_ms = guard.seconds * 1000
-    record.guardrail_checks = list(guard.timings)
+    assert relay.response is not None
+    relay.response = await checked(guard, relay.response, target, status)
+    guard.note(record)
     if relay.response is not None and relay.response.status in (FAILED_STATUS, DENIED_STATUS):
         record.status = relay.response.status
 
 
-async def _checked(guard: Guard, relay: Relay, target: Target, status: int) -> None:
-    response = relay.response
-    assert response is not None
+async def checked(
+    guard: Guard, response: web.StreamResponse, target: Target, status: int
+) -> web.StreamResponse:
+    """The answer the client gets once ``target``'s output hooks ran on ``response`` (a relayed
+    one, held or reported, or a cache HIT's): 446 without it, 246 or ``status`` with
+    ``hook_results``. A reported stream is ended here and stays the response."""
     body = _body(response)
     if status != 200 or body is None:
-        await _unchecked(relay, response, body)
-        return
+        return await _unchecked(response, body)
     streamed = isinstance(response, ReportingResponse) or response.content_type == "text/event-stream"
     answer = _answer(body, streamed)
     context = dataclasses.replace(
@@ -164,20 +166,18 @@ async def _checked(guard: Guard, relay: Relay, target: Target, status: int) -> N
     guard.timings += outcome.timings
     if isinstance(response, ReportingResponse):
         await response.end(_event(guard.results()))
-        return
+        return response
     headers = CIMultiDict(response.headers)
     headers.popall("Content-Length", None)
     if outcome.denied:
-        relay.response = denied_response(guard, headers)
-        return
+        return denied_response(guard, headers)
     final = FAILED_STATUS if guard.failed else status
     if streamed:
         events = _events(body, context.response_json if outcome.transformed else None, guard)
-        relay.response = web.Response(body=events, status=final, headers=headers)
-        return
+        return web.Response(body=events, status=final, headers=headers)
     out = dict(context.response_json or answer or {})
     out["hook_results"] = guard.results()
-    relay.response = web.Response(body=orjson.dumps(out), status=final, headers=headers)
+    return web.Response(body=orjson.dumps(out), status=final, headers=headers)
 
 
 def denied_response(guard: Guard, headers: CIMultiDict[str] | None = None) -> web.Response:
@@ -199,16 +199,15 @@ def _body(response: web.StreamResponse) -> bytes | None:
     return None
 
 
-async def _unchecked(relay: Relay, response: web.StreamResponse, body: bytes | None) -> None:
+async def _unchecked(response: web.StreamResponse, body: bytes | None) -> web.StreamResponse:
     """An answer the output hooks do not read: sent as it is."""
     if isinstance(response, ReportingResponse):
         await response.end(b"")
     elif isinstance(response, HeldResponse):
         headers = CIMultiDict(response.headers)
         headers.popall("Content-Length", None)
-        relay.response = web.Response(
-            body=body, status=response.status, reason=response.reason, headers=headers
-        )
+        return web.Response(body=body, status=response.status, reason=response.reason, headers=headers)
+    return response
 
 
 def _answer(body: bytes, streamed: bool) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from gateway.guardrails.runner import CheckTiming, EventOutcome
+    from gateway.observability.record import RequestRecord
     from gateway.routing.target import Target
 
 __all__ = [
@@ -78,6 +79,12 @@ class Guard:
     @property
     def seconds(self) -> float:
         return sum(event.seconds for event in (self.before, self.after) if event is not None)
+
+    def note(self, record: RequestRecord) -> None:
+        """Put the hooks' verdict and time on the exchange's record."""
+        record.guardrails = self.verdict()
+        record.guardrail_ms = self.seconds * 1000
+        record.guardrail_checks = list(self.timings)
 
     def verdict(self) -> str:
         """For the access log: ``denied``, ``failed`` or ``passed``."""

@@ -1,6 +1,8 @@
 """Input guardrails as a before stage, and the async hooks' bounded background runs.
 
-Runs after the cache lookup and before any upstream byte. A request whose targets and headers
+Runs first of the before stages, as in Portkey: before the cache lookup (a denied request is
+denied whatever the cache holds; a transformed body is the one the cache keys) and before any
+upstream byte. A request whose targets and headers
 name no hook costs one header lookup pair and a look at its targets; one with hooks gets a
 :class:`~gateway.guardrails.hooks.Guard` on its context, which the attempts read for the
 output side (``guardrails/answer.py``). A denying hook that fails answers 446 here, the provider
@@ -122,9 +124,7 @@ class GuardrailStage:
             stream=parsed.get("stream") is True,
             duration_ms=(time.perf_counter() - context.started) * 1000,
         )
-        record.guardrails = guard.verdict()
-        record.guardrail_ms = guard.seconds * 1000
-        record.guardrail_checks = list(guard.timings)
+        guard.note(record)
         self._recorder.add(record)
 
 
