@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from gateway.api.bodies import RequestBody
     from gateway.cache.stage import CacheLookup
     from gateway.guardrails.hooks import Guard
+    from gateway.limits.caller import Caller
 
 __all__ = [
     "MOVE_ON",
@@ -78,6 +79,8 @@ class RequestContext:
     cache: CacheLookup | None = None
     #: The request's guardrail state when it has hooks (``guardrails/stage.py``).
     guard: Guard | None = None
+    #: The identified gateway key, when gateway keys are on (``limits/keys.py``).
+    caller: Caller | None = None
 
 
 @dataclass(frozen=True, slots=True)
