@@ -7,12 +7,19 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
+from gateway.guardrails.checks import json_keys, json_schema, metadata_keys, models, request_types
 
 __all__ = [
     "CHECKS",
 ]
 
-_MODULES: tuple[tuple[CheckSpec, ...], ...] = ()
+_MODULES: tuple[tuple[CheckSpec, ...], ...] = (
+    json_schema.SPECS,
+    json_keys.SPECS,
+    models.SPECS,
+    request_types.SPECS,
+    metadata_keys.SPECS,
+)
 
 #: Check id → its spec.
 CHECKS: dict[str, CheckSpec] = {spec.id: spec for specs in _MODULES for spec in specs}
