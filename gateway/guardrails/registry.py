@@ -7,7 +7,7 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import json_keys, json_schema, metadata_keys, models, request_types
+from gateway.guardrails.checks import json_keys, json_schema, jwt_auth, metadata_keys, models, request_types
 
 __all__ = [
     "CHECKS",
@@ -19,6 +19,7 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     models.SPECS,
     request_types.SPECS,
     metadata_keys.SPECS,
+    jwt_auth.SPECS,
 )
 
 #: Check id → its spec.
