@@ -7,7 +7,15 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import json_keys, json_schema, jwt_auth, metadata_keys, models, request_types
+from gateway.guardrails.checks import (
+    json_keys,
+    json_schema,
+    jwt_auth,
+    metadata_keys,
+    models,
+    pii,
+    request_types,
+)
 
 __all__ = [
     "CHECKS",
@@ -20,6 +28,7 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     request_types.SPECS,
     metadata_keys.SPECS,
     jwt_auth.SPECS,
+    pii.SPECS,
 )
 
 #: Check id → its spec.

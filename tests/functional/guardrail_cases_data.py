@@ -109,4 +109,28 @@ CASES = [
         "input",
         False,
     ),
+    GuardrailCase(
+        "pii-passes-a-request-without-personal-data",
+        "gateway.pii",
+        {"categories": ["EMAIL_ADDRESS", "CREDIT_CARD"]},
+        "input",
+        True,
+        request={"messages": [{"role": "user", "content": "What is the capital of France?"}]},
+    ),
+    GuardrailCase(
+        "pii-fails-a-request-with-a-card-number",
+        "gateway.pii",
+        {"categories": ["EMAIL_ADDRESS", "CREDIT_CARD"]},
+        "input",
+        False,
+        request={"messages": [{"role": "user", "content": "Charge 4111 1111 1111 1111 please."}]},
+    ),
+    GuardrailCase(
+        "pii-fails-an-answer-with-an-email-address",
+        "gateway.pii",
+        {},
+        "output",
+        False,
+        answer_text="Write to ada@example.com.",
+    ),
 ]
