@@ -7,7 +7,24 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import case, code, counts, patterns, phrases, prefix, presence, urls, webhook
+from gateway.guardrails.checks import (
+    case,
+    code,
+    counts,
+    json_keys,
+    json_schema,
+    jwt_auth,
+    metadata_keys,
+    models,
+    patterns,
+    phrases,
+    pii,
+    prefix,
+    presence,
+    request_types,
+    urls,
+    webhook,
+)
 
 __all__ = [
     "CHECKS",
@@ -23,6 +40,13 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     presence.SPECS,
     prefix.SPECS,
     webhook.SPECS,
+    json_schema.SPECS,
+    json_keys.SPECS,
+    models.SPECS,
+    request_types.SPECS,
+    metadata_keys.SPECS,
+    jwt_auth.SPECS,
+    pii.SPECS,
 )
 
 #: Check id → its spec.
