@@ -21,6 +21,7 @@ from gateway.appkeys import (
     CONSOLE,
     GUARDRAILS,
     HEALTH,
+    KEYS,
     METRICS,
     PROVIDERS,
     REALTIME,
@@ -42,6 +43,7 @@ from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
 from gateway.guardrails.stage import GuardrailStage
+from gateway.limits.keys import SettingsKeys
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -97,6 +99,8 @@ def create_app(
     )
     app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app, tracing)
+    if settings.keys.enabled:
+        app[KEYS] = SettingsKeys(settings.gateway_keys)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)

@@ -16,6 +16,7 @@ __all__ = [
     "CONSOLE",
     "GUARDRAILS",
     "HEALTH",
+    "KEYS",
     "METRICS",
     "PROVIDERS",
     "REALTIME",
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
+    from gateway.limits.keys import KeyStore
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
     from gateway.observability.metrics import Metrics
@@ -118,3 +120,5 @@ ATTEMPTED: web.RequestKey[bool] = web.RequestKey("attempted")
 CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
 #: Per process: the input guardrails' stage, its checks' services and async hook runs.
 GUARDRAILS: web.AppKey[GuardrailStage] = web.AppKey("guardrails")
+#: The gateway keys, when ``[keys] enabled`` (absent otherwise: no identify step at all).
+KEYS: web.AppKey[KeyStore] = web.AppKey("keys")

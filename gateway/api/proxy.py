@@ -24,13 +24,14 @@ from gateway.api.bodies import (
 )
 from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
     ServiceUnavailable,
 )
 from gateway.guardrails import answer as guarded
+from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import Payload, PreparedRequest
@@ -94,8 +95,11 @@ async def proxy(
     body = NO_BODY
     try:
         _check_path(request.rel_url.raw_path)
+        keys = app.get(KEYS)
+        caller = await identify(request.headers, keys) if keys is not None else None
         body = await _request_body(request, body_kind)
         context = _planned(request, body, family, started)
+        context.caller = caller
         for stage in app[STAGES].before:
             if (answer := await stage.before(context)) is not None:
                 return answer

@@ -15,12 +15,15 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
 from gateway.config.fields import ConfigError
+from gateway.config.gateway_keys import parse_gateway_key, parse_virtual_key
 from gateway.config.routing import Node, parse_config_value
+from gateway.errors import InvalidRequest
+from gateway.limits.caller import GatewayKey, VirtualKey
 from gateway.observability.prices import PriceTable, load_prices
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
@@ -47,6 +50,7 @@ __all__ = [
     "replace_server",
 ]
 
+_D = TypeVar("_D")
 _MiB = 1024 * 1024
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -284,6 +288,19 @@ class GuardrailSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KeySettings:
+    """Gateway keys (``limits/keys.py``): defined in ``[gateway_keys.<id>]`` tables (and, with
+    Redis, through the admin API); provider credentials in ``[virtual_keys.<name>]``."""
+
+    #: Every request needs a valid gateway key (a 401 otherwise).
+    enabled: bool = False
+    #: ``memory`` (the settings' keys only) or ``redis`` (also keys created through the admin API,
+    #: shared by every process and replica naming ``redis_url``).
+    backend: str = "memory"
+    redis_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -318,6 +335,7 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -325,6 +343,9 @@ class Settings:
     providers: Mapping[str, ProviderSettings] = field(default_factory=dict)
     #: Named routing configs (``[configs.<id>]``), parsed and checked at start-up.
     configs: Mapping[str, Node] = field(default_factory=dict)
+    #: ``[gateway_keys.<id>]`` and ``[virtual_keys.<name>]``, by id and name.
+    gateway_keys: Mapping[str, GatewayKey] = field(default_factory=dict)
+    virtual_keys: Mapping[str, VirtualKey] = field(default_factory=dict)
     #: Derived: where custom hosts and upstream connections may go (the URLs written here count
     #: as allowed; loopback is allowed while server.host is loopback only).
     host_policy: HostPolicy = field(init=False, repr=False, compare=False)
@@ -357,6 +378,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "metrics": MetricsSettings,
     "console": ConsoleSettings,
     "cache": CacheSettings,
+    "keys": KeySettings,
     "guardrails": GuardrailSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
@@ -404,7 +426,7 @@ def replace_server(settings: Settings, **changes: Any) -> Settings:
 
 
 def _build(raw: dict[str, Any]) -> Settings:
-    unknown = set(raw) - set(_SECTIONS) - {"providers", "configs"}
+    unknown = set(raw) - set(_SECTIONS) - {"providers", "configs", "gateway_keys", "virtual_keys"}
     if unknown:
         raise SettingsError(f"unknown settings section: {sorted(unknown)[0]}")
     sections = {name: _section(cls, raw.get(name, {}), name) for name, cls in _SECTIONS.items()}
@@ -416,10 +438,27 @@ def _build(raw: dict[str, Any]) -> Settings:
         name: _named_config(value, f"configs.{name}", sections["routing"].strict_configs)
         for name, value in _table(raw.get("configs", {}), "configs").items()
     }
+    gateway_keys = {
+        key_id: _definition(parse_gateway_key, key_id, value, f"gateway_keys.{key_id}")
+        for key_id, value in _table(raw.get("gateway_keys", {}), "gateway_keys").items()
+    }
+    virtual_keys = {
+        name: _definition(parse_virtual_key, name, value, f"virtual_keys.{name}")
+        for name, value in _table(raw.get("virtual_keys", {}), "virtual_keys").items()
+    }
     cache = sections["cache"]
     if cache.mode == "semantic" and not (cache.semantic_provider and cache.semantic_model):
         raise SettingsError("cache.mode: semantic needs cache.semantic_provider and cache.semantic_model")
-    return Settings(**sections, providers=providers, configs=configs)
+    return Settings(
+        **sections, providers=providers, configs=configs, gateway_keys=gateway_keys, virtual_keys=virtual_keys
+    )
+
+
+def _definition(parse: Callable[[str, Any, str], _D], name: str, value: Any, path: str) -> _D:
+    try:
+        return parse(name, value, path)
+    except InvalidRequest as exc:
+        raise SettingsError(exc.message) from None
 
 
 def _named_config(value: Any, path: str, strict: bool) -> Node:
@@ -512,6 +551,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "server.access_log_format": ("text", "json"),
     "cache.mode": ("", "simple", "semantic"),
     "cache.backend": ("memory", "redis"),
+    "keys.backend": ("memory", "redis"),
 }
 MAX_PORT = 65535
 #: Numbers that are fractions: above 0, at most 1.

@@ -176,7 +176,7 @@ def target_from_headers(
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    api_key = _api_key(headers, adapter.spec.slug) or configured.api_key
+    api_key = _api_key(headers, adapter.spec.slug, settings) or configured.api_key
     return Target(
         adapter, api_key, base_url, options, strict_open_ai_compliance=strict_compliance(headers, None)
     )
@@ -227,7 +227,7 @@ def _from_node(
         or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    api_key = node.api_key or _api_key(headers, adapter.spec.slug) or configured.api_key
+    api_key = node.api_key or _api_key(headers, adapter.spec.slug, settings) or configured.api_key
     strict = strict_compliance(headers, node.strict_open_ai_compliance)
     return Target(
         adapter,
@@ -319,9 +319,12 @@ def strict_compliance(headers: CIMultiDictProxy[str], configured: bool | None) -
     return configured is not False
 
 
-def _api_key(headers: CIMultiDictProxy[str], provider: str) -> str:
+def _api_key(headers: CIMultiDictProxy[str], provider: str, settings: Settings) -> str:
     """The caller's provider key: ``Authorization: Bearer``, else ``x-portkey-api-key``, else (for
-    Anthropic only, as the Anthropic SDK and Claude Code send it) ``x-api-key``."""
+    Anthropic only, as the Anthropic SDK and Claude Code send it) ``x-api-key``. With gateway keys
+    on, ``Authorization`` and ``x-api-key`` hold the gateway key: only ``x-portkey-api-key`` counts."""
+    if settings.keys.enabled:
+        return headers.get("x-portkey-api-key", "").strip()
     authorization = headers.get("Authorization", "")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() == "bearer" and token.strip():

@@ -52,6 +52,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "routing.attempts": 2,
     "cache.redis": 2,
     "limits.redis": 2,
+    "limits.keys": 2,
     "limits.tokens": 2,
     "guardrails.hooks": 2,
     "guardrails.runner": 2,

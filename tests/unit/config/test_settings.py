@@ -14,6 +14,7 @@ from gateway.config.settings import (
     load_settings,
     replace_server,
 )
+from gateway.limits.caller import Budget, key_digest
 
 WriteToml = Callable[[str], str]
 
@@ -371,3 +372,44 @@ def test_semantic_cache_settings_are_checked(write_toml: WriteToml) -> None:
     )
     assert settings.cache.semantic_threshold == 0.95
     assert "sk-embed" not in repr(settings)
+
+
+def test_gateway_and_virtual_keys_are_read_from_their_tables(write_toml: WriteToml) -> None:
+    path = write_toml(
+        "[keys]\nenabled = true\n"
+        '[gateway_keys.team-a]\nkey = "${TEAM_A_KEY}"\nmodels = ["gpt-4o-mini"]\n'
+        'limits = {requests_per_minute = 60}\nbudgets = [{amount = 5, period = "day"}]\n'
+        '[virtual_keys.openai-prod]\nprovider = "openai"\napi_key = "sk-held"\n'
+    )
+    settings = load_settings(path, environ={"TEAM_A_KEY": "gk-0123456789abcdef"})
+    key = settings.gateway_keys["team-a"]
+    assert key.digest == key_digest("gk-0123456789abcdef")
+    assert key.models == frozenset({"gpt-4o-mini"})
+    assert key.limits.requests_per_minute == 60
+    assert key.budgets == (Budget(5.0, "day"),)
+    assert settings.virtual_keys["openai-prod"].api_key == "sk-held"
+    assert "gk-0123456789abcdef" not in repr(settings)
+    assert "sk-held" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("table", "where"),
+    [
+        ('[gateway_keys.a]\nkey = "short"\n', "gateway_keys.a.key"),
+        ('[gateway_keys.a]\nkey_sha256 = "nothex"\n', "gateway_keys.a.key_sha256"),
+        ('[gateway_keys.a]\nkey = "gk-0123456789abcdef"\nlimits = {rpm = 5}\n', "gateway_keys.a.limits.rpm"),
+        (
+            '[gateway_keys.a]\nkey = "gk-0123456789abcdef"\nbudgets = [{amount = 5, period = "week"}]\n',
+            "gateway_keys.a.budgets[0].period",
+        ),
+        ('[virtual_keys.v]\napi_key = "sk-held-secret"\n', "virtual_keys.v.provider"),
+    ],
+)
+def test_a_bad_key_definition_names_the_field_and_never_the_secret(
+    write_toml: WriteToml, table: str, where: str
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(write_toml(table), environ={})
+    assert where in str(raised.value)
+    assert "sk-held-secret" not in str(raised.value)
+    assert "gk-0123456789abcdef" not in str(raised.value)
