@@ -7,7 +7,18 @@ Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
 from __future__ import annotations
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import case, code, counts, patterns, phrases, prefix, presence, urls, webhook
+from gateway.guardrails.checks import (
+    case,
+    code,
+    counts,
+    log,
+    patterns,
+    phrases,
+    prefix,
+    presence,
+    urls,
+    webhook,
+)
 
 __all__ = [
     "CHECKS",
@@ -23,6 +34,7 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     presence.SPECS,
     prefix.SPECS,
     webhook.SPECS,
+    log.SPECS,
 )
 
 #: Check id → its spec.
