@@ -139,9 +139,7 @@ async def finish(guard: Guard, relay: Relay, target: Target, status: int, record
     """Run the output hooks on the relayed answer, put the client's answer in ``relay.response``
     and the hooks' verdict and time in ``record``."""
     await _checked(guard, relay, target, status)
-    record.guardrails = guard.verdict()
-    record.guardrail_ms = guard.seconds * 1000
-    record.guardrail_checks = list(guard.timings)
+    guard.record(record)
     if relay.response is not None and relay.response.status in (FAILED_STATUS, DENIED_STATUS):
         record.status = relay.response.status
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from gateway.guardrails.runner import CheckTiming, EventOutcome
+    from gateway.observability.record import RequestRecord
     from gateway.routing.target import Target
 
 __all__ = [
@@ -81,9 +82,23 @@ class Guard:
 
     def verdict(self) -> str:
         """For the access log: ``denied``, ``failed`` or ``passed``."""
-        if any(event is not None and event.denied for event in (self.before, self.after)):
+        if self.denied_event():
             return "denied"
         return "failed" if self.failed else "passed"
+
+    def denied_event(self) -> str:
+        """The event whose hooks denied (:data:`BEFORE_REQUEST` or :data:`AFTER_REQUEST`), else ``""``."""
+        for event, outcome in ((BEFORE_REQUEST, self.before), (AFTER_REQUEST, self.after)):
+            if outcome is not None and outcome.denied:
+                return event
+        return ""
+
+    def record(self, record: RequestRecord) -> None:
+        """Put the hooks' verdict, time and checks' runs in ``record`` (the access log, metrics)."""
+        record.guardrails = self.verdict()
+        record.guardrail_denied = self.denied_event()
+        record.guardrail_ms = self.seconds * 1000
+        record.guardrail_checks = list(self.timings)
 
 
 def request_type(family: str | None) -> str:

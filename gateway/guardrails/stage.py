@@ -122,9 +122,7 @@ class GuardrailStage:
             stream=parsed.get("stream") is True,
             duration_ms=(time.perf_counter() - context.started) * 1000,
         )
-        record.guardrails = guard.verdict()
-        record.guardrail_ms = guard.seconds * 1000
-        record.guardrail_checks = list(guard.timings)
+        guard.record(record)
         self._recorder.add(record)
 
 
