@@ -195,7 +195,7 @@ class CacheStage:
             # the provider gave it, before any hook saw or changed it.
             response = await guarded.checked(context.guard, response, context.targets[0], 200)
             record.status = response.status
-            context.guard.note(record)
+            context.guard.record(record)
         self._recorder.add(record)
         return response
 

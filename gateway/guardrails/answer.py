@@ -141,7 +141,7 @@ async def finish(guard: Guard, relay: Relay, target: Target, status: int, record
     and the hooks' verdict and time in ``record``."""
     assert relay.response is not None
     relay.response = await checked(guard, relay.response, target, status)
-    guard.note(record)
+    guard.record(record)
     if relay.response is not None and relay.response.status in (FAILED_STATUS, DENIED_STATUS):
         record.status = relay.response.status
 

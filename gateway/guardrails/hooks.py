@@ -80,17 +80,25 @@ class Guard:
     def seconds(self) -> float:
         return sum(event.seconds for event in (self.before, self.after) if event is not None)
 
-    def note(self, record: RequestRecord) -> None:
-        """Put the hooks' verdict and time on the exchange's record."""
-        record.guardrails = self.verdict()
-        record.guardrail_ms = self.seconds * 1000
-        record.guardrail_checks = list(self.timings)
-
     def verdict(self) -> str:
         """For the access log: ``denied``, ``failed`` or ``passed``."""
-        if any(event is not None and event.denied for event in (self.before, self.after)):
+        if self.denied_event():
             return "denied"
         return "failed" if self.failed else "passed"
+
+    def denied_event(self) -> str:
+        """The event whose hooks denied (:data:`BEFORE_REQUEST` or :data:`AFTER_REQUEST`), else ``""``."""
+        for event, outcome in ((BEFORE_REQUEST, self.before), (AFTER_REQUEST, self.after)):
+            if outcome is not None and outcome.denied:
+                return event
+        return ""
+
+    def record(self, record: RequestRecord) -> None:
+        """Put the hooks' verdict, time and checks' runs in ``record`` (the access log, metrics)."""
+        record.guardrails = self.verdict()
+        record.guardrail_denied = self.denied_event()
+        record.guardrail_ms = self.seconds * 1000
+        record.guardrail_checks = list(self.timings)
 
 
 def request_type(family: str | None) -> str:

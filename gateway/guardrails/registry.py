@@ -14,6 +14,7 @@ from gateway.guardrails.checks import (
     json_keys,
     json_schema,
     jwt_auth,
+    log,
     metadata_keys,
     models,
     patterns,
@@ -47,6 +48,7 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     metadata_keys.SPECS,
     jwt_auth.SPECS,
     pii.SPECS,
+    log.SPECS,
 )
 
 #: Check id → its spec.

@@ -35,10 +35,12 @@ GUARDED_REQUEST_TYPES = frozenset({"chatComplete", "complete", "embed", "message
 
 @dataclass(frozen=True, slots=True)
 class CheckTiming:
-    """One check's run, for the metrics: its registry id, verdict and seconds."""
+    """One check's run, for the metrics: its registry id, event, verdict (``pass``, ``fail``, or
+    ``error`` when it could not decide, whatever its verdict) and seconds."""
 
     check: str
-    verdict: bool
+    event: str
+    verdict: str
     seconds: float
 
 
@@ -87,7 +89,7 @@ async def run_hook(hook: Hook, context: HookContext, timings: list[CheckTiming])
         checks = [await _run_and_apply(call, context) for call in hook.checks]
     else:
         checks = await _run_together(hook.checks, context)
-    timings.extend(CheckTiming(c["id"], c["verdict"], c["execution_time"] / 1000) for c in checks)
+    timings.extend(_timing(hook.event, check) for check in checks)
     verdict = all(check["verdict"] for check in checks)
     return {
         "verdict": verdict,
@@ -102,6 +104,11 @@ async def run_hook(hook: Hook, context: HookContext, timings: list[CheckTiming])
         "deny": hook.deny and not verdict,
         "skipped": False,
     }
+
+
+def _timing(event: str, check: dict[str, Any]) -> CheckTiming:
+    verdict = "error" if check["error"] is not None else "pass" if check["verdict"] else "fail"
+    return CheckTiming(check["id"], event, verdict, check["execution_time"] / 1000)
 
 
 def _skipped(hook: Hook, context: HookContext) -> bool:

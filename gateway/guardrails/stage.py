@@ -124,7 +124,7 @@ class GuardrailStage:
             stream=parsed.get("stream") is True,
             duration_ms=(time.perf_counter() - context.started) * 1000,
         )
-        guard.note(record)
+        guard.record(record)
         self._recorder.add(record)
 
 

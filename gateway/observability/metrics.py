@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gateway.observability.record import RequestRecord
 from gateway.routing.health import BreakerState
 from gateway.routing.identity import TargetIdentity
+
+if TYPE_CHECKING:
+    from gateway.guardrails.runner import CheckTiming
 
 __all__ = [
     "OUTCOMES",
@@ -53,6 +57,8 @@ _BREAKER_VALUES = {BreakerState.CLOSED: 0.0, BreakerState.HALF_OPEN: 1.0, Breake
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 #: Seconds: the gateway's own time is meant to stay well under a millisecond.
 _OVERHEAD = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+#: Seconds: a pure check takes microseconds, one that calls out up to its timeout.
+_CHECK = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10)
 #: Above the label cap, and for a label a caller could fill with anything.
 OTHER = "other"
 
@@ -224,6 +230,26 @@ class Metrics:
             "Semantic cache embedding calls that failed (the request went on as an exact-cache miss).",
             registry=r,
         )
+        # Guardrails: ``check`` is a registry id and ``event`` one of two: bounded sets.
+        self.guardrail_checks = Counter(
+            "gateway_guardrail_checks",
+            "Guardrail check runs, by verdict: pass, fail, error (could not decide).",
+            ("check", "event", "verdict"),
+            registry=r,
+        )
+        self.guardrail_check_seconds = Histogram(
+            "gateway_guardrail_check_seconds",
+            "Each guardrail check's run.",
+            ("check",),
+            buckets=_CHECK,
+            registry=r,
+        )
+        self.guardrail_denied = Counter(
+            "gateway_guardrail_denied",
+            "Requests a denying hook answered with a 446, by the event whose hooks denied.",
+            ("event",),
+            registry=r,
+        )
         #: The cache's evictions, errors and embedding failures at the last reading (``api/metrics.py``
         #: adds the difference).
         self.cache_seen: tuple[int, int, int] = (0, 0, 0)
@@ -369,6 +395,23 @@ class MetricsSink:
             m.observe(series.first_token, record.first_token_ms / 1000)
         if record.longest_gap_ms:
             m.observe(series.gap, record.longest_gap_ms / 1000)
+        if record.guardrail_checks:
+            self._guardrails(record, record.guardrail_checks)
+
+    def _guardrails(self, record: RequestRecord, timings: list[CheckTiming]) -> None:
+        """Counted once per request, from the answer's record: it holds every check that ran for
+        it (the input hooks', and the output hooks' of each attempt that got an answer)."""
+        m = self.metrics
+        for run in timings:
+            labels = (run.check, run.event, run.verdict)
+            m.inc(m.bound(("guardrail", *labels), partial(m.guardrail_checks.labels, *labels)))
+            m.observe(
+                m.bound(("guardrail_s", run.check), partial(m.guardrail_check_seconds.labels, run.check)),
+                run.seconds,
+            )
+        if record.guardrail_denied:
+            event = record.guardrail_denied
+            m.inc(m.bound(("guardrail_denied", event), lambda: m.guardrail_denied.labels(event)))
 
     def _usage(self, record: RequestRecord, provider: str) -> None:
         m = self.metrics

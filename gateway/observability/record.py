@@ -83,8 +83,10 @@ class RequestRecord:
     #: when it is not to be stored. The cache's after stage stores it if the attempt ended well.
     cache_entry: tuple[str, float, bytes] | None = None
     #: ``passed``, ``failed`` or ``denied`` when guardrail hooks ran (``guardrails/hooks.py``);
-    #: ``""`` otherwise; their total time, and each check's run for the metrics.
+    #: ``""`` otherwise; the event whose hooks denied (``beforeRequestHook``,
+    #: ``afterRequestHook``, else ``""``), their total time, and each check's run for the metrics.
     guardrails: str = ""
+    guardrail_denied: str = ""
     guardrail_ms: float = 0.0
     guardrail_checks: list[CheckTiming] | None = None
 

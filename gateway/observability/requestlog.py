@@ -79,6 +79,8 @@ def _json_fields(record: RequestRecord) -> dict[str, Any]:
         "cached_tokens": record.cached_tokens,
         "cost": record.cost,
         "cache_status": record.cache_status or None,
+        "guardrails": record.guardrails or None,
+        "guardrail_ms": round(record.guardrail_ms, 2),
         "metadata": record.metadata,
     }
 
@@ -99,6 +101,8 @@ _LINE = (
     + " upstream_ms=%.2f first_token_ms=%.2f prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s"
 )
 _WARNING = _HEAD + " trace_id=%s"
+#: Appended when guardrail hooks ran: their verdict and total time.
+_GUARDED = " guardrails=%s guardrail_ms=%.2f"
 
 
 def _head(record: RequestRecord) -> tuple[object, ...]:
@@ -113,8 +117,9 @@ def _head(record: RequestRecord) -> tuple[object, ...]:
 
 
 def _line(record: RequestRecord) -> None:
+    guarded: tuple[object, ...] = (record.guardrails, record.guardrail_ms) if record.guardrails else ()
     access_logger.info(
-        _LINE,
+        _LINE + _GUARDED if guarded else _LINE,
         *_head(record),
         record.upstream_ms,
         record.first_token_ms,
@@ -123,6 +128,7 @@ def _line(record: RequestRecord) -> None:
         record.trace_id,  # printable only (tracing.trace_id)
         # JSON escapes the C0 controls, not DEL, NEL or U+2028: those are escaped here.
         escaped(orjson.dumps(record.metadata).decode()) if record.metadata else "{}",
+        *guarded,
     )
 
 
