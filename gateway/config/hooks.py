@@ -223,7 +223,8 @@ def _call(check_id: str, parameters: Any, path: str, event: str) -> CheckCall:
     try:
         prepared = spec.prepare(MappingProxyType(params))
     except CheckParametersError as error:
-        raise bad(f"{path}.parameters.{error.param}", str(error)) from None
+        # Check messages are sentences; bad() ends its own.
+        raise bad(f"{path}.parameters.{error.param}", str(error).rstrip(".")) from None
     return CheckCall(spec, prepared)
 
 

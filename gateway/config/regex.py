@@ -53,9 +53,12 @@ def compile_regex(pattern: str) -> Regex:
 
 
 def _reason(exc: Exception) -> str:
-    """RE2's message (bytes in this binding), e.g. ``invalid perl operator: (?=``."""
+    """What RE2 refused (bytes in this binding): its message names the kind of problem before a
+    colon and quotes the pattern after it (``invalid perl operator: (?=``); only the kind is
+    kept, since a pattern may hold what its author would not want in an error or a log."""
     reason = exc.args[0] if exc.args else exc
     text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
     if "pattern too large" in text:
         return f"pattern needs more than RE2's memory limit of {MAX_PATTERN_MEMORY} bytes"
-    return f"not supported by RE2 (linear-time matching; no backreferences or lookaround): {text}"
+    kind = text.partition(":")[0].strip()
+    return f"not supported by RE2 (linear-time matching; no backreferences or lookaround): {kind}"
