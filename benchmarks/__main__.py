@@ -28,6 +28,7 @@ SCENARIOS = (
     "throughput_c64",
     "observability",
     "cache",
+    "guardrails",
     "open_loop",
     "concurrency_sweep",
     "stream_20",
@@ -111,6 +112,8 @@ def _run_one(bench: Bench, name: str, done: dict[str, Result]) -> dict[str, Resu
         return {name: overload.overload(bench)}
     if name == "cache":
         return {f"cache_c{c}": scenarios.cache_hits(bench, c) for c in (1, 64)}
+    if name == "guardrails":
+        return {f"guardrails_c{c}": scenarios.guardrails(bench, c) for c in (1, 64)}
     if name == "observability":
         return {f"observability_c{c}": scenarios.observability(bench, c) for c in (1, 64)}
     if name == "many_streams":

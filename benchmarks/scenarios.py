@@ -5,6 +5,7 @@ Every scenario that has a direct counterpart runs it in the same run, A B A B (s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -130,6 +131,55 @@ def cache_hits(bench: Bench, concurrency: int) -> Result:
             bench.direct, bench.system = saved_direct, saved_system
     result = _scenario(title, _chat(bench, concurrency), runs, CHAT_KEYS)
     result["notes"].append("direct = the default gateway (every request relayed to the mock)")
+    return result
+
+
+#: Five pure checks, two on the request and three on the answer, that the mock's answers pass.
+FIVE_CHECKS = {
+    "before_request_hooks": [
+        {
+            "id": "input",
+            "checks": [
+                {"id": "default.regexMatch", "parameters": {"rule": "\\w"}},
+                {"id": "default.wordCount", "parameters": {"minWords": 1, "maxWords": 100000}},
+            ],
+        }
+    ],
+    "after_request_hooks": [
+        {
+            "id": "output",
+            "checks": [
+                {"id": "default.contains", "parameters": {"operator": "none", "words": ["forbidden"]}},
+                {"id": "default.notNull", "parameters": {}},
+                {"id": "default.characterCount", "parameters": {"minCharacters": 1}},
+            ],
+        }
+    ],
+}
+
+
+def guardrails(bench: Bench, concurrency: int) -> Result:
+    """What five guardrail checks cost: the same request with :data:`FIVE_CHECKS` in its config
+    (system) against none (the ``direct`` column: a second, identical gateway without hooks), so
+    ``delta`` is the checks' price."""
+    title = f"Five guardrail checks (system) vs none (direct column), chat c{concurrency}"
+    if bench.start_gateway is None:
+        return _scenario(title, {}, {"direct": [], "system": []}, CHAT_KEYS)
+    hooks = {"x-portkey-config": json.dumps(FIVE_CHECKS)}
+    with bench.start_gateway(1) as plain:
+        saved = bench.direct
+        bench.direct = plain
+        try:
+            runs = bench.pairs(
+                lambda system: (
+                    _chat(bench, concurrency) | ({"headers": hooks} if system is not plain else {})
+                ),
+                f"guardrails c{concurrency}",
+            )
+        finally:
+            bench.direct = saved
+    result = _scenario(title, _chat(bench, concurrency), runs, CHAT_KEYS)
+    result["notes"].append("direct = the same gateway without hooks; system = five checks per request")
     return result
 
 
