@@ -237,7 +237,7 @@ class RedisLimiter:
         if self._password:
             reason = reason.replace(self._password, "***")
         _log.warning(
-            "rate limits: Redis at %s failed (%s); %d failures so far, next warning in %.0f s at the earliest",
+            "rate limits: Redis at %s failed (%s); %d failures so far, next warning in %.0f s at earliest",
             self._where,
             reason,
             self.errors,
