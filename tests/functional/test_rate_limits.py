@@ -246,7 +246,10 @@ async def test_with_redis_down_the_setting_decides(
         assert results[0][1]["error"]["code"] == "rate_limits_unavailable"
     warnings = [record for record in caplog.records if record.name == "gateway.limits"]
     assert len(warnings) == 1
-    assert "hunter2" not in caplog.text
+    async with http.get(f"http://127.0.0.1:{server.port}/metrics") as response:
+        series = await response.text()
+    assert "gateway_rate_limit_errors_total 3.0" in series
+    assert "hunter2" not in caplog.text + series
 
 
 async def test_two_gateway_processes_sharing_redis_admit_the_limit_not_twice_it(
