@@ -24,6 +24,7 @@ from gateway.appkeys import (
     KEYS,
     METRICS,
     PROVIDERS,
+    RATE_LIMITS,
     REALTIME,
     RECORDER,
     SETTINGS,
@@ -44,6 +45,10 @@ from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
 from gateway.guardrails.stage import GuardrailStage
 from gateway.limits.keys import SettingsKeys
+from gateway.limits.limiter import Limiter
+from gateway.limits.memory import MemoryLimiter
+from gateway.limits.redis import RedisLimiter
+from gateway.limits.stage import LimitStage, limit_headers
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -97,10 +102,15 @@ def create_app(
     app[HEALTH] = TargetHealth(
         settings.breaker, clock=clock, on_open=metrics.breaker_opened if metrics else None
     )
-    app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
-    app[STAGES] = _stages(settings, app, tracing)
     if settings.keys.enabled:
         app[KEYS] = SettingsKeys(settings.gateway_keys)
+        app[RATE_LIMITS] = LimitStage(
+            _limiter(settings), fail_open=settings.rate_limits.on_redis_error == "open"
+        )
+        app.on_response_prepare.append(limit_headers)
+        app.cleanup_ctx.append(_rate_limits)
+    app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
+    app[STAGES] = _stages(settings, app, tracing)
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
@@ -139,6 +149,8 @@ def _sinks(
         sinks.append(app[CONSOLE])
     if tracing is not None:
         sinks.append(tracing)
+    if RATE_LIMITS in app:
+        sinks.append(app[RATE_LIMITS])  # settles token estimates from the reported usage
     return tuple(sinks)
 
 
@@ -150,13 +162,31 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
     before the recorder reads the record, so the record says what the cache did."""
     cache = app[CACHE] = CacheStage(_cache_store(settings.cache), settings.cache, app[RECORDER])
     guardrails = app[GUARDRAILS] = GuardrailStage(app[RECORDER])
+    # Rate limits first: a limited request costs nothing more. Their after stage hands the
+    # record its token estimate before the recorder queues it.
+    limits = (app[RATE_LIMITS],) if RATE_LIMITS in app else ()
     return Stages(
         # Input hooks first, as in Portkey: a denied request is denied whatever the cache holds,
         # and a transformed body is the one the cache keys.
-        before=(guardrails, cache),
-        after=(cache, app[RECORDER]),
+        before=(*limits, guardrails, cache),
+        after=(*limits, cache, app[RECORDER]),
         attempt=() if tracing is None else (tracing,),
     )
+
+
+def _limiter(settings: Settings) -> Limiter:
+    if settings.rate_limits.backend == "redis":
+        return RedisLimiter(settings.keys.redis_url)
+    return MemoryLimiter()
+
+
+async def _rate_limits(app: web.Application) -> AsyncIterator[None]:
+    """The Redis limiter renews the leases of the slots its requests hold."""
+    limiter = app[RATE_LIMITS].limiter
+    if isinstance(limiter, RedisLimiter):
+        limiter.start()
+    yield
+    await app[RATE_LIMITS].close()
 
 
 def _cache_store(settings: CacheSettings) -> CacheStore:

@@ -17,8 +17,10 @@ __all__ = [
     "GUARDRAILS",
     "HEALTH",
     "KEYS",
+    "LIMIT_TICKET",
     "METRICS",
     "PROVIDERS",
+    "RATE_LIMITS",
     "REALTIME",
     "RECORDER",
     "SETTINGS",
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
     from gateway.limits.keys import KeyStore
+    from gateway.limits.stage import LimitStage, Ticket
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
     from gateway.observability.metrics import Metrics
@@ -122,3 +125,7 @@ CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
 GUARDRAILS: web.AppKey[GuardrailStage] = web.AppKey("guardrails")
 #: The gateway keys, when ``[keys] enabled`` (absent otherwise: no identify step at all).
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys")
+#: The rate limits' stage and its backend, when gateway keys are on (``limits/stage.py``).
+RATE_LIMITS: web.AppKey[LimitStage] = web.AppKey("rate_limits")
+#: Per request: an admitted request's hold on its key's rate limits.
+LIMIT_TICKET: web.RequestKey[Ticket] = web.RequestKey("limit_ticket")

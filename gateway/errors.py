@@ -21,6 +21,7 @@ __all__ = [
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderError",
+    "RateLimited",
     "RequestTimeout",
     "ServiceUnavailable",
     "UnsupportedMediaType",
@@ -122,6 +123,15 @@ class UnsupportedMediaType(GatewayError):
     status = 415
     type = "invalid_request_error"
     code = "unsupported_media_type"
+
+
+class RateLimited(GatewayError):
+    """A gateway key's rate limit refused the request before any upstream byte. ``type`` is
+    OpenAI's: ``requests`` or ``tokens``."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
 
 
 class UpstreamUnreachable(GatewayError):

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.api.admin_access import require_admin
-from gateway.appkeys import ADMISSION, CACHE, HEALTH, METRICS, REALTIME, STATE
+from gateway.appkeys import ADMISSION, CACHE, HEALTH, METRICS, RATE_LIMITS, REALTIME, STATE
 from gateway.observability.admission import AdmissionCounters
 
 __all__ = [
@@ -77,6 +77,7 @@ def _read_gauges(app: web.Application) -> None:
     m.loop_lag.set(admission.lag)
     _count_sheds(app, admission.counters)
     _read_cache(app)
+    _read_rate_limits(app)
     m.breakers(app[HEALTH].states())
 
 
@@ -89,6 +90,18 @@ def _count_sheds(app: web.Application, counters: AdmissionCounters) -> None:
         if total > before:
             m.shed.labels(reason).inc(total - before)
     m.shed_seen = now
+
+
+def _read_rate_limits(app: web.Application) -> None:
+    """The rate limiter's backend failures since the last reading."""
+    stage = app.get(RATE_LIMITS)
+    if stage is None:
+        return
+    m = app[METRICS]
+    errors = stage.limiter.errors
+    if errors > m.rate_limit_errors_seen:
+        m.rate_limit_errors.inc(errors - m.rate_limit_errors_seen)
+        m.rate_limit_errors_seen = errors
 
 
 def _read_cache(app: web.Application) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "MetricsSettings",
     "PricingSettings",
     "ProviderSettings",
+    "RateLimitSettings",
     "RealtimeSettings",
     "RetrySettings",
     "ServerSettings",
@@ -301,6 +302,18 @@ class KeySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    """Where the gateway keys' rate limits are counted (docs/rate_limits.md)."""
+
+    #: ``memory`` (each process counts its own) or ``redis`` (``[keys] redis_url``: every process
+    #: and replica shares the counts).
+    backend: str = "memory"
+    #: With Redis unreachable: ``open`` admits requests unlimited (an outage of Redis is not one of
+    #: the gateway), ``closed`` answers 503.
+    on_redis_error: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -336,6 +349,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -379,6 +393,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleSettings,
     "cache": CacheSettings,
     "keys": KeySettings,
+    "rate_limits": RateLimitSettings,
     "guardrails": GuardrailSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
@@ -449,6 +464,8 @@ def _build(raw: dict[str, Any]) -> Settings:
     cache = sections["cache"]
     if cache.mode == "semantic" and not (cache.semantic_provider and cache.semantic_model):
         raise SettingsError("cache.mode: semantic needs cache.semantic_provider and cache.semantic_model")
+    if sections["rate_limits"].backend == "redis" and not sections["keys"].redis_url:
+        raise SettingsError("rate_limits.backend: redis needs keys.redis_url")
     return Settings(
         **sections, providers=providers, configs=configs, gateway_keys=gateway_keys, virtual_keys=virtual_keys
     )
@@ -552,6 +569,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "cache.mode": ("", "simple", "semantic"),
     "cache.backend": ("memory", "redis"),
     "keys.backend": ("memory", "redis"),
+    "rate_limits.backend": ("memory", "redis"),
+    "rate_limits.on_redis_error": ("open", "closed"),
 }
 MAX_PORT = 65535
 #: Numbers that are fractions: above 0, at most 1.

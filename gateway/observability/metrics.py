@@ -253,6 +253,12 @@ class Metrics:
         #: The cache's evictions, errors and embedding failures at the last reading (``api/metrics.py``
         #: adds the difference).
         self.cache_seen: tuple[int, int, int] = (0, 0, 0)
+        self.rate_limit_errors = Counter(
+            "gateway_rate_limit_errors",
+            "Rate-limit backend (Redis) failures; rate_limits.on_redis_error said what the request got.",
+            registry=r,
+        )
+        self.rate_limit_errors_seen = 0
 
     def bound(self, key: tuple[Any, ...], bind: Callable[[], Any]) -> Any:
         """The child for ``key``, bound once (``bind``) and cached."""

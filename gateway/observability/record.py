@@ -18,7 +18,16 @@ if TYPE_CHECKING:
 __all__ = [
     "RecordSink",
     "RequestRecord",
+    "TokenReservation",
 ]
+
+
+class TokenReservation(Protocol):
+    """Tokens a rate limit charged before the call, on an estimate (``limits/stage.py``)."""
+
+    def settle(self, tokens: int) -> None:
+        """The answer used ``tokens``: replace the estimate by them."""
+        ...
 
 
 @dataclass(slots=True)
@@ -89,6 +98,9 @@ class RequestRecord:
     guardrail_denied: str = ""
     guardrail_ms: float = 0.0
     guardrail_checks: list[CheckTiming] | None = None
+    #: The token estimate a tokens-per-minute limit charged, on the record of the answer the
+    #: client got: the limits' sink settles it from the tokens once they are known.
+    tokens_reserved: TokenReservation | None = None
 
 
 class RecordSink(Protocol):

@@ -125,6 +125,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "cache.vector_feed": (2, "semantic vectors shared through a Redis stream, beside cache/redis_store"),
     "cache.vectors": (1, "the semantic cache's in-memory vector index (numpy, usearch)"),
     "limits.caller": (0, "who is calling: a gateway key's grants, limits and budgets; pure data"),
+    "limits.limiter": (0, "the rate limiter's checks and its backends' protocol; pure data"),
+    "limits.stage": (2, "rate limits as a before and after stage over limits/memory and limits/redis"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
