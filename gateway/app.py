@@ -21,6 +21,7 @@ from gateway.appkeys import (
     CONSOLE,
     GUARDRAILS,
     HEALTH,
+    KEY_BOOK,
     KEYS,
     METRICS,
     PROVIDERS,
@@ -43,7 +44,8 @@ from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
 from gateway.guardrails.stage import GuardrailStage
-from gateway.limits.keys import SettingsKeys
+from gateway.limits.key_store import KeyBackend, KeyBook, MemoryKeys
+from gateway.limits.redis_key_store import RedisKeys
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
@@ -99,8 +101,9 @@ def create_app(
     )
     app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app, tracing)
+    book = app[KEY_BOOK] = _key_book(settings)
     if settings.keys.enabled:
-        app[KEYS] = SettingsKeys(settings.gateway_keys)
+        app[KEYS] = book
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
@@ -111,6 +114,7 @@ def create_app(
     app.cleanup_ctx.append(_recorder)
     app.cleanup_ctx.append(_cache)
     app.cleanup_ctx.append(_guardrails)
+    app.cleanup_ctx.append(_keys)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
@@ -157,6 +161,18 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
         after=(cache, app[RECORDER]),
         attempt=() if tracing is None else (tracing,),
     )
+
+
+def _key_book(settings: Settings) -> KeyBook:
+    backend: KeyBackend = (
+        RedisKeys(settings.keys.redis_url) if settings.keys.backend == "redis" else MemoryKeys()
+    )
+    return KeyBook(settings.gateway_keys, settings.virtual_keys, backend)
+
+
+async def _keys(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[KEY_BOOK].close()
 
 
 def _cache_store(settings: CacheSettings) -> CacheStore:

@@ -17,6 +17,7 @@ __all__ = [
     "GUARDRAILS",
     "HEALTH",
     "KEYS",
+    "KEY_BOOK",
     "METRICS",
     "PROVIDERS",
     "REALTIME",
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
+    from gateway.limits.key_store import KeyBook
     from gateway.limits.keys import KeyStore
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
@@ -122,3 +124,6 @@ CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
 GUARDRAILS: web.AppKey[GuardrailStage] = web.AppKey("guardrails")
 #: The gateway keys, when ``[keys] enabled`` (absent otherwise: no identify step at all).
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys")
+#: Per process: the settings' gateway keys and virtual keys, and the admin API's (in memory or
+#: Redis); virtual keys resolve here whether or not gateway keys are on.
+KEY_BOOK: web.AppKey[KeyBook] = web.AppKey("key_book")
