@@ -4,8 +4,9 @@ shared by every process and replica naming it.
 
 Nothing is cached in front of the backend: identify reads the key on every request, so a
 revocation through any process is refused by every process from its next request on. With Redis
-that is one ``HGET`` a request (~0.1 ms on loopback); Redis unreachable is a 503
-(``key_store_unavailable``), never a request let through without its key's grants and limits.
+that is one ``HGET`` a request (0.7 ms with its parse, measured on loopback on a busy 2-core box);
+Redis unreachable is a 503 (``key_store_unavailable``), never a request let through without its
+key's grants and limits. The settings' keys are found before the backend is asked.
 """
 
 from __future__ import annotations
