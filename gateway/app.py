@@ -21,6 +21,7 @@ from gateway.appkeys import (
     CONSOLE,
     GUARDRAILS,
     HEALTH,
+    KEY_BOOK,
     KEYS,
     METRICS,
     PROVIDERS,
@@ -44,10 +45,11 @@ from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
 from gateway.guardrails.stage import GuardrailStage
-from gateway.limits.keys import SettingsKeys
+from gateway.limits.key_store import KeyBackend, KeyBook, MemoryKeys
 from gateway.limits.limiter import Limiter
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis import RedisLimiter
+from gateway.limits.redis_key_store import RedisKeys
 from gateway.limits.stage import LimitStage, limit_headers
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
@@ -103,7 +105,6 @@ def create_app(
         settings.breaker, clock=clock, on_open=metrics.breaker_opened if metrics else None
     )
     if settings.keys.enabled:
-        app[KEYS] = SettingsKeys(settings.gateway_keys)
         app[RATE_LIMITS] = LimitStage(
             _limiter(settings), fail_open=settings.rate_limits.on_redis_error == "open"
         )
@@ -111,6 +112,9 @@ def create_app(
         app.cleanup_ctx.append(_rate_limits)
     app[RECORDER] = Recorder(sinks=_sinks(settings, app, metrics, tracing), prices=settings.pricing.table)
     app[STAGES] = _stages(settings, app, tracing)
+    book = app[KEY_BOOK] = _key_book(settings)
+    if settings.keys.enabled:
+        app[KEYS] = book
     app[REALTIME] = RealtimeCounters()
     app.cleanup_ctx.append(_admission)
     app.cleanup_ctx.append(_upstream_session)
@@ -121,6 +125,7 @@ def create_app(
     app.cleanup_ctx.append(_recorder)
     app.cleanup_ctx.append(_cache)
     app.cleanup_ctx.append(_guardrails)
+    app.cleanup_ctx.append(_keys)
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
@@ -187,6 +192,18 @@ async def _rate_limits(app: web.Application) -> AsyncIterator[None]:
         limiter.start()
     yield
     await app[RATE_LIMITS].close()
+
+
+def _key_book(settings: Settings) -> KeyBook:
+    backend: KeyBackend = (
+        RedisKeys(settings.keys.redis_url) if settings.keys.backend == "redis" else MemoryKeys()
+    )
+    return KeyBook(settings.gateway_keys, settings.virtual_keys, backend)
+
+
+async def _keys(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[KEY_BOOK].close()
 
 
 def _cache_store(settings: CacheSettings) -> CacheStore:

@@ -17,6 +17,7 @@ __all__ = [
     "GUARDRAILS",
     "HEALTH",
     "KEYS",
+    "KEY_BOOK",
     "LIMIT_TICKET",
     "METRICS",
     "PROVIDERS",
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
+    from gateway.limits.key_store import KeyBook
     from gateway.limits.keys import KeyStore
     from gateway.limits.stage import LimitStage, Ticket
     from gateway.middleware.admission import Admission
@@ -129,3 +131,6 @@ KEYS: web.AppKey[KeyStore] = web.AppKey("keys")
 RATE_LIMITS: web.AppKey[LimitStage] = web.AppKey("rate_limits")
 #: Per request: an admitted request's hold on its key's rate limits.
 LIMIT_TICKET: web.RequestKey[Ticket] = web.RequestKey("limit_ticket")
+#: Per process: the settings' gateway keys and virtual keys, and the admin API's (in memory or
+#: Redis); virtual keys resolve here whether or not gateway keys are on.
+KEY_BOOK: web.AppKey[KeyBook] = web.AppKey("key_book")

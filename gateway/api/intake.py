@@ -15,10 +15,12 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from gateway.api.bodies import RequestBody
-from gateway.appkeys import ADMISSION, HEALTH, PROVIDERS, SETTINGS, STATE
+from gateway.appkeys import ADMISSION, HEALTH, KEY_BOOK, PROVIDERS, SETTINGS, STATE
+from gateway.limits import grants
+from gateway.limits.caller import Caller
 from gateway.routing.attempts import RequestContext
 from gateway.routing.deadlines import Deadline
-from gateway.routing.target import targets_for
+from gateway.routing.target import VIRTUAL_KEY_HEADER, targets_for, virtual_key_names
 
 __all__ = [
     "admit",
@@ -52,7 +54,7 @@ def release(request: web.Request, task: asyncio.Task[Any], reserved: int = 0) ->
     app[STATE].request_finished(task)
 
 
-def plan(
+async def plan(
     request: web.Request,
     headers: CIMultiDictProxy[str],
     metadata: dict[str, str],
@@ -62,14 +64,34 @@ def plan(
     body: RequestBody,
     started: float,
     deadline: Deadline,
+    caller: Caller | None,
 ) -> RequestContext:
-    """The request's targets from its ``headers`` (provider, routing config) and the ``params``
-    conditional routing reads: a 400 for a config that names no usable target."""
+    """The request's targets from its ``headers`` (provider, routing config, virtual key) and the
+    ``params`` conditional routing reads: a 400 for a config that names no usable target or an
+    unknown virtual key. With a ``caller``, its key's default config and metadata apply, and a
+    target outside its grants is a 403 (``limits/grants.py``)."""
     app = request.app
+    settings = app[SETTINGS]
+    config = headers.get("x-portkey-config")
+    if caller is not None:
+        config = grants.config_for(caller.key, config)
+        metadata = grants.metadata_for(caller.key, metadata)
+    names = virtual_key_names(headers, config, settings)
+    virtual_keys = await app[KEY_BOOK].resolve(names, _virtual_param(headers)) if names else {}
     health = app[HEALTH]
-    targets = targets_for(headers, metadata, params, app[PROVIDERS], app[SETTINGS], health, request.path)
+    targets = targets_for(
+        headers, metadata, params, app[PROVIDERS], settings, health, request.path, config, virtual_keys
+    )
+    if caller is not None:
+        grants.check_targets(caller.key, targets, params)
     if body.stream is not None:
         targets = targets[:1]  # an upload streams through once: there is nothing to resend
-    return RequestContext(
-        request, targets, family, body, metadata, started, deadline, health, app[SETTINGS].retries
+    context = RequestContext(
+        request, targets, family, body, metadata, started, deadline, health, settings.retries
     )
+    context.caller = caller
+    return context
+
+
+def _virtual_param(headers: CIMultiDictProxy[str]) -> str:
+    return VIRTUAL_KEY_HEADER if VIRTUAL_KEY_HEADER in headers else "x-portkey-config"

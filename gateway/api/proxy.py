@@ -31,6 +31,7 @@ from gateway.errors import (
     ServiceUnavailable,
 )
 from gateway.guardrails import answer as guarded
+from gateway.limits.caller import Caller
 from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
@@ -98,8 +99,7 @@ async def proxy(
         keys = app.get(KEYS)
         caller = await identify(request.headers, keys) if keys is not None else None
         body = await _request_body(request, body_kind)
-        context = _planned(request, body, family, started)
-        context.caller = caller
+        context = await _planned(request, body, family, started, caller)
         for stage in app[STAGES].before:
             if (answer := await stage.before(context)) is not None:
                 return answer
@@ -108,15 +108,25 @@ async def proxy(
         release(request, task, body.reserved)
 
 
-def _planned(request: web.Request, body: RequestBody, family: str | None, started: float) -> RequestContext:
+async def _planned(
+    request: web.Request, body: RequestBody, family: str | None, started: float, caller: Caller | None
+) -> RequestContext:
     """Parse what routing needs from the headers and the JSON body, then plan the targets."""
     headers = request.headers
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     now = asyncio.get_running_loop().time()
     deadline = request_deadline(headers, request.app[SETTINGS].upstream.request_timeout, now)
     params = body.parsed or {}
-    return plan(
-        request, headers, metadata, params, family=family, body=body, started=started, deadline=deadline
+    return await plan(
+        request,
+        headers,
+        metadata,
+        params,
+        family=family,
+        body=body,
+        started=started,
+        deadline=deadline,
+        caller=caller,
     )
 
 

@@ -29,9 +29,10 @@ from yarl import URL
 from gateway.api.bodies import NO_BODY
 from gateway.api.intake import plan, release, track
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import REALTIME, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import KEYS, REALTIME, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.config.settings import RealtimeSettings
 from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
+from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import REALTIME as FAMILY
@@ -102,7 +103,9 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     headers = _caller_headers(request, protocols)
     metadata = parse_metadata(headers.get("x-portkey-metadata"))
     params = {"model": request.query["model"]} if "model" in request.query else {}
-    context = plan(
+    keys = app.get(KEYS)
+    caller = await identify(headers, keys) if keys is not None else None
+    context = await plan(
         request,
         headers,
         metadata,
@@ -111,6 +114,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         body=NO_BODY,
         started=time.perf_counter(),
         deadline=NO_DEADLINE,
+        caller=caller,
     )
     # Everything that can refuse the request itself does so here, as an HTTP error.
     connections = [_Connection(target, request) for target in context.targets]

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 from aiohttp import web
 
+from gateway.api.admin import add_admin_routes
 from gateway.api.bodies import BodyKind
 from gateway.api.console import add_console_routes
 from gateway.api.health import health_targets, healthz, readyz, root
@@ -82,6 +83,7 @@ def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool
         router.add_get("/metrics", metrics_endpoint)
     if console:
         add_console_routes(router)
+    add_admin_routes(router)
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))

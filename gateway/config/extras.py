@@ -1,5 +1,5 @@
 """Portkey config keys beyond the routing tree: cache, forwarded headers, body defaults and drops,
-sticky load balancing, keys for features this gateway does not have yet, and keys in no schema.
+sticky load balancing, keys for features this gateway does not have, and keys in no schema.
 
 Each parser takes the raw value and its dotted path and returns an immutable value (or refuses it
 with a 400 naming the path). Keys in no schema are found by :func:`unknown_paths`, a separate walk
@@ -169,7 +169,7 @@ def parse_sticky(raw: Any, path: str) -> Sticky | None:
 
 
 def refuse_unsupported(table: Mapping[str, Any], path: str) -> None:
-    """A 400 for a key whose feature this gateway does not have yet, when it asks for anything.
+    """A 400 for a key whose feature this gateway does not have, when it asks for anything.
 
     ``id`` is accepted and has no effect (it names a saved config in Portkey's hosted app).
     """
@@ -187,12 +187,6 @@ def refuse_unsupported(table: Mapping[str, Any], path: str) -> None:
                 "config-level default guardrails are not supported; "
                 "send the x-portkey-default-*-guardrails headers",
             )
-    if "virtual_key" in table:
-        as_text(table["virtual_key"], f"{path}.virtual_key")
-        raise _unsupported(
-            f"{path}.virtual_key",
-            "virtual keys are not supported by this gateway yet; give 'provider' and 'api_key' instead",
-        )
 
 
 def unknown_paths(

@@ -18,9 +18,11 @@ from gateway.limits.caller import PERIODS, Budget, GatewayKey, RateLimits, Virtu
 
 __all__ = [
     "MAX_KEY_LIST",
+    "key_definition",
     "parse_gateway_key",
     "parse_rate_limits",
     "parse_virtual_key",
+    "virtual_key_definition",
 ]
 
 #: Entries one allow list (providers, models, configs, virtual keys) may hold.
@@ -108,6 +110,48 @@ def parse_rate_limits(raw: Any, path: str) -> RateLimits:
             raise _bad(f"{path}.{name}", "expected a whole number of at least 1")
         values[name] = value
     return RateLimits(**values)
+
+
+def key_definition(key: GatewayKey) -> dict[str, Any]:
+    """``key`` as :func:`parse_gateway_key` reads it (with ``key_sha256``, never a plain key);
+    defaults are left out."""
+    definition: dict[str, Any] = {"name": key.name, "key_sha256": key.digest}
+    for name in ("providers", "models", "configs", "virtual_keys"):
+        if values := getattr(key, name):
+            definition[name] = sorted(values)
+    if key.default_config:
+        definition["default_config"] = key.default_config
+    if key.metadata:
+        definition["metadata"] = dict(key.metadata)
+    if key.limits.any:
+        definition["limits"] = _limits_definition(key.limits)
+    if key.model_limits:
+        definition["model_limits"] = {m: _limits_definition(v) for m, v in key.model_limits.items()}
+    if key.budgets:
+        definition["budgets"] = [{"amount": b.amount, "period": b.period} for b in key.budgets]
+    if key.expires_at is not None:
+        definition["expires_at"] = key.expires_at
+    if key.revoked:
+        definition["revoked"] = True
+    return definition
+
+
+def virtual_key_definition(virtual: VirtualKey) -> dict[str, Any]:
+    """``virtual`` as :func:`parse_virtual_key` reads it, secrets included: for storage only."""
+    definition: dict[str, Any] = {"provider": virtual.provider}
+    if virtual.api_key:
+        definition["api_key"] = virtual.api_key
+    if virtual.options:
+        definition["options"] = dict(virtual.options)
+    if virtual.base_url:
+        definition["base_url"] = virtual.base_url
+    if virtual.limits.any:
+        definition["limits"] = _limits_definition(virtual.limits)
+    return definition
+
+
+def _limits_definition(limits: RateLimits) -> dict[str, int]:
+    return {name: value for name in _LIMIT_FIELDS if (value := getattr(limits, name)) is not None}
 
 
 def _digest(table: Mapping[str, Any], path: str) -> str:

@@ -154,6 +154,8 @@ class Node:
     weight: float = 1.0
     provider: str | None = None
     api_key: str | None = None
+    #: Portkey's ``virtual_key``: the name of a credential the gateway keeps (``limits/key_store.py``).
+    virtual_key: str | None = None
     custom_host: str | None = None
     options: Mapping[str, str] = field(default_factory=dict)
     override_params: Mapping[str, Any] = field(default_factory=dict)
@@ -303,6 +305,7 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         weight=_weight(table.get("weight", 1.0), f"{path}.weight"),
         provider=_optional_text(table, "provider", path),
         api_key=_optional_text(table, "api_key", path),
+        virtual_key=_optional_text(table, "virtual_key", path),
         custom_host=_optional_text(table, "custom_host", path),
         options={OPTION_KEYS[k]: _option(v, f"{path}.{k}") for k, v in table.items() if k in OPTION_KEYS},
         override_params=_object(table.get("override_params", {}), f"{path}.override_params"),

@@ -18,7 +18,6 @@ from gateway.limits.caller import Caller, GatewayKey, key_digest
 
 __all__ = [
     "KeyStore",
-    "SettingsKeys",
     "identify",
     "presented_key",
 ]
@@ -28,16 +27,6 @@ class KeyStore(Protocol):
     async def find(self, digest: str) -> GatewayKey | None:
         """The key whose :func:`~gateway.limits.caller.key_digest` is ``digest``, or ``None``."""
         ...
-
-
-class SettingsKeys:
-    """The keys the settings file defines (``[gateway_keys.<id>]``)."""
-
-    def __init__(self, keys: Mapping[str, GatewayKey]) -> None:
-        self._by_digest = {key.digest: key for key in keys.values()}
-
-    async def find(self, digest: str) -> GatewayKey | None:
-        return self._by_digest.get(digest)
 
 
 def presented_key(headers: Mapping[str, str]) -> str:

@@ -20,6 +20,7 @@ from gateway.config.resilience import CircuitBreaker, Retry
 from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
+from gateway.limits.caller import VirtualKey
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
@@ -28,14 +29,19 @@ from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
 __all__ = [
+    "VIRTUAL_KEY_HEADER",
     "Target",
+    "parsed_config",
     "targets_for",
+    "virtual_key_names",
 ]
 
 _NO_PROVIDER_SETTINGS = ProviderSettings()
 NO_RETRY = Retry()
 _HF_BASE_URL = "x-portkey-huggingface-base-url"
 _STRICT = "x-portkey-strict-open-ai-compliance"
+VIRTUAL_KEY_HEADER = "x-portkey-virtual-key"
+_NO_VIRTUAL_KEYS: Mapping[str, VirtualKey] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,12 @@ class Target:
     #: The config's guardrail hooks for this target (its own, else inherited).
     before_hooks: tuple[Hook, ...] = ()
     after_hooks: tuple[Hook, ...] = ()
+    #: The virtual key whose credential this target uses (``""``: none).
+    virtual_key: str = ""
+
+    def model_for(self, params: Mapping[str, Any]) -> str:
+        """The model this target is asked for (``""``: the request names none)."""
+        return _model(self.override_params, params, self.default_params)
 
     def check_serves(self, family: str) -> None:
         """A clear 400 when the provider's catalog row does not list the endpoint ``family``."""
@@ -128,43 +140,49 @@ def targets_for(
     settings: Settings,
     health: TargetHealth,
     pathname: str,
+    config: str | None = None,
+    virtual_keys: Mapping[str, VirtualKey] = _NO_VIRTUAL_KEYS,
 ) -> list[Target]:
-    """The targets to try, in order: the config's plan, or the one the headers name.
+    """The targets to try, in order: the plan of ``config`` (``x-portkey-config``, or the gateway
+    key's default), or the one the headers name.
 
-    ``pathname`` is the request's path (``/v1/chat/completions``), for ``url.pathname`` conditions.
+    ``pathname`` is the request's path (``/v1/chat/completions``), for ``url.pathname`` conditions;
+    ``virtual_keys`` holds every virtual key :func:`virtual_key_names` named, resolved.
     """
-    _refuse_unsupported_headers(headers)
-    config = headers.get("x-portkey-config")
     if not config:
-        return [target_from_headers(headers, registry, settings)]
+        return [target_from_headers(headers, registry, settings, virtual_keys)]
 
     def key_of(node: Node) -> TargetIdentity:
-        target = _from_node(node, headers, registry, settings)
+        target = _from_node(node, headers, registry, settings, virtual_keys)
         return target.identity(_model(node.override_params, params, node.default_params))
 
-    legs = plan(_parsed(config, settings), metadata, params, _LoadFromHealth(health, key_of), pathname)
-    return [_from_node(leg.node, headers, registry, settings).for_leg(leg, params) for leg in legs]
+    legs = plan(parsed_config(config, settings), metadata, params, _LoadFromHealth(health, key_of), pathname)
+    return [
+        _from_node(leg.node, headers, registry, settings, virtual_keys).for_leg(leg, params) for leg in legs
+    ]
 
 
-#: Portkey headers for features this gateway does not have yet: refused, never silently passed
-#: (a guardrail that does nothing is worse than none). Their values are never echoed.
-_UNSUPPORTED_HEADERS = {
-    "x-portkey-virtual-key": "virtual keys are not supported by this gateway yet; send the "
-    "provider's key in Authorization with x-portkey-provider",
-}
-
-
-def _refuse_unsupported_headers(headers: CIMultiDictProxy[str]) -> None:
-    for name, problem in _UNSUPPORTED_HEADERS.items():
-        value = headers.get(name, "").strip()
-        if value and value != "[]":
-            raise InvalidRequest(f"{name}: {problem}.", param=name, code="unsupported_header")
+def virtual_key_names(headers: CIMultiDictProxy[str], config: str | None, settings: Settings) -> set[str]:
+    """The virtual keys a request may use: ``x-portkey-virtual-key`` and its config's
+    ``virtual_key`` values (the config is parsed once and cached, so this costs a walk)."""
+    names = set()
+    if header := headers.get(VIRTUAL_KEY_HEADER, "").strip():
+        names.add(header)
+    if config:
+        names.update(node.virtual_key for node in parsed_config(config, settings).walk() if node.virtual_key)
+    return names
 
 
 def target_from_headers(
-    headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
+    headers: CIMultiDictProxy[str],
+    registry: ProviderRegistry,
+    settings: Settings,
+    virtual_keys: Mapping[str, VirtualKey] = _NO_VIRTUAL_KEYS,
 ) -> Target:
-    adapter = registry.get(_header_provider(headers, None))
+    """The one target the headers name: ``x-portkey-provider`` (or the virtual key's provider)."""
+    virtual = _virtual_key(headers.get(VIRTUAL_KEY_HEADER, "").strip(), virtual_keys)
+    slug = virtual.provider if virtual is not None and not headers.get("x-portkey-provider") else None
+    adapter = registry.get(slug or _header_provider(headers, None))
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
     base_url = (
@@ -177,8 +195,33 @@ def target_from_headers(
         for name in adapter.option_headers
     }
     api_key = _api_key(headers, adapter.spec.slug, settings) or configured.api_key
-    return Target(
+    target = Target(
         adapter, api_key, base_url, options, strict_open_ai_compliance=strict_compliance(headers, None)
+    )
+    return target if virtual is None else _with_virtual_key(target, virtual, custom_host, VIRTUAL_KEY_HEADER)
+
+
+def _virtual_key(name: str | None, virtual_keys: Mapping[str, VirtualKey]) -> VirtualKey | None:
+    # Every name was resolved before planning (an unknown one is a 400 there).
+    return virtual_keys[name] if name else None
+
+
+def _with_virtual_key(target: Target, virtual: VirtualKey, custom_host: str, param: str) -> Target:
+    """``target`` with the virtual key's credential, options and base URL over the caller's. A
+    caller's custom host is refused: it would send the stored secret wherever the caller likes."""
+    if custom_host:
+        raise InvalidRequest(
+            f"A custom host cannot be combined with a virtual key ({param}): the virtual key's "
+            "credential goes only to its own provider or base URL.",
+            param=param,
+            code="custom_host_with_virtual_key",
+        )
+    return dataclasses.replace(
+        target,
+        api_key=virtual.api_key or target.api_key,
+        base_url=virtual.base_url or target.base_url,
+        options={**target.options, **{k: v for k, v in virtual.options.items() if k in target.options}},
+        virtual_key=virtual.name,
     )
 
 
@@ -204,14 +247,25 @@ def _header_provider(headers: CIMultiDictProxy[str], node: Node | None) -> str:
 
 
 def _from_node(
-    node: Node, headers: CIMultiDictProxy[str], registry: ProviderRegistry, settings: Settings
+    node: Node,
+    headers: CIMultiDictProxy[str],
+    registry: ProviderRegistry,
+    settings: Settings,
+    virtual_keys: Mapping[str, VirtualKey],
 ) -> Target:
-    """The target a config node names; a node without ``provider`` takes the headers' provider.
-    ``x-portkey-custom-host`` wins over the node's ``custom_host``, as in Portkey."""
-    if node.provider is None:
-        adapter = registry.get(_header_provider(headers, node))
-    else:
+    """The target a config node names; a node without ``provider`` takes its virtual key's, else
+    the headers' (and then the headers' virtual key too). ``x-portkey-custom-host`` wins over the
+    node's ``custom_host``, as in Portkey."""
+    name = node.virtual_key
+    if name is None and node.provider is None:
+        name = headers.get(VIRTUAL_KEY_HEADER, "").strip() or None
+    virtual = _virtual_key(name, virtual_keys)
+    if node.provider is not None:
         adapter = registry.get(node.provider, where=f"{node.path}.provider")
+    elif node.virtual_key is not None and virtual is not None:
+        adapter = registry.get(virtual.provider, where=f"{node.path}.virtual_key")
+    else:
+        adapter = registry.get(_header_provider(headers, node))
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     header_host = headers.get("x-portkey-custom-host", "")
     if header_host:
@@ -222,14 +276,14 @@ def _from_node(
     else:
         base_url = configured.base_url
     options = {
-        name: node.options.get(name)
-        or headers.get(f"x-portkey-{name}", "").strip()
-        or configured.options.get(name, "")
-        for name in adapter.option_headers
+        option: node.options.get(option)
+        or headers.get(f"x-portkey-{option}", "").strip()
+        or configured.options.get(option, "")
+        for option in adapter.option_headers
     }
     api_key = node.api_key or _api_key(headers, adapter.spec.slug, settings) or configured.api_key
     strict = strict_compliance(headers, node.strict_open_ai_compliance)
-    return Target(
+    target = Target(
         adapter,
         api_key,
         base_url,
@@ -243,6 +297,10 @@ def _from_node(
         before_hooks=node.before_hooks or (),
         after_hooks=node.after_hooks or (),
     )
+    if virtual is None:
+        return target
+    param = f"{node.path}.virtual_key" if node.virtual_key else VIRTUAL_KEY_HEADER
+    return _with_virtual_key(target, virtual, header_host or node.custom_host or "", param)
 
 
 class _LoadFromHealth:
@@ -267,7 +325,8 @@ def _parsed_inline(text: str, strict: bool) -> Node:
     return parse_config(text, strict)
 
 
-def _parsed(value: str, settings: Settings) -> Node:
+def parsed_config(value: str, settings: Settings) -> Node:
+    """The config ``value`` names: inline JSON (parsed once), or a ``[configs.<id>]`` id."""
     text = value.strip()
     if text.startswith("{"):
         return _parsed_inline(text, settings.routing.strict_configs)

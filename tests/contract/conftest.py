@@ -7,6 +7,7 @@ Portkey user runs (``portkey_gateway``, ``sdks``: see portkey_world.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -14,8 +15,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from gateway.config.settings import ProviderSettings
+from gateway.limits.caller import VirtualKey
 from tests.conftest import GatewayFactory, drop_recording_replays, settings_with
-from tests.contract.portkey_world import FAST_RETRIES, Clients
+from tests.contract.portkey_world import FAST_RETRIES, VK_ANTHROPIC_KEY, VK_OPENAI_KEY, Clients
 from tests.contract.recordings import recordings_for
 from tests.fake_provider import FakeProvider
 from tests.functional.fake_anthropic import FakeAnthropic, Message, message
@@ -51,7 +53,14 @@ async def portkey_gateway(make_gateway: GatewayFactory, fake: FakeProvider, anth
         "huggingface": ProviderSettings(base_url=nowhere),
         "mistral-ai": ProviderSettings(base_url=nowhere),
     }
-    server = await make_gateway(settings_with(providers=providers, retries=FAST_RETRIES))
+    # The virtual keys Portkey's examples name, as an operator's [virtual_keys.<name>] would define them.
+    virtual_keys = {
+        "vk-fake": VirtualKey("vk-fake", "openai", VK_OPENAI_KEY),
+        "openai-vk-fake": VirtualKey("openai-vk-fake", "openai", VK_OPENAI_KEY),
+        "anthropic-vk-fake": VirtualKey("anthropic-vk-fake", "anthropic", VK_ANTHROPIC_KEY),
+    }
+    settings = settings_with(providers=providers, retries=FAST_RETRIES)
+    server = await make_gateway(dataclasses.replace(settings, virtual_keys=virtual_keys))
     return f"http://127.0.0.1:{server.port}"
 
 

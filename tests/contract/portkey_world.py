@@ -77,6 +77,11 @@ async def post(
         return response.status, await response.json(content_type=None), dict(response.headers)
 
 
+#: The provider keys the gateway keeps behind the examples' virtual keys.
+VK_OPENAI_KEY = "sk-openai-kept-by-the-gateway"
+VK_ANTHROPIC_KEY = "sk-ant-kept-by-the-gateway"
+
+
 def answers(*statuses: int, headers: dict[str, str] | None = None) -> Any:
     """A responder answering the given statuses in turn (the last repeats): 200 is a completion."""
     sent: list[int] = []

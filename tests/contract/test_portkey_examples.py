@@ -2,9 +2,10 @@
 
 Each example is sent with the client its source uses (Portkey's SDK, or the OpenAI SDK with
 Portkey's headers) to a gateway whose providers are local fakes; the fakes show what went upstream.
-Examples that name ``virtual_key`` or the ``@provider-slug`` model catalog (Portkey's hosted vault)
-are kept verbatim where the issue gives their answer (a 400 naming the key), and otherwise written
-with ``provider`` + ``api_key``, the form Portkey's config reference gives for the same structure.
+Examples that name ``virtual_key`` run as written against virtual keys the gateway's settings
+define; those naming the ``@provider-slug`` model catalog (Portkey's hosted vault) are kept verbatim
+where the issue gives their answer (a 400 naming the key), and otherwise written with ``provider`` +
+``api_key``, the form Portkey's config reference gives for the same structure.
 
 Sources (Portkey-AI/gateway mirror paths, or the docs.portkey.ai page title) → test:
  1. README.md "Routing & Guardrails" (retry + output_guardrails)
@@ -18,12 +19,12 @@ Sources (Portkey-AI/gateway mirror paths, or the docs.portkey.ai page title) →
  5, 6. cookbook/getting-started/enable-cache.md, cache simple / semantic
     → test_cookbook_cache_config_answers_cache_disabled
  7. cookbook/getting-started/resilient-loadbalancing-with-failure-mitigating-fallbacks.md (virtual keys)
-    → test_cookbook_loadbalance_of_virtual_keys_is_refused_naming_virtual_key
+    → test_cookbook_loadbalance_of_virtual_keys_sends_each_branch_its_stored_key
  8. Config Object, "Single Provider with API Key" → test_config_object_single_provider_key_goes_upstream
  9. Config Object, "Passing Model & Hyperparameters with Override Option" (anthropic)
     → test_config_object_override_params_reach_anthropic
 10. Config Object, "Single Provider with Virtual Key, Cache and Retry"
-    → test_config_object_virtual_key_is_refused_naming_it
+    → test_config_object_virtual_key_sends_the_stored_key
 11. Config Object, "Load Balancing with Two OpenAI API Keys" → test_config_object_loadbalance_uses_both_keys
 12. Config Object, "Load Balancing and Fallback Combination" (on_status_codes [429, 241])
     → test_config_object_loadbalance_with_nested_fallback_moves_on_inside_its_branch
@@ -66,9 +67,10 @@ from tests.conftest import GatewayFactory
 from tests.contract.portkey_world import (
     CHAT,
     COMPLETION,
+    VK_ANTHROPIC_KEY,
+    VK_OPENAI_KEY,
     Clients,
     answers,
-    assert_not_supported_yet,
     post,
 )
 from tests.fake_provider import FakeProvider, Received
@@ -172,9 +174,10 @@ async def test_cookbook_cache_config_answers_from_the_cache(
     assert len(fake.received) == calls  # a semantic cache is not built yet
 
 
-async def test_cookbook_loadbalance_of_virtual_keys_is_refused_naming_virtual_key(
-    portkey_gateway: str, fake: FakeProvider
+async def test_cookbook_loadbalance_of_virtual_keys_sends_each_branch_its_stored_key(
+    portkey_gateway: str, fake: FakeProvider, anthropic: FakeAnthropic
 ) -> None:
+    fake.on("POST", "/v1/chat/completions", answers(200))
     config = {
         "strategy": {"mode": "loadbalance"},
         "targets": [
@@ -189,9 +192,20 @@ async def test_cookbook_loadbalance_of_virtual_keys_is_refused_naming_virtual_ke
             },
         ],
     }
+    # azure-vk-fake is not defined here: every virtual key a config names must exist, even one
+    # a fallback may never reach, so a typo is a 400 on the first request, not on the bad day.
     status, body, _ = await post(portkey_gateway, config_header(config))
-    assert_not_supported_yet(status, body, "virtual_key")
-    assert fake.received == []
+    assert (status, body["error"]["code"]) == (400, "unknown_virtual_key")
+    assert "'azure-vk-fake'" in body["error"]["message"]
+    del config["targets"][1]["targets"][1]  # type: ignore[index]
+    for _ in range(20):
+        status, _, _ = await post(portkey_gateway, config_header(config))
+        assert status == 200
+    assert {request.headers["Authorization"] for request in fake.received} == {f"Bearer {VK_OPENAI_KEY}"}
+    assert {request.headers["x-api-key"] for request in anthropic.received} == {VK_ANTHROPIC_KEY}
+    assert len(fake.received) + len(anthropic.received) == 20
+    assert fake.received
+    assert anthropic.received
 
 
 async def test_config_object_single_provider_key_goes_upstream(
@@ -237,12 +251,14 @@ async def test_config_object_override_params_reach_anthropic(
     ],
     ids=["virtual-key", "virtual-key-cache-retry"],
 )
-async def test_config_object_virtual_key_is_refused_naming_it(
-    portkey_gateway: str, fake: FakeProvider, config: dict[str, Any]
+async def test_config_object_virtual_key_sends_the_stored_key(
+    portkey_gateway: str, sdks: Clients, fake: FakeProvider, config: dict[str, Any]
 ) -> None:
-    status, body, _ = await post(portkey_gateway, config_header(config))
-    assert_not_supported_yet(status, body, "virtual_key")
-    assert fake.received == []
+    fake.on("POST", "/v1/chat/completions", answers(200))
+    client = sdks.openai(config=config)
+    completion = await client.chat.completions.create(**CHAT)
+    assert completion.id == COMPLETION["id"]
+    assert fake.last.headers["Authorization"] == f"Bearer {VK_OPENAI_KEY}"
 
 
 async def test_config_object_loadbalance_uses_both_keys(

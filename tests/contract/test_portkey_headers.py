@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.portkey_world import CHAT, COMPLETION, Clients, answers, assert_not_supported_yet, post
+from tests.contract.portkey_world import (
+    CHAT,
+    COMPLETION,
+    VK_OPENAI_KEY,
+    Clients,
+    answers,
+    post,
+)
 from tests.fake_provider import FakeProvider
 from tests.functional.fake_anthropic import FakeAnthropic
 
@@ -141,10 +148,23 @@ async def test_hosted_only_headers_are_accepted_without_effect(
     assert not {name.lower() for name in fake.last.headers} & set(HOSTED_ONLY)
 
 
-async def test_x_portkey_virtual_key_is_refused_naming_it(portkey_gateway: str, fake: FakeProvider) -> None:
-    status, body, _ = await post(portkey_gateway, {"x-portkey-virtual-key": "vk-fake"})
-    assert_not_supported_yet(status, body, "virtual")
+async def test_an_unknown_x_portkey_virtual_key_is_a_400_naming_it(
+    portkey_gateway: str, fake: FakeProvider
+) -> None:
+    status, body, _ = await post(portkey_gateway, {"x-portkey-virtual-key": "vk-unknown"})
+    assert status == 400
+    assert (body["error"]["code"], body["error"]["param"]) == ("unknown_virtual_key", "x-portkey-virtual-key")
+    assert "'vk-unknown'" in body["error"]["message"]
     assert fake.received == []
+
+
+async def test_x_portkey_virtual_key_sends_the_stored_key_to_its_provider(
+    portkey_gateway: str, fake: FakeProvider
+) -> None:
+    fake.on("POST", "/v1/chat/completions", answers(200))
+    status, _, _ = await post(portkey_gateway, {"x-portkey-virtual-key": "vk-fake"})
+    assert status == 200
+    assert fake.last.headers["Authorization"] == f"Bearer {VK_OPENAI_KEY}"
 
 
 @pytest.mark.parametrize(

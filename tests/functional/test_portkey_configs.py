@@ -154,14 +154,15 @@ async def test_guardrails_saved_in_portkeys_app_are_a_400_naming_the_hook(
     assert fake.received == []
 
 
-async def test_a_virtual_key_is_a_400_saying_not_supported_yet(
+async def test_an_unknown_virtual_key_is_a_400_naming_it(
     http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider
 ) -> None:
     status, body, _ = await call(http, gateway_url, {"virtual_key": "openai-vk-123"})
     assert status == 400
-    assert body["error"]["code"] == "unsupported_config_key"
-    assert "config.virtual_key" in body["error"]["message"]
-    assert "openai-vk-123" not in body["error"]["message"]
+    assert body["error"]["code"] == "unknown_virtual_key"
+    assert body["error"]["param"] == "x-portkey-config"
+    assert "'openai-vk-123'" in body["error"]["message"]
+    assert fake.received == []
 
 
 @pytest.mark.parametrize(

@@ -102,9 +102,6 @@ def test_features_not_built_yet_are_refused_when_they_ask_for_anything() -> None
     error = refused(refuse_unsupported, {"default_input_guardrails": ["pii"]}, "config")
     assert (error.status, error.code) == (400, "unsupported_config_key")
     assert "config.default_input_guardrails" in error.message
-    error = refused(refuse_unsupported, {"virtual_key": "vk-secret"}, "config")
-    assert error.code == "unsupported_config_key"
-    assert "vk-secret" not in error.message
 
 
 def test_unknown_paths_name_every_key_outside_the_schema_at_any_depth() -> None:
