@@ -11,7 +11,9 @@ from aiohttp import web
 __all__ = [
     "ADMISSION",
     "ATTEMPTED",
+    "BUDGETS",
     "CACHE",
+    "CHARGER",
     "CLOUD_AUTH",
     "CONSOLE",
     "GUARDRAILS",
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
+    from gateway.limits.budgets import Budgets
+    from gateway.limits.charges import Charger
     from gateway.limits.keys import KeyStore
     from gateway.middleware.admission import Admission
     from gateway.observability.console import ConsoleSink
@@ -122,3 +126,7 @@ CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
 GUARDRAILS: web.AppKey[GuardrailStage] = web.AppKey("guardrails")
 #: The gateway keys, when ``[keys] enabled`` (absent otherwise: no identify step at all).
 KEYS: web.AppKey[KeyStore] = web.AppKey("keys")
+#: With ``[keys] enabled``: the budget check and the usage per key (``limits/budgets.py``), and the
+#: recorder's sink that charges each key (``limits/charges.py``), over one spend store.
+BUDGETS: web.AppKey[Budgets] = web.AppKey("budgets")
+CHARGER: web.AppKey[Charger] = web.AppKey("charger")

@@ -31,6 +31,7 @@ __all__ = [
     "LOG_LEVELS",
     "MAX_PORT",
     "BreakerSettings",
+    "BudgetSettings",
     "CacheSettings",
     "ConsoleSettings",
     "CustomHostSettings",
@@ -301,6 +302,18 @@ class KeySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetSettings:
+    """Budgets and usage per gateway key (docs/budgets.md); in effect with ``[keys] enabled``."""
+
+    #: ``memory`` (this process's spend) or ``redis`` (one spend for every process naming ``redis_url``).
+    backend: str = "memory"
+    redis_url: str = ""
+    #: When Redis cannot answer a budget check: ``open`` lets the request through (logged,
+    #: counted), ``closed`` refuses it with a 503.
+    on_store_failure: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -336,6 +349,7 @@ class Settings:
     cache: CacheSettings = field(default_factory=CacheSettings)
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -379,6 +393,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "console": ConsoleSettings,
     "cache": CacheSettings,
     "keys": KeySettings,
+    "budgets": BudgetSettings,
     "guardrails": GuardrailSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
@@ -552,6 +567,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "cache.mode": ("", "simple", "semantic"),
     "cache.backend": ("memory", "redis"),
     "keys.backend": ("memory", "redis"),
+    "budgets.backend": ("memory", "redis"),
+    "budgets.on_store_failure": ("open", "closed"),
 }
 MAX_PORT = 65535
 #: Numbers that are fractions: above 0, at most 1.
