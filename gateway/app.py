@@ -16,7 +16,9 @@ from gateway.api.stages import Stages
 from gateway.api.upstream_request import credentials
 from gateway.appkeys import (
     ADMISSION,
+    BUDGETS,
     CACHE,
+    CHARGER,
     CLOUD_AUTH,
     CONSOLE,
     GUARDRAILS,
@@ -45,16 +47,21 @@ from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
 from gateway.guardrails.stage import GuardrailStage
+from gateway.limits.budgets import Budgets
+from gateway.limits.charges import Charger
 from gateway.limits.key_store import KeyBackend, KeyBook, MemoryKeys
 from gateway.limits.limiter import Limiter
 from gateway.limits.memory import MemoryLimiter
 from gateway.limits.redis import RedisLimiter
 from gateway.limits.redis_key_store import RedisKeys
+from gateway.limits.redis_spend import RedisSpend
+from gateway.limits.spend import MemorySpend, SpendStore
 from gateway.limits.stage import LimitStage, limit_headers
 from gateway.middleware.admission import Admission
 from gateway.middleware.errors import openai_errors
 from gateway.middleware.protocol import install as admit_connections
 from gateway.observability.console import ConsoleSink
+from gateway.observability.key_metrics import KeySeries
 from gateway.observability.metrics import Metrics, MetricsSink
 from gateway.observability.otel import tracing_from_env
 from gateway.observability.realtime import RealtimeCounters
@@ -122,6 +129,9 @@ def create_app(
     if tracing is not None:
         # Before the recorder's: torn down after it, so the spans its last records end are exported.
         app.cleanup_ctx.append(tracing.running)
+    if CHARGER in app:
+        # Before the recorder's: torn down after it, so the charges of its last records land.
+        app.cleanup_ctx.append(_charger)
     app.cleanup_ctx.append(_recorder)
     app.cleanup_ctx.append(_cache)
     app.cleanup_ctx.append(_guardrails)
@@ -149,6 +159,12 @@ def _sinks(
     sinks: list[RecordSink] = [AccessLog(settings.server.access_log, settings.server.access_log_format)]
     if metrics is not None:
         sinks.append(MetricsSink(metrics))
+    if settings.keys.enabled:
+        store = _spend_store(settings)
+        app[BUDGETS] = Budgets(store, fail_open=settings.budgets.on_redis_error == "open")
+        series = KeySeries(metrics) if metrics is not None else None
+        charger = app[CHARGER] = Charger(store, settings.pricing.table, series)
+        sinks.append(charger)
     if settings.console.enabled:
         app[CONSOLE] = ConsoleSink()
         sinks.append(app[CONSOLE])
@@ -170,10 +186,12 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
     # Rate limits first: a limited request costs nothing more. Their after stage hands the
     # record its token estimate before the recorder queues it.
     limits = (app[RATE_LIMITS],) if RATE_LIMITS in app else ()
+    budgets = (app[BUDGETS],) if BUDGETS in app else ()
     return Stages(
-        # Input hooks first, as in Portkey: a denied request is denied whatever the cache holds,
+        # Budgets first: an exhausted key is refused before a guardrail or the cache does any work.
+        # Input hooks next, as in Portkey: a denied request is denied whatever the cache holds,
         # and a transformed body is the one the cache keys.
-        before=(*limits, guardrails, cache),
+        before=(*limits, *budgets, guardrails, cache),
         after=(*limits, cache, app[RECORDER]),
         attempt=() if tracing is None else (tracing,),
     )
@@ -204,6 +222,17 @@ def _key_book(settings: Settings) -> KeyBook:
 async def _keys(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[KEY_BOOK].close()
+
+
+def _spend_store(settings: Settings) -> SpendStore:
+    if settings.budgets.backend == "redis":
+        return RedisSpend(settings.keys.redis_url)
+    return MemorySpend()
+
+
+async def _charger(app: web.Application) -> AsyncIterator[None]:
+    async with app[CHARGER].running():
+        yield
 
 
 def _cache_store(settings: CacheSettings) -> CacheStore:

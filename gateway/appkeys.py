@@ -11,7 +11,9 @@ from aiohttp import web
 __all__ = [
     "ADMISSION",
     "ATTEMPTED",
+    "BUDGETS",
     "CACHE",
+    "CHARGER",
     "CLOUD_AUTH",
     "CONSOLE",
     "GUARDRAILS",
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
     from gateway.guardrails.stage import GuardrailStage
+    from gateway.limits.budgets import Budgets
+    from gateway.limits.charges import Charger
     from gateway.limits.key_store import KeyBook
     from gateway.limits.keys import KeyStore
     from gateway.limits.stage import LimitStage, Ticket
@@ -134,3 +138,7 @@ LIMIT_TICKET: web.RequestKey[Ticket] = web.RequestKey("limit_ticket")
 #: Per process: the settings' gateway keys and virtual keys, and the admin API's (in memory or
 #: Redis); virtual keys resolve here whether or not gateway keys are on.
 KEY_BOOK: web.AppKey[KeyBook] = web.AppKey("key_book")
+#: With ``[keys] enabled``: the budget check and the usage per key (``limits/budgets.py``), and the
+#: recorder's sink that charges each key (``limits/charges.py``), over one spend store.
+BUDGETS: web.AppKey[Budgets] = web.AppKey("budgets")
+CHARGER: web.AppKey[Charger] = web.AppKey("charger")

@@ -13,6 +13,7 @@ __all__ = [
     "AttemptTimedOut",
     "AuthenticationFailed",
     "BodyTimeout",
+    "BudgetExceeded",
     "GatewayError",
     "InvalidRequest",
     "MethodNotAllowed",
@@ -117,6 +118,15 @@ class PayloadTooLarge(GatewayError):
     status = 413
     type = "invalid_request_error"
     code = "payload_too_large"
+
+
+class BudgetExceeded(GatewayError):
+    """The caller's gateway key spent its budget for a period (``limits/budgets.py``). OpenAI's
+    type for money run out, so every SDK raises its 429 error."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "budget_exceeded"
 
 
 class UnsupportedMediaType(GatewayError):

@@ -236,6 +236,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         record.duration_ms = (time.perf_counter() - context.started) * 1000
         record.upstream_ms = _upstream_ms(sent, received)
         record.tail = relay.tail
+        record.delivered_bytes = relay.delivered
         if relay.capture is not None and (captured := relay.capture.body) is not None:
             record.cache_entry = (relay.capture.key, relay.capture.max_age, captured)
         record.longest_gap_ms = relay.longest_gap * 1000
@@ -288,6 +289,8 @@ def _record(context: RequestContext, outgoing: Outgoing) -> RequestRecord:
         model=model if isinstance(model, str) else "",
         target=outgoing.target.config_path or "",
         stream=parsed.get("stream") is True,
+        key=context.caller.key.id if context.caller is not None else "",
+        request_bytes=len(context.body.raw or b""),
     )
 
 

@@ -288,6 +288,7 @@ class CacheStage:
             duration_ms=(time.perf_counter() - context.started) * 1000,
             tail=answer.body[-8192:],
             cache_status=status,
+            key=context.caller.key.id if context.caller is not None else "",
         )
         return record
 

@@ -31,6 +31,7 @@ __all__ = [
     "LOG_LEVELS",
     "MAX_PORT",
     "BreakerSettings",
+    "BudgetSettings",
     "CacheSettings",
     "ConsoleSettings",
     "CustomHostSettings",
@@ -314,6 +315,18 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetSettings:
+    """Budgets and usage per gateway key (docs/budgets.md); in effect with ``[keys] enabled``."""
+
+    #: ``memory`` (this process's spend) or ``redis`` (``[keys] redis_url``: one spend for every
+    #: process and replica).
+    backend: str = "memory"
+    #: When Redis cannot answer a budget check: ``open`` lets the request through (logged,
+    #: counted), ``closed`` refuses it with a 503.
+    on_redis_error: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """The live console: ``GET /console`` and its feed (guarded like ``/v1/health/targets``)."""
 
@@ -350,6 +363,7 @@ class Settings:
     guardrails: GuardrailSettings = field(default_factory=GuardrailSettings)
     keys: KeySettings = field(default_factory=KeySettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    budgets: BudgetSettings = field(default_factory=BudgetSettings)
     azure: AzureSettings = field(default_factory=AzureSettings)
     aws: AwsSettings = field(default_factory=AwsSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -394,6 +408,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "cache": CacheSettings,
     "keys": KeySettings,
     "rate_limits": RateLimitSettings,
+    "budgets": BudgetSettings,
     "guardrails": GuardrailSettings,
     "azure": AzureSettings,
     "aws": AwsSettings,
@@ -464,8 +479,11 @@ def _build(raw: dict[str, Any]) -> Settings:
     cache = sections["cache"]
     if cache.mode == "semantic" and not (cache.semantic_provider and cache.semantic_model):
         raise SettingsError("cache.mode: semantic needs cache.semantic_provider and cache.semantic_model")
-    if sections["rate_limits"].backend == "redis" and not sections["keys"].redis_url:
-        raise SettingsError("rate_limits.backend: redis needs keys.redis_url")
+    for section in ("rate_limits", "budgets", "keys"):
+        if sections[section].backend == "redis" and not sections["keys"].redis_url:
+            raise SettingsError(f"{section}.backend: redis needs keys.redis_url")
+    if sections["cache"].backend == "redis" and not sections["cache"].redis_url:
+        raise SettingsError("cache.backend: redis needs cache.redis_url")
     return Settings(
         **sections, providers=providers, configs=configs, gateway_keys=gateway_keys, virtual_keys=virtual_keys
     )
@@ -571,6 +589,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "keys.backend": ("memory", "redis"),
     "rate_limits.backend": ("memory", "redis"),
     "rate_limits.on_redis_error": ("open", "closed"),
+    "budgets.backend": ("memory", "redis"),
+    "budgets.on_redis_error": ("open", "closed"),
 }
 MAX_PORT = 65535
 #: Numbers that are fractions: above 0, at most 1.

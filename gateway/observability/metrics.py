@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OUTCOMES",
+    "Bounded",
     "Metrics",
     "MetricsSink",
     "outcome",
@@ -75,7 +76,7 @@ def _status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status < 600 else "none"
 
 
-class _Bounded:
+class Bounded:
     """The first ``cap`` distinct values as they are; any later one as ``other``."""
 
     __slots__ = ("_cap", "_seen")
@@ -99,9 +100,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, providers: Iterable[str], max_models: int) -> None:
         self.registry = registry
         self.providers = frozenset(providers)
-        self.models = _Bounded(max(0, max_models))
+        self.models = Bounded(max(0, max_models))
         #: Breaker targets: the health table's own cap bounds them; this bounds the labels too.
-        self.targets = _Bounded(4096)
+        self.targets = Bounded(4096)
         self._bound: dict[tuple[Any, ...], Any] = {}
         #: Since the last :meth:`flush`: amounts per counter child, and per histogram child its
         #: sum and count per bucket. A record costs a few dict updates; prometheus-client's locked

@@ -65,6 +65,12 @@ class RequestRecord:
     gateway_ms: float = 0.0
     #: The last bytes relayed, where the usage object lives (decoded off the request path).
     tail: bytes = b""
+    #: The caller's gateway key id (``limits/caller.py``); ``""`` with gateway keys off.
+    key: str = ""
+    #: Bytes of the answer's body that went out to the client, and of the client's JSON body:
+    #: what a charge is estimated from when the provider reported no usage (``limits/charges.py``).
+    delivered_bytes: int = 0
+    request_bytes: int = 0
     usage: dict[str, Any] | None = None
     #: From ``usage``, filled by the recorder: ``None`` when the provider reported none.
     input_tokens: int | None = None

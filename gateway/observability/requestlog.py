@@ -5,8 +5,8 @@ before any attempt; in the ``text`` format a readable line, in ``json`` one JSON
 fields of :func:`_json_line`). Whatever the settings, one WARNING per failure (a 5xx, or an
 upstream that failed or timed out), so failures show at the default log level.
 
-No field holds a secret: ``provider`` is a known slug, ``target`` a config path, and the
-caller's identity is left out until gateway keys exist.
+No field holds a secret: ``provider`` is a known slug, ``target`` a config path, and ``key`` the
+caller's gateway key id (the operator's name for it, never the key).
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def _json_fields(record: RequestRecord) -> dict[str, Any]:
         "cache_status": record.cache_status or None,
         "guardrails": record.guardrails or None,
         "guardrail_ms": round(record.guardrail_ms, 2),
+        "key": record.key or None,
         "metadata": record.metadata,
     }
 
@@ -99,6 +100,7 @@ _HEAD = "%s %s %d provider=%s outcome=%s duration_ms=%.2f"
 _LINE = (
     _HEAD
     + " upstream_ms=%.2f first_token_ms=%.2f prompt_tokens=%s completion_tokens=%s trace_id=%s metadata=%s"
+    + " key=%s"
 )
 _WARNING = _HEAD + " trace_id=%s"
 #: Appended when guardrail hooks ran: their verdict and total time.
@@ -128,6 +130,7 @@ def _line(record: RequestRecord) -> None:
         record.trace_id,  # printable only (tracing.trace_id)
         # JSON escapes the C0 controls, not DEL, NEL or U+2028: those are escaped here.
         escaped(orjson.dumps(record.metadata).decode()) if record.metadata else "{}",
+        record.key or "-",  # an id of [A-Za-z0-9._-] (config/gateway_keys.py)
         *guarded,
     )
 

@@ -61,6 +61,7 @@ class Relay:
         "_provider",
         "_request",
         "capture",
+        "delivered",
         "longest_gap",
         "respond",
         "response",
@@ -75,6 +76,8 @@ class Relay:
         self.response: web.StreamResponse | None = None
         #: The end of what was relayed (usage lives there).
         self.tail = b""
+        #: Bytes of the body written to the client (an estimate's base when no usage came).
+        self.delivered = 0
         #: Seconds: the longest wait between two reads of a streamed body (for the metrics).
         self.longest_gap = 0.0
         #: Set when the answer may be cached: it records what the client gets.
@@ -116,6 +119,7 @@ class Relay:
             if before_commit is not None:
                 before_commit()
             self.tail = body[-TAIL_BYTES:]
+            self.delivered = len(body)
             if self.capture is not None:
                 self.capture.add(body)
             self.response = web.Response(
@@ -173,6 +177,7 @@ class Relay:
         clock = time.perf_counter
         last = clock()
         longest = 0.0
+        delivered = 0
         state = self._request.app[STATE]
         capture = self.capture
         state.open_streams += 1
@@ -189,6 +194,7 @@ class Relay:
                     await write(chunk)
                 except ConnectionResetError:
                     raise ClientGone from None
+                delivered += len(chunk)
                 keep(chunk)
                 if capture is not None:
                     capture.add(chunk)
@@ -196,6 +202,7 @@ class Relay:
             state.open_streams -= 1
             self.tail = _tail(recent)
             self.longest_gap = longest
+            self.delivered += delivered
         if self._event_stream and self._chat_chunks:
             await self._finalise()
         try:
@@ -218,6 +225,7 @@ class Relay:
             await self.response.write(data)
         except ConnectionResetError:
             raise ClientGone from None
+        self.delivered += len(data)
         if self.capture is not None:
             self.capture.add(data)
 

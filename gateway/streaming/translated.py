@@ -57,6 +57,7 @@ class TranslatingRelay(Relay):
                 before_commit()
             headers["Content-Type"] = "application/json"
             self.tail = body[-TAIL_BYTES:]
+            self.delivered = len(body)
             if self.capture is not None:
                 self.capture.add(body)
             self.response = web.Response(body=body, status=upstream.status, headers=headers)
