@@ -17,14 +17,14 @@ import orjson
 from aiohttp import web
 
 from gateway.api.admin_access import require_admin
-from gateway.appkeys import KEY_BOOK
+from gateway.appkeys import BUDGETS, KEY_BOOK
 from gateway.config.gateway_keys import (
     key_definition,
     parse_gateway_key,
     parse_virtual_key,
     virtual_key_definition,
 )
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, NotFound
 from gateway.limits.caller import GatewayKey, VirtualKey, key_digest
 from gateway.routing.identity import fingerprint
 
@@ -44,6 +44,7 @@ def add_admin_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/admin/keys/{id}", get_key)
     router.add_patch("/admin/keys/{id}", update_key)
     router.add_delete("/admin/keys/{id}", revoke_key)
+    router.add_get("/admin/keys/{id}/usage", key_usage)
     router.add_get("/admin/virtual-keys", list_virtual_keys)
     router.add_post("/admin/virtual-keys", create_virtual_key)
     router.add_get("/admin/virtual-keys/{name}", get_virtual_key)
@@ -87,6 +88,18 @@ async def update_key(request: web.Request) -> web.Response:
     changed = parse_gateway_key(key.id, {**key_definition(key), **body}, "body")
     await book.replace_key(changed)
     return _json(_shown_key(changed, "admin"))
+
+
+async def key_usage(request: web.Request) -> web.Response:
+    """The key's requests, tokens and cost per period, and what each budget has left."""
+    require_admin(request)
+    key, _ = await request.app[KEY_BOOK].key(request.match_info["id"])
+    budgets = request.app.get(BUDGETS)
+    if budgets is None:
+        raise NotFound(
+            "Usage per key is counted with gateway keys on ([keys] enabled).", code="usage_not_counted"
+        )
+    return _json(await budgets.usage(key.id, key.budgets))
 
 
 async def revoke_key(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = [
+    "NO_LIMITS",
     "PERIODS",
     "Budget",
     "Caller",
@@ -62,6 +63,9 @@ class RateLimits:
                 self.concurrent_streams,
             )
         )
+
+
+NO_LIMITS = RateLimits()
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,7 +145,8 @@ async def limit_headers(request: web.BaseRequest, response: web.StreamResponse) 
 
 
 def _checks(key: GatewayKey, context: RequestContext) -> list[Check]:
-    """Every limit that applies to the request: its key's, and its key's for its model."""
+    """Every limit that applies to the request: its key's, its key's for its model, and its
+    first target's virtual key's (shared by every caller that uses it)."""
     parsed = context.body.parsed or {}
     model = context.targets[0].override_params.get("model", parsed.get("model"))
     stream = parsed.get("stream") is True
@@ -169,6 +170,18 @@ def _checks(key: GatewayKey, context: RequestContext) -> list[Check]:
             f"key:{key.id}:model:{model}",
             f"gateway key {key.id}, model {model}",
             f"gateway_keys.{key.id}.model_limits.{model}",
+            stream,
+            parsed,
+            tokens,
+        )
+    target = context.targets[0]
+    if target.virtual_key:
+        _add(
+            checks,
+            target.virtual_limits,
+            f"virtual:{target.virtual_key}",
+            f"virtual key {target.virtual_key}",
+            f"virtual_keys.{target.virtual_key}.limits",
             stream,
             parsed,
             tokens,

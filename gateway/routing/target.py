@@ -20,7 +20,7 @@ from gateway.config.resilience import CircuitBreaker, Retry
 from gateway.config.routing import Node, parse_config
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
-from gateway.limits.caller import VirtualKey
+from gateway.limits.caller import NO_LIMITS, RateLimits, VirtualKey
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
@@ -84,8 +84,9 @@ class Target:
     #: The config's guardrail hooks for this target (its own, else inherited).
     before_hooks: tuple[Hook, ...] = ()
     after_hooks: tuple[Hook, ...] = ()
-    #: The virtual key whose credential this target uses (``""``: none).
+    #: The virtual key whose credential this target uses (``""``: none), and its rate limits.
     virtual_key: str = ""
+    virtual_limits: RateLimits = NO_LIMITS
 
     def model_for(self, params: Mapping[str, Any]) -> str:
         """The model this target is asked for (``""``: the request names none)."""
@@ -222,6 +223,7 @@ def _with_virtual_key(target: Target, virtual: VirtualKey, custom_host: str, par
         base_url=virtual.base_url or target.base_url,
         options={**target.options, **{k: v for k, v in virtual.options.items() if k in target.options}},
         virtual_key=virtual.name,
+        virtual_limits=virtual.limits,
     )
 
 

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 
 from gateway.appkeys import RECORDER
 from gateway.config.settings import ProviderSettings, Settings
-from gateway.limits.caller import GatewayKey, RateLimits, key_digest
+from gateway.limits.caller import GatewayKey, RateLimits, VirtualKey, key_digest
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received, sse
 from tests.functional.gateway_process import eventually, free_port, gateway_env, start_gateway
@@ -287,3 +287,29 @@ limits = {{ requests_per_minute = {limit} }}
     finally:
         for gateway in gateways:
             gateway.kill()
+
+
+async def test_a_virtual_keys_limit_is_shared_by_every_key_that_uses_it(
+    make_gateway: GatewayFactory, fake: FakeProvider, http: aiohttp.ClientSession
+) -> None:
+    shared = VirtualKey(
+        "openai-shared", "openai", api_key=PROVIDER_KEY, limits=RateLimits(requests_per_minute=2)
+    )
+    base = settings(fake, key_a())
+    server = await make_gateway(dataclasses.replace(base, virtual_keys={"openai-shared": shared}))
+
+    async def through_the_virtual_key(key: str) -> tuple[int, dict[str, Any]]:
+        async with http.post(
+            f"http://127.0.0.1:{server.port}/v1/chat/completions",
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            headers={"Authorization": f"Bearer {key}", "x-portkey-virtual-key": "openai-shared"},
+        ) as response:
+            return response.status, await response.json()
+
+    assert [(await through_the_virtual_key(key))[0] for key in (TEAM_A, TEAM_B)] == [200, 200]
+    status, body = await through_the_virtual_key(TEAM_A)
+    assert status == 429
+    assert "virtual key openai-shared" in body["error"]["message"]
+    assert body["error"]["param"] == "virtual_keys.openai-shared.limits.requests_per_minute"
+    assert PROVIDER_KEY not in str(body)
+    assert (await chat(http, server.port or 0, TEAM_B))[0] == 200  # the key's own traffic is not limited
