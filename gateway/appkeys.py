@@ -18,6 +18,7 @@ __all__ = [
     "CONSOLE",
     "GUARDRAILS",
     "HEALTH",
+    "INBOUND",
     "KEYS",
     "KEY_BOOK",
     "LIMIT_TICKET",
@@ -37,6 +38,7 @@ __all__ = [
 if TYPE_CHECKING:
     from aiohttp import ClientSession
 
+    from gateway.api.inbound import Inbound
     from gateway.api.stages import Stages
     from gateway.cache.stage import CacheStage
     from gateway.config.settings import Settings
@@ -125,6 +127,9 @@ TRACE_ID: web.RequestKey[str] = web.RequestKey("trace_id")
 #: Per request: set once an attempt was accounted (its record logged), so the error middleware
 #: does not log the request a second time.
 ATTEMPTED: web.RequestKey[bool] = web.RequestKey("attempted")
+#: Per request that came in another client format (``/v1/messages``): the format, and the
+#: request as the client sent it (``api/inbound.py``).
+INBOUND: web.RequestKey[Inbound] = web.RequestKey("inbound")
 #: Per process: the response cache's stage and its store (``cache/stage.py``).
 CACHE: web.AppKey[CacheStage] = web.AppKey("cache")
 #: Per process: the input guardrails' stage, its checks' services and async hook runs.

@@ -22,9 +22,10 @@ from gateway.api.bodies import (
     read_json_object,
     streamed_body,
 )
+from gateway.api.inbound import CHAT_ENDPOINT, chat_body
 from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, INBOUND, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -99,6 +100,8 @@ async def proxy(
         keys = app.get(KEYS)
         caller = await identify(request.headers, keys) if keys is not None else None
         body = await _request_body(request, body_kind)
+        if (inbound := request.get(INBOUND)) is not None:
+            body = chat_body(body, inbound)
         context = await _planned(request, body, family, started, caller)
         for stage in app[STAGES].before:
             if (answer := await stage.before(context)) is not None:
@@ -146,7 +149,10 @@ def _outgoing(
         target.check_serves(family)
     url = request.rel_url
     data = body.for_target(target.override_params, target.default_params, target.drop_params)
-    prepared = prepare(target, url.raw_path[len("/v1/") :], url.raw_query_string, request.headers, data)
+    endpoint, query = url.raw_path[len("/v1/") :], url.raw_query_string
+    if INBOUND in request:  # another client format, sent on as a chat completion
+        endpoint, query = CHAT_ENDPOINT, ""
+    prepared = prepare(target, endpoint, query, request.headers, data)
     headers = _upstream_headers(request, target, prepared)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
@@ -173,7 +179,9 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     if cache is not None:
         relay.capture = cache.capture_for(context, attempt.target)
     if context.guard is not None:
-        guarded.attach(context.guard, relay, attempt.target, record.stream)
+        # A stream in another client format is held for its checks: reported, its hook_results
+        # event would be a chat event in the client's stream.
+        guarded.attach(context.guard, relay, attempt.target, record.stream and INBOUND not in request)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
@@ -370,8 +378,12 @@ def _account(
 def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
     prepared = outgoing.prepared
     if prepared.translation is not None and prepared.native is not None:
-        return TranslatingRelay(request, outgoing.provider, prepared.translation, prepared.native)
-    return Relay(request, outgoing.provider, chat_chunks=prepared.chat_chunks)
+        relay: Relay = TranslatingRelay(request, outgoing.provider, prepared.translation, prepared.native)
+    else:
+        relay = Relay(request, outgoing.provider, chat_chunks=prepared.chat_chunks)
+    if (inbound := request.get(INBOUND)) is not None:
+        relay.respond = inbound.respond
+    return relay
 
 
 def _answer_headers(

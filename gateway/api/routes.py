@@ -17,11 +17,16 @@ from gateway.api.admin import add_admin_routes
 from gateway.api.bodies import BodyKind
 from gateway.api.console import add_console_routes
 from gateway.api.health import health_targets, healthz, readyz, root
+from gateway.api.inbound import Inbound, reformatted
 from gateway.api.metrics import metrics as metrics_endpoint
 from gateway.api.proxy import proxy
 from gateway.api.realtime import PATH as REALTIME_PATH
 from gateway.api.realtime import realtime
-from gateway.errors import MethodNotAllowed
+from gateway.appkeys import INBOUND
+from gateway.errors import InvalidRequest, MethodNotAllowed
+from gateway.formats.anthropic_messages import AnthropicMessages
+from gateway.formats.base import InboundFormat
+from gateway.providers.base import CHAT
 
 __all__ = [
     "add_routes",
@@ -88,6 +93,9 @@ def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))
     router.add_route("*", REALTIME_PATH, functools.partial(_own, ("GET",), realtime))
+    messages = AnthropicMessages()
+    router.add_route("*", "/v1/messages", functools.partial(_inbound, messages))
+    router.add_route("*", "/v1/messages/count_tokens", functools.partial(_count_tokens, messages))
     for path, methods in ENDPOINTS.items():
         family = path.split("/")[2]
         router.add_route("*", path, functools.partial(_endpoint, methods, family))
@@ -99,6 +107,25 @@ async def _endpoint(
 ) -> web.StreamResponse:
     _check_method(request, methods)
     return await proxy(request, methods[request.method], family)
+
+
+async def _inbound(format: InboundFormat, request: web.Request) -> web.StreamResponse:
+    """An endpoint of another client format, served through the chat form (``api/inbound.py``)."""
+    inbound = request[INBOUND] = Inbound(format)
+    _check_method(request, ("POST",))
+    return reformatted(await proxy(request, JSON, CHAT), inbound)
+
+
+async def _count_tokens(format: InboundFormat, request: web.Request) -> web.StreamResponse:
+    """Token counting has no chat-form equivalent: a 400 in the format's shape."""
+    request[INBOUND] = Inbound(format)
+    _check_method(request, ("POST",))
+    raise InvalidRequest(
+        f"{request.path} is not served for this provider: token counting has no chat completions "
+        "equivalent (docs/formats.md).",
+        param="x-portkey-provider",
+        code="unsupported",
+    )
 
 
 async def _own(methods: tuple[str, ...], handler: Handler, request: web.Request) -> web.StreamResponse:

@@ -8,8 +8,8 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.appkeys import ATTEMPTED, PROVIDERS, RECORDER, STATE
-from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge, error_body
+from gateway.appkeys import ATTEMPTED, INBOUND, PROVIDERS, RECORDER, STATE
+from gateway.errors import GatewayError, MethodNotAllowed, NotFound, Overloaded, PayloadTooLarge
 from gateway.observability.logging import escaped
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
@@ -38,19 +38,18 @@ async def openai_errors(request: web.Request, handler: Handler) -> web.StreamRes
         _log_refusal(request, exc.status, "shed" if isinstance(exc, Overloaded) else "rejected", started)
         if exc.closes_connection:
             return await _respond_and_close(request, exc)
-        response = _respond(exc)
+        response = _respond(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         error = _from_http_exception(request, exc)
         _log_refusal(request, error.status, "rejected", started)
-        response = _respond(error)
+        response = _respond(request, error)
     except Exception:
         logger.exception("unexpected error on %s %s", escaped(request.method), escaped(request.path))
         _log_refusal(request, 500, "internal_error", started)
-        response = web.json_response(
-            error_body("The gateway failed to handle this request.", "api_error", None, "internal_error"),
-            status=500,
+        response = _respond(
+            request, GatewayError("The gateway failed to handle this request.", code="internal_error")
         )
     if request.app[STATE].draining:
         # Each answer of a draining process ends its connection (``Connection: close`` when not yet
@@ -73,16 +72,20 @@ def _log_refusal(request: web.Request, status: int, outcome: str, started: float
     request.app[RECORDER].add(record)
 
 
-def _respond(error: GatewayError) -> web.Response:
+def _respond(request: web.Request, error: GatewayError) -> web.Response:
+    """The error in OpenAI's shape, or in the client format's for a request that came in another
+    (``/v1/messages``: Anthropic's)."""
+    inbound = request.get(INBOUND)
+    body = error.to_json() if inbound is None else inbound.error_body(error)
     return web.Response(
-        body=error.to_json(), status=error.status, content_type="application/json", headers=error.headers
+        body=body, status=error.status, content_type="application/json", headers=error.headers
     )
 
 
 async def _respond_and_close(request: web.Request, error: GatewayError) -> web.Response:
     """Send the answer now and close the connection: aiohttp would otherwise keep reading what is
     left of the body for up to 10 s (its lingering close), from a client that is too slow already."""
-    response = _respond(error)
+    response = _respond(request, error)
     response.force_close()
     await response.prepare(request)
     await response.write_eof()

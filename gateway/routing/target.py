@@ -29,6 +29,7 @@ from gateway.routing.plan import Leg, plan
 from gateway.upstream.hostguard import check_custom_host
 
 __all__ = [
+    "ANTHROPIC_CLIENT_PATH",
     "VIRTUAL_KEY_HEADER",
     "Target",
     "parsed_config",
@@ -42,6 +43,9 @@ _HF_BASE_URL = "x-portkey-huggingface-base-url"
 _STRICT = "x-portkey-strict-open-ai-compliance"
 VIRTUAL_KEY_HEADER = "x-portkey-virtual-key"
 _NO_VIRTUAL_KEYS: Mapping[str, VirtualKey] = {}
+#: The paths the Anthropic SDK calls (``/v1/messages`` and its ``count_tokens``): there its
+#: ``x-api-key`` is the provider key for any provider.
+ANTHROPIC_CLIENT_PATH = "/v1/messages"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +154,21 @@ def targets_for(
     ``pathname`` is the request's path (``/v1/chat/completions``), for ``url.pathname`` conditions;
     ``virtual_keys`` holds every virtual key :func:`virtual_key_names` named, resolved.
     """
+    # The Anthropic SDK sends its key as x-api-key, whichever provider serves it.
+    sdk = pathname.startswith(ANTHROPIC_CLIENT_PATH)
     if not config:
-        return [target_from_headers(headers, registry, settings, virtual_keys)]
+        return [target_from_headers(headers, registry, settings, virtual_keys, anthropic_client=sdk)]
 
     def key_of(node: Node) -> TargetIdentity:
-        target = _from_node(node, headers, registry, settings, virtual_keys)
+        target = _from_node(node, headers, registry, settings, virtual_keys, anthropic_client=sdk)
         return target.identity(_model(node.override_params, params, node.default_params))
 
     legs = plan(parsed_config(config, settings), metadata, params, _LoadFromHealth(health, key_of), pathname)
     return [
-        _from_node(leg.node, headers, registry, settings, virtual_keys).for_leg(leg, params) for leg in legs
+        _from_node(leg.node, headers, registry, settings, virtual_keys, anthropic_client=sdk).for_leg(
+            leg, params
+        )
+        for leg in legs
     ]
 
 
@@ -179,6 +188,8 @@ def target_from_headers(
     registry: ProviderRegistry,
     settings: Settings,
     virtual_keys: Mapping[str, VirtualKey] = _NO_VIRTUAL_KEYS,
+    *,
+    anthropic_client: bool = False,
 ) -> Target:
     """The one target the headers name: ``x-portkey-provider`` (or the virtual key's provider)."""
     virtual = _virtual_key(headers.get(VIRTUAL_KEY_HEADER, "").strip(), virtual_keys)
@@ -195,7 +206,7 @@ def target_from_headers(
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
         for name in adapter.option_headers
     }
-    api_key = _api_key(headers, adapter.spec.slug, settings) or configured.api_key
+    api_key = _api_key(headers, adapter.spec.slug, settings, anthropic_client) or configured.api_key
     target = Target(
         adapter, api_key, base_url, options, strict_open_ai_compliance=strict_compliance(headers, None)
     )
@@ -254,6 +265,8 @@ def _from_node(
     registry: ProviderRegistry,
     settings: Settings,
     virtual_keys: Mapping[str, VirtualKey],
+    *,
+    anthropic_client: bool = False,
 ) -> Target:
     """The target a config node names; a node without ``provider`` takes its virtual key's, else
     the headers' (and then the headers' virtual key too). ``x-portkey-custom-host`` wins over the
@@ -283,7 +296,9 @@ def _from_node(
         or configured.options.get(option, "")
         for option in adapter.option_headers
     }
-    api_key = node.api_key or _api_key(headers, adapter.spec.slug, settings) or configured.api_key
+    api_key = (
+        node.api_key or _api_key(headers, adapter.spec.slug, settings, anthropic_client) or configured.api_key
+    )
     strict = strict_compliance(headers, node.strict_open_ai_compliance)
     target = Target(
         adapter,
@@ -380,9 +395,12 @@ def strict_compliance(headers: CIMultiDictProxy[str], configured: bool | None) -
     return configured is not False
 
 
-def _api_key(headers: CIMultiDictProxy[str], provider: str, settings: Settings) -> str:
+def _api_key(
+    headers: CIMultiDictProxy[str], provider: str, settings: Settings, anthropic_client: bool = False
+) -> str:
     """The caller's provider key: ``Authorization: Bearer``, else ``x-portkey-api-key``, else (for
-    Anthropic only, as the Anthropic SDK and Claude Code send it) ``x-api-key``. With gateway keys
+    Anthropic, and for any provider behind ``/v1/messages``: ``anthropic_client``, as the Anthropic
+    SDK and Claude Code send it) ``x-api-key``. With gateway keys
     on, ``Authorization`` and ``x-api-key`` hold the gateway key: only ``x-portkey-api-key`` counts."""
     if settings.keys.enabled:
         return headers.get("x-portkey-api-key", "").strip()
@@ -391,6 +409,6 @@ def _api_key(headers: CIMultiDictProxy[str], provider: str, settings: Settings) 
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
     key = headers.get("x-portkey-api-key", "").strip()
-    if not key and provider == "anthropic":
+    if not key and (provider == "anthropic" or anthropic_client):
         return headers.get("x-api-key", "").strip()
     return key
