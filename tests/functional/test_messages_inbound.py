@@ -218,14 +218,16 @@ async def test_stream_against_openai_is_anthropic_events_the_sdk_accumulates(
         async for event in stream:
             kinds.append(event.type)
         message = await stream.get_final_message()
-    assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
+    assert kinds[0] == "message_start"
+    assert kinds[-1] == "message_stop"
     assert [block.type for block in message.content] == ["text", "tool_use"]
     assert message.content[0].text == "Let me check."  # type: ignore[union-attr]
     assert message.content[1].input == {"city": "Oslo"}  # type: ignore[union-attr]
     assert message.stop_reason == "tool_use"
     assert message.usage.output_tokens == 3
     sent = fake.last.json()
-    assert sent["stream"] is True and sent["stream_options"] == {"include_usage": True}
+    assert sent["stream"] is True
+    assert sent["stream_options"] == {"include_usage": True}
 
 
 async def test_provider_429_is_the_sdks_rate_limit_error_in_anthropics_shape(

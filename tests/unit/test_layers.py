@@ -111,6 +111,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     ),
     "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
+    "streaming.reformat": (2, "the response a relay writes a client format's answer to, on formats/"),
     "observability.realtime": (0, "plain counters with no imports, read by observability/metrics"),
     "observability.admission": (0, "plain counters with no imports, read by observability/metrics"),
     "api.bodies": (4, "request-body reading for the api handlers (api/* by the design)"),
