@@ -154,6 +154,48 @@ def _cohere() -> StreamTranslator:
     return ChatStream("command", include_usage=True)
 
 
+def chat_events(deltas: int) -> list[bytes]:
+    """An OpenAI chat stream: text deltas, the finish, the usage, ``[DONE]``."""
+
+    def chunk(choices: list[object], **more: object) -> bytes:
+        payload = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "model": "gpt-4o-mini",
+            "choices": choices,
+        }
+        return b"data: " + orjson.dumps({**payload, **more}) + b"\n\n"
+
+    events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
+    for i in range(deltas):
+        text = WORDS[i % 40 : i % 40 + 12]
+        events.append(chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
+    events.append(chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
+    events.append(
+        chunk([], usage={"prompt_tokens": 9, "completion_tokens": deltas, "total_tokens": deltas + 9})
+    )
+    return [*events, b"data: [DONE]\n\n"]
+
+
+class ToMessages:
+    """Chat → Anthropic Messages events, as ``/v1/messages`` writes them for a chat provider: the
+    SSE split, the JSON decode and the Messages events (``streaming/reformat.py``)."""
+
+    usage = None
+
+    def __init__(self) -> None:
+        from gateway.formats.anthropic_messages import AnthropicMessages
+        from gateway.streaming.reformat import FormatEvents
+
+        self._events = FormatEvents(AnthropicMessages().stream({"model": "gpt-4o-mini"}))
+
+    def feed(self, data: bytes) -> bytes:
+        return self._events.feed(data)
+
+    def end(self) -> bytes:
+        return b""
+
+
 class SplitterOnly:
     """The SSE splitter with nothing after it: the floor every SSE translation starts from."""
 
@@ -177,6 +219,7 @@ CASES = (
     Case("gemini text", gemini_events, _gemini),
     Case("bedrock text (eventstream)", bedrock_events, _bedrock),
     Case("cohere text", cohere_events, _cohere),
+    Case("chat → messages text (inbound /v1/messages)", chat_events, ToMessages),
 )
 
 

@@ -21,6 +21,7 @@ from gateway.formats.base import FormatStream, InboundFormat
 from gateway.streaming.sse import SseDecoder, SseEvent
 
 __all__ = [
+    "FormatEvents",
     "ReformattingResponse",
     "reformatted_body",
     "reformatted_events",
@@ -47,7 +48,7 @@ class ReformattingResponse(web.StreamResponse):
         self._format = format
         self._request = request
         streamed = status < 300 and headers.get("Content-Type", "").startswith("text/event-stream")
-        self._stream: _Events | None = _Events(format.stream(request)) if streamed else None
+        self._stream: FormatEvents | None = FormatEvents(format.stream(request)) if streamed else None
         self._held = bytearray()
 
     async def prepare(self, request: web.BaseRequest) -> Any:
@@ -70,7 +71,7 @@ class ReformattingResponse(web.StreamResponse):
         await super().write_eof(data)
 
 
-class _Events:
+class FormatEvents:
     """Chat SSE bytes, as they come, → the format's events."""
 
     __slots__ = ("_decoder", "_ended", "_stream")
@@ -100,7 +101,7 @@ class _Events:
 
 def reformatted_events(body: bytes, format: InboundFormat, request: dict[str, Any]) -> bytes:
     """A whole chat event stream (a cache HIT, a checked answer) as the format's events."""
-    return _Events(format.stream(request)).feed(body)
+    return FormatEvents(format.stream(request)).feed(body)
 
 
 def reformatted_body(status: int, body: bytes, format: InboundFormat, request: dict[str, Any]) -> bytes:
