@@ -66,6 +66,9 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
     "/v1/responses/{id}/cancel": {"POST": NONE},
     "/v1/responses/{id}/input_items": {"GET": NONE},
     "/v1/models": {"GET": NONE},
+    # Anthropic's format, served natively where the provider speaks it (providers/translated.py).
+    "/v1/messages": {"POST": JSON},
+    "/v1/messages/count_tokens": {"POST": JSON},
     # Model ids may hold slashes (meta-llama/Llama-3.3-70B-Instruct).
     "/v1/models/{model:.+}": {"GET": NONE, "DELETE": NONE},
 }
