@@ -15,12 +15,20 @@ from typing import Any, Protocol
 import orjson
 
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.providers.base import ClientBody, PreparedRequest, ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import (
+    ClientBody,
+    PreparedRequest,
+    ProviderAdapter,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
 
 __all__ = [
     "NativeEndpoint",
     "TranslatedProvider",
     "json_object",
+    "serves_natively",
 ]
 
 
@@ -89,6 +97,13 @@ class TranslatedProvider:
         authorize = functools.partial(translation.authorize, native)
         # The headers are the native request's own: the auth step adds to them.
         return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
+
+
+def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool:
+    """Whether ``adapter`` serves ``endpoint`` (``messages``) in the client's own format for
+    ``model``: the request then goes as is, untranslated (the inbound-format hook: a format
+    translates to chat completions only for targets where this is ``False``)."""
+    return isinstance(adapter, TranslatedProvider) and adapter.native(endpoint, model) is not None
 
 
 def json_object(provider: str, body: bytes) -> dict[str, Any]:
