@@ -22,7 +22,7 @@ from gateway.api.bodies import (
     read_json_object,
     streamed_body,
 )
-from gateway.api.inbound import CHAT_ENDPOINT, chat_body
+from gateway.api.inbound import CHAT_ENDPOINT, Inbound, attempt_form, chat_body
 from gateway.api.intake import admit, plan, release
 from gateway.api.upstream_request import authorize, prepare
 from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, INBOUND, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
@@ -143,14 +143,21 @@ def _check_path(raw_path: str) -> None:
 
 
 def _outgoing(
-    request: web.Request, target: Target, family: str | None, body: RequestBody, limit: AttemptLimit
+    request: web.Request,
+    target: Target,
+    family: str | None,
+    body: RequestBody,
+    limit: AttemptLimit,
+    inbound: Inbound | None = None,
 ) -> Outgoing:
+    """The attempt's upstream request. ``inbound``: a request in another client format that this
+    target does not speak, sent on as a chat completion."""
     if family is not None:
         target.check_serves(family)
     url = request.rel_url
     data = body.for_target(target.override_params, target.default_params, target.drop_params)
     endpoint, query = url.raw_path[len("/v1/") :], url.raw_query_string
-    if INBOUND in request:  # another client format, sent on as a chat completion
+    if inbound is not None:
         endpoint, query = CHAT_ENDPOINT, ""
     prepared = prepare(target, endpoint, query, request.headers, data)
     headers = _upstream_headers(request, target, prepared)
@@ -171,17 +178,21 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     """
     request = context.request
     app = request.app
-    outgoing = _outgoing(request, attempt.target, context.family, context.body, attempt.limit)
+    inbound, body, native = attempt_form(request.get(INBOUND), attempt.target, context)
+    outgoing = _outgoing(request, attempt.target, context.family, body, attempt.limit, inbound)
     record = _record(context, outgoing)
     record.hedge = attempt.hedge
-    relay = _relay(request, outgoing)
+    relay = _relay(request, outgoing, inbound)
+    # A native answer is the client's format: output hooks (which read chat answers) never run on
+    # one (native_for sends requests with output hooks through the chat form).
+    guard = None if native else context.guard
     cache = app.get(CACHE)
-    if cache is not None:
+    if cache is not None and not native:  # the cache keeps chat answers only
         relay.capture = cache.capture_for(context, attempt.target)
-    if context.guard is not None:
+    if guard is not None:
         # A stream in another client format is held for its checks: reported, its hook_results
         # event would be a chat event in the client's stream.
-        guarded.attach(context.guard, relay, attempt.target, record.stream and INBOUND not in request)
+        guarded.attach(guard, relay, attempt.target, record.stream and request.get(INBOUND) is None)
     timers = _Timers(app[SETTINGS].upstream.headers_timeout, outgoing.limit)
     sent = received = 0.0  # perf_counter() readings; 0: not yet
     failure: GatewayError | None = None
@@ -224,8 +235,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 )
                 record.first_token_ms = (time.perf_counter() - sent) * 1000
                 await relay.pump(upstream)
-                if context.guard is not None:
-                    await guarded.finish(context.guard, relay, attempt.target, upstream.status, record)
+                if guard is not None:
+                    await guarded.finish(guard, relay, attempt.target, upstream.status, record)
     except ClientGone:
         record.outcome = "client_closed"
     except asyncio.CancelledError:
@@ -238,7 +249,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         raise
     except (aiohttp.ClientError, OSError, GatewayError) as exc:  # TimeoutError is an OSError
         failure = _failure_of(exc, timers, outgoing, app[SETTINGS].upstream.idle_timeout)
-        if context.guard is not None:
+        if guard is not None:
             guarded.discard(relay)
     finally:
         record.duration_ms = (time.perf_counter() - context.started) * 1000
@@ -252,6 +263,8 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
         if instead_of_failing is not None:
             record.next_step = _step(instead_of_failing)
         _account(context, attempt, record, failure)
+    if native:
+        request[INBOUND].answered_natively = True  # reformatted() leaves the answer as it is
     if failure is None:
         assert relay.response is not None
         return relay.response
@@ -375,13 +388,13 @@ def _account(
     attempt.outcome, attempt.first_token_ms = record.outcome, record.first_token_ms
 
 
-def _relay(request: web.Request, outgoing: Outgoing) -> Relay:
+def _relay(request: web.Request, outgoing: Outgoing, inbound: Inbound | None) -> Relay:
     prepared = outgoing.prepared
     if prepared.translation is not None and prepared.native is not None:
         relay: Relay = TranslatingRelay(request, outgoing.provider, prepared.translation, prepared.native)
     else:
         relay = Relay(request, outgoing.provider, chat_chunks=prepared.chat_chunks)
-    if (inbound := request.get(INBOUND)) is not None:
+    if inbound is not None:
         relay.respond = inbound.respond
     return relay
 

@@ -23,7 +23,7 @@ from gateway.api.proxy import proxy
 from gateway.api.realtime import PATH as REALTIME_PATH
 from gateway.api.realtime import realtime
 from gateway.appkeys import INBOUND
-from gateway.errors import InvalidRequest, MethodNotAllowed
+from gateway.errors import MethodNotAllowed
 from gateway.formats.anthropic_messages import AnthropicMessages
 from gateway.formats.base import InboundFormat
 from gateway.providers.base import CHAT
@@ -111,21 +111,17 @@ async def _endpoint(
 
 async def _inbound(format: InboundFormat, request: web.Request) -> web.StreamResponse:
     """An endpoint of another client format, served through the chat form (``api/inbound.py``)."""
-    inbound = request[INBOUND] = Inbound(format)
+    inbound = request[INBOUND] = Inbound(format, endpoint="messages")
     _check_method(request, ("POST",))
     return reformatted(await proxy(request, JSON, CHAT), inbound)
 
 
 async def _count_tokens(format: InboundFormat, request: web.Request) -> web.StreamResponse:
-    """Token counting has no chat-form equivalent: a 400 in the format's shape."""
-    request[INBOUND] = Inbound(format)
+    """Token counting has no chat-form equivalent: only targets that speak the format natively
+    serve it; others are a 400 in the format's shape (``api/inbound.py``)."""
+    inbound = request[INBOUND] = Inbound(format, endpoint="messages/count_tokens", native_only=True)
     _check_method(request, ("POST",))
-    raise InvalidRequest(
-        f"{request.path} is not served for this provider: token counting has no chat completions "
-        "equivalent (docs/formats.md).",
-        param="x-portkey-provider",
-        code="unsupported",
-    )
+    return reformatted(await proxy(request, JSON, CHAT), inbound)
 
 
 async def _own(methods: tuple[str, ...], handler: Handler, request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,9 @@ Request: system and developer messages become ``system`` blocks; tool results be
 gives none; ``reasoning_effort`` becomes an extended-thinking budget
 (``openai_request.THINKING_BUDGETS``). Vertex AI serves the same format (``vertex.py`` reuses
 these pieces); ``anthropic_answers.py`` reads the answers.
+
+Anthropic's own ``/v1/messages`` and ``/v1/messages/count_tokens`` are served natively
+(:class:`AnthropicNative`): the client's body and Anthropic's answer pass through untouched.
 """
 
 from __future__ import annotations
@@ -17,17 +20,28 @@ import orjson
 
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic_answers import MessagesStream, read_message
-from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.base import (
+    CHAT,
+    MESSAGES,
+    ClientBody,
+    Credentials,
+    NativeRequest,
+    PreparedRequest,
+    ProviderSpec,
+    UpstreamCall,
+)
 from gateway.providers.option_headers import ANTHROPIC as ANTHROPIC_OPTIONS
 from gateway.providers.translated import TranslatedProvider
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "AnthropicNative",
     "MessagesStream",
     "messages_body",
     "provider",
     "read_message",
     "stream_of",
+    "version_headers",
 ]
 
 SPEC = ProviderSpec(
@@ -35,7 +49,7 @@ SPEC = ProviderSpec(
     name="Anthropic",
     base_url="https://api.anthropic.com/v1",
     docs="https://docs.anthropic.com/en/api/messages",
-    endpoints=frozenset({CHAT}),
+    endpoints=frozenset({CHAT, MESSAGES}),
 )
 #: Sent as ``anthropic-version`` unless the client sends its own.
 API_VERSION = "2023-06-01"
@@ -57,21 +71,13 @@ class AnthropicMessages:
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model = openai.model(body)
         native = {"model": model, **messages_body(body, SPEC.slug)}
-        headers = {"anthropic-version": self._header(call, "anthropic-version") or API_VERSION}
-        beta = self._header(call, "anthropic-beta")
-        if beta:
-            headers["anthropic-beta"] = beta
+        headers = version_headers(call)
         strict = call.strict_open_ai_compliance
         stream = stream_of(body, model, SPEC.slug, strict)
         if stream is not None:
             native["stream"] = True
         url = (call.base_url or SPEC.base_url).rstrip("/") + "/messages"
         return NativeRequest(url, orjson.dumps(native), headers, model, stream, strict)
-
-    @staticmethod
-    def _header(call: UpstreamCall, name: str) -> str:
-        """The config key or ``x-portkey-<name>`` (``call.options``), else the client's own header."""
-        return call.options.get(name) or call.client_headers.get(name, "")
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
         if credentials.api_key:
@@ -81,8 +87,44 @@ class AnthropicMessages:
         return read_message(SPEC.slug, status, body, native.model, native.strict_open_ai_compliance)
 
 
+class AnthropicNative:
+    """``messages`` and ``messages/count_tokens`` → ``POST {base}/{endpoint}`` as the client sent
+    them: its bytes (re-encoded only when a config edited a field), its query (the SDK's
+    ``?beta=true``), its ``anthropic-version`` and ``anthropic-beta``; the key as ``x-api-key``.
+    No translation is set, so the answer and its stream are relayed byte for byte."""
+
+    __slots__ = ()
+
+    def serves(self, model: str) -> bool:
+        return True
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        headers = version_headers(call)
+        headers["Content-Type"] = "application/json"
+        if call.api_key:
+            headers["x-api-key"] = call.api_key
+        url = f"{(call.base_url or SPEC.base_url).rstrip('/')}/{call.endpoint}"
+        return PreparedRequest(f"{url}?{call.query}" if call.query else url, headers, body.payload())
+
+
+def version_headers(call: UpstreamCall) -> dict[str, str]:
+    """``anthropic-version`` (the client's, else :data:`API_VERSION`) and ``anthropic-beta`` when
+    set: each from the config key or ``x-portkey-<name>``, else the client's own header."""
+    headers = {"anthropic-version": _header(call, "anthropic-version") or API_VERSION}
+    beta = _header(call, "anthropic-beta")
+    if beta:
+        headers["anthropic-beta"] = beta
+    return headers
+
+
+def _header(call: UpstreamCall, name: str) -> str:
+    return call.options.get(name) or call.client_headers.get(name, "")
+
+
 def provider() -> TranslatedProvider:
-    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS)
+    native = AnthropicNative()
+    natives = {"messages": native, "messages/count_tokens": native}
+    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS, natives)
 
 
 def stream_of(body: Mapping[str, Any], model: str, provider: str, strict: bool) -> MessagesStream | None:

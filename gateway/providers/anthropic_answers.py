@@ -28,8 +28,10 @@ from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.sse import SseDecoder, SseEvent
 
 __all__ = [
+    "ERROR_STATUS",
     "MessagesStream",
     "read_message",
+    "usage_of",
 ]
 
 _FINISH_REASONS = {
@@ -42,7 +44,7 @@ _FINISH_REASONS = {
     "refusal": "content_filter",
 }
 #: Anthropic's error types → the status of the HTTP answer they come with.
-_ERROR_STATUS = {
+ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
     "permission_error": 403,
@@ -86,12 +88,12 @@ def read_message(provider: str, status: int, body: bytes, model: str, strict: bo
         thinking_blocks=signed,
         tool_calls=calls,
         finish_reason=extras.finish_reason(reason, _FINISH_REASONS.get(reason or "", "stop"), strict),
-        usage=_usage(message.get("usage") or {}),
+        usage=usage_of(message.get("usage") or {}),
         content_blocks=blocks,
     )
 
 
-def _usage(counts: Mapping[str, Any]) -> dict[str, Any]:
+def usage_of(counts: Mapping[str, Any]) -> dict[str, Any]:
     cached = counts.get("cache_read_input_tokens") or 0
     written = counts.get("cache_creation_input_tokens") or 0
     prompt = (counts.get("input_tokens") or 0) + cached + written
@@ -147,7 +149,7 @@ class MessagesStream(TranslatedStream[SseEvent]):
         if kind == "error":
             error = payload.get("error") or {}
             kind = error.get("type") or "api_error"
-            status = _ERROR_STATUS.get(kind, 500)
+            status = ERROR_STATUS.get(kind, 500)
             raise ProviderError(self._provider, status, error.get("message") or kind, kind)
         return b""  # ping, content_block_stop, and event types added after this was written
 
@@ -191,4 +193,4 @@ class MessagesStream(TranslatedStream[SseEvent]):
         """Usage arrives in parts: input counts at the start, output counts at the end."""
         if counts:
             self._counts.update((k, v) for k, v in counts.items() if v is not None)
-            self._chunks.usage = _usage(self._counts)
+            self._chunks.usage = usage_of(self._counts)

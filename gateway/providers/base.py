@@ -23,6 +23,7 @@ __all__ = [
     "FILES",
     "FINE_TUNING",
     "IMAGES",
+    "MESSAGES",
     "MODELS",
     "MODERATIONS",
     "REALTIME",
@@ -65,10 +66,12 @@ MODELS = "models"
 MODERATIONS = "moderations"
 RERANK = "rerank"
 REALTIME = "realtime"
+#: Anthropic's Messages API (``/v1/messages``, ``/v1/messages/count_tokens``), served natively.
+MESSAGES = "messages"
 #: Every endpoint family a catalog row may list.
 FAMILIES = frozenset(
     {CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO, FILES, BATCHES, FINE_TUNING, RESPONSES, MODELS}
-    | {MODERATIONS, RERANK, REALTIME}
+    | {MODERATIONS, RERANK, REALTIME, MESSAGES}
 )
 
 

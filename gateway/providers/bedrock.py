@@ -1,9 +1,7 @@
 """AWS Bedrock behind OpenAI's chat completions (Converse API) and embeddings (InvokeModel).
 
-Where: ``https://bedrock-runtime.{region}.amazonaws.com`` (a custom host ``http://host:port``
-replaces it), region from ``x-portkey-aws-region`` (required: it is in the host and in the
-signature). Auth: SigV4 with the caller's ``x-portkey-aws-*`` keys, signed over the final URL, the
-body and the headers we set; without AWS keys, the caller's bearer key goes as a Bedrock API key.
+Where and auth (SigV4, or a Bedrock API key): ``bedrock_access.py``; Anthropic's own Messages API
+on Bedrock: ``bedrock_messages.py``.
 Chat: ``/model/{modelId}/converse`` or ``/converse-stream`` (an ``application/vnd.amazon.eventstream``
 body, translated frame by frame). Bedrock answers carry no completion id, so one is generated.
 Embeddings: ``/model/{modelId}/invoke`` for Titan (one text per call) and Cohere models.
@@ -14,60 +12,30 @@ models.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
-from gateway.errors import InvalidRequest
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic import DEFAULT_MAX_TOKENS
-from gateway.providers.aws_roles import ASSUMED_ROLE
 from gateway.providers.base import (
-    CHAT,
-    EMBEDDINGS,
     Credentials,
     NativeRequest,
-    ProviderSpec,
     Translation,
     UpstreamCall,
 )
+from gateway.providers.bedrock_access import EVENT_STREAM, OPTION_HEADERS, SPEC, authorize, model_url
 from gateway.providers.bedrock_answers import SLUG, ConverseStream, read_converse, read_embeddings
+from gateway.providers.bedrock_messages import BedrockMessages
 from gateway.providers.openai_format import EmbeddingsRequest
 from gateway.providers.translated import TranslatedProvider
-from gateway.upstream.sigv4 import AwsCredentials, sign
 
 __all__ = [
     "BedrockConverse",
     "converse_body",
     "provider",
 ]
-
-SPEC = ProviderSpec(
-    slug=SLUG,
-    name="AWS Bedrock",
-    base_url="https://bedrock-runtime.{region}.amazonaws.com",
-    docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
-    endpoints=frozenset({CHAT, EMBEDDINGS}),
-)
-OPTION_HEADERS = (
-    "aws-access-key-id",
-    "aws-secret-access-key",
-    "aws-session-token",
-    "aws-region",
-    "aws-auth-type",
-    "aws-role-arn",
-    "aws-external-id",
-)
-#: ``x-portkey-aws-auth-type`` values, as Portkey names them (none: the AWS keys, or the bearer key).
-AUTH_TYPES = (ASSUMED_ROLE, "apiKey")
-#: The SigV4 service name of the Bedrock runtime.
-SERVICE = "bedrock"
-EVENT_STREAM = "application/vnd.amazon.eventstream"
-#: Region names go into the host: only what AWS names look like (us-east-1, us-gov-west-1).
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 SUPPORTED = frozenset(
     {"max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "tools"}
@@ -131,73 +99,7 @@ def provider() -> TranslatedProvider:
         "chat/completions": BedrockConverse(),
         "embeddings": BedrockEmbeddings(),
     }
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS)
-
-
-# --- where and who ---------------------------------------------------------------------------
-
-
-def model_url(call: UpstreamCall, model: str, action: str) -> str:
-    """``{base}/model/{modelId}/{action}``; the id is one path segment (ARNs hold ``/`` and ``:``)."""
-    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=_region(call.options))
-    return f"{base}/model/{quote(model, safe='')}/{action}"
-
-
-def _region(options: Mapping[str, str]) -> str:
-    region = options.get("aws-region", "")
-    if not region:
-        raise InvalidRequest(
-            "Bedrock needs an AWS region: send x-portkey-aws-region (like us-east-1), "
-            "aws_region in the config, or aws-region in the [providers.bedrock] options.",
-            param="x-portkey-aws-region",
-            code="missing_region",
-        )
-    if not _REGION.fullmatch(region):
-        raise InvalidRequest(
-            f"x-portkey-aws-region {region[:40]!r} is not an AWS region name (like us-east-1).",
-            param="x-portkey-aws-region",
-            code="invalid_region",
-        )
-    return region
-
-
-async def authorize(native: NativeRequest, credentials: Credentials) -> None:
-    """SigV4 with the caller's AWS keys, or with an assumed role's temporary keys
-    (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
-    (or with ``apiKey``)."""
-    options = credentials.options
-    auth_type = options.get("aws-auth-type", "")
-    if auth_type and auth_type not in AUTH_TYPES:
-        raise InvalidRequest(
-            f"x-portkey-aws-auth-type must be {' or '.join(AUTH_TYPES)} (or absent, for AWS keys).",
-            param="x-portkey-aws-auth-type",
-            code="invalid_aws_auth_type",
-        )
-    if auth_type == ASSUMED_ROLE:
-        region = _region(options)
-        role = await credentials.cloud.aws.credentials(options, region)
-        native.headers.update(sign("POST", native.url, native.headers, native.body, role, region, SERVICE))
-        return
-    if auth_type == "apiKey" and credentials.api_key:
-        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
-        return
-    key_id = options.get("aws-access-key-id", "")
-    secret = options.get("aws-secret-access-key", "")
-    if not key_id and not secret and credentials.api_key:
-        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
-        return
-    if not key_id or not secret:
-        missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
-        raise InvalidRequest(
-            f"Bedrock needs AWS credentials and {missing} is missing: send x-portkey-aws-access-key-id "
-            "and x-portkey-aws-secret-access-key (plus x-portkey-aws-session-token for temporary "
-            "credentials), or a Bedrock API key as the bearer token.",
-            param=missing,
-            code="missing_credentials",
-        )
-    aws = AwsCredentials(key_id, secret, options.get("aws-session-token", ""))
-    region = _region(options)
-    native.headers.update(sign("POST", native.url, native.headers, native.body, aws, region, SERVICE))
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, {"messages": BedrockMessages()})
 
 
 # --- chat request ----------------------------------------------------------------------------

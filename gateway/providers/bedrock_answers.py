@@ -27,6 +27,7 @@ from gateway.providers.translated_stream import TranslatedStream
 from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
 
 __all__ = [
+    "EXCEPTION_STATUS",
     "SLUG",
     "ConverseStream",
     "read_converse",
@@ -44,7 +45,7 @@ _FINISH_REASONS = {
     "content_filtered": "content_filter",
 }
 #: Stream exception types (lowercased) → the HTTP status Bedrock documents for the same exception.
-_EXCEPTION_STATUS = {
+EXCEPTION_STATUS = {
     "validationexception": 400,
     "accessdeniedexception": 403,
     "resourcenotfoundexception": 404,
@@ -170,7 +171,7 @@ class ConverseStream(TranslatedStream[Frame]):
             name = str(headers.get(":exception-type") or "exception")
             payload = _payload(frame)
             message = payload.get("message") or payload.get("Message") or name
-            raise ProviderError(SLUG, _EXCEPTION_STATUS.get(name.lower(), 500), str(message), name)
+            raise ProviderError(SLUG, EXCEPTION_STATUS.get(name.lower(), 500), str(message), name)
         if kind == "error":
             code = str(headers.get(":error-code") or "error")
             raise ProviderError(SLUG, 500, str(headers.get(":error-message") or code), code)

@@ -1,41 +1,71 @@
 """The adapter shape shared by providers whose wire format is not OpenAI's.
 
-Such a provider serves only the endpoints it has a :class:`Translation` for; any other path is a
-clear 400 rather than an OpenAI-format request sent where it cannot be understood.
+Such a provider serves only the endpoints it has a :class:`Translation` for, and the ones it
+serves in their own format (:class:`NativeEndpoint`: Anthropic's ``/v1/messages`` on Anthropic,
+Bedrock and Vertex); any other path is a clear 400 rather than an OpenAI-format request sent where
+it cannot be understood.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from gateway.errors import InvalidRequest, ProviderError
-from gateway.providers.base import ClientBody, PreparedRequest, ProviderSpec, Translation, UpstreamCall
+from gateway.providers.base import (
+    ClientBody,
+    PreparedRequest,
+    ProviderAdapter,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
 
 __all__ = [
+    "NativeEndpoint",
     "TranslatedProvider",
     "json_object",
+    "serves_natively",
 ]
 
 
-class TranslatedProvider:
-    """Prepares a request through the :class:`Translation` for its endpoint; the translation's
-    ``authorize`` is the auth step (a key header, a token, a SigV4 signature of the final bytes)."""
+class NativeEndpoint(Protocol):
+    """An endpoint whose client format the provider speaks itself: the request goes (nearly) as
+    the client sent it, and the answer comes back in the same format."""
 
-    __slots__ = ("_spec", "_translations", "option_headers")
+    def serves(self, model: str) -> bool:
+        """Whether ``model`` is served here in the client's format (Claude on Bedrock, not Llama)."""
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        """The whole upstream request; a 400 for a model :meth:`serves` refuses or a body it cannot send."""
+
+
+class TranslatedProvider:
+    """Prepares a request through the :class:`NativeEndpoint` or :class:`Translation` for its
+    endpoint; the translation's ``authorize`` is the auth step (a key header, a token, a SigV4
+    signature of the final bytes)."""
+
+    __slots__ = ("_natives", "_spec", "_translations", "option_headers")
 
     def __init__(
         self,
         spec: ProviderSpec,
         translations: Mapping[str, Translation],
         option_headers: tuple[str, ...] = (),
+        natives: Mapping[str, NativeEndpoint] | None = None,
     ) -> None:
         self._spec = spec
         self._translations = dict(translations)
+        self._natives = dict(natives or {})
         self.option_headers = option_headers
+
+    def native(self, endpoint: str, model: str) -> NativeEndpoint | None:
+        """The endpoint served in its own format for ``model``; ``None``: not natively here."""
+        native = self._natives.get(endpoint)
+        return native if native is not None and native.serves(model) else None
 
     @property
     def spec(self) -> ProviderSpec:
@@ -46,9 +76,12 @@ class TranslatedProvider:
         return self._translations.get(endpoint)
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        endpoint = self._natives.get(call.endpoint)
+        if endpoint is not None:
+            return endpoint.prepare(call, body)
         translation = self._translations.get(call.endpoint)
         if translation is None:
-            served = ", ".join(f"/v1/{endpoint}" for endpoint in self._translations)
+            served = ", ".join(f"/v1/{endpoint}" for endpoint in [*self._translations, *self._natives])
             raise InvalidRequest(
                 f"Provider {self._spec.slug} is reached through translation and serves {served} only; "
                 f"/v1/{call.endpoint} is not one of them.",
@@ -64,6 +97,13 @@ class TranslatedProvider:
         authorize = functools.partial(translation.authorize, native)
         # The headers are the native request's own: the auth step adds to them.
         return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
+
+
+def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool:
+    """Whether ``adapter`` serves ``endpoint`` (``messages``) in the client's own format for
+    ``model``: the request then goes as is, untranslated (the inbound-format hook: a format
+    translates to chat completions only for targets where this is ``False``)."""
+    return isinstance(adapter, TranslatedProvider) and adapter.native(endpoint, model) is not None
 
 
 def json_object(provider: str, body: bytes) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Every model lives under ``{base}/v1/projects/{project}/locations/{region}/publis
 Gemini models (publisher ``google``) speak the Gemini API's format (``gemini.py``); Claude models
 (names starting with ``claude``, publisher ``anthropic``) speak Anthropic's Messages API through
 ``rawPredict`` (``anthropic.py``), with ``anthropic_version`` in the body instead of a header and
-the model in the URL instead of the body. Embeddings use the ``predict`` method of Google's models.
+the model in the URL instead of the body; ``/v1/messages`` for Claude models is that API natively
+(:class:`VertexMessages`: the client's body, Anthropic's answer relayed byte for byte).
+Embeddings use the ``predict`` method of Google's models.
 
 Where: ``x-portkey-vertex-project-id`` (default: the service-account key's ``project_id``) and
 ``x-portkey-vertex-region`` (default :data:`DEFAULT_REGION`; ``global`` is served by
@@ -16,6 +18,7 @@ send some API key, often a placeholder, when the service account is what authent
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -29,8 +32,11 @@ from gateway.providers.anthropic_answers import read_message
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
+    MESSAGES,
+    ClientBody,
     Credentials,
     NativeRequest,
+    PreparedRequest,
     ProviderSpec,
     Translation,
     UpstreamCall,
@@ -49,7 +55,7 @@ SPEC = ProviderSpec(
     name="Google Vertex AI",
     base_url="https://{region}-aiplatform.googleapis.com",
     docs="https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
-    endpoints=frozenset({CHAT, EMBEDDINGS}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES}),
 )
 OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json")
 DEFAULT_REGION = "us-central1"
@@ -118,6 +124,39 @@ class VertexChat(_VertexAuth):
         return read_response(SPEC.slug, status, body, native.model, strict)
 
 
+class VertexMessages(_VertexAuth):
+    """``messages`` → ``…/publishers/anthropic/models/{model}:rawPredict`` (``:streamRawPredict``
+    for a stream): the client's Messages body minus ``model``, plus ``anthropic_version``. No
+    translation is set: the answer and its stream are Anthropic's already, relayed byte for byte."""
+
+    __slots__ = ()
+
+    def serves(self, model: str) -> bool:
+        return _is_claude(model)
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        params = body.params or {}
+        name = gemini.model_id(params)
+        if not self.serves(name):
+            raise InvalidRequest(
+                "Provider vertex-ai serves /v1/messages for Claude models (claude-…); name one in 'model'.",
+                param="model",
+                code="unsupported_model",
+            )
+        native = {key: value for key, value in params.items() if key != "model"}
+        native.setdefault("anthropic_version", ANTHROPIC_VERSION)
+        verb = "streamRawPredict" if params.get("stream") is True else "rawPredict"
+        url = f"{_publishers(call)}/anthropic/models/{name}:{verb}"
+        headers = {"Content-Type": "application/json"}
+        beta = anthropic.version_headers(call).get("anthropic-beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        request = NativeRequest(url, orjson.dumps(native), headers, openai.model(params))
+        # The auth step adds the token to the request's headers, which are the prepared ones.
+        step = functools.partial(self.authorize, request)
+        return PreparedRequest(url, request.headers, request.body, authorize=step)
+
+
 class VertexEmbeddings(_VertexAuth):
     """``embeddings`` → ``predict``; the token count is the sum of each prediction's statistics."""
 
@@ -147,7 +186,7 @@ def provider() -> TranslatedProvider:
         "chat/completions": VertexChat(tokens),
         "embeddings": VertexEmbeddings(tokens),
     }
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS)
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, {"messages": VertexMessages(tokens)})
 
 
 def _is_claude(model: str) -> bool:

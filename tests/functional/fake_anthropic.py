@@ -1,11 +1,12 @@
 """A fake Anthropic Messages API: a real aiohttp server speaking Anthropic's own wire format.
 
-``POST /v1/messages`` records each request (:class:`Received`: path, headers, JSON body) and
-answers with the next scripted :class:`Answer` (the last one is repeated): a whole message, an
-error body with Anthropic's headers, or an event stream written event by event with named events,
-LF framing and the runs of spaces real Anthropic streams carry inside the JSON before its closing
-brace. A stream can end cleanly, be cut (the connection closed mid-body), and run in lock-step:
-event k is written only once the test opened its gate (:meth:`Stream.allow`).
+``POST /v1/messages`` and ``/v1/messages/count_tokens`` record each request (:class:`Received`:
+path, headers, JSON body, its bytes) and answer with the next scripted :class:`Answer` (the last
+one is repeated): a whole message, an error body with Anthropic's headers, or an event stream
+written event by event with named events, LF framing and the runs of spaces real Anthropic
+streams carry inside the JSON before its closing brace. A stream can end cleanly, be cut (the
+connection closed mid-body), and run in lock-step: event k is written only once the test opened
+its gate (:meth:`Stream.allow`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Received:
     query: str
     headers: CIMultiDictProxy[str]
     body: dict[str, Any]
+    #: The body's bytes as they arrived.
+    raw: bytes = b""
 
 
 class Answer(Protocol):
@@ -200,10 +203,12 @@ class FakeAnthropic:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/messages/count_tokens", self._messages)
         return app
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.received.append(Received(request.path, request.query_string, request.headers, body))
+        raw = await request.read()
+        received = Received(request.path, request.query_string, request.headers, json.loads(raw), raw)
+        self.received.append(received)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         return await answer.respond(request)

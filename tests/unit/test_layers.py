@@ -103,6 +103,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.cohere_answers": (2, "the half of providers/cohere that reads Cohere's answers"),
     "providers.gemini_answers": (2, "the half of providers/gemini that reads Gemini's answers"),
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
+    "providers.bedrock_access": (2, "where a Bedrock request goes and its SigV4, for providers/bedrock*"),
+    "providers.bedrock_messages": (2, "Anthropic's Messages API on Bedrock, beside providers/bedrock"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
     "providers.translated_stream": (
