@@ -123,6 +123,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "cache.embedder": (2, "the semantic cache's embedding call through a provider adapter"),
     "cache.vector_feed": (2, "semantic vectors shared through a Redis stream, beside cache/redis_store"),
     "cache.vectors": (1, "the semantic cache's in-memory vector index (numpy, usearch)"),
+    "cache.vector_graph": (1, "the vector index's HNSW graphs, built and updated on a worker thread"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
