@@ -134,7 +134,7 @@ class _Partition:
             self.graph.sync(self.matrix, self.expires)
 
     def _rescored(self, rows: npt.NDArray[np.intp], unit: _Matrix, now: float) -> tuple[int, float]:
-        # The graph's distances are half-precision approximations: the float32 rows give the true cosine.
+        # The graph's distances are int8 approximations: the float32 rows give the true cosine.
         rows = rows[self.expires[rows] > now]
         if rows.size == 0:
             return -1, -math.inf
