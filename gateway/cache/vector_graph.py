@@ -66,14 +66,24 @@ class GraphWorker:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-graph")
         return self._executor.submit(job)
 
+    def going_on(self, done: int, total: int) -> bool:
+        """usearch's progress callback: a job running when ``close`` is called stops at the next
+        vector (with a RuntimeError), so the process does not wait for a long build to exit."""
+        return not self.closed
+
     def close(self) -> None:
-        """Stops the thread after the job it is running; queued jobs are cancelled."""
+        """Stops the thread: the running job at its next vector, queued ones are cancelled."""
         self.closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _add(graph: Index, rows: _Rows, vectors: _Matrix, growing: threading.Lock) -> None:
+# usearch checks a progress callback's annotations against the types themselves; this module's are
+# strings (``from __future__ import annotations``).
+GraphWorker.going_on.__annotations__.update({"done": int, "total": int, "return": bool})
+
+
+def _add(graph: Index, rows: _Rows, vectors: _Matrix, growing: threading.Lock, worker: GraphWorker) -> None:
     """Inserts on one thread (the other core stays with the event loop). usearch takes searches
     while it inserts, but not while it reallocates to grow (the add that reaches its capacity), so
     that one add holds ``growing``, which searches take too; the others run beside searches."""
@@ -82,7 +92,9 @@ def _add(graph: Index, rows: _Rows, vectors: _Matrix, growing: threading.Lock) -
     while start < len(keys):
         room = graph.capacity - len(graph) - 1  # usearch grows when size + count >= capacity
         if room > 0:
-            graph.add(keys[start : start + room], vectors[start : start + room], threads=1)
+            graph.add(
+                keys[start : start + room], vectors[start : start + room], threads=1, progress=worker.going_on
+            )
             start += room
             continue
         with growing:
@@ -127,7 +139,8 @@ class PartitionGraph:
         if job is not None:
             if not job.done():
                 return
-            if job.cancelled():  # closed: these rows will never reach the graph
+            if job.cancelled() or (self._worker.closed and job.exception() is not None):
+                # Stopped by close: these rows will never reach the graph.
                 self._changed.update(self._applying.tolist())
             else:
                 self._graph = job.result()
@@ -156,12 +169,12 @@ class PartitionGraph:
     def _build(self, rows: _Rows, vectors: _Matrix) -> Index:
         """On the worker: a new graph of ``rows``; nothing searches it before it is returned."""
         graph = Index(ndim=vectors.shape[1], metric="cos", dtype=_DTYPE)
-        _add(graph, rows, vectors, self._growing)
+        _add(graph, rows, vectors, self._growing, self._worker)
         return graph
 
     def _update(self, graph: Index, changed: _Rows, live: _Rows, vectors: _Matrix) -> Index:
         """On the worker: ``graph`` with the ``changed`` rows taken out and the ``live`` ones put
         back with their current ``vectors``."""
         graph.remove(changed.astype(np.uint64))  # keys it does not hold are ignored
-        _add(graph, live, vectors, self._growing)
+        _add(graph, live, vectors, self._growing, self._worker)
         return graph

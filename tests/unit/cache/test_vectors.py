@@ -223,3 +223,17 @@ def test_after_close_new_entries_are_still_found() -> None:
         assert index.search("p", vector.tolist(), 0.999, now=0.0) == Match(f"late{row}", pytest.approx(1.0))
     assert index.search("p", data[5].tolist(), 0.999, now=0.0) is None
     assert index.search("p", data[6].tolist(), 0.999, now=0.0) == Match("k6", pytest.approx(1.0))
+
+
+def test_closing_during_a_build_leaves_the_partition_searched_exactly() -> None:
+    data = vectors(3000, dims=256)
+    index = VectorIndex(1_000_000, exact_below=2000)
+    for row, vector in enumerate(data):
+        index.add("p", vector.tolist(), f"k{row}", 100.0)
+    index.close()
+    for _ in range(3):
+        for row in (0, 1999, 2999):
+            assert index.search("p", data[row].tolist(), 0.999, now=0.0) == Match(
+                f"k{row}", pytest.approx(1.0)
+            )
+        time.sleep(0.05)
