@@ -186,7 +186,7 @@ def test_the_graph_path_skips_expired_and_removed_entries_and_is_dropped_when_sm
 
 
 def test_an_add_crossing_exact_below_leaves_the_build_to_the_worker_and_searches_stay_complete() -> None:
-    data = vectors(4000, dims=256)
+    data = vectors(5000, dims=256)
     index = VectorIndex(1_000_000, exact_below=3000)
     for row, vector in enumerate(data[:3000]):
         index.add("p", vector.tolist(), f"k{row}", 100.0)
@@ -194,21 +194,21 @@ def test_an_add_crossing_exact_below_leaves_the_build_to_the_worker_and_searches
     assert (index.graph_partitions, index.graphs_settled) == (0, False)
     for row in (0, 1234, 2999):  # found exactly while the graph is being built
         assert index.search("p", data[row].tolist(), 0.999, now=0.0) == Match(f"k{row}", pytest.approx(1.0))
-    for row, vector in enumerate(data[3000:3500], start=3000):
+    for row, vector in enumerate(data[3000:4600], start=3000):  # more than one batch
         index.add("p", vector.tolist(), f"k{row}", 100.0)
     settle(index)
     assert index.graph_partitions == 1
-    for row, vector in enumerate(data[3500:], start=3500):  # not in the graph yet, found all the same
+    for row, vector in enumerate(data[4600:], start=4600):  # not in the graph yet, found all the same
         index.add("p", vector.tolist(), f"k{row}", 100.0)
         assert index.search("p", vector.tolist(), 0.999, now=0.0) == Match(f"k{row}", pytest.approx(1.0))
-    index.remove("k3999")
-    index.add("p", data[0].tolist(), "k0-again", 100.0)  # "k0" keeps its row, the new key reuses k3999's
-    assert index.search("p", data[3999].tolist(), 0.999, now=0.0) is None
+    index.remove("k4999")
+    index.add("p", data[0].tolist(), "k0-again", 100.0)  # "k0" keeps its row, the new key reuses k4999's
+    assert index.search("p", data[4999].tolist(), 0.999, now=0.0) is None
     settle(index)
-    for row in range(0, 4000, 7):
+    for row in range(0, 5000, 7):
         match = index.search("p", data[row].tolist(), 0.999, now=0.0)
-        assert match is None if row == 3999 else match is not None and match.key in (f"k{row}", "k0-again")
-    assert index.search("p", data[3999].tolist(), 0.999, now=0.0) is None
+        assert match is None if row == 4999 else match is not None and match.key in (f"k{row}", "k0-again")
+    assert index.search("p", data[4999].tolist(), 0.999, now=0.0) is None
 
 
 def test_after_close_new_entries_are_still_found() -> None:
