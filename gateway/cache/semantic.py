@@ -64,5 +64,7 @@ class SemanticCache:
             self._feed.start()
 
     async def close(self) -> None:
+        """Stops the feed, then the index's graph worker."""
         if self._feed is not None:
             await self._feed.close()
+        self.index.close()

@@ -3,13 +3,13 @@
 Entries live in partitions (the caller's partition key: tenant, provider, model, parameters and the
 earlier conversation), and a search only ever looks inside one. Each partition keeps its unit-normalised
 float32 vectors in one contiguous matrix, grown by doubling. Below ``exact_below`` entries a search is
-one matrix-vector product over it; from there on a usearch HNSW graph (int8-quantised, so it costs a
-quarter of the float32 copy) proposes candidates and the float32 rows re-score them, so the threshold is
-always applied to the true cosine. Numbers: docs/cache.md, "Semantic index"
-(``python -m benchmarks.semantic_index``).
+one matrix-vector product over it; from there on a usearch HNSW graph (``cache/vector_graph.py``)
+proposes candidates and the float32 rows re-score them, so the threshold is always applied to the true
+cosine. Numbers: docs/cache.md, "Semantic index" (``python -m benchmarks.semantic_index``).
 
-Nothing here awaits or locks: every call runs to completion on the event loop. Needs the ``semantic``
-extra (numpy, usearch).
+Nothing here awaits: every call runs to completion on the event loop, in microseconds to a
+millisecond or two. The graphs are built and updated on a worker thread (``close`` stops it); a
+partition is searched exactly until its graph is in. Needs the ``semantic`` extra (numpy, usearch).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from usearch.index import Index
+
+from gateway.cache.vector_graph import GraphWorker, PartitionGraph
 
 __all__ = [
     "EXACT_BELOW",
@@ -34,9 +35,6 @@ _Matrix = npt.NDArray[np.float32]
 #: Where one exact search costs what one graph search does on this 2-core VM at 1536 dimensions
 #: (``python -m benchmarks.semantic_index`` prints the crossover).
 EXACT_BELOW = 2048
-#: Graph candidates re-scored exactly: enough that the true nearest is among them (the unit tests'
-#: seeded recall check), few enough that re-scoring stays a few microseconds.
-_CANDIDATES = 16
 #: Expired rows are looked for at most this often per partition (seconds): a sweep reads every row.
 _SWEEP_GAP = 1.0
 #: Rows a partition's matrix starts with; it never shrinks below this.
@@ -65,15 +63,16 @@ class _Slot:
 class _Partition:
     """One partition's rows: the float32 matrix, each row's expiry and owner, and the graph once big."""
 
-    def __init__(self, name: str, dimensions: int) -> None:
+    def __init__(self, name: str, dimensions: int, worker: GraphWorker) -> None:
         self.name = name
+        self._worker = worker
         self.matrix: _Matrix = np.empty((_MIN_ROWS, dimensions), dtype=np.float32)
         self.expires = np.full(_MIN_ROWS, _FREE, dtype=np.float64)
         self.owners: list[_Slot | None] = []
         self.free: list[int] = []
         self.live = 0
         self.next_sweep = math.inf
-        self.graph: Index | None = None
+        self.graph: PartitionGraph | None = None
 
     @property
     def top(self) -> int:
@@ -90,9 +89,11 @@ class _Partition:
         self.live += 1
         self.next_sweep = min(self.next_sweep, expires)
         if self.graph is not None:
-            self.graph.add(row, unit, threads=1)
+            self.graph.changed(row)
+            self.sync()
         elif self.live >= exact_below:
-            self._build_graph()
+            rows = np.flatnonzero(self.expires[: self.top] > _FREE)
+            self.graph = PartitionGraph(self._worker, rows, self.matrix[rows])
 
     def drop(self, row: int, exact_below: int) -> None:
         """Frees ``row``; gives the graph up well below ``exact_below`` and compacts a sparse matrix."""
@@ -101,16 +102,21 @@ class _Partition:
         self.free.append(row)
         self.live -= 1
         if self.graph is not None:
-            self.graph.remove(row)
             if self.live >= exact_below // 2:
+                self.graph.changed(row)
+                self.sync()
                 return  # rows stay where the graph knows them; freed ones are reused by put
-            self.graph = None
+            self.graph = None  # a job still running on it finishes into nothing
         if self.top > _MIN_ROWS and self.live * 4 <= self.top:
             self._compact()
 
     def search(self, unit: _Matrix, threshold: float, now: float) -> Match | None:
         """The best unexpired row with cosine >= threshold, exactly or through the graph."""
-        row, score = self._exact(unit, now) if self.graph is None else self._rescored(self.graph, unit, now)
+        candidates = None
+        if self.graph is not None:
+            self.sync()
+            candidates = self.graph.candidates(unit)
+        row, score = self._exact(unit, now) if candidates is None else self._rescored(candidates, unit, now)
         owner = self.owners[row] if row >= 0 else None
         if owner is None or score < threshold:
             return None
@@ -122,10 +128,13 @@ class _Partition:
         row = int(np.argmax(scores))
         return row, float(scores[row])
 
-    def _rescored(self, graph: Index, unit: _Matrix, now: float) -> tuple[int, float]:
+    def sync(self) -> None:
+        """Lets the graph swap in the worker's results and send it the rows changed since."""
+        if self.graph is not None:
+            self.graph.sync(self.matrix, self.expires)
+
+    def _rescored(self, rows: npt.NDArray[np.intp], unit: _Matrix, now: float) -> tuple[int, float]:
         # The graph's distances are int8 approximations: the float32 rows give the true cosine.
-        found = graph.search(unit, _CANDIDATES, threads=1)
-        rows = found.keys[: len(found)].astype(np.intp)
         rows = rows[self.expires[rows] > now]
         if rows.size == 0:
             return -1, -math.inf
@@ -174,12 +183,6 @@ class _Partition:
         if capacity != len(self.matrix):
             self._resize(capacity)
 
-    def _build_graph(self) -> None:
-        # Once, when the partition crosses exact_below: a batch insert of its rows so far.
-        rows = np.flatnonzero(self.expires[: self.top] > _FREE)
-        self.graph = Index(ndim=self.matrix.shape[1], metric="cos", dtype="i8")
-        self.graph.add(rows.astype(np.uint64), self.matrix[rows])
-
 
 class VectorIndex:
     """Vectors by partition, each under a key, each with an absolute expiry time.
@@ -201,6 +204,7 @@ class VectorIndex:
         self._partitions: dict[str, _Partition] = {}
         self.evictions = 0
         self.dimensions: int | None = None
+        self._worker = GraphWorker()
 
     @property
     def entries(self) -> int:
@@ -208,8 +212,18 @@ class VectorIndex:
 
     @property
     def graph_partitions(self) -> int:
-        """Partitions searched through the graph (at or over ``exact_below`` entries)."""
-        return sum(part.graph is not None for part in self._partitions.values())
+        """Partitions searched through the graph (at or over ``exact_below`` entries, once built)."""
+        return sum(part.graph is not None and part.graph.ready for part in self._partitions.values())
+
+    @property
+    def graphs_settled(self) -> bool:
+        """Whether every graph is built and holds every row (as of each partition's last add or
+        search, which is when the worker's results are taken in)."""
+        return all(part.graph is None or part.graph.settled for part in self._partitions.values())
+
+    def close(self) -> None:
+        """Stops the graph worker; the index keeps answering, and searches rows added since exactly."""
+        self._worker.close()
 
     def add(self, partition: str, vector: Sequence[float], key: str, expires: float) -> None:
         """Stores a unit-normalised float32 copy; a key already present is replaced (and is then
@@ -222,7 +236,7 @@ class VectorIndex:
             self.evictions += 1
         part = self._partitions.get(partition)
         if part is None:
-            part = self._partitions[partition] = _Partition(partition, len(unit))
+            part = self._partitions[partition] = _Partition(partition, len(unit), self._worker)
         slot = _Slot(key, part, -1)
         part.put(slot, unit, expires, self._exact_below)
         self._slots[key] = slot

@@ -140,6 +140,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "limits.budgets": (2, "the budget check as a pipeline before stage, and the usage reader"),
     "limits.charges": (2, "the recorder's sink that charges each key, beside limits/budgets"),
     "observability.key_metrics": (1, "usage per gateway key as Prometheus series on observability/metrics"),
+    "cache.vector_graph": (1, "the vector index's HNSW graphs, built and updated on a worker thread"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
