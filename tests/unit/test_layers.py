@@ -57,6 +57,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "guardrails.hooks": 2,
     "guardrails.runner": 2,
     "observability.usage": 2,
+    "formats.*": 2,
     "middleware.*": 4,
     "api.*": 4,
     "app": 5,
