@@ -4,7 +4,8 @@ Feeds a provider-format stream to its translator one event per call (as events a
 network) and reports the CPU time per event, next to the SSE splitter alone. A pass-through stream
 costs none of this: its bytes are forwarded as read. Streams are built here in each provider's
 documented format: text deltas of a few tokens each, and a tool call whose arguments arrive in
-pieces.
+pieces. The inbound-format cases (``FORMAT_CASES``) start from the chat form a provider's
+translation writes and measure the client format's side: each chat event parsed and translated.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 
 import orjson
 
+from gateway.formats.responses import ResponsesFormat
 from gateway.providers.base import StreamTranslator
+from gateway.providers.openai_format import ChunkWriter, usage
 from gateway.streaming.sse import SseDecoder
 
 #: A typical text delta: a few tokens.
@@ -123,6 +126,22 @@ def cohere_events(deltas: int) -> list[bytes]:
     return [*events, event("content-end", {"index": 0}), event("message-end", end), b"data: [DONE]\n\n"]
 
 
+def chat_events(deltas: int) -> list[bytes]:
+    """The chat stream a translated provider's answer becomes: text deltas, usage, ``[DONE]``."""
+    writer = ChunkWriter("claude", include_usage=True)
+    events = [writer.role(), *(writer.text(WORDS[i % 40 : i % 40 + 12]) for i in range(deltas))]
+    writer.usage = usage(9, deltas)
+    return [*events, writer.finish("stop"), writer.close()]
+
+
+def chat_tool_events(deltas: int) -> list[bytes]:
+    writer = ChunkWriter("claude", include_usage=True)
+    events = [writer.role(), writer.tool_start(0, "call_1", "get_weather")]
+    events += [writer.tool_arguments(0, f'"k{i}": "v", ') for i in range(deltas)]
+    writer.usage = usage(9, deltas)
+    return [*events, writer.finish("tool_calls"), writer.close()]
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     name: str
@@ -154,6 +173,27 @@ def _cohere() -> StreamTranslator:
     return ChatStream("command", include_usage=True)
 
 
+class ChatToResponses:
+    """Chat events parsed (as the pipeline must, to translate them) and written as the Responses
+    API's events: the whole per-event cost of ``/v1/responses`` over a translated provider, after
+    the provider's own translation."""
+
+    usage = None
+
+    def __init__(self) -> None:
+        self._stream = ResponsesFormat().stream({"model": "claude", "input": "Hi", "stream": True})
+
+    def feed(self, data: bytes) -> bytes:
+        out = b""
+        for event in data.split(b"\n\n"):
+            if event.startswith(b"data: {"):
+                out += self._stream.feed(orjson.loads(event[6:]))
+        return out
+
+    def end(self) -> bytes:
+        return self._stream.end()
+
+
 class SplitterOnly:
     """The SSE splitter with nothing after it: the floor every SSE translation starts from."""
 
@@ -177,6 +217,10 @@ CASES = (
     Case("gemini text", gemini_events, _gemini),
     Case("bedrock text (eventstream)", bedrock_events, _bedrock),
     Case("cohere text", cohere_events, _cohere),
+)
+FORMAT_CASES = (
+    Case("chat → responses text", chat_events, ChatToResponses),
+    Case("chat → responses tool arguments", chat_tool_events, ChatToResponses),
 )
 
 
@@ -202,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| stream transform | µs per event (best of {args.rounds} streams of {args.deltas} events) |")
     print("|---|---|")
-    for case in CASES:
+    for case in CASES + FORMAT_CASES:
         print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
     return 0
 
