@@ -4,12 +4,14 @@ Feeds a provider-format stream to its translator one event per call (as events a
 network) and reports the CPU time per event, next to the SSE splitter alone. A pass-through stream
 costs none of this: its bytes are forwarded as read. Streams are built here in each provider's
 documented format: text deltas of a few tokens each, and a tool call whose arguments arrive in
-pieces.
+pieces. The inbound-format cases (``FORMAT_CASES``) start from the chat form a provider's
+translation writes and measure the client format's side: each chat event parsed and translated.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +19,12 @@ from dataclasses import dataclass
 
 import orjson
 
+from gateway.formats.anthropic_messages import AnthropicMessages
+from gateway.formats.base import InboundFormat
+from gateway.formats.responses import ResponsesFormat
 from gateway.providers.base import StreamTranslator
+from gateway.providers.openai_format import ChunkWriter, usage
+from gateway.streaming.reformat import FormatEvents
 from gateway.streaming.sse import SseDecoder
 
 #: A typical text delta: a few tokens.
@@ -123,6 +130,22 @@ def cohere_events(deltas: int) -> list[bytes]:
     return [*events, event("content-end", {"index": 0}), event("message-end", end), b"data: [DONE]\n\n"]
 
 
+def chat_events(deltas: int) -> list[bytes]:
+    """The chat stream a translated provider's answer becomes: text deltas, usage, ``[DONE]``."""
+    writer = ChunkWriter("claude", include_usage=True)
+    events = [writer.role(), *(writer.text(WORDS[i % 40 : i % 40 + 12]) for i in range(deltas))]
+    writer.usage = usage(9, deltas)
+    return [*events, writer.finish("stop"), writer.close()]
+
+
+def chat_tool_events(deltas: int) -> list[bytes]:
+    writer = ChunkWriter("claude", include_usage=True)
+    events = [writer.role(), writer.tool_start(0, "call_1", "get_weather")]
+    events += [writer.tool_arguments(0, f'"k{i}": "v", ') for i in range(deltas)]
+    writer.usage = usage(9, deltas)
+    return [*events, writer.finish("tool_calls"), writer.close()]
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     name: str
@@ -154,46 +177,20 @@ def _cohere() -> StreamTranslator:
     return ChatStream("command", include_usage=True)
 
 
-def chat_events(deltas: int) -> list[bytes]:
-    """An OpenAI chat stream: text deltas, the finish, the usage, ``[DONE]``."""
+class ToFormat:
+    """Chat events → a client format's events, as an inbound endpoint writes them for a chat
+    provider: the SSE split, the JSON decode and the format's events (``streaming/reformat.py``);
+    the whole per-event cost of ``/v1/messages`` or ``/v1/responses`` after the provider's own
+    translation."""
 
-    def chunk(choices: list[object], **more: object) -> bytes:
-        payload = {
-            "id": "chatcmpl-1",
-            "object": "chat.completion.chunk",
-            "model": "gpt-4o-mini",
-            "choices": choices,
-        }
-        return b"data: " + orjson.dumps({**payload, **more}) + b"\n\n"
-
-    events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
-    for i in range(deltas):
-        text = WORDS[i % 40 : i % 40 + 12]
-        events.append(chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}]))
-    events.append(chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-    events.append(
-        chunk([], usage={"prompt_tokens": 9, "completion_tokens": deltas, "total_tokens": deltas + 9})
-    )
-    return [*events, b"data: [DONE]\n\n"]
-
-
-class ToMessages:
-    """Chat → Anthropic Messages events, as ``/v1/messages`` writes them for a chat provider: the
-    SSE split, the JSON decode and the Messages events (``streaming/reformat.py``)."""
-
-    usage = None
-
-    def __init__(self) -> None:
-        from gateway.formats.anthropic_messages import AnthropicMessages
-        from gateway.streaming.reformat import FormatEvents
-
-        self._events = FormatEvents(AnthropicMessages().stream({"model": "gpt-4o-mini"}))
+    def __init__(self, format: InboundFormat, request: dict[str, object]) -> None:
+        self._events = FormatEvents(format.stream(request))
 
     def feed(self, data: bytes) -> bytes:
         return self._events.feed(data)
 
     def end(self) -> bytes:
-        return b""
+        return b""  # the stream's [DONE] ended it
 
 
 class SplitterOnly:
@@ -219,7 +216,25 @@ CASES = (
     Case("gemini text", gemini_events, _gemini),
     Case("bedrock text (eventstream)", bedrock_events, _bedrock),
     Case("cohere text", cohere_events, _cohere),
-    Case("chat → messages text (inbound /v1/messages)", chat_events, ToMessages),
+)
+_MESSAGES_REQUEST: dict[str, object] = {"model": "gpt-4o-mini"}
+_RESPONSES_REQUEST: dict[str, object] = {"model": "claude", "input": "Hi", "stream": True}
+FORMAT_CASES = (
+    Case(
+        "chat → messages text",
+        chat_events,
+        functools.partial(ToFormat, AnthropicMessages(), _MESSAGES_REQUEST),
+    ),
+    Case(
+        "chat → responses text",
+        chat_events,
+        functools.partial(ToFormat, ResponsesFormat(), _RESPONSES_REQUEST),
+    ),
+    Case(
+        "chat → responses tool arguments",
+        chat_tool_events,
+        functools.partial(ToFormat, ResponsesFormat(), _RESPONSES_REQUEST),
+    ),
 )
 
 
@@ -245,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| stream transform | µs per event (best of {args.rounds} streams of {args.deltas} events) |")
     print("|---|---|")
-    for case in CASES:
+    for case in CASES + FORMAT_CASES:
         print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
     return 0
 

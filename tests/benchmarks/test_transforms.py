@@ -3,6 +3,7 @@ complete one in its provider's format (the translator would raise on a cut or ma
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from benchmarks import transforms
@@ -14,17 +15,33 @@ def test_each_case_streams_a_complete_answer_with_usage(case: transforms.Case) -
     out = b"".join(translator.feed(event) for event in case.events(5)) + translator.end()
     if isinstance(translator, transforms.SplitterOnly):
         return
-    if isinstance(translator, transforms.ToMessages):  # chat in, Anthropic's events out
-        assert out.count(b'"type":"text_delta"') >= 5
-        assert out.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
-        assert b'"output_tokens":5' in out
-        return
     assert out.count(b'"delta":{"content":"') + out.count(b'"function":{"arguments":"') >= 5
     assert out.endswith(b"data: [DONE]\n\n")
     assert translator.usage is not None
 
 
+@pytest.mark.parametrize("case", transforms.FORMAT_CASES, ids=lambda case: case.name)
+def test_each_format_case_streams_a_complete_answer_with_usage(case: transforms.Case) -> None:
+    translator = case.translator()
+    out = b"".join(translator.feed(event) for event in case.events(5)) + translator.end()
+    if "messages" in case.name:  # Anthropic's events
+        assert out.count(b'"type":"text_delta"') >= 5
+        assert out.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+        assert b'"output_tokens":5' in out
+        return
+    assert (
+        out.count(b'"type":"response.output_text.delta"')
+        + out.count(b'"type":"response.function_call_arguments.delta"')
+        >= 5
+    )
+    last = orjson.loads(out.rstrip().rpartition(b"\ndata: ")[2])
+    assert last["type"] == "response.completed"
+    assert last["response"]["usage"]["output_tokens"] == 5
+
+
 def test_main_prints_a_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert transforms.main(["--deltas", "20", "--rounds", "2"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
-    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [case.name for case in transforms.CASES]
+    assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
+        case.name for case in transforms.CASES + transforms.FORMAT_CASES
+    ]
