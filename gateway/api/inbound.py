@@ -61,6 +61,9 @@ class Inbound:
     native_only: bool = False
     #: Whether the answer being returned came from a native target (set as an attempt answers).
     answered_natively: bool = False
+    #: Why the request has no chat form (a field only native targets understand, such as the
+    #: Responses API's ``previous_response_id``): raised for targets that need one.
+    no_chat_form: InvalidRequest | None = None
 
     def native_for(self, target: Target, guard: Guard | None) -> bool:
         """Whether ``target`` gets the client's own request (see the class)."""
@@ -86,7 +89,12 @@ def chat_body(body: RequestBody, inbound: Inbound) -> RequestBody:
     inbound.original = body
     if inbound.native_only:
         return body
-    chat = inbound.format.to_chat(body.parsed)
+    try:
+        chat = inbound.format.to_chat(body.parsed)
+    except InvalidRequest as refused:
+        # Native targets may still serve it; the others raise this (attempt_form).
+        inbound.no_chat_form = refused
+        return body
     try:
         raw = orjson.dumps(chat)
     except orjson.JSONEncodeError:
@@ -111,6 +119,8 @@ def attempt_form(
             param="x-portkey-provider",
             code="unsupported",
         )
+    if inbound.no_chat_form is not None:
+        raise inbound.no_chat_form
     return inbound, context.body, False
 
 

@@ -26,6 +26,7 @@ from gateway.appkeys import INBOUND
 from gateway.errors import MethodNotAllowed
 from gateway.formats.anthropic_messages import AnthropicMessages
 from gateway.formats.base import InboundFormat
+from gateway.formats.responses import ResponsesFormat
 from gateway.providers.base import CHAT
 
 __all__ = [
@@ -64,7 +65,6 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
     "/v1/fine_tuning/jobs/{id}/resume": {"POST": NONE},
     "/v1/fine_tuning/jobs/{id}/events": {"GET": NONE},
     "/v1/fine_tuning/jobs/{id}/checkpoints": {"GET": NONE},
-    "/v1/responses": {"POST": JSON},
     "/v1/responses/compact": {"POST": JSON},
     "/v1/responses/input_tokens": {"POST": JSON},
     "/v1/responses/{id}": {"GET": NONE, "DELETE": NONE},
@@ -94,7 +94,8 @@ def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))
     router.add_route("*", REALTIME_PATH, functools.partial(_own, ("GET",), realtime))
     messages = AnthropicMessages()
-    router.add_route("*", "/v1/messages", functools.partial(_inbound, messages))
+    router.add_route("*", "/v1/messages", functools.partial(_inbound, messages, "messages"))
+    router.add_route("*", "/v1/responses", functools.partial(_inbound, ResponsesFormat(), "responses"))
     router.add_route("*", "/v1/messages/count_tokens", functools.partial(_count_tokens, messages))
     for path, methods in ENDPOINTS.items():
         family = path.split("/")[2]
@@ -109,9 +110,10 @@ async def _endpoint(
     return await proxy(request, methods[request.method], family)
 
 
-async def _inbound(format: InboundFormat, request: web.Request) -> web.StreamResponse:
-    """An endpoint of another client format, served through the chat form (``api/inbound.py``)."""
-    inbound = request[INBOUND] = Inbound(format, endpoint="messages")
+async def _inbound(format: InboundFormat, endpoint: str, request: web.Request) -> web.StreamResponse:
+    """An endpoint of another client format: as is to targets that speak it, through the chat
+    form to the others (``api/inbound.py``)."""
+    inbound = request[INBOUND] = Inbound(format, endpoint=endpoint)
     _check_method(request, ("POST",))
     return reformatted(await proxy(request, JSON, CHAT), inbound)
 

@@ -16,6 +16,7 @@ import orjson
 
 from gateway.errors import InvalidRequest, ProviderError
 from gateway.providers.base import (
+    MESSAGES,
     ClientBody,
     PreparedRequest,
     ProviderAdapter,
@@ -100,10 +101,16 @@ class TranslatedProvider:
 
 
 def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool:
-    """Whether ``adapter`` serves ``endpoint`` (``messages``) in the client's own format for
-    ``model``: the request then goes as is, untranslated (the inbound-format hook: a format
-    translates to chat completions only for targets where this is ``False``)."""
-    return isinstance(adapter, TranslatedProvider) and adapter.native(endpoint, model) is not None
+    """Whether ``adapter`` serves ``endpoint`` (``messages``, ``responses``) in the client's own
+    format for ``model``: the request then goes as is, untranslated (the inbound-format hook: a
+    format translates to chat completions only for targets where this is ``False``). A translated
+    provider speaks what its natives list; an OpenAI-format provider speaks OpenAI's own formats
+    where its catalog row serves them (``responses``), never another vendor's."""
+    if isinstance(adapter, TranslatedProvider):
+        return adapter.native(endpoint, model) is not None
+    family = endpoint.split("/")[0]
+    served = adapter.spec.endpoints
+    return family != MESSAGES and (served is None or family in served)
 
 
 def json_object(provider: str, body: bytes) -> dict[str, Any]:
