@@ -468,7 +468,7 @@ async def test_fallback_from_a_translated_provider_to_an_openai_format_one(
     assert raw.parse().output_text == "From OpenAI."
     # The first attempt went as Anthropic's Messages, the second as the client's Responses request.
     assert anthropic.last.body["system"] == [{"type": "text", "text": "Be brief."}]
-    assert anthropic.last.body["messages"] == [{"role": "user", "content": "Hi"}]
+    assert anthropic.last.body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
     assert fake.last.path == "/v1/responses"
     assert fake.last.json() == {"model": "gpt-4.1-mini", "input": "Hi", "instructions": "Be brief."}
     assert fake.last.headers["Authorization"] == "Bearer sk-openai"
