@@ -55,6 +55,9 @@ class Backend(Protocol):
     def tool_call(self, call_id: str) -> None:
         """Answer with one call of get_weather(city="Paris") named ``call_id``."""
 
+    def tool_stream(self) -> None:
+        """Answer with a recorded stream of text then parallel tool calls (TOOL_STREAMS)."""
+
     def body(self) -> dict[str, Any]:
         """The last request's body as the provider received it."""
 
@@ -91,6 +94,9 @@ class Anthropic:
     def tool_call(self, call_id: str) -> None:
         use = {"type": "tool_use", "id": call_id, "name": "get_weather", "input": {"city": "Paris"}}
         self.fake.answer(fa.Message({**fa.message(), "content": [use], "stop_reason": "tool_use"}))
+
+    def tool_stream(self) -> None:
+        self.fake.answer(fa.Stream(fa.fixture_events("parallel-tool-use-stream.sse")))
 
     def body(self) -> dict[str, Any]:
         return self.fake.last.body
@@ -131,6 +137,9 @@ class Google:
     def tool_call(self, call_id: str) -> None:
         call = {"functionCall": {"id": call_id, "name": "get_weather", "args": {"city": "Paris"}}}
         self._on("generateContent", fg.json_reply(fg.answer([call])))
+
+    def tool_stream(self) -> None:
+        self._on("streamGenerateContent", fg.stream_reply(fg.events_of(fg.fixture("tool-stream.sse"))))
 
     def body(self) -> dict[str, Any]:
         sent = self.fake.last.json()
@@ -175,6 +184,9 @@ class Bedrock:
         use = {"toolUse": {"toolUseId": call_id, "name": "get_weather", "input": {"city": "Paris"}}}
         self.fake.answer(fb.json_answer(fb.converse(content=[use], stop="tool_use")))
 
+    def tool_stream(self) -> None:
+        self.fake.answer(fb.stream_answer(fb.stream_fixture("converse-stream-tool-use.jsonl")))
+
     def body(self) -> dict[str, Any]:
         sent = self.fake.last.json()
         assert isinstance(sent, dict)
@@ -215,6 +227,9 @@ class Cohere:
             "function": {"name": "get_weather", "arguments": arguments},
         }
         self.fake.reply(fc.chat_answer("", finish="TOOL_CALL", tool_calls=[call]))
+
+    def tool_stream(self) -> None:
+        self.fake.stream(fc.fixture_events("tool-calls.sse"))
 
     def body(self) -> dict[str, Any]:
         return self.fake.last.body
@@ -348,6 +363,44 @@ async def test_function_call_comes_back_as_an_item_and_its_output_reaches_the_pr
     )
     assert second.output_text == "Sunny, 22C."
     assert backend.tool_result() == TOOL_RESULT[provider(backend)]
+
+
+async def test_streamed_parallel_tool_calls_are_function_call_items(
+    sdk: AsyncOpenAI, backend: Backend
+) -> None:
+    backend.tool_stream()
+    async with sdk.responses.stream(model=backend.model, input="Weather?", tools=[WEATHER]) as stream:  # type: ignore[list-item]
+        kinds = [event.type async for event in stream]
+        final = await stream.get_final_response()
+    assert kinds[-1] == "response.completed"
+    assert kinds.count("response.function_call_arguments.done") == 2
+    first, *calls = final.output
+    assert (first.type, final.status) == TOOL_STREAMS[provider(backend)][0]
+    got = [(c.name, orjson.loads(c.arguments)) for c in calls if c.type == "function_call"]
+    assert got == TOOL_STREAMS[provider(backend)][1]
+    assert len({c.call_id for c in calls if c.type == "function_call"}) == 2
+
+
+#: What each recorded tool stream holds: (the first output item's type, the status), the calls.
+TOOL_STREAMS = {
+    "anthropic": (
+        ("message", "completed"),
+        [("get_weather", {"city": "Paris", "unit": "c"}), ("get_time", {"zone": "Asia/Tokyo"})],
+    ),
+    "google": (
+        ("message", "completed"),
+        [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Tokyo", "unit": "celsius"})],
+    ),
+    "bedrock": (
+        ("message", "completed"),
+        [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Oslo"})],
+    ),
+    # Cohere's tool plan comes first, as a reasoning item.
+    "cohere": (
+        ("reasoning", "completed"),
+        [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "London"})],
+    ),
+}
 
 
 async def test_json_schema_format_reaches_the_provider_as_its_structured_output(
@@ -497,3 +550,46 @@ async def test_cache_hit_on_responses_answers_a_response_whole_and_streamed(
     assert (kinds[0], kinds[-1]) == ("response.created", "response.completed")
     assert streamed.output_text == "Cached?"
     assert backend.calls() == 1
+
+
+async def test_metadata_is_echoed_on_the_response_and_not_sent_to_the_provider(
+    sdk: AsyncOpenAI, backend: Backend
+) -> None:
+    # Most translated providers refuse chat metadata; in a Response it only tags the object.
+    backend.text("Tagged.")
+    response = await sdk.responses.create(model=backend.model, input="Hi", metadata={"team": "search"})
+    assert response.metadata == {"team": "search"}
+    assert response.output_text == "Tagged."
+    assert not {"metadata", "requestMetadata"} & set(backend.body())
+
+
+PDF = "data:application/pdf;base64,JVBERi0="
+#: A request each provider refuses, and the Responses field the 400 names.
+REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
+    "anthropic": ({"text": {"format": {"type": "json_object"}}}, "text.format"),
+    "google": (
+        {
+            "input": [
+                {"role": "user", "content": [{"type": "input_file", "filename": "a.pdf", "file_data": PDF}]}
+            ]
+        },
+        "input",
+    ),
+    "bedrock": ({"reasoning": {"effort": "high"}}, "reasoning.effort"),
+    "cohere": (
+        {"tools": [WEATHER], "tool_choice": {"type": "function", "name": "get_weather"}},
+        "tool_choice",
+    ),
+}
+
+
+async def test_a_providers_refusal_names_the_responses_field_the_client_sent(
+    sdk: AsyncOpenAI, backend: Backend
+) -> None:
+    backend.text("unused")
+    params, param = REFUSALS[provider(backend)]
+    with pytest.raises(BadRequestError) as caught:
+        await sdk.responses.create(**{"model": backend.model, "input": "Hi", **params})
+    assert caught.value.param == param
+    assert caught.value.body["message"].startswith(f"{provider(backend)}: ")  # type: ignore[index]
+    assert backend.calls() == 0
