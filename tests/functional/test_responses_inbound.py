@@ -58,6 +58,9 @@ class Backend(Protocol):
     def tool_stream(self) -> None:
         """Answer with a recorded stream of text then parallel tool calls (TOOL_STREAMS)."""
 
+    def cut_stream(self) -> None:
+        """Answer with a stream whose connection closes after its first text ("Hel")."""
+
     def body(self) -> dict[str, Any]:
         """The last request's body as the provider received it."""
 
@@ -97,6 +100,9 @@ class Anthropic:
 
     def tool_stream(self) -> None:
         self.fake.answer(fa.Stream(fa.fixture_events("parallel-tool-use-stream.sse")))
+
+    def cut_stream(self) -> None:
+        self.fake.answer(fa.Stream(fa.events(fa.start(), fa.text_block(), fa.text_delta("Hel")), end="cut"))
 
     def body(self) -> dict[str, Any]:
         return self.fake.last.body
@@ -140,6 +146,12 @@ class Google:
 
     def tool_stream(self) -> None:
         self._on("streamGenerateContent", fg.stream_reply(fg.events_of(fg.fixture("tool-stream.sse"))))
+
+    def cut_stream(self) -> None:
+        self._on(
+            "streamGenerateContent",
+            fg.stream_reply([fg.sse(fg.answer([{"text": "Hel"}], finish=None))], cut=True),
+        )
 
     def body(self) -> dict[str, Any]:
         sent = self.fake.last.json()
@@ -187,6 +199,9 @@ class Bedrock:
     def tool_stream(self) -> None:
         self.fake.answer(fb.stream_answer(fb.stream_fixture("converse-stream-tool-use.jsonl")))
 
+    def cut_stream(self) -> None:
+        self.fake.answer(fb.stream_answer(fb.text_stream("Hel")[:2], cut=True))
+
     def body(self) -> dict[str, Any]:
         sent = self.fake.last.json()
         assert isinstance(sent, dict)
@@ -230,6 +245,9 @@ class Cohere:
 
     def tool_stream(self) -> None:
         self.fake.stream(fc.fixture_events("tool-calls.sse"))
+
+    def cut_stream(self) -> None:
+        self.fake.stream(fc.fixture_events("text.sse")[:3], cut=True)
 
     def body(self) -> dict[str, Any]:
         return self.fake.last.body
@@ -335,6 +353,23 @@ async def test_stream_is_responses_events_whose_final_text_is_the_providers(
     events = await sdk.responses.create(model=backend.model, input="Hi", stream=True)
     numbers = [event.sequence_number async for event in events]
     assert numbers == list(range(len(numbers)))
+
+
+async def test_a_stream_the_provider_cuts_fails_and_never_completes(
+    sdk: AsyncOpenAI, backend: Backend
+) -> None:
+    backend.cut_stream()
+    events = [
+        event async for event in await sdk.responses.create(model=backend.model, input="Hi", stream=True)
+    ]
+    kinds = [event.type for event in events]
+    assert "response.output_text.delta" in kinds
+    assert kinds[-2:] == ["error", "response.failed"]
+    assert "response.completed" not in kinds
+    failed = events[-1]
+    assert failed.type == "response.failed"
+    assert failed.response.status == "failed"
+    assert failed.response.error is not None
 
 
 async def test_function_call_comes_back_as_an_item_and_its_output_reaches_the_provider(
