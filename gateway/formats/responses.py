@@ -19,6 +19,7 @@ from gateway.formats.responses_stream import ResponsesStream
 
 __all__ = [
     "ResponsesFormat",
+    "client_param",
     "response",
 ]
 
@@ -37,11 +38,41 @@ class ResponsesFormat:
         return response(answer, request)
 
     def error(self, status: int, openai_error: dict[str, Any]) -> dict[str, Any]:
-        """The Responses API's errors are OpenAI's error bodies: passed as they are."""
-        return openai_error
+        """The Responses API's errors are OpenAI's error bodies, passed as they are but for a
+        ``param`` naming a chat field (a provider refusing the translated request): it is named
+        as the Responses field the client sent (:func:`client_param`)."""
+        error = openai_error.get("error")
+        param = error.get("param") if isinstance(error, dict) else None
+        if not isinstance(error, dict) or not isinstance(param, str):
+            return openai_error
+        named = client_param(param)
+        return openai_error if named == param else {**openai_error, "error": {**error, "param": named}}
 
     def stream(self, request: dict[str, Any]) -> ResponsesStream:
         return ResponsesStream(request)
+
+
+#: Chat fields that are another field in a Responses request (``responses_request.py``).
+_CHAT_FIELDS = {
+    "messages": "input",
+    "response_format": "text.format",
+    "reasoning_effort": "reasoning.effort",
+    "max_tokens": "max_output_tokens",
+    "max_completion_tokens": "max_output_tokens",
+}
+
+
+def client_param(param: str) -> str:
+    """A chat request's field path as the Responses field it came from: ``response_format`` is
+    ``text.format``, ``tools[0].function.parameters`` is ``tools[0].parameters``; a message
+    (``messages[2].content[0]``) is ``input``, whose items are not the messages one to one
+    (``instructions`` comes first, calls join the turn before them). Others are unchanged."""
+    name = param.split(".", 1)[0].split("[", 1)[0]
+    if name in _CHAT_FIELDS:
+        return _CHAT_FIELDS[name]
+    if name in ("tools", "tool_choice"):
+        return param.replace(".function", "", 1)
+    return param
 
 
 def response(answer: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:

@@ -6,12 +6,13 @@ order: a message item keeps its role, ``function_call`` items join the assistant
 them as ``tool_calls`` and ``function_call_output`` items become ``tool`` messages; ``reasoning``
 items are dropped (the chat form has no place to send them back). Function tools, ``tool_choice``,
 ``max_output_tokens`` (``max_tokens``), ``reasoning.effort`` (``reasoning_effort``), ``text.format``
-(``response_format``) and the sampling fields map one to one.
+(``response_format``) and the sampling fields map one to one; ``metadata`` is echoed on the Response
+only.
 
 Refused with a 400 naming the field: what needs state the gateway does not keep
 (``previous_response_id``, ``conversation``, ``store: true``, ``background``, stored ``prompt``
 templates, ``item_reference`` items), OpenAI's built-in tools, and any field not listed here.
-Ignored, as hints that do not change the answer: ``include``, ``prompt_cache_key``,
+Ignored, as hints that do not change the answer: ``metadata``, ``include``, ``prompt_cache_key``,
 ``prompt_cache_retention``, ``safety_identifier``, ``service_tier``, ``stream_options``,
 ``text.verbosity``, ``reasoning.summary``, ``truncation: "disabled"``.
 """
@@ -28,11 +29,13 @@ __all__ = [
 ]
 
 #: Copied to the chat request under the same name.
-_SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "metadata", "user")
-#: Accepted and not sent on: they tune OpenAI's own service, not the answer.
+_SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "user")
+#: Accepted and not sent on: they tune OpenAI's own service, not the answer. ``metadata`` tags
+#: the Response object (echoed on it, ``responses_output.envelope``), not the model's input;
+#: sent as chat ``metadata`` it would be refused by most translated providers.
 _HINTS = frozenset(
     {"include", "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"}
-    | {"stream_options"}
+    | {"stream_options", "metadata"}
 )
 #: What a Responses request may hold and why it cannot be served without OpenAI's stored state.
 _STATEFUL = {

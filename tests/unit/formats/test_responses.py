@@ -145,7 +145,6 @@ def test_sampling_limits_reasoning_and_identity_fields_map_one_to_one() -> None:
         temperature=0.2,
         top_p=0.9,
         parallel_tool_calls=False,
-        metadata={"user_id": "u1"},
         user="u1",
         reasoning={"effort": "high", "summary": "auto"},
     )
@@ -155,7 +154,6 @@ def test_sampling_limits_reasoning_and_identity_fields_map_one_to_one() -> None:
         "temperature": 0.2,
         "top_p": 0.9,
         "parallel_tool_calls": False,
-        "metadata": {"user_id": "u1"},
         "user": "u1",
         "reasoning_effort": "high",
     }
@@ -182,7 +180,11 @@ def test_a_stream_asks_for_usage() -> None:
 
 def test_service_hints_are_accepted_and_not_sent_on() -> None:
     body = chat(
-        input="Hi", include=["reasoning.encrypted_content"], prompt_cache_key="k", service_tier="auto"
+        input="Hi",
+        include=["reasoning.encrypted_content"],
+        prompt_cache_key="k",
+        service_tier="auto",
+        metadata={"team": "search"},
     )
     assert set(body) == {"model", "messages"}
     assert set(chat(input="Hi", store=False, truncation="disabled", background=False)) == {
@@ -340,3 +342,29 @@ def test_errors_keep_openai_s_shape() -> None:
         "error": {"message": "anthropic: bad", "type": "invalid_request_error", "param": None, "code": None}
     }
     assert FORMAT.error(400, body) == body
+
+
+@pytest.mark.parametrize(
+    ("chat_param", "param"),
+    [
+        ("response_format", "text.format"),
+        ("response_format.json_schema.schema", "text.format"),
+        ("reasoning_effort", "reasoning.effort"),
+        ("max_tokens", "max_output_tokens"),
+        ("messages[1].content[0]", "input"),
+        ("tools[2].function.parameters", "tools[2].parameters"),
+        ("tool_choice.function.name", "tool_choice.name"),
+        ("parallel_tool_calls", "parallel_tool_calls"),
+        ("input[0].content", "input[0].content"),
+    ],
+)
+def test_a_providers_refusal_names_the_field_the_client_sent(chat_param: str, param: str) -> None:
+    body = {
+        "error": {
+            "message": "bedrock: no",
+            "type": "invalid_request_error",
+            "param": chat_param,
+            "code": None,
+        }
+    }
+    assert FORMAT.error(400, body) == {"error": {**body["error"], "param": param}}
