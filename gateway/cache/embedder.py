@@ -7,14 +7,13 @@ upstream session: the SSRF guard vets every address dialled and no redirect is f
 
 A failure of any kind (refused, timed out, an error status, an answer without a vector) is
 ``None``: the caller treats it as a plain MISS. Failures are counted and logged at most once per
-:data:`WARN_EVERY` seconds, naming the provider and what went wrong, never the key.
+:data:`~gateway.redis_link.WARN_EVERY` seconds, naming the provider and what went wrong, never the key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from typing import Any
 import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
-from gateway.cache.redis_store import WARN_EVERY
 from gateway.errors import GatewayError
 from gateway.providers.base import ClientBody, Credentials, ProviderAdapter, UpstreamCall
+from gateway.redis_link import ThrottledWarning
 
 __all__ = [
     "Embedder",
@@ -70,9 +69,12 @@ class Embedder:
         self._credentials = credentials
         self._session = session
         self._timeout = timeout
-        self._clock = clock
-        self._warned_at = -math.inf
-        self.errors = 0
+        self._warning = ThrottledWarning(
+            _log,
+            f"cache: the semantic cache's embedding call to {self.provider} failed",
+            "requests go on as exact-cache misses",
+            clock,
+        )
 
     async def embed(self, text: str) -> Embedding | None:
         """``text``'s vector, or ``None`` when the call failed (counted, logged once per interval)."""
@@ -87,7 +89,7 @@ class Embedder:
         except GatewayError as exc:
             answer = f"{exc.status} {exc.code or exc.type}"
         if isinstance(answer, str):
-            self._failed(answer)
+            self._warning.failed(answer)
             return None
         body, vector = answer
         return Embedding(vector, body, (time.perf_counter() - started) * 1000)
@@ -118,19 +120,9 @@ class Embedder:
         vector = _first_vector(body)
         return (body, vector) if vector is not None else "answer without an embedding"
 
-    def _failed(self, reason: str) -> None:
-        self.errors += 1
-        now = self._clock()
-        if now - self._warned_at >= WARN_EVERY:
-            self._warned_at = now
-            _log.warning(
-                "cache: the semantic cache's embedding call to %s failed (%s); requests go on as "
-                "exact-cache misses (%d failures so far, next warning in %.0f s at the earliest)",
-                self.provider,
-                reason,
-                self.errors,
-                WARN_EVERY,
-            )
+    @property
+    def errors(self) -> int:
+        return self._warning.errors
 
 
 def _first_vector(body: bytes) -> list[float] | None:

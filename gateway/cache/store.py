@@ -22,7 +22,11 @@ class CacheStore(Protocol):
     # In this class's body ``bytes`` names this counter: the methods spell the type builtins.bytes.
     bytes: int | None
     evictions: int
-    errors: int
+
+    @property
+    def errors(self) -> int:
+        """Backend failures since start."""
+        ...
 
     async def get(self, key: str) -> builtins.bytes | None:
         """The value stored under ``key`` and not expired, or ``None``."""

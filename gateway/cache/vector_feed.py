@@ -15,13 +15,12 @@ import array
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gateway.cache.redis_store import WARN_EVERY, redis_client, redis_location
+from gateway.redis_link import RedisLink, RedisUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -45,16 +44,19 @@ MAX_PENDING = 256
 class VectorFeed:
     def __init__(self, url: str, index: VectorIndex, max_entries: int, *, timeout: float = 0.25) -> None:
         # Two clients: the reader's commands wait up to a second for news, the writer's must not.
-        self._writer, self._failures = redis_client(url, timeout)
-        self._reader, _ = redis_client(url, timeout + _BLOCK_MS / 1000)
-        self._where = redis_location(url)
+        self._writer = RedisLink(
+            url,
+            timeout,
+            logger=_log,
+            what="cache: the semantic feed",
+            consequence="vectors are not shared meanwhile",
+        )
+        self._reader = RedisLink(url, timeout + _BLOCK_MS / 1000, self._writer.warning)
         self._index = index
         self._max_entries = max_entries
         self._origin = os.urandom(8).hex().encode()
         self._pending: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
-        self._warned_at = -math.inf
-        self.errors = 0
         self.received = 0
 
     def publish(self, partition: str, vector: Sequence[float], key: str, expires: float) -> None:
@@ -71,6 +73,10 @@ class VectorFeed:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    @property
+    def errors(self) -> int:
+        return self._writer.errors
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._read_forever())
 
@@ -81,22 +87,20 @@ class VectorFeed:
                 await self._task
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self._writer.aclose()
-        await self._reader.aclose()
+        await self._writer.close()
+        await self._reader.close()
 
     async def _append(self, fields: dict[Any, Any]) -> None:
-        try:
-            await self._writer.xadd(STREAM, fields, maxlen=self._max_entries, approximate=True)
-        except self._failures as exc:
-            self._failed(exc)
+        await self._writer.run(
+            self._writer.client.xadd(STREAM, fields, maxlen=self._max_entries, approximate=True)
+        )
 
     async def _read_forever(self) -> None:
         last = "0-0"
         while True:
             try:
-                answer = await _read(self._reader, last)
-            except self._failures as exc:
-                self._failed(exc)
+                answer = await self._reader.wait(_read(self._reader.client, last))
+            except RedisUnavailable:
                 await asyncio.sleep(1.0)
                 continue
             for entry_id, fields in answer:
@@ -120,21 +124,6 @@ class VectorFeed:
         except ValueError:
             return  # another embedding size: another model's vectors
         self.received += 1
-
-    def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        now = time.monotonic()
-        if now - self._warned_at < WARN_EVERY:
-            return
-        self._warned_at = now
-        _log.warning(
-            "cache: the semantic cache's Redis feed at %s failed (%s); vectors are not shared "
-            "meanwhile (%d failures so far, next warning in %.0f s at the earliest)",
-            self._where,
-            type(exc).__name__,
-            self.errors,
-            WARN_EVERY,
-        )
 
 
 async def _read(client: Redis, last: str) -> list[tuple[bytes, dict[bytes, bytes]]]:

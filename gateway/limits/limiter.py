@@ -54,7 +54,10 @@ class Limiter(Protocol):
     """A rate limiter's backend. Nothing here raises for a backend failure: ``admit`` answers
     ``None``, the others drop their work, and ``errors`` counts each failure."""
 
-    errors: int
+    @property
+    def errors(self) -> int:
+        """Backend failures since start."""
+        ...
 
     async def admit(self, checks: Sequence[Check], lease: str) -> tuple[Decision, ...] | None:
         """Each check's decision, in order. When all allow, each rate is charged its cost and each

@@ -9,7 +9,7 @@ slot's lease is renewed while its request runs and dropped when it ends, and a c
 slots come back when their leases lapse (:data:`LEASE` seconds at most).
 
 Every command is bounded by a timeout, with no retry; a failure is counted in ``errors`` and
-logged on ``gateway.limits`` at most once per :data:`~gateway.cache.redis_store.WARN_EVERY`
+logged on ``gateway.limits`` at most once per :data:`~gateway.redis_link.WARN_EVERY`
 seconds (Redis's host and port, never the URL's password). What a failed admission means (admit
 or refuse) is the stage's choice (``[rate_limits] on_redis_error``).
 """
@@ -23,11 +23,9 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from yarl import URL
-
-from gateway.cache.redis_store import WARN_EVERY, redis_client, redis_location
 from gateway.limits.gcra import Decision
 from gateway.limits.limiter import PERIOD, Check
+from gateway.redis_link import RedisLink
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
@@ -144,15 +142,18 @@ class RedisLimiter:
         lease: float = LEASE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client, self._failures = redis_client(url, timeout)
-        self._timeout = timeout
+        self._link = RedisLink(
+            url,
+            timeout,
+            logger=_log,
+            what="rate limits",
+            consequence="a check does what on_redis_error says",
+            clock=clock,
+        )
+        self._client = self._link.client
         self._prefix = prefix
         self._lease_ms = str(int(lease * 1000))
         self._lease = lease
-        self._clock = clock
-        self._where = redis_location(url)
-        self._password = URL(url).password
-        self._warned_at = -math.inf
         self._admit: AsyncScript = self._client.register_script(_ADMIT)
         self._charge: AsyncScript = self._client.register_script(_CHARGE)
         self._renew: AsyncScript = self._client.register_script(_RENEW)
@@ -160,7 +161,8 @@ class RedisLimiter:
         self._held: dict[str, list[str]] = {}
         self._pending: set[asyncio.Task[Any]] = set()
         self._renewing: asyncio.Task[None] | None = None
-        self.errors = 0
+        #: Background commands dropped for want of room (Redis too slow to keep up).
+        self.dropped = 0
 
     def start(self) -> None:
         self._renewing = asyncio.get_running_loop().create_task(self._renew_leases())
@@ -195,7 +197,7 @@ class RedisLimiter:
             await asyncio.gather(self._renewing, return_exceptions=True)
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self._client.aclose()
+        await self._link.close()
 
     async def _zrem(self, slots: list[str], lease: str) -> None:
         pipe = self._client.pipeline(transaction=False)
@@ -212,37 +214,20 @@ class RedisLimiter:
     def _background(self, work: Coroutine[Any, Any, object]) -> None:
         if len(self._pending) >= MAX_PENDING:
             work.close()
-            self.errors += 1
+            self.dropped += 1
             return
         task = asyncio.get_running_loop().create_task(work)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
+    @property
+    def errors(self) -> int:
+        """Redis failures since start, and background commands dropped."""
+        return self._link.errors + self.dropped
+
     async def _run(self, command: Awaitable[_T]) -> _T | None:
         """The command's answer, or ``None`` when it failed or took longer than the timeout."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await command
-        except self._failures as exc:
-            self._failed(exc)
-            return None
-
-    def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        now = self._clock()
-        if now - self._warned_at < WARN_EVERY:
-            return
-        self._warned_at = now
-        reason = str(exc) or type(exc).__name__
-        if self._password:
-            reason = reason.replace(self._password, "***")
-        _log.warning(
-            "rate limits: Redis at %s failed (%s); %d failures so far, next warning in %.0f s at earliest",
-            self._where,
-            reason,
-            self.errors,
-            WARN_EVERY,
-        )
+        return await self._link.run(command)
 
 
 def _decision(allowed: int, remaining: int, retry_ms: int, reset_ms: int) -> Decision:

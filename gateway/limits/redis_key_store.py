@@ -4,22 +4,19 @@
 Layout, under ``prefix``: hash ``key`` (digest → the key's JSON), hash ``id`` (id → digest), hash
 ``virtual`` (name → the virtual key's JSON, its secrets included: protect Redis as you would the
 settings file). Every command is bounded by ``timeout`` with no retry; a failure is a 503
-(``key_store_unavailable``) and a WARNING on ``gateway.keys`` at most once per ``WARN_EVERY``
+(``key_store_unavailable``) and a WARNING on ``gateway.keys`` at most once per ``redis_link.WARN_EVERY``
 seconds, naming Redis's host and port, never its password. Keys never fail open.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
 
-from gateway.cache.redis_store import WARN_EVERY, redis_client, redis_location
 from gateway.config.gateway_keys import (
     key_definition,
     parse_gateway_key,
@@ -28,6 +25,7 @@ from gateway.config.gateway_keys import (
 )
 from gateway.errors import ServiceUnavailable
 from gateway.limits.caller import GatewayKey, VirtualKey
+from gateway.redis_link import RedisLink, RedisUnavailable
 
 __all__ = [
     "RedisKeys",
@@ -57,14 +55,17 @@ class RedisKeys:
         prefix: str = "gateway:keys:",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client, self._failures = redis_client(url, timeout)
-        self._timeout = timeout
+        self._link = RedisLink(
+            url,
+            timeout,
+            logger=_log,
+            what="keys",
+            consequence="requests that need a key are refused with a 503",
+            clock=clock,
+        )
+        self._client = self._link.client
         self._by_digest, self._ids, self._virtual = (prefix + name for name in ("key", "id", "virtual"))
         self._add = self._client.register_script(_ADD_KEY)
-        self._clock = clock
-        self._where = redis_location(url)
-        self._warned_at = -math.inf
-        self.errors = 0
 
     async def key_by_digest(self, digest: str) -> GatewayKey | None:
         raw = await self._run(self._client.hget(self._by_digest, digest))
@@ -106,35 +107,23 @@ class RedisKeys:
         return bool(await self._run(self._client.hdel(self._virtual, name)))
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._link.close()
+
+    @property
+    def errors(self) -> int:
+        """Redis failures since start."""
+        return self._link.errors
 
     async def _run(self, command: Awaitable[_T]) -> _T:
         """The command's answer; a 503 when Redis failed or took longer than the timeout."""
         try:
-            async with asyncio.timeout(self._timeout):
-                return await command
-        except self._failures as exc:
-            self._failed(exc)
+            return await self._link.call(command)
+        except RedisUnavailable:
             raise ServiceUnavailable(
                 "The gateway's key store (Redis) is unavailable; try again shortly.",
                 code="key_store_unavailable",
                 headers={"Retry-After": "1"},
             ) from None
-
-    def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        now = self._clock()
-        if now - self._warned_at < WARN_EVERY:
-            return
-        self._warned_at = now
-        _log.warning(
-            "keys: Redis at %s failed (%s); requests that need a key are refused with a 503 "
-            "(%d failures so far, next warning in %.0f s at the earliest)",
-            self._where,
-            type(exc).__name__,
-            self.errors,
-            WARN_EVERY,
-        )
 
 
 def _text(value: bytes | str) -> str:

@@ -6,25 +6,21 @@ is atomic, so N processes add up exactly. A day's or month's hash expires a day 
 ends (Redis forgets old windows by itself); the ``total`` hash never expires.
 
 Every command is bounded by ``timeout`` seconds, with no retry. A failure is counted in ``errors``
-and logged on ``gateway.budgets`` at most once per :data:`~gateway.cache.redis_store.WARN_EVERY`
+and logged on ``gateway.budgets`` at most once per :data:`~gateway.redis_link.WARN_EVERY`
 seconds, naming Redis's host and port, never the URL's password; what the caller does then (let
 the request through or refuse it) is ``[budgets] on_redis_error``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
-from yarl import URL
-
-from gateway.cache.redis_store import WARN_EVERY, redis_client, redis_location
 from gateway.limits.periods import Window
 from gateway.limits.spend import Charge, Usage
+from gateway.redis_link import RedisLink
 
 __all__ = [
     "RedisSpend",
@@ -47,14 +43,16 @@ class RedisSpend:
         prefix: str = "gateway:spend:",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client, self._failures = redis_client(url, timeout)
-        self._timeout = timeout
+        self._link = RedisLink(
+            url,
+            timeout,
+            logger=_log,
+            what="budgets",
+            consequence="a charge is lost, a check does what on_redis_error says",
+            clock=clock,
+        )
+        self._client = self._link.client
         self._prefix = prefix
-        self._clock = clock
-        self._where = redis_location(url)
-        self._password = URL(url).password
-        self._warned_at = -math.inf
-        self.errors = 0
 
     async def charge(self, key_id: str, charge: Charge, windows: Sequence[Window]) -> None:
         pipe = self._client.pipeline(transaction=False)
@@ -78,36 +76,19 @@ class RedisSpend:
         return [_usage(fields) for fields in answers]
 
     async def close(self) -> None:
-        await self._client.aclose()
+        await self._link.close()
 
     def _name(self, key_id: str, current: Window) -> str:
         return f"{self._prefix}{key_id}:{current.name}"
 
+    @property
+    def errors(self) -> int:
+        """Redis failures since start."""
+        return self._link.errors
+
     async def _run(self, command: Awaitable[_T]) -> _T | None:
         """The command's answer, or ``None`` when it failed or took longer than the timeout."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await command
-        except self._failures as exc:
-            self._failed(exc)
-            return None
-
-    def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        now = self._clock()
-        if now - self._warned_at < WARN_EVERY:
-            return
-        self._warned_at = now
-        reason = str(exc) or type(exc).__name__
-        if self._password:
-            reason = reason.replace(self._password, "***")
-        _log.warning(
-            "budgets: Redis at %s failed (%s); %d failures so far, next warning in %.0f s at the earliest",
-            self._where,
-            reason,
-            self.errors,
-            WARN_EVERY,
-        )
+        return await self._link.run(command)
 
 
 def _usage(fields: list[bytes | None]) -> Usage:

@@ -54,7 +54,10 @@ class Usage:
 
 class SpendStore(Protocol):
     #: Backend failures so far (each one: a check that let the request through, or a lost charge).
-    errors: int
+    @property
+    def errors(self) -> int:
+        """Backend failures since start."""
+        ...
 
     async def charge(self, key_id: str, charge: Charge, windows: Sequence[Window]) -> None:
         """Add ``charge`` to each of the key's ``windows``; must not raise (a failure is counted)."""

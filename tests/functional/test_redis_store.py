@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from gateway.cache.redis_store import WARN_EVERY, RedisStore
+from gateway.cache.redis_store import RedisStore
+from gateway.redis_link import WARN_EVERY
 from tests.clock import ManualClock
 from tests.functional.gateway_process import free_port
 from tests.redis_server import RedisServer
