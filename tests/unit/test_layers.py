@@ -141,7 +141,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "limits.charges": (2, "the recorder's sink that charges each key, beside limits/budgets"),
     "observability.key_metrics": (1, "usage per gateway key as Prometheus series on observability/metrics"),
     "cache.vector_graph": (1, "the vector index's HNSW graphs, built and updated on a worker thread"),
-    "redis_link": (0, "one Redis client per job with the gateway's rules (bounded, no retry, warnings throttled)"),
+    "redis_link": (0, "one Redis client per job: bounded, no retry, warnings throttled"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
