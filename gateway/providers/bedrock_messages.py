@@ -19,7 +19,6 @@ InvokeModel body, base64-encoded in ``{"input": {"invokeModel": {"body": ...}}}`
 from __future__ import annotations
 
 import binascii
-import functools
 from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from gateway.providers.anthropic_answers import ERROR_STATUS, usage_of
 from gateway.providers.base import ClientBody, Credentials, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.bedrock_access import EVENT_STREAM, authorize, model_url
 from gateway.providers.bedrock_answers import EXCEPTION_STATUS, SLUG
-from gateway.providers.translated import json_object
+from gateway.providers.translated import json_object, prepared_through
 from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
 
 __all__ = [
@@ -66,11 +65,7 @@ class BedrockMessages:
         return _is_claude(model)
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
-        if body.params is None:
-            raise InvalidRequest("Bedrock's /v1/messages needs a JSON body.", code="invalid_body")
-        native = self.request(call, body.params)
-        authorize_step = functools.partial(self.authorize, native)
-        return PreparedRequest(native.url, native.headers, native.body, False, self, native, authorize_step)
+        return prepared_through(self, call, body)
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model, native = invoke_body(call, body)

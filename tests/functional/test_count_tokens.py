@@ -186,11 +186,85 @@ async def test_vertex_count_tokens_error_reaches_the_sdk_with_its_status(
     assert raised.value.body == error
 
 
-async def test_count_tokens_for_gemini_on_vertex_is_a_400_without_a_call(
+# --- Gemini -------------------------------------------------------------------------------------
+
+GEMINI = "gemini-2.5-pro"
+#: What the Messages request above is as Gemini's input: the chat translation's contents, system
+#: instruction and tools.
+GEMINI_INPUT = {
+    "contents": [{"role": "user", "parts": [{"text": HI[0]["content"]}]}],
+    "systemInstruction": {"parts": [{"text": SYSTEM}]},
+    "tools": [
+        {
+            "functionDeclarations": [
+                {"name": "get_weather", "parametersJsonSchema": TOOL["input_schema"]},
+            ]
+        }
+    ],
+}
+
+
+def to_google(fake: FakeProvider) -> dict[str, str]:
+    return {"x-portkey-provider": "google", "x-portkey-custom-host": f"http://127.0.0.1:{fake.port}"}
+
+
+async def test_count_tokens_on_gemini_calls_count_tokens_with_the_translated_request(
     clients: Callable[..., sdk.AsyncAnthropic], fake: FakeProvider
 ) -> None:
-    client = clients(to_vertex(fake), api_key="ya29.access-token")
+    fake.on("POST", f"/v1beta/models/{GEMINI}:countTokens", json_reply({"totalTokens": 31}))
+    client = clients(to_google(fake), api_key="gemini-key-123")
+    counted = await client.messages.count_tokens(
+        model=GEMINI,
+        system=SYSTEM,
+        messages=HI,  # type: ignore[arg-type]
+        tools=[TOOL],  # type: ignore[list-item]
+    )
+    assert counted.input_tokens == 31
+    assert fake.last.path == f"/v1beta/models/{GEMINI}:countTokens"
+    assert fake.last.headers["x-goog-api-key"] == "gemini-key-123"
+    assert fake.last.json() == {"generateContentRequest": {"model": f"models/{GEMINI}", **GEMINI_INPUT}}
+
+
+async def test_gemini_count_tokens_error_reaches_the_sdk_in_anthropics_shape(
+    clients: Callable[..., sdk.AsyncAnthropic], fake: FakeProvider
+) -> None:
+    google = {"error": {"code": 400, "message": "API key not valid.", "status": "INVALID_ARGUMENT"}}
+    fake.on("POST", f"/v1beta/models/{GEMINI}:countTokens", json_reply(google, 400))
+    client = clients(to_google(fake), api_key="bad-key")
     with pytest.raises(sdk.BadRequestError) as raised:
-        await client.messages.count_tokens(model="gemini-2.5-pro", messages=HI)  # type: ignore[arg-type]
+        await client.messages.count_tokens(model=GEMINI, messages=HI)  # type: ignore[arg-type]
+    expected = {"type": "invalid_request_error", "message": "API key not valid."}
+    assert raised.value.body == {"type": "error", "error": expected}
+
+
+async def test_count_tokens_for_gemini_on_vertex_calls_count_tokens_with_the_input_at_the_top_level(
+    clients: Callable[..., sdk.AsyncAnthropic], fake: FakeProvider
+) -> None:
+    path = f"{PUBLISHERS}/google/models/{GEMINI}:countTokens"
+    fake.on("POST", path, json_reply({"totalTokens": 33, "totalBillableCharacters": 120}))
+    client = clients(to_vertex(fake), api_key="ya29.access-token")
+    counted = await client.messages.count_tokens(
+        model=GEMINI,
+        system=SYSTEM,
+        messages=HI,  # type: ignore[arg-type]
+        tools=[TOOL],  # type: ignore[list-item]
+    )
+    assert counted.input_tokens == 33
+    assert fake.last.path == path
+    assert fake.last.headers["Authorization"] == "Bearer ya29.access-token"
+    assert fake.last.json() == GEMINI_INPUT
+
+
+async def test_count_tokens_with_a_server_tool_for_gemini_is_a_400_naming_it_without_a_call(
+    clients: Callable[..., sdk.AsyncAnthropic], fake: FakeProvider
+) -> None:
+    client = clients(to_google(fake), api_key="gemini-key-123")
+    with pytest.raises(sdk.BadRequestError) as raised:
+        await client.messages.count_tokens(
+            model=GEMINI,
+            messages=HI,  # type: ignore[arg-type]
+            tools=[{"type": "web_search_20250305", "name": "web_search"}],  # type: ignore[list-item]
+        )
     assert raised.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "tools" in raised.value.body["error"]["message"]  # type: ignore[index]
     assert not fake.received
