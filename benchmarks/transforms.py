@@ -6,6 +6,9 @@ costs none of this: its bytes are forwarded as read. Streams are built here in e
 documented format: text deltas of a few tokens each, and a tool call whose arguments arrive in
 pieces. The inbound-format cases (``FORMAT_CASES``) start from the chat form a provider's
 translation writes and measure the client format's side: each chat event parsed and translated.
+The native cases (``NATIVE_CASES``) re-frame a provider's own carriage of the client's format:
+Claude on Bedrock's InvokeModelWithResponseStream frames (each a base64 Anthropic event) as
+Anthropic's SSE, as ``/v1/messages`` sends them on.
 """
 
 from __future__ import annotations
@@ -114,6 +117,23 @@ def bedrock_events(deltas: int) -> list[bytes]:
     ]
 
 
+def bedrock_invoke_events(deltas: int) -> list[bytes]:
+    """Anthropic's events as InvokeModelWithResponseStream carries them: one ``chunk`` frame each,
+    its payload ``{"bytes": <base64 of the event's JSON>, "p": <padding>}``."""
+    from base64 import b64encode
+
+    from gateway.streaming.eventstream import encode_frame
+
+    headers = {":message-type": "event", ":event-type": "chunk", ":content-type": "application/json"}
+    padding = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL"
+    frames = []
+    for event in anthropic_events(deltas):
+        data = event.split(b"\ndata: ", 1)[1].rstrip(b"\n")
+        payload = {"bytes": b64encode(data).decode(), "p": padding}
+        frames.append(encode_frame(headers, orjson.dumps(payload)))
+    return frames
+
+
 def cohere_events(deltas: int) -> list[bytes]:
     def event(kind: str, payload: dict[str, object]) -> bytes:
         return _sse(kind, {"type": kind, **payload})
@@ -177,6 +197,12 @@ def _cohere() -> StreamTranslator:
     return ChatStream("command", include_usage=True)
 
 
+def _bedrock_invoke() -> StreamTranslator:
+    from gateway.providers.bedrock_messages import InvokeStream
+
+    return InvokeStream()
+
+
 class ToFormat:
     """Chat events → a client format's events, as an inbound endpoint writes them for a chat
     provider: the SSE split, the JSON decode and the format's events (``streaming/reformat.py``);
@@ -238,6 +264,11 @@ FORMAT_CASES = (
 )
 
 
+NATIVE_CASES = (
+    Case("bedrock messages (eventstream → anthropic sse)", bedrock_invoke_events, _bedrock_invoke),
+)
+
+
 def measure(case: Case, deltas: int, rounds: int) -> float:
     """µs per event of the fastest of ``rounds`` streams of ``deltas`` deltas each: on a shared,
     noisy machine the fastest run is the one least disturbed, and the most repeatable."""
@@ -260,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| stream transform | µs per event (best of {args.rounds} streams of {args.deltas} events) |")
     print("|---|---|")
-    for case in CASES + FORMAT_CASES:
+    for case in CASES + FORMAT_CASES + NATIVE_CASES:
         print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
     return 0
 

@@ -27,7 +27,7 @@ from gateway.providers.base import (
 )
 from gateway.providers.bedrock_access import EVENT_STREAM, OPTION_HEADERS, SPEC, authorize, model_url
 from gateway.providers.bedrock_answers import SLUG, ConverseStream, read_converse, read_embeddings
-from gateway.providers.bedrock_messages import BedrockMessages
+from gateway.providers.bedrock_messages import BedrockCountTokens, BedrockMessages
 from gateway.providers.openai_format import EmbeddingsRequest
 from gateway.providers.translated import TranslatedProvider
 
@@ -99,7 +99,8 @@ def provider() -> TranslatedProvider:
         "chat/completions": BedrockConverse(),
         "embeddings": BedrockEmbeddings(),
     }
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, {"messages": BedrockMessages()})
+    natives = {"messages": BedrockMessages(), "messages/count_tokens": BedrockCountTokens()}
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives)
 
 
 # --- chat request ----------------------------------------------------------------------------

@@ -8,14 +8,18 @@ body's ``anthropic_beta`` list, where Bedrock reads it. ``/model/{id}/invoke`` a
 message JSON, relayed as is. ``/invoke-with-response-stream`` answers eventstream frames whose
 ``bytes`` field is the base64 of one Anthropic event: each is sent on as the SSE event Anthropic
 itself sends (``event: <type>``, ``data:`` the event's JSON bytes unchanged). AWS errors get
-Anthropic's error shape. Bedrock's CountTokens is not called: ``/v1/messages/count_tokens`` is a 400.
+Anthropic's error shape.
+
+``/v1/messages/count_tokens`` goes to Bedrock's CountTokens (:class:`BedrockCountTokens`): the same
+InvokeModel body, base64-encoded in ``{"input": {"invokeModel": {"body": ...}}}``, to
+``/model/{id}/count-tokens``; its ``{"inputTokens": n}`` is answered as Anthropic's
+``{"input_tokens": n}``.
 """
 
 from __future__ import annotations
 
 import binascii
-import functools
-from base64 import b64decode
+from base64 import b64decode, b64encode
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,10 +31,12 @@ from gateway.providers.anthropic_answers import ERROR_STATUS, usage_of
 from gateway.providers.base import ClientBody, Credentials, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.bedrock_access import EVENT_STREAM, authorize, model_url
 from gateway.providers.bedrock_answers import EXCEPTION_STATUS, SLUG
+from gateway.providers.translated import json_object, prepared_through
 from gateway.streaming.eventstream import EventStreamDecoder, EventStreamError, Frame
 
 __all__ = [
     "ANTHROPIC_VERSION",
+    "BedrockCountTokens",
     "BedrockMessages",
     "InvokeStream",
     "anthropic_error",
@@ -41,6 +47,9 @@ ANTHROPIC_VERSION = "bedrock-2023-05-31"
 #: Fields of the client's body that Bedrock takes elsewhere (the URL, the action).
 _ELSEWHERE = frozenset({"model", "stream"})
 _JSON = "application/json"
+#: Sent as ``max_tokens`` when counting a body without one: InvokeModel's Anthropic body requires
+#: the field, and the output limit does not change the input's count.
+_COUNT_MAX_TOKENS = 1
 #: Status → Anthropic's error type (the reverse of what ``anthropic_answers`` reads).
 _ERROR_TYPES = {status: kind for kind, status in ERROR_STATUS.items()}
 
@@ -53,29 +62,13 @@ class BedrockMessages:
     __slots__ = ()
 
     def serves(self, model: str) -> bool:
-        return "anthropic." in model
+        return _is_claude(model)
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
-        if body.params is None:
-            raise InvalidRequest("Bedrock's /v1/messages needs a JSON body.", code="invalid_body")
-        native = self.request(call, body.params)
-        authorize_step = functools.partial(self.authorize, native)
-        return PreparedRequest(native.url, native.headers, native.body, False, self, native, authorize_step)
+        return prepared_through(self, call, body)
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        model = body.get("model")
-        if not isinstance(model, str) or not self.serves(model):
-            raise InvalidRequest(
-                "Provider bedrock serves /v1/messages for Anthropic models (anthropic.claude-…, or an "
-                "inference profile such as us.anthropic.claude-…); name one in 'model'.",
-                param="model",
-                code="unsupported_model",
-            )
-        native = {name: value for name, value in body.items() if name not in _ELSEWHERE}
-        native.setdefault("anthropic_version", ANTHROPIC_VERSION)
-        beta = version_headers(call).get("anthropic-beta", "")
-        if beta and "anthropic_beta" not in native:
-            native["anthropic_beta"] = [flag.strip() for flag in beta.split(",") if flag.strip()]
+        model, native = invoke_body(call, body)
         stream = InvokeStream() if body.get("stream") is True else None
         action, accept = ("invoke-with-response-stream", EVENT_STREAM) if stream else ("invoke", _JSON)
         headers = {"Content-Type": _JSON, "Accept": accept}
@@ -89,6 +82,54 @@ class BedrockMessages:
         if status < 400:
             return body
         return orjson.dumps(anthropic_error(status, _aws_message(body) or f"Bedrock answered {status}."))
+
+
+class BedrockCountTokens(BedrockMessages):
+    """``messages/count_tokens`` → ``POST {base}/model/{id}/count-tokens`` (CountTokens): the body
+    InvokeModel would get, base64 in ``input.invokeModel.body``; the answer's ``inputTokens`` as
+    Anthropic's ``input_tokens``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        model, native = invoke_body(call, body)
+        native.setdefault("max_tokens", _COUNT_MAX_TOKENS)
+        counted = {"input": {"invokeModel": {"body": b64encode(orjson.dumps(native)).decode()}}}
+        headers = {"Content-Type": _JSON, "Accept": _JSON}
+        return NativeRequest(model_url(call, model, "count-tokens"), orjson.dumps(counted), headers, model)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        if status >= 400:
+            return super().read_body(status, body, native)
+        counted = json_object(SLUG, body).get("inputTokens")
+        if not isinstance(counted, int):
+            raise ProviderError(SLUG, 502, "CountTokens answered no inputTokens.", "bad_upstream_response")
+        return orjson.dumps({"input_tokens": counted})
+
+
+def invoke_body(call: UpstreamCall, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The model id and InvokeModel's body for a Messages request (a 400 for a model that is not
+    Claude): the client's fields minus :data:`_ELSEWHERE`, plus ``anthropic_version`` and the
+    ``anthropic-beta`` flags as ``anthropic_beta``."""
+    model = body.get("model")
+    if not isinstance(model, str) or not _is_claude(model):
+        raise InvalidRequest(
+            f"Provider bedrock serves /v1/{call.endpoint} for Anthropic models (anthropic.claude-…, or "
+            "an inference profile such as us.anthropic.claude-…); name one in 'model'.",
+            param="model",
+            code="unsupported_model",
+        )
+    native = {name: value for name, value in body.items() if name not in _ELSEWHERE}
+    native.setdefault("anthropic_version", ANTHROPIC_VERSION)
+    beta = version_headers(call).get("anthropic-beta", "")
+    if beta and "anthropic_beta" not in native:
+        native["anthropic_beta"] = [flag.strip() for flag in beta.split(",") if flag.strip()]
+    return model, native
+
+
+def _is_claude(model: str) -> bool:
+    """A Claude model id or inference profile (``anthropic.claude-…``, ``us.anthropic.claude-…``)."""
+    return "anthropic." in model
 
 
 def anthropic_error(status: int, message: str) -> dict[str, Any]:

@@ -15,6 +15,12 @@ they are added there and detailed as reasoning tokens. Streams are SSE events th
 whole ``GenerateContentResponse`` and no terminal event: a stream is complete once a
 ``finishReason`` came. Vertex AI serves the same format (``vertex.py`` reuses these pieces);
 ``gemini_answers.py`` reads the answers.
+
+Anthropic's ``/v1/messages/count_tokens`` is served through ``countTokens`` (:class:`CountTokens`):
+the Messages body becomes the chat form (``formats/anthropic_messages.py``), then this module's
+Gemini request, of which what counts as input is sent (``contents``, ``systemInstruction``,
+``tools``), wrapped as a ``generateContentRequest`` naming its model (bare ``contents`` cannot carry
+a system instruction or tools); ``totalTokens`` is answered as Anthropic's ``input_tokens``.
 """
 
 from __future__ import annotations
@@ -27,23 +33,37 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ProviderError
+from gateway.formats.anthropic_messages import AnthropicMessages
+from gateway.formats.anthropic_stream import anthropic_error
 from gateway.providers import openai_request as openai
-from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.base import (
+    CHAT,
+    EMBEDDINGS,
+    ClientBody,
+    Credentials,
+    NativeRequest,
+    PreparedRequest,
+    ProviderSpec,
+    UpstreamCall,
+)
 from gateway.providers.gemini_answers import GenerateContentStream, read_response, vectors
 from gateway.providers.openai_format import (
     EmbeddingsRequest,
     embeddings,
     upstream_error,
 )
-from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.providers.translated import TranslatedProvider, json_object, prepared_through
 
 __all__ = [
     "EMBEDDING_PARAMS",
+    "CountTokens",
     "content_body",
+    "count_body",
     "method",
     "model_id",
     "provider",
+    "read_count",
     "stream_of",
 ]
 
@@ -74,6 +94,8 @@ _GENERATION_FIELDS = {
     "seed": "seed",
 }
 _TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY", "function": "ANY"}
+_JSON = {"Content-Type": "application/json"}
+_MESSAGES = AnthropicMessages()
 
 
 class _ApiKey:
@@ -128,10 +150,61 @@ class BatchEmbedContents(_ApiKey):
         return embeddings(native, vectors(SPEC.slug, answer.get("embeddings"), ("values",)), 0)
 
 
+class CountTokens(_ApiKey):
+    """``messages/count_tokens`` → ``POST {base}/v1beta/models/{model}:countTokens`` (see the
+    module): a :class:`~gateway.providers.translated.NativeEndpoint` and the translation that
+    reads its answers."""
+
+    __slots__ = ()
+
+    def serves(self, model: str) -> bool:
+        return True
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        return prepared_through(self, call, body)
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        name = model_id(body)
+        counted = {"generateContentRequest": {"model": f"models/{name}", **count_body(body, SPEC.slug)}}
+        url = f"{_base(call)}/models/{name}:countTokens"
+        return NativeRequest(url, orjson.dumps(counted), dict(_JSON), openai.model(body))
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_count(SPEC.slug, status, body)
+
+
 def provider() -> TranslatedProvider:
     return TranslatedProvider(
-        SPEC, {"chat/completions": GenerateContent(), "embeddings": BatchEmbedContents()}
+        SPEC,
+        {"chat/completions": GenerateContent(), "embeddings": BatchEmbedContents()},
+        natives={"messages/count_tokens": CountTokens()},
     )
+
+
+def count_body(body: Mapping[str, Any], provider: str) -> dict[str, Any]:
+    """What counts as input of a Messages request, as Gemini's ``contents``, ``systemInstruction``
+    and ``tools`` (the 400s of either translation pass through)."""
+    # A count names no max_tokens, which the chat form requires; it does not change the count.
+    chat = _MESSAGES.to_chat({**body, "max_tokens": body.get("max_tokens") or 1})
+    native = content_body({k: chat[k] for k in ("model", "messages", "tools") if k in chat}, provider)
+    return {k: native[k] for k in ("contents", "systemInstruction", "tools") if k in native}
+
+
+def read_count(provider: str, status: int, body: bytes) -> bytes:
+    """``countTokens``' answer as Anthropic's ``{"input_tokens": totalTokens}``; Google's error
+    (its message at ``error.message``) in Anthropic's error shape."""
+    if status >= 400:
+        try:
+            google = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            google = None
+        if not isinstance(google, dict) or not isinstance(google.get("error"), dict):
+            google = {"error": {"message": f"Provider {provider} answered {status}."}}
+        return orjson.dumps(anthropic_error(status, google))
+    total = json_object(provider, body).get("totalTokens")
+    if not isinstance(total, int):
+        raise ProviderError(provider, 502, "countTokens answered no totalTokens.", "bad_upstream_response")
+    return orjson.dumps({"input_tokens": total})
 
 
 def _base(call: UpstreamCall) -> str:

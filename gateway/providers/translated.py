@@ -29,6 +29,7 @@ __all__ = [
     "NativeEndpoint",
     "TranslatedProvider",
     "json_object",
+    "prepared_through",
     "serves_natively",
 ]
 
@@ -98,6 +99,16 @@ class TranslatedProvider:
         authorize = functools.partial(translation.authorize, native)
         # The headers are the native request's own: the auth step adds to them.
         return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
+
+
+def prepared_through(translation: Translation, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+    """A native endpoint's request built by ``translation`` from the client's JSON body; the
+    translation then reads the answer (a count's answer, in the client's format)."""
+    if body.params is None:
+        raise InvalidRequest(f"/v1/{call.endpoint} needs a JSON body.", code="invalid_body")
+    native = translation.request(call, body.params)
+    authorize = functools.partial(translation.authorize, native)
+    return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
 
 
 def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool:

@@ -5,7 +5,9 @@ Gemini models (publisher ``google``) speak the Gemini API's format (``gemini.py`
 (names starting with ``claude``, publisher ``anthropic``) speak Anthropic's Messages API through
 ``rawPredict`` (``anthropic.py``), with ``anthropic_version`` in the body instead of a header and
 the model in the URL instead of the body; ``/v1/messages`` for Claude models is that API natively
-(:class:`VertexMessages`: the client's body, Anthropic's answer relayed byte for byte).
+(:class:`VertexMessages`: the client's body, Anthropic's answer relayed byte for byte), and
+``/v1/messages/count_tokens`` Vertex's ``count-tokens:rawPredict`` for Claude, ``countTokens`` for
+Gemini (:class:`VertexCountTokens`).
 Embeddings use the ``predict`` method of Google's models.
 
 Where: ``x-portkey-vertex-project-id`` (default: the service-account key's ``project_id``) and
@@ -44,7 +46,7 @@ from gateway.providers.base import (
 from gateway.providers.gemini_answers import read_response, vectors
 from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
-from gateway.providers.translated import TranslatedProvider, json_object
+from gateway.providers.translated import NativeEndpoint, TranslatedProvider, json_object, prepared_through
 
 __all__ = [
     "provider",
@@ -157,6 +159,51 @@ class VertexMessages(_VertexAuth):
         return PreparedRequest(url, request.headers, request.body, authorize=step)
 
 
+class VertexCountTokens(_VertexAuth):
+    """``messages/count_tokens``. Claude: ``…/publishers/anthropic/models/count-tokens:rawPredict``,
+    one endpoint for every Claude model, so the body keeps ``model``; it is the client's,
+    untouched, and Vertex answers Anthropic's ``{"input_tokens": n}``, relayed as is. Gemini:
+    :class:`VertexGeminiCount`."""
+
+    __slots__ = ("_gemini",)
+
+    def __init__(self, tokens: ServiceAccountTokens) -> None:
+        super().__init__(tokens)
+        self._gemini = VertexGeminiCount(tokens)
+
+    def serves(self, model: str) -> bool:
+        return True
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        params = body.params or {}
+        if not _is_claude(gemini.model_id(params)):
+            return prepared_through(self._gemini, call, body)
+        url = f"{_publishers(call)}/anthropic/models/count-tokens:rawPredict"
+        headers = {"Content-Type": "application/json"}
+        beta = anthropic.version_headers(call).get("anthropic-beta")
+        if beta:
+            headers["anthropic-beta"] = beta
+        request = NativeRequest(url, b"", headers, openai.model(params))
+        step = functools.partial(self.authorize, request)
+        return PreparedRequest(url, request.headers, body.payload(), authorize=step)
+
+
+class VertexGeminiCount(_VertexAuth):
+    """Anthropic's count for a Gemini model → ``…/publishers/google/models/{model}:countTokens``
+    with ``contents``, ``systemInstruction`` and ``tools`` at the top level
+    (``gemini.count_body``); ``totalTokens`` answered as ``input_tokens``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        url = f"{_publishers(call)}/google/models/{gemini.model_id(body)}:countTokens"
+        counted = orjson.dumps(gemini.count_body(body, SPEC.slug))
+        return NativeRequest(url, counted, {"Content-Type": "application/json"}, openai.model(body))
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return gemini.read_count(SPEC.slug, status, body)
+
+
 class VertexEmbeddings(_VertexAuth):
     """``embeddings`` → ``predict``; the token count is the sum of each prediction's statistics."""
 
@@ -181,12 +228,16 @@ class VertexEmbeddings(_VertexAuth):
 
 
 def provider() -> TranslatedProvider:
-    tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by both endpoints
+    tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by every endpoint
     translations: dict[str, Translation] = {
         "chat/completions": VertexChat(tokens),
         "embeddings": VertexEmbeddings(tokens),
     }
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, {"messages": VertexMessages(tokens)})
+    natives: dict[str, NativeEndpoint] = {
+        "messages": VertexMessages(tokens),
+        "messages/count_tokens": VertexCountTokens(tokens),
+    }
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives)
 
 
 def _is_claude(model: str) -> bool:

@@ -39,9 +39,20 @@ def test_each_format_case_streams_a_complete_answer_with_usage(case: transforms.
     assert last["response"]["usage"]["output_tokens"] == 5
 
 
+@pytest.mark.parametrize("case", transforms.NATIVE_CASES, ids=lambda case: case.name)
+def test_each_native_case_re_frames_a_complete_anthropic_stream_with_usage(case: transforms.Case) -> None:
+    translator = case.translator()
+    out = b"".join(translator.feed(event) for event in case.events(5)) + translator.end()
+    assert out.count(b"event: content_block_delta\ndata: ") == 5
+    assert out.startswith(b"event: message_start\ndata: ")
+    assert out.endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')
+    assert translator.usage is not None
+    assert translator.usage["completion_tokens"] == 5
+
+
 def test_main_prints_a_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert transforms.main(["--deltas", "20", "--rounds", "2"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
     assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
-        case.name for case in transforms.CASES + transforms.FORMAT_CASES
+        case.name for case in transforms.CASES + transforms.FORMAT_CASES + transforms.NATIVE_CASES
     ]

@@ -331,19 +331,6 @@ async def test_bedrock_errors_reach_the_sdk_in_anthropics_shape(
     }
 
 
-async def test_count_tokens_where_bedrock_has_no_native_path_is_a_clear_400_in_anthropics_shape(
-    http: aiohttp.ClientSession, gateway_url: str, bedrock: FakeBedrock
-) -> None:
-    body = orjson.dumps({"model": CLAUDE_ON_BEDROCK, "messages": HI})
-    status, got, _ = await post(http, f"{gateway_url}/v1/messages/count_tokens", body, to_bedrock(bedrock))
-    assert status == 400
-    error = orjson.loads(got)
-    assert error["type"] == "error"
-    assert error["error"]["type"] == "invalid_request_error"
-    assert "natively" in error["error"]["message"]
-    assert not bedrock.calls
-
-
 # --- Vertex -------------------------------------------------------------------------------------
 
 
