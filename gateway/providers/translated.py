@@ -90,22 +90,18 @@ class TranslatedProvider:
                 param="x-portkey-provider",
                 code="unsupported_endpoint",
             )
-        if body.params is None:
-            raise InvalidRequest(
-                f"Provider {self._spec.slug} is reached through translation, which needs a JSON body.",
-                code="invalid_body",
-            )
-        native = translation.request(call, body.params)
-        authorize = functools.partial(translation.authorize, native)
-        # The headers are the native request's own: the auth step adds to them.
-        return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
+        return prepared_through(translation, call, body)
 
 
 def prepared_through(translation: Translation, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
-    """A native endpoint's request built by ``translation`` from the client's JSON body; the
-    translation then reads the answer (a count's answer, in the client's format)."""
+    """The request ``translation`` builds from the client's JSON body (the provider's own
+    format); the translation then reads the answer. The headers are the native request's own:
+    the auth step adds to them."""
     if body.params is None:
-        raise InvalidRequest(f"/v1/{call.endpoint} needs a JSON body.", code="invalid_body")
+        raise InvalidRequest(
+            f"/v1/{call.endpoint} is reached through translation, which needs a JSON body.",
+            code="invalid_body",
+        )
     native = translation.request(call, body.params)
     authorize = functools.partial(translation.authorize, native)
     return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
