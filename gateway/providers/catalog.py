@@ -1,6 +1,12 @@
-"""OpenAI-compatible providers as data: one row each, checked against the provider's API docs (``docs``)."""
+"""OpenAI-compatible providers as data: one row each, checked against the provider's API docs (``docs``).
+
+``SHUT_DOWN`` names the providers Portkey still accepts whose service no longer exists, so a request
+naming one gets a 400 that says so (and what to use instead) rather than "unknown provider".
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from gateway.providers.base import (
     AUDIO,
@@ -20,6 +26,8 @@ from gateway.providers.base import (
 
 __all__ = [
     "PROVIDERS",
+    "SHUT_DOWN",
+    "ShutDown",
 ]
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
@@ -28,6 +36,28 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         name="OpenAI",
         base_url="https://api.openai.com/v1",
         docs="https://platform.openai.com/docs/api-reference",
+    ),
+    ProviderSpec(
+        slug="302ai",
+        name="302.AI",
+        base_url="https://api.302.ai/v1",
+        docs="https://doc.302.ai/",
+        endpoints=frozenset({CHAT, MODELS}),
+    ),
+    ProviderSpec(
+        slug="ai21",
+        name="AI21 Labs (Jamba)",
+        # The Jurassic-2 per-model paths (/studio/v1/{model}/complete) were retired with those models.
+        base_url="https://api.ai21.com/studio/v1",
+        docs="https://docs.ai21.com/reference/jamba-1-6-api-ref",
+        endpoints=frozenset({CHAT, MODELS}),
+    ),
+    ProviderSpec(
+        slug="aibadgr",
+        name="AI Badgr",
+        base_url="https://aibadgr.com/api/v1",
+        docs="https://aibadgr.com",
+        endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
         slug="baseten",
@@ -54,11 +84,25 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         endpoints=frozenset({CHAT, COMPLETIONS, EMBEDDINGS, FILES, BATCHES, MODELS}),
     ),
     ProviderSpec(
+        slug="cometapi",
+        name="CometAPI",
+        base_url="https://api.cometapi.com/v1",
+        docs="https://api.cometapi.com/doc",
+        endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
+    ),
+    ProviderSpec(
         slug="deepinfra",
         name="DeepInfra",
         base_url="https://api.deepinfra.com/v1/openai",
         docs="https://deepinfra.com/docs/openai_api",
         endpoints=frozenset({CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, AUDIO, FILES, BATCHES, MODELS}),
+    ),
+    ProviderSpec(
+        slug="deepbricks",
+        name="Deepbricks",
+        base_url="https://api.deepbricks.ai/v1",
+        docs="https://deepbricks.ai",
+        endpoints=frozenset({CHAT, IMAGES}),
     ),
     ProviderSpec(
         slug="deepseek",
@@ -128,11 +172,55 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         endpoints=frozenset({CHAT, COMPLETIONS, FILES, BATCHES, MODELS}),
     ),
     ProviderSpec(
+        slug="iointelligence",
+        name="IO Intelligence (io.net)",
+        base_url="https://api.intelligence.io.solutions/api/v1",
+        docs="https://docs.io.net/reference/get-started-with-io-intelligence-api",
+        endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
+    ),
+    ProviderSpec(
         slug="jan",
         name="Jan (local API server)",
         # Jan requires the key configured in its settings, sent as a bearer token.
         base_url="http://127.0.0.1:1337/v1",
         docs="https://jan.ai/docs/desktop/api-preference",
+        endpoints=frozenset({CHAT, MODELS}),
+    ),
+    ProviderSpec(
+        slug="jina",
+        name="Jina AI (Search Foundation: embeddings, reranker)",
+        # Its embeddings take OpenAI's fields plus `task`, `dimensions`, `late_chunking`; rerank is
+        # /v1/rerank (Cohere's shape), both with a bearer key.
+        base_url="https://api.jina.ai/v1",
+        docs="https://jina.ai/embeddings/",
+        endpoints=frozenset({EMBEDDINGS, RERANK}),
+    ),
+    ProviderSpec(
+        slug="kluster-ai",
+        name="kluster.ai",
+        base_url="https://api.kluster.ai/v1",
+        docs="https://docs.kluster.ai/",
+        endpoints=frozenset({CHAT, EMBEDDINGS, FILES, BATCHES, MODELS}),
+    ),
+    ProviderSpec(
+        slug="krutrim",
+        name="Krutrim Cloud (Ola)",
+        base_url="https://cloud.olakrutrim.com/v1",
+        docs="https://cloud.olakrutrim.com/",
+        endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
+        slug="lemonfox-ai",
+        name="Lemonfox.ai",
+        base_url="https://api.lemonfox.ai/v1",
+        docs="https://www.lemonfox.ai/apis",
+        endpoints=frozenset({CHAT, IMAGES, AUDIO}),
+    ),
+    ProviderSpec(
+        slug="lingyi",
+        name="01.AI Lingyiwanwu (Yi models, mainland China)",
+        base_url="https://api.lingyiwanwu.com/v1",
+        docs="https://platform.lingyiwanwu.com/docs",
         endpoints=frozenset({CHAT, MODELS}),
     ),
     ProviderSpec(
@@ -155,6 +243,13 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         docs="https://localai.io/basics/getting_started/",
     ),
     ProviderSpec(
+        slug="matterai",
+        name="MatterAI",
+        base_url="https://api.matterai.so/v1",
+        docs="https://matterai.so",
+        endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
         slug="minimax",
         name="MiniMax (international)",
         # Mainland China is https://api.minimaxi.com/v1.
@@ -173,6 +268,13 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         param_renames={"seed": "random_seed"},
     ),
     ProviderSpec(
+        slug="monsterapi",
+        name="MonsterAPI",
+        base_url="https://llm.monsterapi.ai/v1",
+        docs="https://developer.monsterapi.ai/",
+        endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
         slug="moonshot",
         name="Moonshot AI (Kimi, international)",
         # Mainland China is https://api.moonshot.cn/v1.
@@ -181,12 +283,26 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         endpoints=frozenset({CHAT, FILES, MODELS}),
     ),
     ProviderSpec(
+        slug="ncompass",
+        name="nCompass",
+        base_url="https://api.ncompass.tech/v1",
+        docs="https://ncompass.tech",
+        endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
         slug="nebius",
         name="Nebius Token Factory (formerly Nebius AI Studio)",
         # The old api.studio.nebius.ai host is what older clients still default to.
         base_url="https://api.tokenfactory.nebius.com/v1",
         docs="https://docs.tokenfactory.nebius.com/api-reference/introduction",
         endpoints=frozenset({CHAT, COMPLETIONS, EMBEDDINGS, IMAGES, FILES, BATCHES, FINE_TUNING, MODELS}),
+    ),
+    ProviderSpec(
+        slug="nextbit",
+        name="NextBit",
+        base_url="https://api.nextbit256.com/v1",
+        docs="https://www.nextbit256.com",
+        endpoints=frozenset({CHAT, COMPLETIONS}),
     ),
     ProviderSpec(
         slug="novita-ai",
@@ -240,6 +356,14 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url="https://api.perplexity.ai",
         docs="https://docs.perplexity.ai/docs/sonar/openai-compatibility",
         endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
+        slug="recraft-ai",
+        name="Recraft (image generation)",
+        # Images only, in OpenAI's images request and answer shape.
+        base_url="https://external.api.recraft.ai/v1",
+        docs="https://www.recraft.ai/docs",
+        endpoints=frozenset({IMAGES}),
     ),
     ProviderSpec(
         slug="sambanova",
@@ -312,6 +436,14 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         docs="https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html",
     ),
     ProviderSpec(
+        slug="voyage",
+        name="Voyage AI (embeddings, reranker)",
+        # Embeddings in OpenAI's shape (plus `input_type`, `output_dimension`); rerank is /v1/rerank.
+        base_url="https://api.voyageai.com/v1",
+        docs="https://docs.voyageai.com/reference/embeddings-api",
+        endpoints=frozenset({EMBEDDINGS, RERANK}),
+    ),
+    ProviderSpec(
         slug="x-ai",
         name="xAI (Grok)",
         # Text-to-speech is /v1/tts, not the OpenAI audio family.
@@ -332,5 +464,35 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url="https://open.bigmodel.cn/api/paas/v4",
         docs="https://docs.bigmodel.cn/openapi/openapi-en.json",
         endpoints=frozenset({CHAT, EMBEDDINGS, IMAGES, AUDIO, FILES, BATCHES, FINE_TUNING, MODERATIONS}),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ShutDown:
+    """A provider whose service has shut down: ``notice`` says when and what replaces it."""
+
+    slug: str
+    notice: str
+    docs: str
+
+
+SHUT_DOWN: tuple[ShutDown, ...] = (
+    ShutDown(
+        slug="anyscale",
+        notice="Anyscale Endpoints' shared API closed on 2024-08-01; a model deployed on the Anyscale "
+        "platform speaks OpenAI's format: use provider openai with its URL as the custom host",
+        docs="https://docs.anyscale.com/endpoints/text-generation/deprecations",
+    ),
+    ShutDown(
+        slug="lepton",
+        notice="Lepton AI's serverless API ended when NVIDIA took Lepton into DGX Cloud Lepton (2025); a "
+        "DGX Cloud Lepton endpoint speaks OpenAI's format: use provider openai, its URL as the custom host",
+        docs="https://docs.nvidia.com/dgx-cloud/lepton/features/endpoints/configurations",
+    ),
+    ShutDown(
+        slug="palm",
+        notice="Google decommissioned the PaLM API on 2024-08-15; use provider google (Gemini API)",
+        docs="https://ai.google.dev/palm_docs/deprecation",
     ),
 )

@@ -9,7 +9,7 @@ from gateway.errors import InvalidRequest
 from gateway.providers import anthropic, bedrock, cohere, gemini, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
-from gateway.providers.catalog import PROVIDERS
+from gateway.providers.catalog import PROVIDERS, SHUT_DOWN
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 
@@ -23,10 +23,14 @@ _LONGEST_ECHOED = 32
 
 
 class ProviderRegistry:
-    __slots__ = ("_adapters",)
+    __slots__ = ("_adapters", "_shut_down")
 
-    def __init__(self, adapters: Mapping[str, ProviderAdapter]) -> None:
+    def __init__(
+        self, adapters: Mapping[str, ProviderAdapter], shut_down: Mapping[str, str] | None = None
+    ) -> None:
         self._adapters = dict(adapters)
+        #: slug → notice for providers that no longer exist: named, but never routed to.
+        self._shut_down = dict(shut_down or {})
 
     @classmethod
     def default(cls) -> ProviderRegistry:
@@ -38,7 +42,7 @@ class ProviderRegistry:
         adapters["vertex-ai"] = vertex.provider()
         adapters["bedrock"] = bedrock.provider()
         adapters["cohere"] = cohere.provider()
-        return cls(adapters)
+        return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:
         return slug in self._adapters
@@ -47,11 +51,19 @@ class ProviderRegistry:
         return iter(self._adapters.values())
 
     def get(self, slug: str, where: str = "x-portkey-provider") -> ProviderAdapter:
-        """The adapter for ``slug``; an unknown slug is a 400 that says ``where`` it was named and
-        suggests the closest ones."""
+        """The adapter for ``slug``; a shut-down provider is a 400 ``provider_shut_down`` that says
+        so, an unknown slug a 400 that says ``where`` it was named and suggests the closest ones."""
         adapter = self._adapters.get(slug) or self._adapters.get(slug.strip().lower())
         if adapter is not None:
             return adapter
+        param = "x-portkey-config" if where.startswith("config") else "x-portkey-provider"
+        notice = self._shut_down.get(slug.strip().lower())
+        if notice is not None:
+            raise InvalidRequest(
+                f"Provider {slug.strip().lower()!r} in {where} has shut down: {notice}.",
+                param=param,
+                code="provider_shut_down",
+            )
         close = self._closest(slug.strip().lower())
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         # A slug is short: a long value is more likely a key pasted in the wrong header, not echoed.
@@ -59,7 +71,7 @@ class ProviderRegistry:
         raise InvalidRequest(
             f"Unknown provider {named} in {where}.{hint} Known providers: "
             f"{', '.join(sorted(self._adapters))}.",
-            param="x-portkey-config" if where.startswith("config") else "x-portkey-provider",
+            param=param,
             code="unknown_provider",
         )
 
