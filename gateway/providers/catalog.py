@@ -1,12 +1,6 @@
-"""OpenAI-compatible providers as data: one row each, checked against the provider's API docs (``docs``).
-
-``SHUT_DOWN`` names the providers Portkey still accepts whose service no longer exists, so a request
-naming one gets a 400 that says so (and what to use instead) rather than "unknown provider".
-"""
+"""OpenAI-compatible providers as data: one row each, checked against the provider's API docs (``docs``)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from gateway.providers.base import (
     AUDIO,
@@ -26,8 +20,6 @@ from gateway.providers.base import (
 
 __all__ = [
     "PROVIDERS",
-    "SHUT_DOWN",
-    "ShutDown",
 ]
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
@@ -464,35 +456,5 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url="https://open.bigmodel.cn/api/paas/v4",
         docs="https://docs.bigmodel.cn/openapi/openapi-en.json",
         endpoints=frozenset({CHAT, EMBEDDINGS, IMAGES, AUDIO, FILES, BATCHES, FINE_TUNING, MODERATIONS}),
-    ),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class ShutDown:
-    """A provider whose service has shut down: ``notice`` says when and what replaces it."""
-
-    slug: str
-    notice: str
-    docs: str
-
-
-SHUT_DOWN: tuple[ShutDown, ...] = (
-    ShutDown(
-        slug="anyscale",
-        notice="Anyscale Endpoints' shared API closed on 2024-08-01; a model deployed on the Anyscale "
-        "platform speaks OpenAI's format: use provider openai with its URL as the custom host",
-        docs="https://docs.anyscale.com/endpoints/text-generation/deprecations",
-    ),
-    ShutDown(
-        slug="lepton",
-        notice="Lepton AI's serverless API ended when NVIDIA took Lepton into DGX Cloud Lepton (2025); a "
-        "DGX Cloud Lepton endpoint speaks OpenAI's format: use provider openai, its URL as the custom host",
-        docs="https://docs.nvidia.com/dgx-cloud/lepton/features/endpoints/configurations",
-    ),
-    ShutDown(
-        slug="palm",
-        notice="Google decommissioned the PaLM API on 2024-08-15; use provider google (Gemini API)",
-        docs="https://ai.google.dev/palm_docs/deprecation",
     ),
 )

@@ -9,9 +9,10 @@ from gateway.errors import InvalidRequest
 from gateway.providers import anthropic, bedrock, cohere, gemini, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
-from gateway.providers.catalog import PROVIDERS, SHUT_DOWN
+from gateway.providers.catalog import PROVIDERS
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
+from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
     "ProviderRegistry",

@@ -14,8 +14,9 @@ from openai import AsyncOpenAI, BadRequestError
 from yarl import URL
 
 from gateway.errors import InvalidRequest
-from gateway.providers.catalog import PROVIDERS, SHUT_DOWN
+from gateway.providers.catalog import PROVIDERS
 from gateway.providers.registry import ProviderRegistry
+from gateway.providers.shut_down import SHUT_DOWN
 from tests.fake_provider import FakeProvider, Received
 
 KEY = "sk-portkey-slug-key"

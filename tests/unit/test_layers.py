@@ -142,6 +142,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "observability.key_metrics": (1, "usage per gateway key as Prometheus series on observability/metrics"),
     "cache.vector_graph": (1, "the vector index's HNSW graphs, built and updated on a worker thread"),
     "redis_link": (0, "one Redis client per job: bounded, no retry, warnings throttled"),
+    "providers.shut_down": (0, "providers whose service has shut down, as data"),
     "guardrails.check": (0, "the contract every guardrail check keeps; pure data"),
     "guardrails.text": (0, "pure reading and replacing of a body's checked text"),
     "guardrails.registry": (1, "the table of checks from guardrails/checks/*, the design's L1"),
