@@ -398,7 +398,7 @@ async def test_timeout_docs_timed_out_attempt_is_a_408_retry_can_name(
         return web.json_response(COMPLETION)
 
     fake.on("POST", "/v1/chat/completions", silent_once)
-    config = {"retry": {"attempts": 2, "on_status_codes": [408]}, "request_timeout": 300}
+    config = {"retry": {"attempts": 2, "on_status_codes": [408]}, "request_timeout": 1000}
     headers = {"x-portkey-provider": "openai", "Authorization": "Bearer sk-fake", **config_header(config)}
     status, body, response_headers = await asyncio.wait_for(post(portkey_gateway, headers), 10)
     assert (status, body) == (200, COMPLETION)
