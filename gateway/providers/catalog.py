@@ -33,7 +33,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="302ai",
         name="302.AI",
         base_url="https://api.302.ai/v1",
-        docs="https://doc.302.ai/",
+        docs="https://doc-en.302.ai/api-296806205",
         endpoints=frozenset({CHAT, MODELS}),
     ),
     ProviderSpec(
@@ -47,8 +47,9 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec(
         slug="aibadgr",
         name="AI Badgr",
-        base_url="https://aibadgr.com/api/v1",
-        docs="https://aibadgr.com",
+        # Its API docs give https://aibadgr.com/v1; Portkey's api.ts still uses /api/v1.
+        base_url="https://aibadgr.com/v1",
+        docs="https://www.aibadgr.com/docs",
         endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
@@ -205,7 +206,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="lemonfox-ai",
         name="Lemonfox.ai",
         base_url="https://api.lemonfox.ai/v1",
-        docs="https://www.lemonfox.ai/apis",
+        docs="https://www.lemonfox.ai/whisper-api",
         endpoints=frozenset({CHAT, IMAGES, AUDIO}),
     ),
     ProviderSpec(
@@ -238,7 +239,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="matterai",
         name="MatterAI",
         base_url="https://api.matterai.so/v1",
-        docs="https://matterai.so",
+        docs="https://docs.matterai.so/api-reference/endpoint/completions",
         endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
@@ -263,7 +264,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="monsterapi",
         name="MonsterAPI",
         base_url="https://llm.monsterapi.ai/v1",
-        docs="https://developer.monsterapi.ai/",
+        docs="https://developer.monsterapi.ai/reference/create_chat_completion_v1_chat_completions_post",
         endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
@@ -278,7 +279,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="ncompass",
         name="nCompass",
         base_url="https://api.ncompass.tech/v1",
-        docs="https://ncompass.tech",
+        docs="https://docs.ncompass.tech/api-reference/images_and_vision",
         endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
