@@ -80,7 +80,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="cometapi",
         name="CometAPI",
         base_url="https://api.cometapi.com/v1",
-        docs="https://api.cometapi.com/doc",
+        docs="https://apidoc.cometapi.com/api/text/chat",
         endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
     ),
     ProviderSpec(
@@ -168,7 +168,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="iointelligence",
         name="IO Intelligence (io.net)",
         base_url="https://api.intelligence.io.solutions/api/v1",
-        docs="https://docs.io.net/reference/get-started-with-io-intelligence-api",
+        docs="https://io.net/docs/reference/ai-models/get-started-with-io-intelligence-api",
         endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
     ),
     ProviderSpec(
@@ -199,7 +199,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         slug="krutrim",
         name="Krutrim Cloud (Ola)",
         base_url="https://cloud.olakrutrim.com/v1",
-        docs="https://cloud.olakrutrim.com/",
+        docs="https://docs.cloud.olakrutrim.com/~/revisions/R3YmuRbo1BQTbXR88xJJ/basics/key-management-system/model-api-keys",
         endpoints=frozenset({CHAT}),
     ),
     ProviderSpec(
