@@ -71,6 +71,17 @@ class FakeBedrock:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def headers(self) -> dict[str, str]:
+        """The Portkey headers that send a request here, with this fake's AWS credentials."""
+        return {
+            "x-portkey-provider": "bedrock",
+            "x-portkey-custom-host": self.host,
+            "x-portkey-aws-region": REGION,
+            "x-portkey-aws-access-key-id": ACCESS_KEY,
+            "x-portkey-aws-secret-access-key": SECRET_KEY,
+        }
+
+    @property
     def last(self) -> Call:
         return self.calls[-1]
 

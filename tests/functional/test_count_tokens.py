@@ -51,16 +51,6 @@ async def clients(gateway_url: str) -> AsyncIterator[Callable[..., sdk.AsyncAnth
         await client.close()
 
 
-def to_bedrock(fake: FakeBedrock) -> dict[str, str]:
-    return {
-        "x-portkey-provider": "bedrock",
-        "x-portkey-custom-host": fake.host,
-        "x-portkey-aws-region": fake_bedrock.REGION,
-        "x-portkey-aws-access-key-id": fake_bedrock.ACCESS_KEY,
-        "x-portkey-aws-secret-access-key": fake_bedrock.SECRET_KEY,
-    }
-
-
 def to_vertex(fake: FakeProvider) -> dict[str, str]:
     return {
         "x-portkey-provider": "vertex-ai",
@@ -83,7 +73,7 @@ async def test_count_tokens_on_bedrock_calls_count_tokens_with_the_invoke_model_
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
     bedrock.answer(json_answer({"inputTokens": 27}))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     counted = await client.messages.count_tokens(
         model=CLAUDE_ON_BEDROCK,
         system=SYSTEM,
@@ -110,7 +100,7 @@ async def test_count_tokens_on_bedrock_keeps_the_clients_max_tokens(
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
     bedrock.answer(json_answer({"inputTokens": 9}))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     counted = await client.messages.count_tokens(
         model=CLAUDE_ON_BEDROCK,
         messages=HI,  # type: ignore[arg-type]
@@ -125,7 +115,7 @@ async def test_bedrock_count_tokens_refusal_reaches_the_sdk_in_anthropics_shape(
 ) -> None:
     refusal = "The provided model doesn't support counting tokens."
     bedrock.answer(json_answer({"message": refusal}, 400))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     with pytest.raises(sdk.BadRequestError) as raised:
         await client.messages.count_tokens(model=CLAUDE_ON_BEDROCK, messages=HI)  # type: ignore[arg-type]
     expected = {"type": "invalid_request_error", "message": refusal}
@@ -136,7 +126,7 @@ async def test_bedrock_count_tokens_answer_without_a_count_is_a_502(
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
     bedrock.answer(json_answer({"tokens": 5}))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     with pytest.raises(sdk.APIStatusError) as raised:
         await client.messages.count_tokens(model=CLAUDE_ON_BEDROCK, messages=HI)  # type: ignore[arg-type]
     assert raised.value.status_code == 502
@@ -147,7 +137,7 @@ async def test_bedrock_count_tokens_answer_without_a_count_is_a_502(
 async def test_count_tokens_for_a_model_bedrock_serves_only_through_converse_is_a_400(
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     with pytest.raises(sdk.BadRequestError) as raised:
         await client.messages.count_tokens(model="meta.llama3-70b-instruct-v1:0", messages=HI)  # type: ignore[arg-type]
     assert raised.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]

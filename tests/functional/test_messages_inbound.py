@@ -341,13 +341,7 @@ async def test_messages_against_bedrock(
     bedrock = FakeBedrock()
     bedrock.port = (await aiohttp_server(bedrock.app())).port
     bedrock.answer(fb.json_answer(fb.converse("Hej.")))
-    headers = {
-        "x-portkey-provider": "bedrock",
-        "x-portkey-custom-host": bedrock.host,
-        "x-portkey-aws-access-key-id": fb.ACCESS_KEY,
-        "x-portkey-aws-secret-access-key": fb.SECRET_KEY,
-        "x-portkey-aws-region": fb.REGION,
-    }
+    headers = bedrock.headers
     async with anthropic.AsyncAnthropic(
         base_url=gateway_url, api_key="unused", default_headers=headers, max_retries=0
     ) as client:

@@ -90,16 +90,6 @@ def to_anthropic(fake: FakeAnthropic) -> dict[str, str]:
     return {"x-portkey-provider": "anthropic", "x-portkey-custom-host": fake.base_url}
 
 
-def to_bedrock(fake: FakeBedrock) -> dict[str, str]:
-    return {
-        "x-portkey-provider": "bedrock",
-        "x-portkey-custom-host": fake.host,
-        "x-portkey-aws-region": fake_bedrock.REGION,
-        "x-portkey-aws-access-key-id": fake_bedrock.ACCESS_KEY,
-        "x-portkey-aws-secret-access-key": fake_bedrock.SECRET_KEY,
-    }
-
-
 def to_vertex(fake: FakeProvider) -> dict[str, str]:
     return {
         "x-portkey-provider": "vertex-ai",
@@ -250,7 +240,7 @@ async def test_claude_on_bedrock_through_invoke_model(
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
     bedrock.answer(json_answer(message("Hi from Bedrock.")))
-    client = clients({**to_bedrock(bedrock), "anthropic-beta": "context-1m-2025-08-07"})
+    client = clients({**bedrock.headers, "anthropic-beta": "context-1m-2025-08-07"})
     result = await client.messages.create(model=CLAUDE_ON_BEDROCK, max_tokens=32, messages=HI)  # type: ignore[arg-type]
     assert result.content[0].text == "Hi from Bedrock."  # type: ignore[union-attr]
     call = bedrock.last  # the fake checked its SigV4 signature
@@ -269,7 +259,7 @@ async def test_claude_on_bedrock_streams_as_anthropic_events(
     events = fixture_events("text-stream.sse")
     bedrock.answer(stream_answer([invoke_chunk(data) for data in data_of(events)]))
     body = orjson.dumps({"model": CLAUDE_ON_BEDROCK, "max_tokens": 64, "messages": HI, "stream": True})
-    status, got, kind = await post(http, f"{gateway_url}/v1/messages", body, to_bedrock(bedrock))
+    status, got, kind = await post(http, f"{gateway_url}/v1/messages", body, bedrock.headers)
     assert (status, kind) == (200, "text/event-stream")
     assert got == b"".join(events)
     assert bedrock.last.action == "invoke-with-response-stream"
@@ -281,7 +271,7 @@ async def test_claude_on_bedrock_stream_in_the_sdk(
 ) -> None:
     events = fixture_events("parallel-tool-use-stream.sse")
     bedrock.answer(stream_answer([invoke_chunk(data) for data in data_of(events)]))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     async with client.messages.stream(model=CLAUDE_ON_BEDROCK, max_tokens=64, messages=HI) as stream:  # type: ignore[arg-type]
         final = await asyncio.wait_for(stream.get_final_message(), HANG)
     assert final.stop_reason == "tool_use"
@@ -297,7 +287,7 @@ async def test_bedrock_exception_mid_stream_is_an_anthropic_error_event(
     throttled = fake_bedrock.exception("throttlingException", "Too many tokens.")
     bedrock.answer(stream_answer([frames, throttled], acks))
     body = orjson.dumps({"model": CLAUDE_ON_BEDROCK, "max_tokens": 64, "messages": HI, "stream": True})
-    headers = {"Content-Type": "application/json", **to_bedrock(bedrock)}
+    headers = {"Content-Type": "application/json", **bedrock.headers}
     async with http.post(f"{gateway_url}/v1/messages", data=body, headers=headers) as response:
         assert response.status == 200
         first = b"".join(events)
@@ -313,7 +303,7 @@ async def test_bedrock_exception_before_any_event_is_an_error_status(
 ) -> None:
     bedrock.answer(stream_answer([fake_bedrock.exception("throttlingException", "Too many tokens.")]))
     body = orjson.dumps({"model": CLAUDE_ON_BEDROCK, "max_tokens": 64, "messages": HI, "stream": True})
-    status, got, _ = await post(http, f"{gateway_url}/v1/messages", body, to_bedrock(bedrock))
+    status, got, _ = await post(http, f"{gateway_url}/v1/messages", body, bedrock.headers)
     assert status == 429
     assert "Too many tokens." in orjson.loads(got)["error"]["message"]
 
@@ -322,7 +312,7 @@ async def test_bedrock_errors_reach_the_sdk_in_anthropics_shape(
     clients: Callable[..., sdk.AsyncAnthropic], bedrock: FakeBedrock
 ) -> None:
     bedrock.answer(json_answer({"message": "Too many requests, please wait."}, 429))
-    client = clients(to_bedrock(bedrock))
+    client = clients(bedrock.headers)
     with pytest.raises(sdk.RateLimitError) as raised:
         await client.messages.create(model=CLAUDE_ON_BEDROCK, max_tokens=8, messages=HI)  # type: ignore[arg-type]
     assert raised.value.body == {

@@ -177,13 +177,7 @@ class Bedrock:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {
-            "x-portkey-provider": "bedrock",
-            "x-portkey-custom-host": self.fake.host,
-            "x-portkey-aws-access-key-id": fb.ACCESS_KEY,
-            "x-portkey-aws-secret-access-key": fb.SECRET_KEY,
-            "x-portkey-aws-region": fb.REGION,
-        }
+        return self.fake.headers
 
     def text(self, text: str) -> None:
         self.fake.answer(fb.json_answer(fb.converse(text)))
