@@ -63,7 +63,7 @@ class Guard:
     timings: list[CheckTiming] = field(default_factory=list)
 
     def after_hooks(self, target: Target) -> tuple[Hook, ...]:
-        return (*self.header_after, *target.after_hooks)
+        return (*target.after_hooks, *self.header_after)
 
     def results(self) -> dict[str, Any]:
         """Portkey's ``hook_results``."""
@@ -132,9 +132,9 @@ def _parsed_header(value: str, name: str, event: str) -> tuple[Hook, ...]:
 
 
 def planned_before(header_before: Sequence[Hook], targets: Sequence[Target]) -> tuple[Hook, ...]:
-    """The input hooks of a request: the header's, then each planned target's, each once."""
-    hooks: dict[int, Hook] = {id(hook): hook for hook in header_before}
-    for target in targets:
-        for hook in target.before_hooks:
-            hooks.setdefault(id(hook), hook)
+    """The input hooks of a request: each planned target's, then the header's (Portkey's order:
+    a provider option's hooks, then the default guardrails), each once."""
+    hooks: dict[int, Hook] = {}
+    for hook in (*(hook for target in targets for hook in target.before_hooks), *header_before):
+        hooks.setdefault(id(hook), hook)
     return tuple(hooks.values())

@@ -230,6 +230,32 @@ async def test_default_guardrail_headers_apply_without_a_config(
     assert body["hook_results"]["after_request_hooks"][0]["verdict"] is True
 
 
+async def test_config_hooks_run_before_the_default_guardrail_headers_as_in_portkey(
+    url: str, fake: FakeProvider, webhook: Webhook
+) -> None:
+    fake.on("POST", "/v1/chat/completions", answering(ANSWER))
+    both = [{"id": "from-config", "checks": [check(webhook.url())]}]
+    headers = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": fake.base_url,
+        "Authorization": "Bearer sk-x",
+        "x-portkey-config": orjson.dumps(
+            {"before_request_hooks": both, "after_request_hooks": both}
+        ).decode(),
+        "x-portkey-default-input-guardrails": orjson.dumps(
+            [{"id": "from-header", "webhook": {"webhookURL": webhook.url()}}]
+        ).decode(),
+        "x-portkey-default-output-guardrails": orjson.dumps(
+            [{"id": "from-header", "webhook": {"webhookURL": webhook.url()}}]
+        ).decode(),
+    }
+    status, body = await post(url, headers)
+    assert status == 200
+    assert isinstance(body, dict)
+    for event in ("before_request_hooks", "after_request_hooks"):
+        assert [hook["id"] for hook in body["hook_results"][event]] == ["from-config", "from-header"]
+
+
 async def test_transform_by_an_input_hook_is_what_the_provider_gets(
     url: str, fake: FakeProvider, webhook: Webhook
 ) -> None:
