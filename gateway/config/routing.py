@@ -101,6 +101,15 @@ OPTION_KEYS = {
     "vertex_project_id": "vertex-project-id",
     "vertex_region": "vertex-region",
     "vertex_service_account_json": "vertex-service-account-json",
+    "oracle_region": "oracle-region",
+    "oracle_compartment_id": "oracle-compartment-id",
+    "oracle_serving_mode": "oracle-serving-mode",
+    "oracle_api_version": "oracle-api-version",
+    "oracle_tenancy": "oracle-tenancy",
+    "oracle_user": "oracle-user",
+    "oracle_fingerprint": "oracle-fingerprint",
+    "oracle_private_key": "oracle-private-key",
+    "oracle_key_passphrase": "oracle-key-passphrase",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

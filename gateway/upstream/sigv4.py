@@ -17,6 +17,7 @@ from urllib.parse import SplitResult, quote, unquote_to_bytes, urlsplit
 
 __all__ = [
     "AwsCredentials",
+    "host_header",
     "sign",
 ]
 
@@ -73,7 +74,7 @@ def sign(
         added["X-Amz-Content-Sha256"] = payload_hash
     if credentials.session_token:
         added["X-Amz-Security-Token"] = credentials.session_token
-    signed = _canonical_headers(headers, {"host": _host(parts), **added})
+    signed = _canonical_headers(headers, {"host": host_header(parts), **added})
     request = _canonical_request(method, parts, signed, payload_hash, double_encode_path)
     scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     key = _signing_key(credentials.secret_access_key, amz_date[:8], region, service)
@@ -100,8 +101,9 @@ def _canonical_request(
     )
 
 
-def _host(parts: SplitResult) -> str:
-    """The Host header aiohttp (yarl) sends: lowercased, default port dropped, no user info."""
+def host_header(parts: SplitResult) -> str:
+    """The Host header aiohttp (yarl) sends for a URL: lowercased, default port dropped, no user info
+    (OCI request signatures sign it too)."""
     host = parts.netloc.rpartition("@")[2].lower()
     if parts.port is not None and parts.port == _DEFAULT_PORTS.get(parts.scheme):
         host = host.rpartition(":")[0]

@@ -116,7 +116,6 @@ AWAITING_ADAPTER = frozenset(
         "meshy",
         "tripo3d",
         "modal",
-        "oracle",
     ]
 )
 
