@@ -150,6 +150,22 @@ def cohere_events(deltas: int) -> list[bytes]:
     return [*events, event("content-end", {"index": 0}), event("message-end", end), b"data: [DONE]\n\n"]
 
 
+def oracle_events(deltas: int) -> list[bytes]:
+    """OCI Generative AI's GENERIC chat stream: data-only events, each one choice's delta; then the
+    finish event and the usage event ``streamOptions.isIncludeUsage`` asks for."""
+
+    def event(payload: object) -> bytes:
+        return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+    def message(text: str) -> dict[str, object]:
+        return {"role": "ASSISTANT", "content": [{"type": "TEXT", "text": text}]}
+
+    events = [event({"index": 0, "message": message(WORDS[i % 40 : i % 40 + 12])}) for i in range(deltas)]
+    counts = {"promptTokens": 9, "completionTokens": deltas, "totalTokens": deltas + 9}
+    finish = {"index": 0, "message": {"role": "ASSISTANT"}, "finishReason": "stop"}
+    return [*events, event(finish), event({"usage": counts})]
+
+
 def chat_events(deltas: int) -> list[bytes]:
     """The chat stream a translated provider's answer becomes: text deltas, usage, ``[DONE]``."""
     writer = ChunkWriter("claude", include_usage=True)
@@ -197,6 +213,12 @@ def _cohere() -> StreamTranslator:
     return ChatStream("command", include_usage=True)
 
 
+def _oracle() -> StreamTranslator:
+    from gateway.providers.oracle_answers import ChatStream
+
+    return ChatStream("meta.llama-3.3-70b-instruct", include_usage=True)
+
+
 def _bedrock_invoke() -> StreamTranslator:
     from gateway.providers.bedrock_messages import InvokeStream
 
@@ -242,6 +264,7 @@ CASES = (
     Case("gemini text", gemini_events, _gemini),
     Case("bedrock text (eventstream)", bedrock_events, _bedrock),
     Case("cohere text", cohere_events, _cohere),
+    Case("oracle text", oracle_events, _oracle),
 )
 _MESSAGES_REQUEST: dict[str, object] = {"model": "gpt-4o-mini"}
 _RESPONSES_REQUEST: dict[str, object] = {"model": "claude", "input": "Hi", "stream": True}

@@ -139,7 +139,8 @@ class ChatStream(TranslatedStream[SseEvent]):
             out += self._message(message)
         elif isinstance(message, str) and "code" in payload:  # OCI's error shape, sent mid-stream
             raise ProviderError(SLUG, _ERROR_STATUS, message, str(payload["code"]))
-        if isinstance(payload.get("usage"), dict):
+        # Membership first: the text deltas (nearly every event) carry neither.
+        if "usage" in payload and isinstance(payload["usage"], dict):
             self._chunks.usage = _usage(payload["usage"])
         reason = payload.get("finishReason")
         if reason:
@@ -148,12 +149,16 @@ class ChatStream(TranslatedStream[SseEvent]):
 
     def _message(self, message: Mapping[str, Any]) -> bytes:
         chunks = self._chunks
-        out = b"".join(chunks.text(text) for text in _texts(message.get("content")))
+        out = b""
+        for part in message.get("content") or ():
+            if part.get("type") == "TEXT":
+                out += chunks.text(part.get("text") or "")
         thought = message.get("reasoningContent")
         if thought:
             out += chunks.reasoning(thought)
-        for call in message.get("toolCalls") or ():
-            out += self._tool_call(chunks, call)
+        if "toolCalls" in message:
+            for call in message["toolCalls"] or ():
+                out += self._tool_call(chunks, call)
         return out
 
     def _tool_call(self, chunks: ChunkWriter, call: Mapping[str, Any]) -> bytes:
