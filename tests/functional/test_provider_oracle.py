@@ -8,6 +8,7 @@ Each test checks both ends: what the SDK gets back (OpenAI's format) and what OC
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from openai import APIError, AsyncOpenAI, AuthenticationError, BadRequestError, RateLimitError
 
+from tests.conftest import GatewayFactory, settings_with
 from tests.functional.fake_oracle import (
     CHAT,
     FakeOracle,
@@ -478,6 +480,29 @@ async def test_unsupported_parameters_are_refused_before_anything_is_sent(
             ],
         )
     assert oracle.received == []
+
+
+async def test_no_oracle_secret_reaches_a_log_an_answer_or_the_provider(
+    make_gateway: GatewayFactory, oracle: FakeOracle, key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await make_gateway(settings_with(server={"access_log": True}))
+    url = f"http://127.0.0.1:{server.port}"
+    encrypted = flat_pem(key, PASSPHRASE)
+    secrets = [PASSPHRASE, *(encrypted[i : i + 24] for i in range(40, len(encrypted) - 60, 200))]
+    shown = []
+    async with aiohttp.ClientSession() as session:
+        for passphrase in (PASSPHRASE, "wrong-" + PASSPHRASE):  # a signed request, then a refused key
+            headers = oracle_headers(oracle, key, private_key=encrypted, key_passphrase=passphrase)
+            async with session.post(
+                f"{url}/v1/chat/completions", json={"model": MODEL, "messages": USER}, headers=headers
+            ) as response:
+                shown.append(await response.text() + str(dict(response.headers)))
+    assert oracle.last.signed_by == KEY_ID
+    assert not [name for name in oracle.last.headers if name.lower().startswith("x-portkey-")]
+    assert caplog.text.count("provider=oracle") == 2  # the access log saw both requests
+    text = "".join(shown) + caplog.text
+    assert not [secret for secret in secrets if secret in text]
 
 
 async def _post(gateway_url: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
