@@ -17,17 +17,21 @@ than text and images. Reference: https://docs.oracle.com/en-us/iaas/api/#/en/gen
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.errors import InvalidRequest
 from gateway.providers import openai_request as openai
 from gateway.providers.base import CHAT, Credentials, NativeRequest, ProviderSpec, UpstreamCall
 from gateway.providers.oracle_answers import SLUG, ChatStream, read_chat
 from gateway.providers.translated import TranslatedProvider
+from gateway.upstream.expiring import remember
 from gateway.upstream.oci_signature import load_private_key, sign
 
 __all__ = [
@@ -57,6 +61,8 @@ OPTION_HEADERS = (
 )
 API_VERSION = "20231130"
 SERVING_MODES = {"ON_DEMAND": "modelId", "DEDICATED": "endpointId"}
+#: Loaded signing keys kept per process (the oldest dropped first).
+_MAX_KEYS = 256
 
 #: Region names go into the host: only what OCI names look like (us-chicago-1, sa-saopaulo-1).
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]+)+-\d{1,2}")
@@ -88,9 +94,16 @@ _REASONING_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high"})
 
 
 class OracleChat:
-    """``chat/completions`` → ``POST {base}/{api version}/actions/chat``."""
+    """``chat/completions`` → ``POST {base}/{api version}/actions/chat``.
 
-    __slots__ = ()
+    Holds the signing keys it loaded, under the SHA-256 of their PEM and passphrase (never the text):
+    loading validates the key, ~100 ms of CPU, so it runs once per key, in a worker thread.
+    """
+
+    __slots__ = ("_keys",)
+
+    def __init__(self) -> None:
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         model = openai.model(body)
@@ -124,8 +137,16 @@ class OracleChat:
         pem = options.get("oracle-private-key", "")
         if not pem:
             raise _missing("oracle-private-key", "the API signing key, in PEM")
-        key = load_private_key(pem, options.get("oracle-key-passphrase", ""), "x-portkey-oracle-private-key")
+        key = await self._key(pem, options.get("oracle-key-passphrase", ""))
         native.headers.update(sign("POST", native.url, native.body, key, key_id))
+
+    async def _key(self, pem: str, passphrase: str) -> rsa.RSAPrivateKey:
+        digest = hashlib.sha256(f"{pem}\0{passphrase}".encode("utf-8", "surrogatepass")).hexdigest()
+        key = self._keys.get(digest)
+        if key is None:
+            key = await asyncio.to_thread(load_private_key, pem, passphrase, "x-portkey-oracle-private-key")
+            remember(self._keys, digest, key, _MAX_KEYS)
+        return key
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         return read_chat(status, body, native.model, native.strict_open_ai_compliance)

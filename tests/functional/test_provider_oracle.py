@@ -482,6 +482,37 @@ async def test_unsupported_parameters_are_refused_before_anything_is_sent(
     assert oracle.received == []
 
 
+async def test_callers_with_their_own_keys_share_one_gateway_each_signing_with_theirs(
+    gateway_url: str, oracle: FakeOracle, key: rsa.RSAPrivateKey
+) -> None:
+    # The adapter keeps loaded keys across requests: under concurrency and in sequence, each
+    # request must be signed with its own caller's key, and a refused key must not stick to anyone.
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_fingerprint = "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99"
+    oracle.keys[f"{TENANCY}/{USER_ID}/{other_fingerprint}"] = other.public_key()
+    first = oracle_headers(oracle, key)
+    second = oracle_headers(oracle, key, private_key=flat_pem(other), fingerprint=other_fingerprint)
+    wrong = oracle_headers(oracle, key, private_key=flat_pem(other))  # the other key, this fingerprint
+    callers = [first, second, wrong] * 4
+    async with aiohttp.ClientSession() as session:
+
+        async def call(headers: dict[str, str]) -> int:
+            body = {"model": MODEL, "messages": USER}
+            async with session.post(
+                f"{gateway_url}/v1/chat/completions", json=body, headers=headers
+            ) as response:
+                await response.read()
+                return response.status
+
+        concurrent = await asyncio.gather(*(call(headers) for headers in callers))
+        in_sequence = [await call(headers) for headers in callers]
+    assert concurrent == in_sequence == [200, 200, 401] * 4
+    by_fingerprint = {FINGERPRINT: 0, other_fingerprint: 0, None: 0}
+    for request in oracle.received:
+        by_fingerprint[request.signed_by.rpartition("/")[2] if request.signed_by else None] += 1
+    assert by_fingerprint == {FINGERPRINT: 8, other_fingerprint: 8, None: 8}
+
+
 async def test_no_oracle_secret_reaches_a_log_an_answer_or_the_provider(
     make_gateway: GatewayFactory, oracle: FakeOracle, key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
