@@ -110,7 +110,7 @@ class ChatStream(TranslatedStream[SseEvent]):
     """Translates one GENERIC chat stream (see :class:`~gateway.providers.base.StreamTranslator`).
 
     Tool calls arrive as a delta naming the call (``id``, ``name``) and deltas with more of its
-    ``arguments``; the later ones belong to the call last named.
+    ``arguments`` (without the id, or repeating it); the later ones belong to the call last named.
     """
 
     __slots__ = ("_call", "_started")
@@ -163,9 +163,12 @@ class ChatStream(TranslatedStream[SseEvent]):
 
     def _tool_call(self, chunks: ChunkWriter, call: Mapping[str, Any]) -> bytes:
         arguments = _arguments(call.get("arguments")) if call.get("arguments") is not None else ""
-        if call.get("id") or call.get("name"):
-            self._call = call.get("id") or object()
+        call_id = call.get("id")
+        if call_id is not None and call_id == self._call:  # a model that repeats the id on each delta
+            return chunks.tool_arguments(call_id, arguments)
+        if call_id or call.get("name"):
+            self._call = call_id or object()
             return chunks.tool_start(
-                self._call, call.get("id") or new_id("call_"), call.get("name") or "", arguments
+                self._call, call_id or new_id("call_"), call.get("name") or "", arguments
             )
         return chunks.tool_arguments(self._call, arguments)

@@ -289,7 +289,8 @@ async def test_streamed_tool_call_arguments_join_the_call_they_continue(
         [
             tool_delta(id="call_9", name="get_weather", arguments=""),
             tool_delta(arguments='{"city": '),
-            tool_delta(arguments='"Oslo"}'),
+            tool_delta(id="call_9", arguments='"Oslo"'),
+            tool_delta(arguments="}"),
             finish_event("tool_calls"),
             usage_event(),
         ]
@@ -297,6 +298,7 @@ async def test_streamed_tool_call_arguments_join_the_call_they_continue(
     chunks = await _chunks(sdk, tools=[WEATHER])
     calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []]
     assert (calls[0].id, calls[0].function.name) == ("call_9", "get_weather")
+    assert [call.id for call in calls[1:]] == [None, None, None]  # named once, as OpenAI streams it
     assert {call.index for call in calls} == {0}
     assert "".join(call.function.arguments or "" for call in calls) == '{"city": "Oslo"}'
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
