@@ -18,7 +18,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from openai import APIError, AsyncOpenAI, AuthenticationError, BadRequestError, RateLimitError
+from openai import APIError, APIStatusError, AsyncOpenAI, AuthenticationError, BadRequestError, RateLimitError
 
 from tests.conftest import GatewayFactory, settings_with
 from tests.functional.fake_oracle import (
@@ -347,6 +347,32 @@ async def test_upstream_errors_keep_their_status_and_name_the_provider(
     error = limited.value.body
     assert error["message"] == "oracle: User-rate limit exceeded."
     assert error["code"] == "TooManyRequests"
+
+
+async def test_an_answer_without_choices_is_a_502_naming_the_provider(
+    sdk: AsyncOpenAI, oracle: FakeOracle
+) -> None:
+    oracle.reply({"modelId": MODEL, "chatResponse": {"apiFormat": "GENERIC"}})
+    with pytest.raises(APIStatusError) as broken:
+        await _chat(sdk)
+    assert broken.value.status_code == 502
+    assert broken.value.body["message"].startswith("oracle: ")
+
+
+async def test_finish_reason_is_openais_unless_strict_compliance_is_off(
+    gateway_url: str, oracle: FakeOracle, key: rsa.RSAPrivateKey
+) -> None:
+    oracle.reply(chat_answer(finish="MAX_TOKENS"))
+    reasons = []
+    async with aiohttp.ClientSession() as session:
+        for strict in ("true", "false"):
+            headers = {**oracle_headers(oracle, key), "x-portkey-strict-open-ai-compliance": strict}
+            body = {"model": MODEL, "messages": USER}
+            async with session.post(
+                f"{gateway_url}/v1/chat/completions", json=body, headers=headers
+            ) as response:
+                reasons.append((await response.json())["choices"][0]["finish_reason"])
+    assert reasons == ["length", "MAX_TOKENS"]
 
 
 async def test_a_signature_oracle_cannot_verify_is_its_401(
