@@ -1,10 +1,11 @@
 """``GET /v1/models`` and ``GET /v1/models/{model}`` where the provider has no model list to ask.
 
-A provider whose row does not list the ``models`` family (a catalog row such as Perplexity's,
-Vertex AI, which Google gives no key-usable list for) is answered by the gateway itself, in
-OpenAI's list shape: the models the price table (``gateway/data/prices.json`` and the operator's
-``[pricing] file``) knows for that provider, each ``owned_by`` it. Providers with a list of their
-own are asked (OpenAI-format rows as they are, translated ones through ``providers/model_lists.py``).
+A provider whose row does not list the ``models`` family (a catalog row such as Perplexity's;
+Vertex AI, whose only list is Model Garden's, per publisher and in v1beta1 only) is answered by the
+gateway itself, in OpenAI's list shape: the models the price table (``gateway/data/prices.json``
+and the operator's ``[pricing] file``) knows for that provider, each ``owned_by`` it. Providers
+with a list of their own are asked (OpenAI-format rows as they are, translated ones through
+``providers/model_lists.py``).
 """
 
 from __future__ import annotations

@@ -94,9 +94,9 @@ def _region(options: Mapping[str, str]) -> str:
 
 
 async def authorize(native: NativeRequest, credentials: Credentials, method: str = "POST") -> None:
-    """SigV4 (of a ``method`` request) with the caller's AWS keys, or with an assumed role's temporary keys
-    (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
-    (or with ``apiKey``)."""
+    """SigV4 of a ``method`` request with the caller's AWS keys, or with an assumed role's temporary
+    keys (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS
+    keys (or with ``apiKey``)."""
     options = credentials.options
     auth_type = options.get("aws-auth-type", "")
     if auth_type and auth_type not in AUTH_TYPES:

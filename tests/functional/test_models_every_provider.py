@@ -266,24 +266,21 @@ async def test_bedrock_list_without_a_region_is_a_400(
 async def test_catalog_row_without_a_list_answers_the_price_tables_models(
     make_gateway: GatewayFactory, fake: FakeProvider, tmp_path: Path, clients: list[AsyncOpenAI]
 ) -> None:
-    """Perplexity has no models endpoint: the gateway lists what its price table knows, and never
-    calls the provider."""
-    prices = {
-        "perplexity-ai": {
-            "models": {"sonar-pro": {"input": 3, "output": 15}, "sonar": {"input": 1, "output": 1}}
-        }
-    }
+    """Perplexity has no models endpoint: the gateway lists what its price table knows (the
+    shipped one and the operator's file over it), and never calls the provider."""
+    prices = {"perplexity-ai": {"models": {"sonar-custom": {"input": 1, "output": 1}}}}
     (tmp_path / "prices.json").write_bytes(orjson.dumps(prices))
     gateway = await make_gateway(settings_with(pricing={"file": str(tmp_path / "prices.json")}))
     headers = {"x-portkey-provider": "perplexity-ai", "x-portkey-custom-host": fake.base_url}
     client = sdk_for(f"http://127.0.0.1:{gateway.port}", headers)
     clients.append(client)
-    assert await listed(client) == [("sonar", 0, "perplexity-ai"), ("sonar-pro", 0, "perplexity-ai")]
+    names = ["sonar", "sonar-custom", "sonar-deep-research", "sonar-pro", "sonar-reasoning-pro"]
+    assert await listed(client) == [(name, 0, "perplexity-ai") for name in names]
     one = await client.models.retrieve("sonar-pro")
     assert (one.id, one.owned_by) == ("sonar-pro", "perplexity-ai")
     with pytest.raises(NotFoundError) as refused:
         await client.models.retrieve("sonar-unknown")
-    assert refused.value.code == "model_not_found"
+    assert error_of(refused.value)["code"] == "model_not_found"
     assert fake.received == []
 
 
