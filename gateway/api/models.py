@@ -14,9 +14,10 @@ import orjson
 from aiohttp import web
 
 from gateway.appkeys import SETTINGS
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound
 from gateway.providers.base import MODELS
 from gateway.providers.model_lists import openai_model
+from gateway.providers.translated import TranslatedProvider
 from gateway.routing.attempts import RequestContext
 
 __all__ = [
@@ -29,10 +30,21 @@ _LONGEST_ECHOED = 100
 
 def local_models(context: RequestContext) -> web.Response | None:
     """The gateway's own answer when the first target has no model list (``None``: ask it); a
-    404 ``model_not_found`` for one model the price table does not know for that provider."""
+    404 ``model_not_found`` for one model the price table does not know for that provider; a 400
+    for a DELETE on a translated provider (only OpenAI-format providers delete models)."""
     request = context.request
-    spec = context.targets[0].adapter.spec
-    if request.method != "GET" or spec.endpoints is None or MODELS in spec.endpoints:
+    adapter = context.targets[0].adapter
+    spec = adapter.spec
+    if request.method != "GET":
+        if isinstance(adapter, TranslatedProvider):
+            raise InvalidRequest(
+                f"Provider {spec.slug} has no model deletion: DELETE /v1/models/{{model}} is OpenAI's, "
+                "for fine-tuned models.",
+                param="x-portkey-provider",
+                code="unsupported_endpoint",
+            )
+        return None
+    if spec.endpoints is None or MODELS in spec.endpoints:
         return None
     names = sorted(request.app[SETTINGS].pricing.table.prices.get(spec.slug, {}))
     model = request.match_info.get("model")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 import pytest
@@ -136,6 +137,23 @@ async def test_gemini_list_follows_page_tokens(
     assert all(r.headers["x-goog-api-key"] == KEY and r.method == "GET" for r in fake.received)
 
 
+async def test_a_page_token_never_adds_a_query_parameter(
+    gateway_url: str, fake: FakeProvider, clients: list[AsyncOpenAI]
+) -> None:
+    token = "p2&pageSize=1#x"
+    pages = [json_reply({"models": GEMINIS[:1], "nextPageToken": token}), json_reply({"models": GEMINIS[1:]})]
+
+    async def respond(request: Any, received: Received) -> Any:
+        return await pages.pop(0)(request, received)
+
+    fake.on("GET", "/v1beta/models", respond)
+    host = f"http://127.0.0.1:{fake.port}"
+    client = sdk_for(gateway_url, {"x-portkey-provider": "google", "x-portkey-custom-host": host})
+    clients.append(client)
+    assert len(await listed(client)) == len(GEMINIS)
+    assert parse_qs(fake.received[1].query) == {"pageSize": ["1000"], "pageToken": [token]}
+
+
 async def test_gemini_list_stops_at_the_page_bound(
     gateway_url: str, fake: FakeProvider, clients: list[AsyncOpenAI]
 ) -> None:
@@ -258,6 +276,20 @@ async def test_bedrock_list_without_a_region_is_a_400(
         await client.models.list()
     assert error_of(refused.value)["param"] == "x-portkey-aws-region"
     assert fake.calls == []
+
+
+async def test_deleting_a_model_on_a_translated_provider_is_a_400(
+    gateway_url: str, serve: Callable[[Any], Awaitable[int]], clients: list[AsyncOpenAI]
+) -> None:
+    fake = FakeAnthropic()
+    fake.models = CLAUDES
+    await serve(fake)
+    client = sdk_for(gateway_url, {"x-portkey-provider": "anthropic", "x-portkey-custom-host": fake.base_url})
+    clients.append(client)
+    with pytest.raises(BadRequestError) as refused:
+        await client.models.delete("claude-opus-4-6")
+    assert error_of(refused.value)["code"] == "unsupported_endpoint"
+    assert fake.received == []
 
 
 # --- providers with no list of their own -------------------------------------------------------
