@@ -24,6 +24,7 @@ from gateway.api.bodies import (
 )
 from gateway.api.inbound import CHAT_ENDPOINT, Inbound, attempt_form, chat_body
 from gateway.api.intake import admit, plan, release
+from gateway.api.models import local_models
 from gateway.api.upstream_request import authorize, prepare
 from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, INBOUND, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
 from gateway.errors import (
@@ -36,7 +37,7 @@ from gateway.limits.caller import Caller
 from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
-from gateway.providers.base import Payload, PreparedRequest
+from gateway.providers.base import MODELS, Payload, PreparedRequest
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
@@ -106,6 +107,8 @@ async def proxy(
         for stage in app[STAGES].before:
             if (answer := await stage.before(context)) is not None:
                 return answer
+        if family == MODELS and (answer := local_models(context)) is not None:
+            return answer
         return await run_attempts(context, _exchange)
     finally:
         release(request, task, body.reserved)

@@ -18,11 +18,13 @@ from typing import Any
 
 import orjson
 
+from gateway.providers import model_lists
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic_answers import MessagesStream, read_message
 from gateway.providers.base import (
     CHAT,
     MESSAGES,
+    MODELS,
     ClientBody,
     Credentials,
     NativeRequest,
@@ -49,7 +51,7 @@ SPEC = ProviderSpec(
     name="Anthropic",
     base_url="https://api.anthropic.com/v1",
     docs="https://docs.anthropic.com/en/api/messages",
-    endpoints=frozenset({CHAT, MESSAGES}),
+    endpoints=frozenset({CHAT, MESSAGES, MODELS}),
 )
 #: Sent as ``anthropic-version`` unless the client sends its own.
 API_VERSION = "2023-06-01"
@@ -124,7 +126,10 @@ def _header(call: UpstreamCall, name: str) -> str:
 def provider() -> TranslatedProvider:
     native = AnthropicNative()
     natives = {"messages": native, "messages/count_tokens": native}
-    return TranslatedProvider(SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS, natives)
+    models = model_lists.anthropic(SPEC.base_url, API_VERSION)
+    return TranslatedProvider(
+        SPEC, {"chat/completions": AnthropicMessages()}, ANTHROPIC_OPTIONS, natives, models
+    )
 
 
 def stream_of(body: Mapping[str, Any], model: str, provider: str, strict: bool) -> MessagesStream | None:

@@ -33,6 +33,7 @@ __all__ = [
     "ClientBody",
     "Credentials",
     "NativeRequest",
+    "Pages",
     "Payload",
     "PreparedRequest",
     "ProviderAdapter",
@@ -226,6 +227,16 @@ class NativeRequest:
     stream: StreamTranslator | None = None
     #: :attr:`UpstreamCall.strict_open_ai_compliance`, for :meth:`Translation.read_body`.
     strict_open_ai_compliance: bool = True
+    #: A paginated answer (a model list): reads the pages after the first before it is translated.
+    pages: Pages | None = None
+
+
+class Pages(Protocol):
+    """The rest of a paginated answer, fetched after its first page came back successful."""
+
+    async def rest(self, first: bytes, native: NativeRequest, session: ClientSession) -> bytes:
+        """The whole answer, in the provider's format, from its ``first`` page; later pages are
+        fetched with ``native``'s URL and headers. A failed page raises a ``GatewayError``."""
 
 
 class Translation(Protocol):

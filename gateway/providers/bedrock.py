@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from gateway.providers import model_lists
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic import DEFAULT_MAX_TOKENS
 from gateway.providers.base import (
@@ -100,7 +101,7 @@ def provider() -> TranslatedProvider:
         "embeddings": BedrockEmbeddings(),
     }
     natives = {"messages": BedrockMessages(), "messages/count_tokens": BedrockCountTokens()}
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives)
+    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives, model_lists.bedrock())
 
 
 # --- chat request ----------------------------------------------------------------------------

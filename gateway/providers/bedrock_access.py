@@ -19,6 +19,7 @@ from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
     MESSAGES,
+    MODELS,
     Credentials,
     NativeRequest,
     ProviderSpec,
@@ -32,6 +33,7 @@ __all__ = [
     "OPTION_HEADERS",
     "SPEC",
     "authorize",
+    "control_plane",
     "model_url",
 ]
 
@@ -40,7 +42,7 @@ SPEC = ProviderSpec(
     name="AWS Bedrock",
     base_url="https://bedrock-runtime.{region}.amazonaws.com",
     docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES, MODELS}),
 )
 OPTION_HEADERS = (
     "aws-access-key-id",
@@ -53,8 +55,9 @@ OPTION_HEADERS = (
 )
 #: ``x-portkey-aws-auth-type`` values, as Portkey names them (none: the AWS keys, or the bearer key).
 AUTH_TYPES = (ASSUMED_ROLE, "apiKey")
-#: The SigV4 service name of the Bedrock runtime.
+#: The SigV4 service name of the Bedrock runtime and of its control plane.
 SERVICE = "bedrock"
+CONTROL_PLANE = "https://bedrock.{region}.amazonaws.com"
 EVENT_STREAM = "application/vnd.amazon.eventstream"
 #: Region names go into the host: only what AWS names look like (us-east-1, us-gov-west-1).
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
@@ -64,6 +67,12 @@ def model_url(call: UpstreamCall, model: str, action: str) -> str:
     """``{base}/model/{modelId}/{action}``; the id is one path segment (ARNs hold ``/`` and ``:``)."""
     base = call.base_url.rstrip("/") or SPEC.base_url.format(region=_region(call.options))
     return f"{base}/model/{quote(model, safe='')}/{action}"
+
+
+def control_plane(call: UpstreamCall) -> str:
+    """Bedrock's control plane (model lists): ``https://bedrock.{region}.amazonaws.com``, or the
+    custom host, which stands for every Bedrock host."""
+    return call.base_url.rstrip("/") or CONTROL_PLANE.format(region=_region(call.options))
 
 
 def _region(options: Mapping[str, str]) -> str:
@@ -84,10 +93,10 @@ def _region(options: Mapping[str, str]) -> str:
     return region
 
 
-async def authorize(native: NativeRequest, credentials: Credentials) -> None:
-    """SigV4 with the caller's AWS keys, or with an assumed role's temporary keys
-    (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
-    (or with ``apiKey``)."""
+async def authorize(native: NativeRequest, credentials: Credentials, method: str = "POST") -> None:
+    """SigV4 of a ``method`` request with the caller's AWS keys, or with an assumed role's temporary
+    keys (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS
+    keys (or with ``apiKey``)."""
     options = credentials.options
     auth_type = options.get("aws-auth-type", "")
     if auth_type and auth_type not in AUTH_TYPES:
@@ -99,7 +108,7 @@ async def authorize(native: NativeRequest, credentials: Credentials) -> None:
     if auth_type == ASSUMED_ROLE:
         region = _region(options)
         role = await credentials.cloud.aws.credentials(options, region)
-        native.headers.update(sign("POST", native.url, native.headers, native.body, role, region, SERVICE))
+        native.headers.update(sign(method, native.url, native.headers, native.body, role, region, SERVICE))
         return
     if auth_type == "apiKey" and credentials.api_key:
         native.headers["Authorization"] = f"Bearer {credentials.api_key}"
@@ -120,4 +129,4 @@ async def authorize(native: NativeRequest, credentials: Credentials) -> None:
         )
     aws = AwsCredentials(key_id, secret, options.get("aws-session-token", ""))
     region = _region(options)
-    native.headers.update(sign("POST", native.url, native.headers, native.body, aws, region, SERVICE))
+    native.headers.update(sign(method, native.url, native.headers, native.body, aws, region, SERVICE))

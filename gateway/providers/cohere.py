@@ -16,8 +16,18 @@ from typing import Any
 
 import orjson
 
+from gateway.providers import model_lists
 from gateway.providers import openai_request as openai
-from gateway.providers.base import CHAT, EMBEDDINGS, Credentials, NativeRequest, ProviderSpec, UpstreamCall
+from gateway.providers.base import (
+    CHAT,
+    EMBEDDINGS,
+    MODELS,
+    Credentials,
+    NativeRequest,
+    ProviderSpec,
+    Translation,
+    UpstreamCall,
+)
 from gateway.providers.cohere_answers import SLUG, ChatStream, read_chat, read_embeddings
 from gateway.providers.openai_format import tool_call
 from gateway.providers.translated import TranslatedProvider
@@ -31,7 +41,7 @@ SPEC = ProviderSpec(
     name="Cohere",
     base_url="https://api.cohere.com",
     docs="https://docs.cohere.com/reference/chat",
-    endpoints=frozenset({CHAT, EMBEDDINGS}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
 )
 #: Sent as ``input_type`` (Cohere requires one) unless the request names another.
 DEFAULT_INPUT_TYPE = "search_document"
@@ -90,7 +100,8 @@ class CohereEmbed(_CohereApi):
 
 
 def provider() -> TranslatedProvider:
-    return TranslatedProvider(SPEC, {"chat/completions": CohereChat(), "embeddings": CohereEmbed()})
+    translations: dict[str, Translation] = {"chat/completions": CohereChat(), "embeddings": CohereEmbed()}
+    return TranslatedProvider(SPEC, translations, models=model_lists.cohere(SPEC.base_url))
 
 
 def _url(call: UpstreamCall, path: str) -> str:

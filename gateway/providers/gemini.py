@@ -36,10 +36,12 @@ import orjson
 from gateway.errors import InvalidRequest, ProviderError
 from gateway.formats.anthropic_messages import AnthropicMessages
 from gateway.formats.anthropic_stream import anthropic_error
+from gateway.providers import model_lists
 from gateway.providers import openai_request as openai
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
+    MODELS,
     ClientBody,
     Credentials,
     NativeRequest,
@@ -72,7 +74,7 @@ SPEC = ProviderSpec(
     name="Google Gemini",
     base_url="https://generativelanguage.googleapis.com",
     docs="https://ai.google.dev/api/generate-content",
-    endpoints=frozenset({CHAT, EMBEDDINGS}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
 )
 #: ``reasoning_effort`` → ``thinkingConfig.thinkingBudget`` (``none`` → 0: thinking off, where the
 #: model allows it). Every budget is inside the range of each Gemini 2.5 model; Gemini 3 takes them too.
@@ -178,6 +180,7 @@ def provider() -> TranslatedProvider:
         SPEC,
         {"chat/completions": GenerateContent(), "embeddings": BatchEmbedContents()},
         natives={"messages/count_tokens": CountTokens()},
+        models=model_lists.gemini(SPEC.base_url),
     )
 
 

@@ -1,22 +1,23 @@
 """The adapter shape shared by providers whose wire format is not OpenAI's.
 
-Such a provider serves only the endpoints it has a :class:`Translation` for, and the ones it
-serves in their own format (:class:`NativeEndpoint`: Anthropic's ``/v1/messages`` on Anthropic,
-Bedrock and Vertex); any other path is a clear 400 rather than an OpenAI-format request sent where
-it cannot be understood.
+Such a provider serves only the endpoints it has a :class:`Translation` for, its model list
+(``providers/model_lists.py``) where it has one, and the ones it serves in their own format
+(:class:`NativeEndpoint`: Anthropic's ``/v1/messages`` on Anthropic, Bedrock and Vertex); any
+other path is a clear 400 rather than an OpenAI-format request sent where it cannot be understood.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from gateway.errors import InvalidRequest, ProviderError
 from gateway.providers.base import (
     MESSAGES,
+    MODELS,
     ClientBody,
     PreparedRequest,
     ProviderAdapter,
@@ -25,9 +26,13 @@ from gateway.providers.base import (
     UpstreamCall,
 )
 
+if TYPE_CHECKING:
+    from gateway.providers.model_lists import ModelList
+
 __all__ = [
     "NativeEndpoint",
     "TranslatedProvider",
+    "is_models",
     "json_object",
     "prepared_through",
     "serves_natively",
@@ -50,7 +55,7 @@ class TranslatedProvider:
     endpoint; the translation's ``authorize`` is the auth step (a key header, a token, a SigV4
     signature of the final bytes)."""
 
-    __slots__ = ("_natives", "_spec", "_translations", "option_headers")
+    __slots__ = ("_models", "_natives", "_spec", "_translations", "option_headers")
 
     def __init__(
         self,
@@ -58,10 +63,12 @@ class TranslatedProvider:
         translations: Mapping[str, Translation],
         option_headers: tuple[str, ...] = (),
         natives: Mapping[str, NativeEndpoint] | None = None,
+        models: ModelList | None = None,
     ) -> None:
         self._spec = spec
         self._translations = dict(translations)
         self._natives = dict(natives or {})
+        self._models = models
         self.option_headers = option_headers
 
     def native(self, endpoint: str, model: str) -> NativeEndpoint | None:
@@ -83,7 +90,10 @@ class TranslatedProvider:
             return endpoint.prepare(call, body)
         translation = self._translations.get(call.endpoint)
         if translation is None:
-            served = ", ".join(f"/v1/{endpoint}" for endpoint in [*self._translations, *self._natives])
+            if self._models is not None and is_models(call.endpoint):
+                return self._models.prepare(call)
+            endpoints = [*self._translations, *self._natives, *([MODELS] if self._models else [])]
+            served = ", ".join(f"/v1/{endpoint}" for endpoint in endpoints)
             raise InvalidRequest(
                 f"Provider {self._spec.slug} is reached through translation and serves {served} only; "
                 f"/v1/{call.endpoint} is not one of them.",
@@ -118,6 +128,11 @@ def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool
     family = endpoint.split("/")[0]
     served = adapter.spec.endpoints
     return family != MESSAGES and (served is None or family in served)
+
+
+def is_models(endpoint: str) -> bool:
+    """Whether ``endpoint`` (the path after ``/v1/``) is the model list or one model."""
+    return endpoint == MODELS or endpoint.startswith(f"{MODELS}/")
 
 
 def json_object(provider: str, body: bytes) -> dict[str, Any]:

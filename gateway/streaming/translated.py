@@ -1,6 +1,7 @@
 """Relay the answer of a provider whose wire format is not OpenAI's, translated on the way.
 
-A whole body (a result or an error) is read, translated and sent with its status. A stream is
+A whole body (a result or an error) is read, translated and sent with its status; a paginated
+one (a model list) is read whole first, its later pages fetched by its ``NativeRequest.pages``. A stream is
 translated read by read: each upstream read goes through the request's
 :class:`~gateway.providers.base.StreamTranslator` and whatever OpenAI events it completes are
 written at once, so nothing waits for more of the stream than the event it belongs to. The
@@ -18,6 +19,7 @@ import orjson
 from aiohttp import ClientResponse, web
 from multidict import CIMultiDict
 
+from gateway.appkeys import UPSTREAM
 from gateway.errors import UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation
@@ -52,6 +54,8 @@ class TranslatingRelay(Relay):
         stream = self._native.stream
         if stream is None or upstream.status >= 300:
             raw = body if body is not None else await upstream.read()
+            if self._native.pages is not None and upstream.status < 300:
+                raw = await self._native.pages.rest(raw, self._native, self._request.app[UPSTREAM])
             body = self._translation.read_body(upstream.status, raw, self._native)
             if before_commit is not None:
                 before_commit()

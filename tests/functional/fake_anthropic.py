@@ -1,5 +1,6 @@
 """A fake Anthropic Messages API: a real aiohttp server speaking Anthropic's own wire format.
 
+``GET /v1/models`` (paginated) and ``/v1/models/{id}`` list :attr:`FakeAnthropic.models`.
 ``POST /v1/messages`` and ``/v1/messages/count_tokens`` record each request (:class:`Received`:
 path, headers, JSON body, its bytes) and answer with the next scripted :class:`Answer` (the last
 one is repeated): a whole message, an error body with Anthropic's headers, or an event stream
@@ -186,6 +187,10 @@ class FakeAnthropic:
         self.received: list[Received] = []
         self.answers: list[Answer] = []
         self.port = 0
+        #: What ``GET /v1/models`` lists (``ModelInfo`` objects), newest first as Anthropic lists them.
+        self.models: list[dict[str, Any]] = []
+        #: The most a page holds, whatever ``limit`` asks (a smaller page still says ``has_more``).
+        self.page_cap = 1000
 
     @property
     def base_url(self) -> str:
@@ -204,7 +209,35 @@ class FakeAnthropic:
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._messages)
+        app.router.add_get("/v1/models", self._list_models)
+        app.router.add_get("/v1/models/{model_id}", self._get_model)
         return app
+
+    async def _list_models(self, request: web.Request) -> web.StreamResponse:
+        """List Models as Anthropic pages it: ``limit`` (1-1000, default 20) from after ``after_id``,
+        with ``first_id``, ``last_id`` and ``has_more``."""
+        self.received.append(Received(request.path, request.query_string, request.headers, {}))
+        ids = [model["id"] for model in self.models]
+        after = request.query.get("after_id")
+        start = ids.index(after) + 1 if after in ids else 0
+        limit = min(int(request.query.get("limit", "20")), self.page_cap)
+        page = self.models[start : start + limit]
+        return web.json_response(
+            {
+                "data": page,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": start + limit < len(self.models),
+            }
+        )
+
+    async def _get_model(self, request: web.Request) -> web.StreamResponse:
+        self.received.append(Received(request.path, request.query_string, request.headers, {}))
+        for model in self.models:
+            if model["id"] == request.match_info["model_id"]:
+                return web.json_response(model)
+        body = {"type": "error", "error": {"type": "not_found_error", "message": "model not found"}}
+        return web.json_response(body, status=404)
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -212,3 +245,8 @@ class FakeAnthropic:
         self.received.append(received)
         answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         return await answer.respond(request)
+
+
+def model_info(model_id: str, created_at: str, display_name: str) -> dict[str, Any]:
+    """One ``ModelInfo`` of Anthropic's List Models answer."""
+    return {"type": "model", "id": model_id, "display_name": display_name, "created_at": created_at}

@@ -1,4 +1,5 @@
-"""A fake Bedrock runtime: a real aiohttp server speaking Converse, ConverseStream and InvokeModel.
+"""A fake Bedrock: a real aiohttp server speaking Converse, ConverseStream and InvokeModel (the
+runtime) and ListFoundationModels / GetFoundationModel (the control plane).
 
 Like AWS, it checks every request's SigV4 signature before anything else: it recomputes the
 signature from the method, the URL as received (Host and port included), the signed headers and
@@ -34,6 +35,8 @@ API_KEY = "bedrock-api-key-ABSKfake"
 #: The secrets this fake knows, by access key id.
 SECRETS = {ACCESS_KEY: SECRET_KEY}
 EVENT_STREAM = "application/vnd.amazon.eventstream"
+#: The control plane's path (a custom host stands for both Bedrock hosts).
+FOUNDATION_MODELS = "/foundation-models"
 
 Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,6 +67,8 @@ class FakeBedrock:
         self.calls: list[Call] = []
         self._answers: list[Answer] = []
         self.port = 0
+        #: What the control plane's ListFoundationModels lists (``FoundationModelSummary`` objects).
+        self.models: list[dict[str, Any]] = []
 
     @property
     def host(self) -> str:
@@ -99,10 +104,24 @@ class FakeBedrock:
         refusal = self._refusal(request, body)
         if refusal is not None:
             return web.json_response({"message": refusal}, status=403)
+        if request.path.startswith(FOUNDATION_MODELS):
+            return self._foundation_models(request, body)
         _, model, action = request.raw_path.rsplit("/", 2)
         self.calls.append(Call(request.raw_path, unquote(model), action, request.headers, body))
         answer = self._answers.pop(0) if self._answers else json_answer(converse("Hi there."))
         return await answer(request)
+
+    def _foundation_models(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        """The control plane: ListFoundationModels (``{"modelSummaries": [...]}``, one page) and
+        GetFoundationModel (``{"modelDetails": {...}}``), recorded like the runtime's calls."""
+        model_id = unquote(request.raw_path[len(FOUNDATION_MODELS) + 1 :])
+        self.calls.append(Call(request.raw_path, model_id, "", request.headers, body))
+        if not model_id:
+            return web.json_response({"modelSummaries": self.models})
+        for model in self.models:
+            if model["modelId"] == model_id:
+                return web.json_response({"modelDetails": model})
+        return web.json_response({"message": "The provided model identifier is invalid."}, status=400)
 
     def _refusal(self, request: web.Request, body: bytes) -> str | None:
         """AWS's reason to refuse the request's credentials, or ``None`` when they are good."""
@@ -132,6 +151,20 @@ class FakeBedrock:
 
 
 # --- answers ---------------------------------------------------------------------------------
+
+
+def foundation_model(model_id: str, name: str, provider: str) -> dict[str, Any]:
+    """One ``FoundationModelSummary`` of ListFoundationModels."""
+    return {
+        "modelArn": f"arn:aws:bedrock:{REGION}::foundation-model/{model_id}",
+        "modelId": model_id,
+        "modelName": name,
+        "providerName": provider,
+        "inputModalities": ["TEXT"],
+        "outputModalities": ["TEXT"],
+        "responseStreamingSupported": True,
+        "modelLifecycle": {"status": "ACTIVE"},
+    }
 
 
 def converse(

@@ -1,6 +1,7 @@
 """A fake Cohere API: a real aiohttp server speaking Cohere's v2 wire format.
 
-``POST /v2/chat`` and ``POST /v2/embed`` only (anything else is Cohere's 404 body). Every request is
+``POST /v2/chat``, ``POST /v2/embed``, and List Models / Get a Model (``GET /v1/models``, paged
+by ``page_token``, and ``/v1/models/{name}``) only (anything else is Cohere's 404 body). Every request is
 recorded (path, headers, JSON body). Answers are programmed per path with :meth:`FakeCohere.reply`,
 :meth:`FakeCohere.stream` (named SSE events ending in ``data: [DONE]``, as Cohere sends them; in
 lock-step with the client when given an ack queue) or :meth:`FakeCohere.fail`; the defaults are a
@@ -24,6 +25,7 @@ from multidict import CIMultiDictProxy
 
 CHAT = "/v2/chat"
 EMBED = "/v2/embed"
+MODELS = "/v1/models"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cohere"
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
@@ -76,6 +78,9 @@ class FakeCohere:
         self.received: list[Request] = []
         self.port = 0
         self._answers: dict[str, Answer] = {CHAT: self._default_chat, EMBED: self._default_embed}
+        #: What ``GET /v1/models`` lists, and the most one page holds whatever ``page_size`` asks.
+        self.models: list[dict[str, Any]] = []
+        self.page_cap = 1000
 
     @property
     def host(self) -> str:
@@ -117,10 +122,27 @@ class FakeCohere:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read()) if request.can_read_body else {}
         self.received.append(Request(request.path, request.headers, body))
+        if request.method == "GET" and request.path.startswith(MODELS):
+            return self._models(request)
         answer = self._answers.get(request.path) if request.method == "POST" else None
         if answer is None:
             return web.json_response({"id": "404", "message": f"{request.path} not found"}, status=404)
         return await answer(request)
+
+    def _models(self, request: web.Request) -> web.StreamResponse:
+        """List Models (``page_size``, ``page_token``, ``next_page_token``) and Get a Model."""
+        name = request.path[len(MODELS) + 1 :]
+        if name:
+            found = [model for model in self.models if model["name"] == name]
+            if not found:
+                return web.json_response({"id": "404", "message": f"model '{name}' not found"}, status=404)
+            return web.json_response(found[0])
+        start = int(request.query.get("page_token") or 0)
+        size = min(int(request.query.get("page_size", "20")), self.page_cap)
+        answer: dict[str, Any] = {"models": self.models[start : start + size]}
+        if start + size < len(self.models):
+            answer["next_page_token"] = str(start + size)
+        return web.json_response(answer)
 
     async def _default_chat(self, request: web.Request) -> web.StreamResponse:
         if self.last.body.get("stream"):

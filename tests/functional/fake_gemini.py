@@ -66,6 +66,33 @@ def json_reply(payload: Any, status: int = 200) -> Responder:
     return respond
 
 
+def models_reply(models: Sequence[dict[str, Any]], page_cap: int = 1000) -> Responder:
+    """``GET /v1beta/models`` as Gemini pages it: at most ``pageSize`` (default 50, and never more
+    than ``page_cap``) models from ``pageToken``, with ``nextPageToken`` while more remain."""
+
+    async def respond(request: web.Request, received: Received) -> web.StreamResponse:
+        start = int(request.query.get("pageToken") or 0)
+        size = min(int(request.query.get("pageSize", "50")), page_cap)
+        answer: dict[str, Any] = {"models": list(models[start : start + size])}
+        if start + size < len(models):
+            answer["nextPageToken"] = str(start + size)
+        return web.json_response(answer)
+
+    return respond
+
+
+def model(name: str, display_name: str) -> dict[str, Any]:
+    """One ``Model`` of Gemini's models.list answer (its name is ``models/{id}``)."""
+    return {
+        "name": f"models/{name}",
+        "version": "001",
+        "displayName": display_name,
+        "inputTokenLimit": 1048576,
+        "outputTokenLimit": 8192,
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
+    }
+
+
 def error_reply(status: int, message: str, code: str) -> Responder:
     return json_reply({"error": {"code": status, "message": message, "status": code}}, status)
 

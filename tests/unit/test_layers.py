@@ -114,6 +114,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
         2,
         "the set-up every translated stream shares, on openai_format's ChunkWriter",
     ),
+    "providers.model_lists": (2, "translated providers' model lists, for providers/translated's adapters"),
     "providers.translated": (2, "the adapter shape of translating providers, beside providers/registry"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
     "streaming.reformat": (2, "the response a relay writes a client format's answer to, on formats/"),
