@@ -101,6 +101,7 @@ OPTION_KEYS = {
     "vertex_project_id": "vertex-project-id",
     "vertex_region": "vertex-region",
     "vertex_service_account_json": "vertex-service-account-json",
+    "vertex_storage_bucket_name": "vertex-storage-bucket-name",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}
