@@ -22,6 +22,7 @@ __all__ = [
     "BASE_URL",
     "StorageObject",
     "bucket_name",
+    "object_name",
     "object_of",
 ]
 
