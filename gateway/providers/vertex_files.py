@@ -80,6 +80,13 @@ class BatchLines:
             async for chunk in file:
                 yield chunk
             return
+        if not self.purpose:
+            raise InvalidRequest(
+                "The upload names no purpose: send the form's purpose field before the file (as the "
+                "OpenAI SDKs do), or x-portkey-file-purpose.",
+                param="purpose",
+                code="missing_purpose",
+            )
         if self.purpose != "batch":
             raise InvalidRequest(
                 "Vertex AI files take purpose 'batch' (or 'upload', stored as sent), not "

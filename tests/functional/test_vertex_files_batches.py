@@ -5,6 +5,7 @@ jobs are created, read, listed and cancelled as OpenAI batches, and the output i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -12,7 +13,14 @@ from urllib.parse import quote
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
-from openai import APIStatusError, AsyncOpenAI, BadRequestError, NotFoundError, PermissionDeniedError
+from openai import (
+    APIStatusError,
+    AsyncOpenAI,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 from tests.conftest import settings_with
 from tests.functional.fake_gcs_vertex import FakeGoogle
@@ -366,3 +374,70 @@ async def test_listing_and_deleting_files_are_a_clear_400(client: AsyncOpenAI, g
     with pytest.raises(BadRequestError):
         await client.files.delete(quote(f"gs://{BUCKET}/batch-1.jsonl", safe=""))
     assert google.calls == []
+
+
+async def test_a_routing_config_target_names_the_bucket(make_client: Client, google: FakeGoogle) -> None:
+    config = {
+        "provider": "vertex-ai",
+        "vertex_storage_bucket_name": "config-bucket",
+        "vertex_project_id": PROJECT,
+    }
+    client = make_client(vertex_storage_bucket_name=None, config=orjson.dumps(config).decode())
+    created = await client.files.create(file=("b.jsonl", jsonl(openai_line("a", "Hi"))), purpose="batch")
+    assert created.id.startswith(quote("gs://config-bucket/", safe=""))
+    assert google.api_calls[0].path == "/upload/storage/v1/b/config-bucket/o"
+
+
+async def test_callers_uploading_at_once_each_reach_their_own_bucket_with_their_own_token(
+    make_client: Client, google: FakeGoogle
+) -> None:
+    key = service_account_json(f"{google.host}/token", project_id=PROJECT)
+    callers = [
+        make_client(vertex_storage_bucket_name=f"bucket-{n}", provider_file_name=f"caller-{n}.jsonl")
+        if n % 2
+        else make_client(
+            api_key="unused",
+            vertex_service_account_json=key,
+            vertex_storage_bucket_name=f"bucket-{n}",
+            provider_file_name=f"caller-{n}.jsonl",
+        )
+        for n in range(6)
+    ]
+    uploads = [
+        caller.files.create(file=("b.jsonl", jsonl(openai_line(f"from-{n}", "Hi " * n))), purpose="batch")
+        for n, caller in enumerate(callers)
+    ]
+    created = await asyncio.gather(*uploads)
+    for n, file in enumerate(created):
+        assert file.id == quote(f"gs://bucket-{n}/caller-{n}.jsonl", safe="")
+        [line] = [orjson.loads(x) for x in google.objects[(f"bucket-{n}", f"caller-{n}.jsonl")].splitlines()]
+        assert line["requestId"] == f"from-{n}"
+    tokens = {call.path.split("/")[5]: call.headers["Authorization"] for call in google.api_calls}
+    assert tokens == {
+        f"bucket-{n}": f"Bearer {google.access_token}" if n % 2 else "Bearer ya29.issued-1" for n in range(6)
+    }
+
+
+async def test_no_credential_appears_in_an_error(make_client: Client, google: FakeGoogle) -> None:
+    key = service_account_json(f"{google.host}/token", project_id=PROJECT)
+    client = make_client(api_key="ya29.secret-marker", vertex_service_account_json=key)
+    google.fail_next = (
+        401,
+        {"error": {"code": 401, "message": "Invalid Credentials", "status": "UNAUTHENTICATED"}},
+    )
+    with pytest.raises(AuthenticationError) as refused:
+        await client.files.create(file=("b.jsonl", jsonl(openai_line("a", "Hi"))), purpose="batch")
+    with pytest.raises(BadRequestError) as bad:
+        await client.files.create(file=("b.jsonl", b"{not json\n"), purpose="batch")
+    for error in (refused.value, bad.value):
+        text = orjson.dumps(error.body).decode()
+        assert "ya29." not in text
+        assert "PRIVATE KEY" not in text
+        assert "secret-marker" not in text
+
+
+async def test_an_upload_that_names_no_purpose_is_a_400(client: AsyncOpenAI, google: FakeGoogle) -> None:
+    with pytest.raises(BadRequestError) as caught:
+        await client.files.create(file=("b.jsonl", jsonl(openai_line("a", "Hi"))), purpose="")  # type: ignore[arg-type]
+    assert message_of(caught.value).startswith("The upload names no purpose")
+    assert google.objects == {}
