@@ -34,7 +34,7 @@ from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, U
 from gateway.providers.openai_format import upstream_error
 from gateway.providers.translated import json_object
 from gateway.providers.vertex_access import PROVIDER, VertexAuth, location_path
-from gateway.providers.vertex_files import created_at
+from gateway.providers.vertex_files import unix_time
 
 __all__ = [
     "MODEL",
@@ -208,13 +208,13 @@ def batch_object(job: Mapping[str, Any]) -> dict[str, Any]:
         "status": status,
         "output_file_id": _output_file(job),
         "error_file_id": None,
-        "created_at": created_at(job.get("createTime")),
-        "in_progress_at": created_at(job.get("startTime")),
+        "created_at": unix_time(job.get("createTime")),
+        "in_progress_at": unix_time(job.get("startTime")),
         "request_counts": {"total": done + failed + left, "completed": done, "failed": failed},
         "metadata": None,
     }
     if status in _ENDED_AT:
-        batch[_ENDED_AT[status]] = created_at(job.get("endTime"))
+        batch[_ENDED_AT[status]] = unix_time(job.get("endTime"))
     return batch
 
 

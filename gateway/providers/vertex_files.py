@@ -38,7 +38,7 @@ __all__ = [
     "BUCKET",
     "FILE_NAME",
     "VertexFiles",
-    "created_at",
+    "unix_time",
 ]
 
 BUCKET = "vertex-storage-bucket-name"
@@ -227,14 +227,14 @@ def file_object(stored: gcs.StorageObject, found: Mapping[str, Any], purpose: st
         "id": stored.file_id,
         "object": "file",
         "bytes": int(size) if isinstance(size, str) and size.isdigit() else 0,
-        "created_at": created_at(found.get("timeCreated")),
+        "created_at": unix_time(found.get("timeCreated")),
         "filename": stored.name,
         "purpose": purpose,
         "status": "processed",
     }
 
 
-def created_at(value: object) -> int | None:
+def unix_time(value: object) -> int | None:
     """Unix seconds of a Google RFC 3339 timestamp (``2024-05-01T10:00:00.123Z``)."""
     if not isinstance(value, str):
         return None
