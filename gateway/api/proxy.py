@@ -17,7 +17,6 @@ from gateway.api.bodies import (
     NO_BODY,
     BodyKind,
     RequestBody,
-    StreamedBody,
     check_media_type,
     read_json_object,
     streamed_body,
@@ -162,7 +161,7 @@ def _outgoing(
     endpoint, query = url.raw_path[len("/v1/") :], url.raw_query_string
     if inbound is not None:
         endpoint, query = CHAT_ENDPOINT, ""
-    prepared = prepare(target, endpoint, query, request.headers, data)
+    prepared = prepare(target, endpoint, query, request.headers, data, request.method)
     headers = _upstream_headers(request, target, prepared)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
@@ -366,7 +365,9 @@ def _failure_of(exc: BaseException, timers: _Timers, outgoing: Outgoing, idle_ti
         return attempt_timed_out(outgoing.limit, outgoing.provider, target.config_path)
     if timers.headers is not None and timers.headers.expired():
         return headers_timed_out(outgoing.provider, timers.headers_wait)
-    upload = outgoing.body.failure if isinstance(outgoing.body, StreamedBody) else None
+    # A streamed upload (the client's, or one an adapter transforms as it goes) says why it stopped.
+    failure = getattr(outgoing.body, "failure", None)
+    upload = failure if isinstance(failure, GatewayError) else None
     return upstream_failure(
         upload or exc, outgoing.provider, idle_timeout=idle_timeout, host_param=target.host_param
     )
@@ -448,8 +449,10 @@ def _upstream_headers(request: web.Request, target: Target, prepared: PreparedRe
         # aiohttp sets the length of a bytes body itself (it may differ after a rewrite).
         headers.popall("Content-Length", None)
     if prepared.translation is not None:
-        # The provider's own content negotiation, not the client's (which was for OpenAI's format).
+        # The provider's own content negotiation, not the client's (which was for OpenAI's format);
+        # a translated body is not the client's, so neither is its length.
         headers.popall("Accept", None)
+        headers.popall("Content-Length", None)
         headers["Content-Type"] = "application/json"
     headers.update(prepared.headers)
     return headers

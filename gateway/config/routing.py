@@ -110,6 +110,7 @@ OPTION_KEYS = {
     "oracle_fingerprint": "oracle-fingerprint",
     "oracle_private_key": "oracle-private-key",
     "oracle_key_passphrase": "oracle-key-passphrase",
+    "vertex_storage_bucket_name": "vertex-storage-bucket-name",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

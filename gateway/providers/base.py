@@ -117,6 +117,9 @@ class UpstreamCall:
     strict_open_ai_compliance: bool = True
     #: The caller's key for this target (``""``: none); never in a repr, so never in a log.
     api_key: str = field(default="", repr=False)
+    #: The client's HTTP method, which the upstream request keeps (``GET`` and ``DELETE`` on
+    #: ``files/{id}`` are different operations).
+    method: str = "POST"
 
 
 #: The body an adapter sends: the client's bytes, re-encoded JSON, an upload's chunks, or nothing.

@@ -10,33 +10,29 @@ the model in the URL instead of the body; ``/v1/messages`` for Claude models is 
 Gemini (:class:`VertexCountTokens`).
 Embeddings use the ``predict`` method of Google's models.
 
-Where: ``x-portkey-vertex-project-id`` (default: the service-account key's ``project_id``) and
-``x-portkey-vertex-region`` (default :data:`DEFAULT_REGION`; ``global`` is served by
-``aiplatform.googleapis.com``). Auth: a ``x-portkey-vertex-service-account-json`` key is exchanged
-for an access token (cached until shortly before it expires, see ``google_auth.py``); without one,
-the caller's key is the access token. The key comes first, as in Portkey: the OpenAI SDKs always
-send some API key, often a placeholder, when the service account is what authenticates.
+Where the requests go and their auth: ``vertex_access.py``; files and batches (Cloud Storage and
+batch prediction jobs): ``vertex_jobs.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic, gemini
+from gateway.providers import anthropic, gemini, vertex_jobs
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic_answers import read_message
 from gateway.providers.base import (
+    BATCHES,
     CHAT,
     EMBEDDINGS,
+    FILES,
     MESSAGES,
     ClientBody,
-    Credentials,
     NativeRequest,
     PreparedRequest,
     ProviderSpec,
@@ -46,57 +42,26 @@ from gateway.providers.base import (
 from gateway.providers.gemini_answers import read_response, vectors
 from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
-from gateway.providers.translated import NativeEndpoint, TranslatedProvider, json_object, prepared_through
+from gateway.providers.translated import NativeEndpoint, json_object, prepared_through
+from gateway.providers.vertex_access import PROVIDER, REGIONAL_BASE, VertexAuth, location_path
 
 __all__ = [
     "provider",
 ]
 
 SPEC = ProviderSpec(
-    slug="vertex-ai",
+    slug=PROVIDER,
     name="Google Vertex AI",
-    base_url="https://{region}-aiplatform.googleapis.com",
+    base_url=REGIONAL_BASE,
     docs="https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES, FILES, BATCHES}),
 )
-OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json")
-DEFAULT_REGION = "us-central1"
-#: The ``global`` location has no regional host.
-GLOBAL_BASE = "https://aiplatform.googleapis.com"
+OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json", *vertex_jobs.OPTIONS)
 #: Sent in the body of Claude requests, as Vertex requires.
 ANTHROPIC_VERSION = "vertex-2023-10-16"
-_SERVICE_ACCOUNT = "vertex-service-account-json"
-#: Project ids (``my-project``, legacy ``example.com:my-project``) and regions go into the URL.
-_NAMES = {
-    "vertex-project-id": re.compile(r"[a-z0-9][a-z0-9.:-]{0,127}"),
-    "vertex-region": re.compile(r"[a-z0-9][a-z0-9-]{0,62}"),
-}
 
 
-class _VertexAuth:
-    """A token for the service-account key as the bearer token; without a key, the caller's key."""
-
-    __slots__ = ("_tokens",)
-
-    def __init__(self, tokens: ServiceAccountTokens) -> None:
-        self._tokens = tokens
-
-    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        key = credentials.options.get(_SERVICE_ACCOUNT, "")
-        token = credentials.api_key
-        if key:
-            token = await self._tokens.token(credentials.session, key, check_url=credentials.check_url)
-        elif not token:
-            raise InvalidRequest(
-                "Vertex AI needs credentials: send a service-account key in "
-                "x-portkey-vertex-service-account-json, or an OAuth2 access token as the API key.",
-                param="x-portkey-vertex-service-account-json",
-                code="missing_vertex_credentials",
-            )
-        native.headers["Authorization"] = f"Bearer {token}"
-
-
-class VertexChat(_VertexAuth):
+class VertexChat(VertexAuth):
     """``chat/completions`` → ``generateContent`` (Gemini) or ``rawPredict`` (Claude), or their streams."""
 
     __slots__ = ()
@@ -126,7 +91,7 @@ class VertexChat(_VertexAuth):
         return read_response(SPEC.slug, status, body, native.model, strict)
 
 
-class VertexMessages(_VertexAuth):
+class VertexMessages(VertexAuth):
     """``messages`` → ``…/publishers/anthropic/models/{model}:rawPredict`` (``:streamRawPredict``
     for a stream): the client's Messages body minus ``model``, plus ``anthropic_version``. No
     translation is set: the answer and its stream are Anthropic's already, relayed byte for byte."""
@@ -159,7 +124,7 @@ class VertexMessages(_VertexAuth):
         return PreparedRequest(url, request.headers, request.body, authorize=step)
 
 
-class VertexCountTokens(_VertexAuth):
+class VertexCountTokens(VertexAuth):
     """``messages/count_tokens``. Claude: ``…/publishers/anthropic/models/count-tokens:rawPredict``,
     one endpoint for every Claude model, so the body keeps ``model``; it is the client's,
     untouched, and Vertex answers Anthropic's ``{"input_tokens": n}``, relayed as is. Gemini:
@@ -188,7 +153,7 @@ class VertexCountTokens(_VertexAuth):
         return PreparedRequest(url, request.headers, body.payload(), authorize=step)
 
 
-class VertexGeminiCount(_VertexAuth):
+class VertexGeminiCount(VertexAuth):
     """Anthropic's count for a Gemini model → ``…/publishers/google/models/{model}:countTokens``
     with ``contents``, ``systemInstruction`` and ``tools`` at the top level
     (``gemini.count_body``); ``totalTokens`` answered as ``input_tokens``."""
@@ -204,7 +169,7 @@ class VertexGeminiCount(_VertexAuth):
         return gemini.read_count(SPEC.slug, status, body)
 
 
-class VertexEmbeddings(_VertexAuth):
+class VertexEmbeddings(VertexAuth):
     """``embeddings`` → ``predict``; the token count is the sum of each prediction's statistics."""
 
     __slots__ = ()
@@ -227,7 +192,7 @@ class VertexEmbeddings(_VertexAuth):
         return embeddings(native, found, sum(map(_token_count, answer["predictions"])))
 
 
-def provider() -> TranslatedProvider:
+def provider() -> vertex_jobs.VertexProvider:
     tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by every endpoint
     translations: dict[str, Translation] = {
         "chat/completions": VertexChat(tokens),
@@ -237,7 +202,7 @@ def provider() -> TranslatedProvider:
         "messages": VertexMessages(tokens),
         "messages/count_tokens": VertexCountTokens(tokens),
     }
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives)
+    return vertex_jobs.VertexProvider(SPEC, tokens, translations, OPTION_HEADERS, natives)
 
 
 def _is_claude(model: str) -> bool:
@@ -250,40 +215,5 @@ def _token_count(prediction: Mapping[str, Any]) -> int:
 
 
 def _publishers(call: UpstreamCall) -> str:
-    """``{base}/v1/projects/{project}/locations/{region}/publishers``; a 400 for a missing project or
-    a name that cannot go into a URL."""
-    region = _checked(call.options, "vertex-region") or DEFAULT_REGION
-    project = _checked(call.options, "vertex-project-id") or _key_project(call.options)
-    if not project:
-        raise InvalidRequest(
-            "Vertex AI needs the Google Cloud project: send x-portkey-vertex-project-id "
-            "(or a service-account key with a project_id).",
-            param="x-portkey-vertex-project-id",
-            code="missing_vertex_project_id",
-        )
-    host = GLOBAL_BASE if region == "global" else SPEC.base_url.format(region=region)
-    base = call.base_url.rstrip("/") or host
-    return f"{base}/v1/projects/{project}/locations/{region}/publishers"
-
-
-def _checked(options: Mapping[str, str], option: str, value: str | None = None) -> str:
-    """``option``'s value (or ``value`` given for it): empty, or a name Google allows there."""
-    value = options.get(option, "") if value is None else value
-    if value and not _NAMES[option].fullmatch(value):
-        raise InvalidRequest(
-            f"x-portkey-{option} {value!r} is not a valid Google Cloud name.",
-            param=f"x-portkey-{option}",
-            code=f"invalid_{option.replace('-', '_')}",
-        )
-    return value
-
-
-def _key_project(options: Mapping[str, str]) -> str:
-    """The ``project_id`` of the service-account key, if one was given (an unusable key is reported
-    when it is exchanged for a token, never quoted here)."""
-    try:
-        key = orjson.loads(options.get(_SERVICE_ACCOUNT) or "{}")
-    except orjson.JSONDecodeError:
-        return ""
-    project = key.get("project_id") if isinstance(key, dict) else None
-    return _checked(options, "vertex-project-id", project) if isinstance(project, str) else ""
+    """``{base}/v1/projects/{project}/locations/{region}/publishers``."""
+    return f"{location_path(call)}/publishers"

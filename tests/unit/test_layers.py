@@ -108,6 +108,12 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
     "providers.bedrock_access": (2, "where a Bedrock request goes and its SigV4, for providers/bedrock*"),
     "providers.bedrock_messages": (2, "Anthropic's Messages API on Bedrock, beside providers/bedrock"),
+    "providers.vertex_access": (2, "where a Vertex request goes and its token, for providers/vertex*"),
+    "providers.vertex_jobs": (2, "Vertex's adapter with files and batches, built by providers/vertex"),
+    "providers.vertex_files": (2, "/v1/files on Vertex: Cloud Storage uploads, beside providers/vertex"),
+    "providers.vertex_batches": (2, "/v1/batches on Vertex: batch prediction jobs, beside providers/vertex"),
+    "providers.gcs": (2, "Cloud Storage object ids and URLs, for providers/vertex_files"),
+    "providers.form_upload": (2, "a streamed multipart upload's fields and file, for file adapters"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
     "providers.translated_stream": (
