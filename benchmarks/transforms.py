@@ -150,6 +150,18 @@ def cohere_events(deltas: int) -> list[bytes]:
     return [*events, event("content-end", {"index": 0}), event("message-end", end), b"data: [DONE]\n\n"]
 
 
+def triton_events(deltas: int) -> list[bytes]:
+    """Triton's generate_stream: one ``data:`` object per piece of text, and no end event."""
+    return [
+        b"data: "
+        + orjson.dumps(
+            {"model_name": "ensemble", "model_version": "1", "text_output": WORDS[i % 40 : i % 40 + 12]}
+        )
+        + b"\n\n"
+        for i in range(deltas)
+    ]
+
+
 def chat_events(deltas: int) -> list[bytes]:
     """The chat stream a translated provider's answer becomes: text deltas, usage, ``[DONE]``."""
     writer = ChunkWriter("claude", include_usage=True)
@@ -195,6 +207,12 @@ def _cohere() -> StreamTranslator:
     from gateway.providers.cohere_answers import ChatStream
 
     return ChatStream("command", include_usage=True)
+
+
+def _triton() -> StreamTranslator:
+    from gateway.providers.triton_answers import GenerateStream
+
+    return GenerateStream("ensemble", include_usage=True)
 
 
 def _bedrock_invoke() -> StreamTranslator:
@@ -243,6 +261,8 @@ CASES = (
     Case("bedrock text (eventstream)", bedrock_events, _bedrock),
     Case("cohere text", cohere_events, _cohere),
 )
+#: Streams translated into ``/v1/completions`` chunks (``text_completion`` objects).
+COMPLETION_CASES = (Case("triton text (generate_stream → completions)", triton_events, _triton),)
 _MESSAGES_REQUEST: dict[str, object] = {"model": "gpt-4o-mini"}
 _RESPONSES_REQUEST: dict[str, object] = {"model": "claude", "input": "Hi", "stream": True}
 FORMAT_CASES = (
@@ -291,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| stream transform | µs per event (best of {args.rounds} streams of {args.deltas} events) |")
     print("|---|---|")
-    for case in CASES + FORMAT_CASES + NATIVE_CASES:
+    for case in CASES + COMPLETION_CASES + FORMAT_CASES + NATIVE_CASES:
         print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
     return 0
 

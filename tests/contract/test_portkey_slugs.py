@@ -105,7 +105,6 @@ AWAITING_ADAPTER = frozenset(
         "segmind",
         "workers-ai",
         "predibase",
-        "triton",
         "azure-ai",
         "qdrant",
         "sagemaker",
