@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 from openai import APIError, AsyncOpenAI, BadRequestError, InternalServerError, NotFoundError
@@ -152,6 +153,7 @@ async def test_a_model_that_could_change_the_url_is_refused_before_any_call(
     assert isinstance(body, dict)
     assert body["code"] == "invalid_model"
     assert body["param"] == "model"
+    assert model not in body["message"]  # a caller's value is never echoed
     assert triton.received == []
 
 
@@ -221,13 +223,27 @@ async def test_an_error_mid_stream_reaches_the_sdk_after_the_text_before_it(
     assert all(c.choices[0].finish_reason is None for c in seen)
 
 
-@pytest.mark.parametrize("tail", [b"", b'data: {"text_output": "cut'])
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [(b"", True), (b'data: {"text_output": "cut', True), (b'data: {"text_output": "half', False)],
+    ids=["connection-cut", "cut-mid-event", "body-ends-mid-event"],
+)
 async def test_a_cut_stream_is_an_error_not_a_finished_answer(
-    sdk: AsyncOpenAI, triton: FakeTriton, tail: bytes
+    sdk: AsyncOpenAI, triton: FakeTriton, tail: bytes, cut: bool
 ) -> None:
-    triton.stream([piece("ensemble", "Hel"), tail], cut=True)
+    triton.stream([piece("ensemble", "Hel"), tail], cut=cut)
     seen: list[Any] = []
     with pytest.raises(APIError):
         await _drain(await sdk.completions.create(model="ensemble", prompt="hi", stream=True), seen)
     assert _text(seen) == "Hel"
     assert all(c.choices[0].finish_reason is None for c in seen)
+
+
+async def test_a_config_target_names_triton_and_its_custom_host(gateway_url: str, triton: FakeTriton) -> None:
+    config = orjson.dumps({"provider": "triton", "custom_host": f"{triton.host}/v2/models/ensemble"}).decode()
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key=KEY, default_headers={"x-portkey-config": config}, max_retries=0
+    ) as sdk:
+        answer = await sdk.completions.create(model="ensemble", prompt="hi")
+    assert answer.choices[0].text == "Hello!"
+    assert triton.last.path == "/v2/models/ensemble/generate"
