@@ -8,10 +8,10 @@ Portkey's users name a Triton model) is used as it is, with ``/generate`` append
 The body is ``text_input`` and the sampling fields as top-level properties (``max_tokens``,
 ``temperature``, ``top_p``, ``top_k``, ``stop_words``, ``bad_words``, penalties, ``stream``): Triton
 hands each one to the model as the input tensor of that name when the model has one (TensorRT-LLM's
-ensemble reads them so) and as a request parameter otherwise, where the ``parameters`` object would
-reach parameters only and cannot carry a list such as ``stop_words``. ``max_tokens`` is always sent
-(100 unless given, as Portkey does): TensorRT-LLM's ensemble requires it. Triton takes no key: none is
-sent. ``triton_answers.py`` reads the answers.
+ensemble reads them so) and as a request parameter otherwise, as the extension documents for extra
+properties; its ``parameters`` object is documented with scalar values only (``stop_words`` is a
+list). ``max_tokens`` is always sent (100 unless given, as Portkey does): TensorRT-LLM's ensemble
+requires it. Triton takes no key: none is sent. ``triton_answers.py`` reads the answers.
 """
 
 from __future__ import annotations
