@@ -164,6 +164,16 @@ def oracle_events(deltas: int) -> list[bytes]:
     counts = {"promptTokens": 9, "completionTokens": deltas, "totalTokens": deltas + 9}
     finish = {"index": 0, "message": {"role": "ASSISTANT"}, "finishReason": "stop"}
     return [*events, event(finish), event({"usage": counts})]
+def triton_events(deltas: int) -> list[bytes]:
+    """Triton's generate_stream: one ``data:`` object per piece of text, and no end event."""
+    return [
+        b"data: "
+        + orjson.dumps(
+            {"model_name": "ensemble", "model_version": "1", "text_output": WORDS[i % 40 : i % 40 + 12]}
+        )
+        + b"\n\n"
+        for i in range(deltas)
+    ]
 
 
 def chat_events(deltas: int) -> list[bytes]:
@@ -217,6 +227,10 @@ def _oracle() -> StreamTranslator:
     from gateway.providers.oracle_answers import ChatStream
 
     return ChatStream("meta.llama-3.3-70b-instruct", include_usage=True)
+def _triton() -> StreamTranslator:
+    from gateway.providers.triton_answers import GenerateStream
+
+    return GenerateStream("ensemble", include_usage=True)
 
 
 def _bedrock_invoke() -> StreamTranslator:
@@ -266,6 +280,8 @@ CASES = (
     Case("cohere text", cohere_events, _cohere),
     Case("oracle text", oracle_events, _oracle),
 )
+#: Streams translated into ``/v1/completions`` chunks (``text_completion`` objects).
+COMPLETION_CASES = (Case("triton text (generate_stream → completions)", triton_events, _triton),)
 _MESSAGES_REQUEST: dict[str, object] = {"model": "gpt-4o-mini"}
 _RESPONSES_REQUEST: dict[str, object] = {"model": "claude", "input": "Hi", "stream": True}
 FORMAT_CASES = (
@@ -314,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| stream transform | µs per event (best of {args.rounds} streams of {args.deltas} events) |")
     print("|---|---|")
-    for case in CASES + FORMAT_CASES + NATIVE_CASES:
+    for case in CASES + COMPLETION_CASES + FORMAT_CASES + NATIVE_CASES:
         print(f"| {case.name} | {measure(case, args.deltas, args.rounds):.2f} |")
     return 0
 

@@ -61,6 +61,16 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         endpoints=frozenset({CHAT, MODELS}),
     ),
     ProviderSpec(
+        slug="bytez",
+        name="Bytez (OpenAI-compatible API)",
+        # Bytez documents OpenAI-compatible chat, completions and responses under this base, so the
+        # model (org/name, e.g. Qwen/Qwen3-4B) goes in the body, never the path. Portkey calls the
+        # native /models/v2/{model} API instead ({messages, stream, params} in, {error, output} out).
+        base_url="https://api.bytez.com/models/v2/openai/v1",
+        docs="https://docs.bytez.com/http-reference/oaiCompliant/chatCompletions",
+        endpoints=frozenset({CHAT, COMPLETIONS, RESPONSES}),
+    ),
+    ProviderSpec(
         slug="cerebras",
         name="Cerebras",
         base_url="https://api.cerebras.ai/v1",
@@ -357,6 +367,15 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url="https://external.api.recraft.ai/v1",
         docs="https://www.recraft.ai/docs",
         endpoints=frozenset({IMAGES}),
+    ),
+    ProviderSpec(
+        slug="reka-ai",
+        name="Reka",
+        # Reka's API reference is OpenAI-compatible (chat completions, models list, Bearer key).
+        # Portkey calls the retired /chat API (conversation_history, X-Api-Key) instead.
+        base_url="https://api.reka.ai/v1",
+        docs="https://docs.reka.ai/chat/api-reference/create-chat-completion",
+        endpoints=frozenset({CHAT, MODELS}),
     ),
     ProviderSpec(
         slug="sambanova",

@@ -25,10 +25,12 @@ from gateway.providers.base import NativeRequest
 __all__ = [
     "ChunkWriter",
     "EmbeddingsRequest",
+    "TextChunkWriter",
     "completion",
     "embeddings",
     "error",
     "new_id",
+    "text_completion",
     "tool_call",
     "upstream_error",
     "usage",
@@ -123,6 +125,20 @@ def completion(
     }
     if usage is not None:
         answer["usage"] = usage
+    return orjson.dumps(answer)
+
+
+def text_completion(*, response_id: str, model: str, text: str, finish_reason: str) -> bytes:
+    """A whole legacy ``text_completion`` answer (``/v1/completions``) with one choice and no usage
+    (for providers that count no tokens)."""
+    choice = {"text": text, "index": 0, "logprobs": None, "finish_reason": finish_reason}
+    answer = {
+        "id": response_id,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+    }
     return orjson.dumps(answer)
 
 
@@ -348,3 +364,36 @@ class ChunkWriter:
         if usage is not None:
             tail += b',"usage":' + orjson.dumps(usage)
         return self._prefix + tail + b"}\n\n"
+
+
+class TextChunkWriter(ChunkWriter):
+    """The chunks of a streamed ``/v1/completions`` answer: ``text_completion`` objects whose choice
+    carries ``text`` (no delta, no role), then the usage chunk and ``[DONE]`` as for chat."""
+
+    __slots__ = ()
+
+    def __init__(self, model: str, include_usage: bool, response_id: str | None = None) -> None:
+        super().__init__(model, include_usage, response_id or new_id("cmpl-"))
+
+    def start(self, response_id: str, model: str | None = None) -> None:
+        self._model = model or self._model
+        head = {"id": response_id, "object": "text_completion", "created": self._created}
+        self._prefix = b"data: " + orjson.dumps({**head, "model": self._model})[:-1] + b',"choices":'
+
+    def text(self, text: str, blocks: list[dict[str, Any]] | None = None) -> bytes:
+        if not text:
+            return b""
+        return self._chunk([{"text": text, "index": 0, "logprobs": None, "finish_reason": None}])
+
+    def finish(self, reason: str) -> bytes:
+        self._finished = True
+        return self._chunk([{"text": "", "index": 0, "logprobs": None, "finish_reason": reason}])
+
+    def end_of_body(self) -> bytes:
+        """For a provider whose stream has no end event (its body just ends): a held provider error
+        is raised; otherwise the stream is complete, finished with ``stop`` if nothing said why."""
+        if self._failure is not None:
+            raise self._failure
+        if self.done:
+            return b""
+        return (b"" if self._finished else self.finish("stop")) + self.close()

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic, bedrock, cohere, gemini, oracle, vertex
+from gateway.providers import anthropic, bedrock, cohere, gemini, oracle, triton, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
@@ -44,6 +44,7 @@ class ProviderRegistry:
         adapters["bedrock"] = bedrock.provider()
         adapters["cohere"] = cohere.provider()
         adapters["oracle"] = oracle.provider()
+        adapters["triton"] = triton.provider()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -48,13 +48,15 @@ class TranslatedStream(ABC, Generic[_Event]):
     #: ``True``: only the provider's own end event (:meth:`ChunkWriter.close`) completes the
     #: stream; a finish reason without it is a cut stream.
     _finished_by_close: ClassVar[bool] = False
+    #: What writes the OpenAI events: chat chunks, or text-completion chunks for ``/v1/completions``.
+    _writer: ClassVar[type[ChunkWriter]] = ChunkWriter
 
     def __init__(
         self, provider: str, model: str, include_usage: bool, strict: bool, decoder: EventDecoder[_Event]
     ) -> None:
         self._provider = provider
         self._decoder = decoder
-        self._chunks = ChunkWriter(model, include_usage)
+        self._chunks = self._writer(model, include_usage)
         #: ``False``: the provider's extras too, as Portkey passes them (each translator says which).
         self._strict = strict
 

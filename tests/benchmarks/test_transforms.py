@@ -20,6 +20,15 @@ def test_each_case_streams_a_complete_answer_with_usage(case: transforms.Case) -
     assert translator.usage is not None
 
 
+@pytest.mark.parametrize("case", transforms.COMPLETION_CASES, ids=lambda case: case.name)
+def test_each_completion_case_streams_complete_text_completion_chunks(case: transforms.Case) -> None:
+    translator = case.translator()
+    out = b"".join(translator.feed(event) for event in case.events(5)) + translator.end()
+    assert out.count(b'"object":"text_completion"') == 6  # five texts and the finish chunk
+    assert out.count(b'"finish_reason":null') == 5
+    assert out.endswith(b'"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+
+
 @pytest.mark.parametrize("case", transforms.FORMAT_CASES, ids=lambda case: case.name)
 def test_each_format_case_streams_a_complete_answer_with_usage(case: transforms.Case) -> None:
     translator = case.translator()
@@ -54,5 +63,9 @@ def test_main_prints_a_row_per_case(capsys: pytest.CaptureFixture[str]) -> None:
     assert transforms.main(["--deltas", "20", "--rounds", "2"]) == 0
     rows = capsys.readouterr().out.splitlines()[2:]
     assert [row.split(" | ")[0].lstrip("| ") for row in rows] == [
-        case.name for case in transforms.CASES + transforms.FORMAT_CASES + transforms.NATIVE_CASES
+        case.name
+        for case in transforms.CASES
+        + transforms.COMPLETION_CASES
+        + transforms.FORMAT_CASES
+        + transforms.NATIVE_CASES
     ]
