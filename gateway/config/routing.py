@@ -101,6 +101,8 @@ OPTION_KEYS = {
     "vertex_project_id": "vertex-project-id",
     "vertex_region": "vertex-region",
     "vertex_service_account_json": "vertex-service-account-json",
+    "snowflake_account": "snowflake-account",
+    "workers_ai_account_id": "workers-ai-account-id",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

@@ -85,6 +85,8 @@ class ProviderSpec:
     family outside the list is refused with a clear 400 instead of an opaque upstream 404.
     ``param_renames`` maps an OpenAI request field to the name this provider expects; it is applied
     only when the field is present (the body is otherwise forwarded byte for byte).
+    A ``base_url`` with ``{option}`` placeholders, or none at all (the caller's own host), is
+    served by ``option_url.py``; ``passed_headers`` names client headers it sends on as they came.
     """
 
     slug: str
@@ -94,6 +96,7 @@ class ProviderSpec:
     auth: AuthStyle = "bearer"
     endpoints: frozenset[str] | None = None
     param_renames: Mapping[str, str] = field(default_factory=dict)
+    passed_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
+from gateway.providers.option_url import OptionURL, needs_options
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -37,6 +38,7 @@ class ProviderRegistry:
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
         adapters["mistral-ai"] = MistralAI(adapters["mistral-ai"].spec)
+        adapters.update({spec.slug: OptionURL(spec) for spec in PROVIDERS if needs_options(spec)})
         adapters["azure-openai"] = AzureOpenAI()
         adapters["anthropic"] = anthropic.provider()
         adapters["google"] = gemini.provider()

@@ -103,7 +103,6 @@ AWAITING_ADAPTER = frozenset(
         "stability-ai",
         "nomic",
         "segmind",
-        "workers-ai",
         "reka-ai",
         "predibase",
         "triton",
@@ -115,7 +114,6 @@ AWAITING_ADAPTER = frozenset(
         "bytez",
         "meshy",
         "tripo3d",
-        "modal",
         "oracle",
     ]
 )

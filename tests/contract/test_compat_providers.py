@@ -1,0 +1,315 @@
+"""OpenAI-format providers whose base URL comes from provider options (Snowflake Cortex, Cloudflare
+Workers AI) or is the caller's own host (Modal), driven through the gateway to a fake.
+
+The option-built URLs point at the fake through the operator's settings ``base_url``, which may
+hold the same ``{option}`` placeholders as the catalog row; the real rows' hosts are checked by
+filling their templates (no request ever leaves 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from openai import AsyncOpenAI, BadRequestError
+from openai.types.chat import ChatCompletionMessageParam
+
+from gateway.config.settings import ProviderSettings, Settings
+from gateway.errors import InvalidRequest
+from gateway.providers.catalog import PROVIDERS
+from gateway.providers.option_url import parse_template
+from tests.fake_provider import FakeProvider, Received, sse
+
+KEY = "sk-compat-secret-key"
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+ANSWER = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": "hello there"}, "finish_reason": "stop"}
+    ],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+}
+
+
+def _chunk(content: str) -> bytes:
+    delta = {"index": 0, "delta": {"content": content}, "finish_reason": None}
+    return orjson.dumps(
+        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [delta]}
+    )
+
+
+async def _answer(request: web.Request, received: Received) -> web.StreamResponse:
+    return web.json_response(ANSWER)
+
+
+async def _stream(request: web.Request, received: Received) -> web.StreamResponse:
+    return web.Response(body=sse(_chunk("hel"), _chunk("lo")), content_type="text/event-stream")
+
+
+@dataclass(frozen=True)
+class Row:
+    slug: str
+    option: str
+    value: str
+    #: The row's path after the host, with its placeholder: the settings point it at the fake.
+    template: str
+
+    @property
+    def path(self) -> str:
+        return self.template.replace("{" + self.option + "}", self.value)
+
+
+CORTEX = Row("cortex", "snowflake-account", "myorg-account1", "/{snowflake-account}/api/v2/cortex/v1")
+WORKERS = Row(
+    "workers-ai",
+    "workers-ai-account-id",
+    "0123456789abcdef0123456789abcdef",
+    "/client/v4/accounts/{workers-ai-account-id}/ai/v1",
+)
+ROWS = [CORTEX, WORKERS]
+ROW_IDS = [row.slug for row in ROWS]
+
+
+@pytest.fixture
+async def gateway(make_gateway: Callable[..., Awaitable[TestServer]], fake: FakeProvider) -> TestServer:
+    """A gateway whose settings send cortex and workers-ai to the fake, options filling the path."""
+    base = f"http://127.0.0.1:{fake.port}"
+    providers = {row.slug: ProviderSettings(base_url=base + row.template) for row in ROWS}
+    return await make_gateway(Settings(providers=providers))
+
+
+@pytest.fixture
+async def sdk(gateway_url: str) -> AsyncIterator[AsyncOpenAI]:
+    client = AsyncOpenAI(base_url=f"{gateway_url}/v1", api_key=KEY, max_retries=0)
+    yield client
+    await client.close()
+
+
+def _headers(row: Row, value: str | None = None) -> dict[str, str]:
+    headers = {"x-portkey-provider": row.slug}
+    if value is None or value:
+        headers[f"x-portkey-{row.option}"] = row.value if value is None else value
+    return headers
+
+
+@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
+async def test_the_option_names_the_upstream_path_and_the_key_goes_as_a_bearer_token(
+    row: Row, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", f"{row.path}/chat/completions", _answer)
+
+    answer = await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=_headers(row))
+
+    assert answer.choices[0].message.content == "hello there"
+    assert fake.last.path == f"{row.path}/chat/completions"
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+    assert orjson.loads(fake.last.body) == {"model": "m", "messages": MESSAGES}
+
+
+@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
+async def test_a_streamed_chat_is_relayed_chunk_by_chunk(
+    row: Row, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", f"{row.path}/chat/completions", _stream)
+
+    stream = await sdk.chat.completions.create(
+        model="m",
+        messages=MESSAGES,
+        stream=True,
+        extra_headers=_headers(row),
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    assert text == "hello"
+    assert fake.last.path == f"{row.path}/chat/completions"
+
+
+@pytest.mark.parametrize(
+    ("row", "config_key"),
+    [(CORTEX, "snowflake_account"), (WORKERS, "workers_ai_account_id")],
+    ids=ROW_IDS,
+)
+async def test_a_config_key_sets_the_option_as_portkey_names_it(
+    row: Row, config_key: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    config = {"provider": row.slug, config_key: row.value}
+
+    await sdk.chat.completions.create(
+        model="m",
+        messages=MESSAGES,
+        extra_headers={"x-portkey-config": orjson.dumps(config).decode()},
+    )
+
+    assert fake.last.path == f"{row.path}/chat/completions"
+
+
+async def test_workers_ai_embeddings_go_to_the_accounts_openai_compatible_path(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    embedding = {"object": "embedding", "index": 0, "embedding": [0.5, 0.25]}
+    body = {"object": "list", "data": [embedding], "model": "@cf/baai/bge-large-en-v1.5"}
+
+    async def embeddings(request: web.Request, received: Received) -> web.StreamResponse:
+        return web.json_response(body)
+
+    fake.on("POST", f"{WORKERS.path}/embeddings", embeddings)
+
+    answer = await sdk.embeddings.create(
+        model="@cf/baai/bge-large-en-v1.5", input="I love matcha", extra_headers=_headers(WORKERS)
+    )
+
+    assert answer.data[0].embedding == [0.5, 0.25]
+    assert fake.last.path == f"{WORKERS.path}/embeddings"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
+async def test_a_missing_option_is_a_400_naming_its_header_and_nothing_is_sent(
+    row: Row, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=_headers(row, ""))
+
+    error = raised.value.body
+    assert isinstance(error, dict)
+    assert error["param"] == f"x-portkey-{row.option}"
+    assert error["code"] == f"missing_{row.option.replace('-', '_')}"
+    assert f"x-portkey-{row.option}" in error["message"]
+    assert fake.received == []
+
+
+@pytest.mark.parametrize("value", ["evil.com/", "a@b", "../x", "a/b", "x?y=1", "a#b", "a%2fb", ".."])
+@pytest.mark.parametrize("row", ROWS, ids=ROW_IDS)
+async def test_an_option_that_would_change_the_host_or_path_is_a_400_and_nothing_is_sent(
+    row: Row, value: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=_headers(row, value))
+
+    error = raised.value.body
+    assert isinstance(error, dict)
+    assert error["param"] == f"x-portkey-{row.option}"
+    assert error["code"] == "invalid_provider_option"
+    assert value not in error["message"]
+    assert KEY not in error["message"]
+    assert fake.received == []
+
+
+async def test_cortex_serves_only_chat_completions(fake: FakeProvider, sdk: AsyncOpenAI) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.embeddings.create(model="e5-base-v2", input="x", extra_headers=_headers(CORTEX))
+
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["code"] == "unsupported_endpoint"
+    assert fake.received == []
+
+
+async def test_a_custom_host_replaces_the_option_built_base_url(
+    fake: FakeProvider, gateway_url: str, sdk: AsyncOpenAI
+) -> None:
+    headers = {"x-portkey-provider": "cortex", "x-portkey-custom-host": fake.base_url}
+
+    await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=headers)
+
+    assert fake.last.path == "/v1/chat/completions"
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+
+
+def _row_url(slug: str) -> str:
+    return next(spec.base_url for spec in PROVIDERS if spec.slug == slug)
+
+
+@pytest.mark.parametrize(
+    ("account", "url"),
+    [
+        ("myorg-account1", "https://myorg-account1.snowflakecomputing.com/api/v2/cortex/v1"),
+        ("xy12345.us-east-2.aws", "https://xy12345.us-east-2.aws.snowflakecomputing.com/api/v2/cortex/v1"),
+    ],
+)
+def test_the_snowflake_account_names_the_host_in_either_identifier_form(account: str, url: str) -> None:
+    template = parse_template(_row_url("cortex"))
+
+    assert template.fill({"snowflake-account": account}, "cortex") == url
+
+
+@pytest.mark.parametrize(
+    "account", ["evil.com/", "a@b", "a:1", ".evil", "a..b", "a.", "a b", "a\\b", "evil.com#", "a?b"]
+)
+def test_a_snowflake_account_that_would_leave_its_host_is_refused(account: str) -> None:
+    template = parse_template(_row_url("cortex"))
+
+    with pytest.raises(InvalidRequest) as raised:
+        template.fill({"snowflake-account": account}, "cortex")
+
+    assert raised.value.param == "x-portkey-snowflake-account"
+
+
+def test_the_workers_ai_account_names_its_path_on_cloudflares_api_host() -> None:
+    template = parse_template(_row_url("workers-ai"))
+
+    url = template.fill({"workers-ai-account-id": WORKERS.value}, "workers-ai")
+
+    assert url == f"https://api.cloudflare.com/client/v4/accounts/{WORKERS.value}/ai/v1"
+
+
+async def test_modal_without_a_custom_host_is_a_400_naming_it(fake: FakeProvider, sdk: AsyncOpenAI) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(
+            model="m", messages=MESSAGES, extra_headers={"x-portkey-provider": "modal"}
+        )
+
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["param"] == "x-portkey-custom-host"
+    assert raised.value.body["code"] == "missing_custom_host"
+    assert fake.received == []
+
+
+async def test_modal_sends_the_key_as_a_bearer_token_and_relays_a_stream(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/v1/chat/completions", _stream)
+    headers = {"x-portkey-provider": "modal", "x-portkey-custom-host": fake.base_url}
+
+    stream = await sdk.chat.completions.create(
+        model="m",
+        messages=MESSAGES,
+        stream=True,
+        extra_headers=headers,
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    assert text == "hello"
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_modal_without_a_key_sends_the_callers_proxy_auth_token(
+    fake: FakeProvider, gateway_url: str
+) -> None:
+    fake.on("POST", "/v1/chat/completions", _answer)
+    headers = {
+        "x-portkey-provider": "modal",
+        "x-portkey-custom-host": fake.base_url,
+        "Modal-Key": "wk-1234abcd",
+        "Modal-Secret": "ws-1234abcd",
+    }
+    # No key at all: the OpenAI SDK always sends one, so a plain client.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{gateway_url}/v1/chat/completions", json={"model": "m", "messages": MESSAGES}, headers=headers
+        ) as response,
+    ):
+        assert response.status == 200
+        answer = await response.json()
+
+    assert answer["choices"][0]["message"]["content"] == "hello there"
+    assert fake.last.headers["Modal-Key"] == "wk-1234abcd"
+    assert fake.last.headers["Modal-Secret"] == "ws-1234abcd"
+    assert "Authorization" not in fake.last.headers
