@@ -37,6 +37,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "observability.prices": 1,
     "providers.registry": 2,
     "providers.openai_compat": 2,
+    "providers.option_url": 2,
     "providers.openai": 2,
     "providers.azure_openai": 2,
     "providers.anthropic": 2,
