@@ -29,6 +29,7 @@ from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
 __all__ = [
+    "PATH_SEGMENT",
     "OptionURL",
     "UrlTemplate",
     "needs_options",
@@ -38,7 +39,7 @@ __all__ = [
 #: DNS labels joined by single dots (a Snowflake ``locator.region.cloud``), no leading dot.
 _HOST_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]|\.(?=[A-Za-z0-9])){0,252}")
 #: One path segment: no dot at all, so never ``.`` or ``..``.
-_PATH_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
 
 def needs_options(spec: ProviderSpec) -> bool:
@@ -93,7 +94,7 @@ def _checked(value: str, option: str, in_host: bool, provider: str) -> str:
     pattern, allowed = (
         (_HOST_VALUE, "letters, digits, '-' and single dots")
         if in_host
-        else (_PATH_VALUE, "letters, digits, '_' and '-'")
+        else (PATH_SEGMENT, "letters, digits, '_' and '-'")
     )
     if pattern.fullmatch(value) is None:
         raise InvalidRequest(

@@ -313,3 +313,68 @@ async def test_modal_without_a_key_sends_the_callers_proxy_auth_token(
     assert fake.last.headers["Modal-Key"] == "wk-1234abcd"
     assert fake.last.headers["Modal-Secret"] == "ws-1234abcd"
     assert "Authorization" not in fake.last.headers
+
+
+def _predibase(fake: FakeProvider) -> dict[str, str]:
+    """Headers for predibase with the fake as its host (a custom host replaces the host only)."""
+    return {"x-portkey-provider": "predibase", "x-portkey-custom-host": f"http://127.0.0.1:{fake.port}"}
+
+
+PREDIBASE_PATH = "/tenant42/deployments/v2/llms/llama-3-8b/v1/chat/completions"
+
+
+@pytest.mark.parametrize(
+    ("model", "adapter"), [("llama-3-8b:sentiment-repo/3", "sentiment-repo/3"), ("llama-3-8b", "")]
+)
+async def test_predibase_routes_by_tenant_and_deployment_and_sends_the_adapter_as_model(
+    model: str, adapter: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", PREDIBASE_PATH, _answer)
+
+    answer = await sdk.chat.completions.create(
+        model=model, messages=MESSAGES, user="tenant42", max_tokens=5, extra_headers=_predibase(fake)
+    )
+
+    assert answer.choices[0].message.content == "hello there"
+    assert fake.last.path == PREDIBASE_PATH
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+    assert orjson.loads(fake.last.body) == {"model": adapter, "messages": MESSAGES, "max_tokens": 5}
+
+
+async def test_predibase_relays_a_streamed_chat(fake: FakeProvider, sdk: AsyncOpenAI) -> None:
+    fake.on("POST", PREDIBASE_PATH, _stream)
+
+    stream = await sdk.chat.completions.create(
+        model="llama-3-8b", messages=MESSAGES, user="tenant42", stream=True, extra_headers=_predibase(fake)
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    assert text == "hello"
+    assert fake.last.path == PREDIBASE_PATH
+
+
+@pytest.mark.parametrize(
+    ("model", "user", "param", "code"),
+    [
+        ("llama-3-8b", None, "user", "missing_predibase_route"),
+        (":adapter/1", "tenant42", "model", "missing_predibase_route"),
+        ("llama-3-8b", "../x", "user", "invalid_provider_option"),
+        ("llama-3-8b", "evil.com/", "user", "invalid_provider_option"),
+        ("a@b:x/1", "tenant42", "model", "invalid_provider_option"),
+        ("x/../../admin", "tenant42", "model", "invalid_provider_option"),
+    ],
+)
+async def test_predibase_without_a_clean_tenant_or_deployment_is_a_400_and_nothing_is_sent(
+    model: str, user: str | None, param: str, code: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    extra = {"user": user} if user is not None else {}
+
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(
+            model=model, messages=MESSAGES, extra_headers=_predibase(fake), extra_body=extra
+        )
+
+    error = raised.value.body
+    assert isinstance(error, dict)
+    assert (error["param"], error["code"]) == (param, code)
+    assert fake.received == []

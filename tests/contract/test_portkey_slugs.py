@@ -104,7 +104,6 @@ AWAITING_ADAPTER = frozenset(
         "nomic",
         "segmind",
         "reka-ai",
-        "predibase",
         "triton",
         "azure-ai",
         "qdrant",
