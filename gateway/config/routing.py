@@ -103,6 +103,9 @@ OPTION_KEYS = {
     "vertex_service_account_json": "vertex-service-account-json",
     "snowflake_account": "snowflake-account",
     "workers_ai_account_id": "workers-ai-account-id",
+    "azure_foundry_url": "azure-foundry-url",
+    "azure_extra_parameters": "azure-extra-params",
+    "azure_deployment_name": "azure-deployment-name",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
 from gateway.providers import anthropic, bedrock, cohere, gemini, vertex
+from gateway.providers.azure_ai import AzureAI
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
@@ -47,6 +48,7 @@ class ProviderRegistry:
         adapters["bedrock"] = bedrock.provider()
         adapters["cohere"] = cohere.provider()
         adapters["predibase"] = Predibase()
+        adapters["azure-ai"] = AzureAI()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -21,6 +21,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
+from gateway.limits.caller import VirtualKey
 from gateway.providers.catalog import PROVIDERS
 from gateway.providers.option_url import parse_template
 from tests.fake_provider import FakeProvider, Received, sse
@@ -52,6 +53,11 @@ async def _answer(request: web.Request, received: Received) -> web.StreamRespons
 
 async def _stream(request: web.Request, received: Received) -> web.StreamResponse:
     return web.Response(body=sse(_chunk("hel"), _chunk("lo")), content_type="text/event-stream")
+
+
+async def _embeddings(request: web.Request, received: Received) -> web.StreamResponse:
+    embedding = {"object": "embedding", "index": 0, "embedding": [0.5, 0.25]}
+    return web.json_response({"object": "list", "data": [embedding], "model": "e"})
 
 
 @dataclass(frozen=True)
@@ -154,13 +160,7 @@ async def test_a_config_key_sets_the_option_as_portkey_names_it(
 async def test_workers_ai_embeddings_go_to_the_accounts_openai_compatible_path(
     fake: FakeProvider, sdk: AsyncOpenAI
 ) -> None:
-    embedding = {"object": "embedding", "index": 0, "embedding": [0.5, 0.25]}
-    body = {"object": "list", "data": [embedding], "model": "@cf/baai/bge-large-en-v1.5"}
-
-    async def embeddings(request: web.Request, received: Received) -> web.StreamResponse:
-        return web.json_response(body)
-
-    fake.on("POST", f"{WORKERS.path}/embeddings", embeddings)
+    fake.on("POST", f"{WORKERS.path}/embeddings", _embeddings)
 
     answer = await sdk.embeddings.create(
         model="@cf/baai/bge-large-en-v1.5", input="I love matcha", extra_headers=_headers(WORKERS)
@@ -378,3 +378,163 @@ async def test_predibase_without_a_clean_tenant_or_deployment_is_a_400_and_nothi
     assert isinstance(error, dict)
     assert (error["param"], error["code"]) == (param, code)
     assert fake.received == []
+
+
+def _foundry(fake: FakeProvider, **options: str) -> dict[str, str]:
+    headers = {
+        "x-portkey-provider": "azure-ai",
+        "x-portkey-azure-foundry-url": f"http://127.0.0.1:{fake.port}/models",
+    }
+    return headers | {f"x-portkey-{name.replace('_', '-')}": value for name, value in options.items()}
+
+
+async def test_azure_ai_sends_to_the_foundry_url_with_azures_routing_headers(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/models/chat/completions", _answer)
+    headers = _foundry(fake, azure_api_version="2024-05-01-preview", azure_deployment_name="mistral-large-1")
+
+    answer = await sdk.chat.completions.create(
+        model="mistral-large", messages=MESSAGES, extra_headers=headers
+    )
+
+    assert answer.choices[0].message.content == "hello there"
+    assert fake.last.path == "/models/chat/completions"
+    assert fake.last.query == "api-version=2024-05-01-preview"
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+    assert fake.last.headers["extra-parameters"] == "drop"
+    assert fake.last.headers["azureml-model-deployment"] == "mistral-large-1"
+    assert "api-key" not in fake.last.headers
+
+
+async def test_azure_ai_relays_a_streamed_chat_and_passes_the_extra_parameters_choice(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/models/chat/completions", _stream)
+
+    stream = await sdk.chat.completions.create(
+        model="m",
+        messages=MESSAGES,
+        stream=True,
+        extra_headers=_foundry(fake, azure_extra_params="pass-through"),
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    assert text == "hello"
+    assert fake.last.headers["extra-parameters"] == "pass-through"
+    assert fake.last.query == ""
+
+
+async def test_azure_ai_config_keys_name_the_foundry_url_as_portkey_names_them(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    config = {
+        "provider": "azure-ai",
+        "azure_foundry_url": f"http://127.0.0.1:{fake.port}/models",
+        "azure_extra_parameters": "error",
+        "azure_deployment_name": "dep-2",
+    }
+    fake.on("POST", "/models/embeddings", _embeddings)
+
+    await sdk.embeddings.create(
+        model="cohere-embed-v3", input="x", extra_headers={"x-portkey-config": orjson.dumps(config).decode()}
+    )
+
+    assert fake.last.path == "/models/embeddings"
+    assert fake.last.headers["extra-parameters"] == "error"
+    assert fake.last.headers["azureml-model-deployment"] == "dep-2"
+
+
+async def test_azure_ai_sends_an_entra_id_token_instead_of_the_key(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    await sdk.chat.completions.create(
+        model="m", messages=MESSAGES, extra_headers=_foundry(fake, azure_ad_token="entra-token-1")
+    )
+
+    assert fake.last.headers["Authorization"] == "Bearer entra-token-1"
+
+
+async def test_azure_ai_without_a_foundry_url_is_a_400_naming_it(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(
+            model="m", messages=MESSAGES, extra_headers={"x-portkey-provider": "azure-ai"}
+        )
+
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["param"] == "x-portkey-azure-foundry-url"
+    assert raised.value.body["code"] == "missing_azure_foundry_url"
+    assert fake.received == []
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("http://169.254.169.254/models", "custom_host_not_allowed"),
+        ("http://user:pw@127.0.0.1:{port}/models", "invalid_custom_host"),
+        ("http://127.0.0.1:{port}/models?x=1", "invalid_custom_host"),
+        ("http://127.0.0.1:{port}/models/../admin", "invalid_custom_host"),
+        ("file:///etc/passwd", "invalid_custom_host"),
+    ],
+)
+async def test_a_foundry_url_goes_through_the_custom_host_guard(
+    url: str, code: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    headers = {"x-portkey-provider": "azure-ai", "x-portkey-azure-foundry-url": url.format(port=fake.port)}
+
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=headers)
+
+    error = raised.value.body
+    assert isinstance(error, dict)
+    assert (error["param"], error["code"]) == ("x-portkey-azure-foundry-url", code)
+    assert "pw" not in error["message"]
+    assert fake.received == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "code"),
+    [
+        ("azure_extra_params", "allow-all", "invalid_azure_extra_params"),
+        ("azure_deployment_name", "a/b", "invalid_azure_deployment_name"),
+        ("azure_api_version", "2024&x=1", "invalid_azure_api_version"),
+    ],
+)
+async def test_azure_ai_refuses_an_option_it_cannot_send_safely(
+    option: str, value: str, code: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(
+            model="m", messages=MESSAGES, extra_headers=_foundry(fake, **{option: value})
+        )
+
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["code"] == code
+    assert fake.received == []
+
+
+async def test_a_virtual_keys_stored_key_never_goes_to_a_foundry_url_the_caller_names(
+    make_gateway: Callable[..., Awaitable[TestServer]], fake: FakeProvider, fake_b: FakeProvider
+) -> None:
+    stored = VirtualKey(
+        "foundry", "azure-ai", api_key="sk-stored-secret", base_url=f"http://127.0.0.1:{fake.port}/models"
+    )
+    server = await make_gateway(Settings(virtual_keys={"foundry": stored}))
+    headers = {"x-portkey-virtual-key": "foundry"}
+    elsewhere = headers | {"x-portkey-azure-foundry-url": f"http://127.0.0.1:{fake_b.port}/models"}
+
+    async with AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{server.port}/v1", api_key=KEY, max_retries=0
+    ) as client:
+        await client.chat.completions.create(model="m", messages=MESSAGES, extra_headers=headers)
+        with pytest.raises(BadRequestError) as raised:
+            await client.chat.completions.create(model="m", messages=MESSAGES, extra_headers=elsewhere)
+
+    assert fake.last.path == "/models/chat/completions"
+    assert fake.last.headers["Authorization"] == "Bearer sk-stored-secret"
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["code"] == "custom_host_with_virtual_key"
+    assert "sk-stored-secret" not in raised.value.body["message"]
+    assert fake_b.received == []

@@ -105,7 +105,6 @@ AWAITING_ADAPTER = frozenset(
         "segmind",
         "reka-ai",
         "triton",
-        "azure-ai",
         "qdrant",
         "sagemaker",
         "milvus",
