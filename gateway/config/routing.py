@@ -106,6 +106,7 @@ OPTION_KEYS = {
     "azure_foundry_url": "azure-foundry-url",
     "azure_extra_parameters": "azure-extra-params",
     "azure_deployment_name": "azure-deployment-name",
+    "databricks_workspace": "databricks-workspace",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

@@ -29,6 +29,7 @@ from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_headers import OPENAI as OPENAI_OPTIONS
 
 __all__ = [
+    "HOST_NAME",
     "PATH_SEGMENT",
     "OptionURL",
     "UrlTemplate",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: DNS labels joined by single dots (a Snowflake ``locator.region.cloud``), no leading dot.
-_HOST_VALUE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]|\.(?=[A-Za-z0-9])){0,252}")
+HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]|\.(?=[A-Za-z0-9])){0,252}")
 #: One path segment: no dot at all, so never ``.`` or ``..``.
 PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 
@@ -92,7 +93,7 @@ def _checked(value: str, option: str, in_host: bool, provider: str) -> str:
             code=f"missing_{option.replace('-', '_')}",
         )
     pattern, allowed = (
-        (_HOST_VALUE, "letters, digits, '-' and single dots")
+        (HOST_NAME, "letters, digits, '-' and single dots")
         if in_host
         else (PATH_SEGMENT, "letters, digits, '_' and '-'")
     )

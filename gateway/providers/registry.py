@@ -11,6 +11,7 @@ from gateway.providers.azure_ai import AzureAI
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
+from gateway.providers.databricks import Databricks
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_url import OptionURL, needs_options
@@ -49,6 +50,7 @@ class ProviderRegistry:
         adapters["cohere"] = cohere.provider()
         adapters["predibase"] = Predibase()
         adapters["azure-ai"] = AzureAI()
+        adapters["databricks"] = Databricks()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -23,6 +23,7 @@ from gateway.config.settings import ProviderSettings, Settings
 from gateway.errors import InvalidRequest
 from gateway.limits.caller import VirtualKey
 from gateway.providers.catalog import PROVIDERS
+from gateway.providers.databricks import workspace_base_url
 from gateway.providers.option_url import parse_template
 from tests.fake_provider import FakeProvider, Received, sse
 
@@ -538,3 +539,95 @@ async def test_a_virtual_keys_stored_key_never_goes_to_a_foundry_url_the_caller_
     assert raised.value.body["code"] == "custom_host_with_virtual_key"
     assert "sk-stored-secret" not in raised.value.body["message"]
     assert fake_b.received == []
+
+
+def _databricks(fake: FakeProvider) -> dict[str, str]:
+    host = f"http://127.0.0.1:{fake.port}/serving-endpoints"
+    return {"x-portkey-provider": "databricks", "x-portkey-custom-host": host}
+
+
+async def test_databricks_serves_chat_and_streams_under_serving_endpoints(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/serving-endpoints/chat/completions", _answer)
+
+    answer = await sdk.chat.completions.create(
+        model="databricks-meta-llama-3-3-70b-instruct", messages=MESSAGES, extra_headers=_databricks(fake)
+    )
+    fake.on("POST", "/serving-endpoints/chat/completions", _stream)
+    stream = await sdk.chat.completions.create(
+        model="databricks-meta-llama-3-3-70b-instruct",
+        messages=MESSAGES,
+        stream=True,
+        extra_headers=_databricks(fake),
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+    assert answer.choices[0].message.content == "hello there"
+    assert text == "hello"
+    assert [received.path for received in fake.received] == ["/serving-endpoints/chat/completions"] * 2
+    assert fake.last.headers["Authorization"] == f"Bearer {KEY}"
+
+
+async def test_databricks_embeddings_go_to_the_workspaces_serving_endpoints(
+    fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    fake.on("POST", "/serving-endpoints/embeddings", _embeddings)
+
+    answer = await sdk.embeddings.create(
+        model="databricks-gte-large-en", input="x", extra_headers=_databricks(fake)
+    )
+
+    assert answer.data[0].embedding == [0.5, 0.25]
+    sent = orjson.loads(fake.last.body)
+    assert (sent["model"], sent["input"]) == ("databricks-gte-large-en", "x")
+
+
+@pytest.mark.parametrize(
+    ("workspace", "code"),
+    [
+        (None, "missing_databricks_workspace"),
+        ("evil.com", "invalid_provider_option"),
+        ("evil.com/.cloud.databricks.com", "invalid_provider_option"),
+        ("a@dbc-1.cloud.databricks.com", "invalid_provider_option"),
+        ("evil.com#.cloud.databricks.com", "invalid_provider_option"),
+        ("dbc-1.cloud.databricks.com:8443", "invalid_provider_option"),
+        ("http://dbc-1.cloud.databricks.com", "invalid_provider_option"),
+        ("cloud.databricks.com.evil.com", "invalid_provider_option"),
+    ],
+)
+async def test_databricks_without_a_workspace_host_under_databricks_is_a_400_and_nothing_is_sent(
+    workspace: str | None, code: str, fake: FakeProvider, sdk: AsyncOpenAI
+) -> None:
+    headers = {"x-portkey-provider": "databricks"}
+    if workspace is not None:
+        headers["x-portkey-databricks-workspace"] = workspace
+
+    with pytest.raises(BadRequestError) as raised:
+        await sdk.chat.completions.create(model="m", messages=MESSAGES, extra_headers=headers)
+
+    error = raised.value.body
+    assert isinstance(error, dict)
+    assert (error["param"], error["code"]) == ("x-portkey-databricks-workspace", code)
+    assert fake.received == []
+
+
+@pytest.mark.parametrize(
+    ("workspace", "url"),
+    [
+        (
+            "dbc-1234abcd-5678.cloud.databricks.com",
+            "https://dbc-1234abcd-5678.cloud.databricks.com/serving-endpoints",
+        ),
+        (
+            "https://adb-1234567890123456.7.azuredatabricks.net/",
+            "https://adb-1234567890123456.7.azuredatabricks.net/serving-endpoints",
+        ),
+        (
+            "1234567890123456.7.gcp.databricks.com",
+            "https://1234567890123456.7.gcp.databricks.com/serving-endpoints",
+        ),
+    ],
+)
+def test_the_databricks_workspace_names_the_host_on_each_cloud(workspace: str, url: str) -> None:
+    assert workspace_base_url({"databricks-workspace": workspace}) == url

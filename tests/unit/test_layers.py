@@ -38,6 +38,7 @@ DESIGN_LAYERS: dict[str, int] = {
     "providers.registry": 2,
     "providers.openai_compat": 2,
     "providers.option_url": 2,
+    "providers.databricks": 2,
     "providers.azure_ai": 2,
     "providers.predibase": 2,
     "providers.openai": 2,
