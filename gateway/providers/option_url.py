@@ -6,7 +6,8 @@ A catalog row's ``base_url`` may name options in braces:
 host or in one path segment, so it is checked against a strict character set first: a host
 value takes DNS labels joined by single dots, a path value letters, digits, ``_`` and ``-``;
 neither can hold ``/``, ``@``, ``:``, ``?``, ``#`` or ``..``, so no value can move the request to
-another host or path. A missing or refused value is a 400 naming the header; nothing is sent.
+another path, nor out of the provider's domain (a host placeholder is always followed by it: a row
+whose whole host is the caller's takes it as a custom host, through the SSRF guard). A missing or refused value is a 400 naming the header; nothing is sent.
 
 A custom host replaces the whole base URL (the options are then not needed), as in Portkey; an
 operator's settings ``base_url`` may hold the same placeholders (a proxy in front of the
@@ -130,7 +131,8 @@ class OptionURL(OpenAICompatible):
                 code="missing_custom_host",
             )
         if "{" in base:
-            base = parse_template(base).fill(call.options, self._spec.slug)
+            template = self._template if base is self._spec.base_url else parse_template(base)
+            base = template.fill(call.options, self._spec.slug)
         prepared = super().prepare(dataclasses.replace(call, base_url=base), body)
         for name in self._passed:
             if value := call.client_headers.get(name):
