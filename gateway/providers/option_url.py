@@ -7,7 +7,8 @@ host or in one path segment, so it is checked against a strict character set fir
 value takes DNS labels joined by single dots, a path value letters, digits, ``_`` and ``-``;
 neither can hold ``/``, ``@``, ``:``, ``?``, ``#`` or ``..``, so no value can move the request to
 another path, nor out of the provider's domain (a host placeholder is always followed by it: a row
-whose whole host is the caller's takes it as a custom host, through the SSRF guard). A missing or refused value is a 400 naming the header; nothing is sent.
+whose whole host is the caller's takes it as a custom host, through the SSRF guard). A missing or
+refused value is a 400 naming the header; nothing is sent.
 
 A custom host replaces the whole base URL (the options are then not needed), as in Portkey; an
 operator's settings ``base_url`` may hold the same placeholders (a proxy in front of the
