@@ -111,6 +111,12 @@ OPTION_KEYS = {
     "oracle_private_key": "oracle-private-key",
     "oracle_key_passphrase": "oracle-key-passphrase",
     "vertex_storage_bucket_name": "vertex-storage-bucket-name",
+    "snowflake_account": "snowflake-account",
+    "workers_ai_account_id": "workers-ai-account-id",
+    "azure_foundry_url": "azure-foundry-url",
+    "azure_extra_parameters": "azure-extra-params",
+    "azure_deployment_name": "azure-deployment-name",
+    "databricks_workspace": "databricks-workspace",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

@@ -38,6 +38,8 @@ __all__ = [
     "REALTIME_API_VERSION",
     "SPEC",
     "AzureOpenAI",
+    "checked_name",
+    "with_query",
 ]
 
 #: The latest generally available dated version, used with deployment URLs when none is given.
@@ -88,25 +90,25 @@ class AzureOpenAI:
 
     def _url(self, call: UpstreamCall) -> str:
         base = call.base_url.rstrip("/") or self._resource_base(call)
-        deployment = _checked(call, "azure-deployment-id")
-        version = _checked(call, "azure-api-version")
+        deployment = checked_name(call, "azure-deployment-id")
+        version = checked_name(call, "azure-api-version")
         if not deployment and version in ("", "v1"):
-            return _with_query(f"{base}/v1/{call.endpoint}", call.query, "")
+            return with_query(f"{base}/v1/{call.endpoint}", call.query, "")
         family = call.endpoint.split("/", 1)[0]
         if family == REALTIME and deployment:
             # Realtime names its deployment in the query: /openai/realtime?deployment=...
             query = _with_param(call.query, "deployment", deployment)
-            return _with_query(f"{base}/{call.endpoint}", query, version or REALTIME_API_VERSION)
+            return with_query(f"{base}/{call.endpoint}", query, version or REALTIME_API_VERSION)
         path = (
             f"deployments/{deployment}/{call.endpoint}"
             if deployment and family in _DEPLOYMENT_FAMILIES
             else call.endpoint
         )
-        return _with_query(f"{base}/{path}", call.query, version or DEFAULT_API_VERSION)
+        return with_query(f"{base}/{path}", call.query, version or DEFAULT_API_VERSION)
 
     @staticmethod
     def _resource_base(call: UpstreamCall) -> str:
-        resource = _checked(call, "azure-resource-name")
+        resource = checked_name(call, "azure-resource-name")
         if not resource:
             raise InvalidRequest(
                 "Azure OpenAI needs the resource name: send x-portkey-azure-resource-name "
@@ -130,7 +132,7 @@ async def _authorize(headers: dict[str, str], credentials: Credentials) -> None:
         headers["api-key"] = key
 
 
-def _checked(call: UpstreamCall, option: str) -> str:
+def checked_name(call: UpstreamCall, option: str) -> str:
     """An option that goes into the URL: empty, or letters, digits, '-', '_' and '.' only."""
     value = call.options.get(option, "")
     if value and not _NAME.fullmatch(value):
@@ -142,7 +144,7 @@ def _checked(call: UpstreamCall, option: str) -> str:
     return value
 
 
-def _with_query(url: str, query: str, version: str) -> str:
+def with_query(url: str, query: str, version: str) -> str:
     """``url`` with the caller's query string, plus ``api-version`` unless the caller set one."""
     if version:
         query = _with_param(query, "api-version", version)

@@ -86,6 +86,10 @@ class ProviderSpec:
     family outside the list is refused with a clear 400 instead of an opaque upstream 404.
     ``param_renames`` maps an OpenAI request field to the name this provider expects; it is applied
     only when the field is present (the body is otherwise forwarded byte for byte).
+    A ``base_url`` with ``{option}`` placeholders, or none at all (the caller's own host), is
+    served by ``option_url.py``; ``passed_headers`` names client headers it sends on as they came.
+    ``host_option`` names an option that is the caller's base URL (azure-ai's ``azure-foundry-url``):
+    routing checks it with the SSRF guard and uses it as a custom host.
     """
 
     slug: str
@@ -95,6 +99,8 @@ class ProviderSpec:
     auth: AuthStyle = "bearer"
     endpoints: frozenset[str] | None = None
     param_renames: Mapping[str, str] = field(default_factory=dict)
+    passed_headers: tuple[str, ...] = ()
+    host_option: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,16 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
     ),
     ProviderSpec(
+        slug="cortex",
+        name="Snowflake Cortex (Chat Completions API)",
+        # The account identifier from x-portkey-snowflake-account (orgname-account or a locator with
+        # its region) names the host. Portkey calls /api/v2/cortex/inference:complete; Snowflake
+        # documents this OpenAI-compatible path. The key is a PAT, OAuth token or key-pair JWT.
+        base_url="https://{snowflake-account}.snowflakecomputing.com/api/v2/cortex/v1",
+        docs="https://docs.snowflake.com/en/user-guide/snowflake-cortex/open_ai_sdk",
+        endpoints=frozenset({CHAT}),
+    ),
+    ProviderSpec(
         slug="deepinfra",
         name="DeepInfra",
         base_url="https://api.deepinfra.com/v1/openai",
@@ -269,6 +279,15 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         docs="https://docs.mistral.ai/api/",
         endpoints=frozenset({CHAT, EMBEDDINGS, AUDIO, FILES, FINE_TUNING, MODERATIONS, MODELS}),
         param_renames={"seed": "random_seed"},
+    ),
+    ProviderSpec(
+        slug="modal",
+        name="Modal (your OpenAI-compatible web endpoint)",
+        # Each deployment is its own host: a custom host is required. The key goes as a bearer
+        # token when given; proxy-auth tokens go as the caller's Modal-Key / Modal-Secret headers.
+        base_url="",
+        docs="https://modal.com/docs/guide/webhook-proxy-auth",
+        passed_headers=("Modal-Key", "Modal-Secret"),
     ),
     ProviderSpec(
         slug="monsterapi",
@@ -454,6 +473,15 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         base_url="https://api.voyageai.com/v1",
         docs="https://docs.voyageai.com/reference/embeddings-api",
         endpoints=frozenset({EMBEDDINGS, RERANK}),
+    ),
+    ProviderSpec(
+        slug="workers-ai",
+        name="Cloudflare Workers AI",
+        # The account from x-portkey-workers-ai-account-id names the path. Portkey uses the native
+        # /ai/run/{model}; Cloudflare documents these OpenAI-compatible endpoints.
+        base_url="https://api.cloudflare.com/client/v4/accounts/{workers-ai-account-id}/ai/v1",
+        docs="https://developers.cloudflare.com/workers-ai/configuration/open-ai-compatibility/",
+        endpoints=frozenset({CHAT, EMBEDDINGS, RESPONSES}),
     ),
     ProviderSpec(
         slug="x-ai",

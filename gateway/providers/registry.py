@@ -7,11 +7,15 @@ from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
 from gateway.providers import anthropic, bedrock, cohere, gemini, oracle, triton, vertex
+from gateway.providers.azure_ai import AzureAI
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
+from gateway.providers.databricks import Databricks
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
+from gateway.providers.option_url import OptionURL, needs_options
+from gateway.providers.predibase import Predibase
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -37,6 +41,7 @@ class ProviderRegistry:
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
         adapters["mistral-ai"] = MistralAI(adapters["mistral-ai"].spec)
+        adapters.update({spec.slug: OptionURL(spec) for spec in PROVIDERS if needs_options(spec)})
         adapters["azure-openai"] = AzureOpenAI()
         adapters["anthropic"] = anthropic.provider()
         adapters["google"] = gemini.provider()
@@ -45,6 +50,9 @@ class ProviderRegistry:
         adapters["cohere"] = cohere.provider()
         adapters["oracle"] = oracle.provider()
         adapters["triton"] = triton.provider()
+        adapters["predibase"] = Predibase()
+        adapters["azure-ai"] = AzureAI()
+        adapters["databricks"] = Databricks()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -28,6 +28,12 @@ SHUT_DOWN: tuple[ShutDown, ...] = (
         docs="https://docs.anyscale.com/endpoints/text-generation/deprecations",
     ),
     ShutDown(
+        slug="lambda",
+        notice="Lambda sunset its Inference API (api.lambda.ai), which shut down on 2025-09-25; a model "
+        "served on a Lambda instance speaks OpenAI's format: use provider openai, its URL as the custom host",
+        docs="https://docs.lambda.ai/public-cloud/lambda-inference-api",
+    ),
+    ShutDown(
         slug="lepton",
         notice="Lepton AI's serverless API ended when NVIDIA took Lepton into DGX Cloud Lepton (2025); a "
         "DGX Cloud Lepton endpoint speaks OpenAI's format: use provider openai, its URL as the custom host",

@@ -197,10 +197,14 @@ def target_from_headers(
     adapter = registry.get(slug or _header_provider(headers, None))
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     custom_host = headers.get("x-portkey-custom-host", "")
+    option = adapter.spec.host_option
+    option_host = headers.get(f"x-portkey-{option}", "").strip() if option else ""
     base_url = (
         check_custom_host(custom_host, settings.host_policy)
         if custom_host
-        else _huggingface_base_url(headers, adapter.spec.slug, settings) or configured.base_url
+        else _checked_option_host(adapter, option_host, settings)
+        or _huggingface_base_url(headers, adapter.spec.slug, settings)
+        or configured.base_url
     )
     options = {
         name: headers.get(f"x-portkey-{name}", "").strip() or configured.options.get(name, "")
@@ -210,7 +214,18 @@ def target_from_headers(
     target = Target(
         adapter, api_key, base_url, options, strict_open_ai_compliance=strict_compliance(headers, None)
     )
-    return target if virtual is None else _with_virtual_key(target, virtual, custom_host, VIRTUAL_KEY_HEADER)
+    if virtual is None:
+        return target
+    return _with_virtual_key(target, virtual, custom_host or option_host, VIRTUAL_KEY_HEADER)
+
+
+def _checked_option_host(adapter: ProviderAdapter, value: str, settings: Settings) -> str:
+    """The caller's base URL from the adapter's host option (azure-ai's foundry URL) through the
+    SSRF guard, as a custom host is; ``""`` without one."""
+    if not value:
+        return ""
+    header = f"x-portkey-{adapter.spec.host_option}"
+    return check_custom_host(value, settings.host_policy, header, header)
 
 
 def _virtual_key(name: str | None, virtual_keys: Mapping[str, VirtualKey]) -> VirtualKey | None:
@@ -283,13 +298,19 @@ def _from_node(
         adapter = registry.get(_header_provider(headers, node))
     configured = settings.providers.get(adapter.spec.slug, _NO_PROVIDER_SETTINGS)
     header_host = headers.get("x-portkey-custom-host", "")
+    host_option = adapter.spec.host_option
+    option_host = (
+        (node.options.get(host_option, "") or headers.get(f"x-portkey-{host_option}") or "").strip()
+        if host_option
+        else ""
+    )
     if header_host:
         base_url = check_custom_host(header_host, settings.host_policy)
     elif node.custom_host:
         where = f"{node.path}.custom_host"
         base_url = check_custom_host(node.custom_host, settings.host_policy, where, "x-portkey-config")
     else:
-        base_url = configured.base_url
+        base_url = _checked_option_host(adapter, option_host, settings) or configured.base_url
     options = {
         option: node.options.get(option)
         or headers.get(f"x-portkey-{option}", "").strip()
@@ -317,7 +338,7 @@ def _from_node(
     if virtual is None:
         return target
     param = f"{node.path}.virtual_key" if node.virtual_key else VIRTUAL_KEY_HEADER
-    return _with_virtual_key(target, virtual, header_host or node.custom_host or "", param)
+    return _with_virtual_key(target, virtual, header_host or node.custom_host or option_host, param)
 
 
 class _LoadFromHealth:

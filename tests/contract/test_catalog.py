@@ -86,7 +86,11 @@ def test_every_row_links_its_api_docs_over_https(spec: ProviderSpec) -> None:
     assert "." in docs.host
 
 
-@pytest.mark.parametrize("spec", PROVIDERS, ids=[spec.slug for spec in PROVIDERS])
+# A row without a base URL (modal) is always the caller's custom host, checked by the SSRF guard.
+HOSTED = [spec for spec in PROVIDERS if spec.base_url]
+
+
+@pytest.mark.parametrize("spec", HOSTED, ids=[spec.slug for spec in HOSTED])
 def test_hosted_rows_use_https_and_local_servers_loopback(spec: ProviderSpec) -> None:
     base = URL(spec.base_url)
     if base.host in LOOPBACK:
