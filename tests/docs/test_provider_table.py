@@ -57,7 +57,7 @@ def test_every_provider_has_one_row_matching_its_spec(slug: str) -> None:
     if adapter.spec.base_url:
         assert base_url == f"`{adapter.spec.base_url}`", f"`{slug}`: base URL differs from its spec"
     else:  # no public host (self-hosted, or a URL per caller): the row says what stands for it
-        assert base_url.startswith("none: "), f"`{slug}`: no base URL: the row must say 'none: <what instead>'"
+        assert base_url.startswith("none: "), f"`{slug}`: no base URL: the row must say 'none: ...'"
     assert re.sub(r" \(.*\)$", "", families) == families_of(adapter), (
         f"`{slug}`: endpoint families {families!r} differ from its spec's: {families_of(adapter)!r}"
     )
