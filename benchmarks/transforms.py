@@ -164,6 +164,8 @@ def oracle_events(deltas: int) -> list[bytes]:
     counts = {"promptTokens": 9, "completionTokens": deltas, "totalTokens": deltas + 9}
     finish = {"index": 0, "message": {"role": "ASSISTANT"}, "finishReason": "stop"}
     return [*events, event(finish), event({"usage": counts})]
+
+
 def triton_events(deltas: int) -> list[bytes]:
     """Triton's generate_stream: one ``data:`` object per piece of text, and no end event."""
     return [
@@ -227,6 +229,8 @@ def _oracle() -> StreamTranslator:
     from gateway.providers.oracle_answers import ChatStream
 
     return ChatStream("meta.llama-3.3-70b-instruct", include_usage=True)
+
+
 def _triton() -> StreamTranslator:
     from gateway.providers.triton_answers import GenerateStream
 
