@@ -8,7 +8,7 @@ the model in the URL instead of the body; ``/v1/messages`` for Claude models is 
 (:class:`VertexMessages`: the client's body, Anthropic's answer relayed byte for byte), and
 ``/v1/messages/count_tokens`` Vertex's ``count-tokens:rawPredict`` for Claude, ``countTokens`` for
 Gemini (:class:`VertexCountTokens`).
-Embeddings use the ``predict`` method of Google's models.
+Embeddings use the ``predict`` method of Google's models, and so do images (Imagen, ``vertex_images.py``).
 
 Where: ``x-portkey-vertex-project-id`` (default: the service-account key's ``project_id``) and
 ``x-portkey-vertex-region`` (default :data:`DEFAULT_REGION`; ``global`` is served by
@@ -34,6 +34,7 @@ from gateway.providers.anthropic_answers import read_message
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
+    IMAGES,
     MESSAGES,
     ClientBody,
     Credentials,
@@ -47,6 +48,7 @@ from gateway.providers.gemini_answers import read_response, vectors
 from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
 from gateway.providers.translated import NativeEndpoint, TranslatedProvider, json_object, prepared_through
+from gateway.providers.vertex_images import imagen_body, read_imagen
 
 __all__ = [
     "provider",
@@ -57,7 +59,7 @@ SPEC = ProviderSpec(
     name="Google Vertex AI",
     base_url="https://{region}-aiplatform.googleapis.com",
     docs="https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, IMAGES, MESSAGES}),
 )
 OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json")
 DEFAULT_REGION = "us-central1"
@@ -227,11 +229,26 @@ class VertexEmbeddings(_VertexAuth):
         return embeddings(native, found, sum(map(_token_count, answer["predictions"])))
 
 
+class VertexImages(_VertexAuth):
+    """``images/generations`` → Imagen's ``predict``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        native = orjson.dumps(imagen_body(body, SPEC.slug))
+        url = f"{_publishers(call)}/google/models/{gemini.model_id(body)}:predict"
+        return NativeRequest(url, native, {}, openai.model(body))
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_imagen(SPEC.slug, status, body)
+
+
 def provider() -> TranslatedProvider:
     tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by every endpoint
     translations: dict[str, Translation] = {
         "chat/completions": VertexChat(tokens),
         "embeddings": VertexEmbeddings(tokens),
+        "images/generations": VertexImages(tokens),
     }
     natives: dict[str, NativeEndpoint] = {
         "messages": VertexMessages(tokens),

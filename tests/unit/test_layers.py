@@ -117,6 +117,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.nomic": (2, "Nomic's embeddings, a translated provider like providers/cohere"),
     "providers.cohere_rerank": (2, "Cohere's v2 rerank, beside providers/cohere"),
     "providers.bedrock_images": (2, "Bedrock's image models through invoke, beside providers/bedrock"),
+    "providers.vertex_images": (2, "Imagen's predict body and answer, for providers/vertex"),
     "streaming.translated": (2, "streaming/relay's subclass for translated streams"),
     "streaming.reformat": (2, "the response a relay writes a client format's answer to, on formats/"),
     "observability.realtime": (0, "plain counters with no imports, read by observability/metrics"),
