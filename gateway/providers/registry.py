@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic, bedrock, cohere, gemini, nomic, stability, vertex
+from gateway.providers import anthropic, bedrock, cohere, gemini, nomic, segmind, stability, vertex
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
@@ -45,6 +45,7 @@ class ProviderRegistry:
         adapters["cohere"] = cohere.provider()
         adapters["stability-ai"] = stability.provider()
         adapters["nomic"] = nomic.provider()
+        adapters["segmind"] = segmind.provider()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -100,7 +100,6 @@ PORTKEY_SLUGS = [
 #: an adapter must leave this set (the test below fails until it does).
 AWAITING_ADAPTER = frozenset(
     [
-        "segmind",
         "workers-ai",
         "reka-ai",
         "predibase",

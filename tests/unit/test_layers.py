@@ -115,6 +115,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.image_format": (2, "OpenAI image requests and answers shared by the image adapters"),
     "providers.stability": (2, "Stability AI's image APIs, a translated provider like providers/cohere"),
     "providers.nomic": (2, "Nomic's embeddings, a translated provider like providers/cohere"),
+    "providers.segmind": (2, "Segmind's image models, a translated provider like providers/cohere"),
     "providers.cohere_rerank": (2, "Cohere's v2 rerank, beside providers/cohere"),
     "providers.bedrock_images": (2, "Bedrock's image models through invoke, beside providers/bedrock"),
     "providers.vertex_images": (2, "Imagen's predict body and answer, for providers/vertex"),
