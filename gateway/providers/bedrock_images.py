@@ -24,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import ProviderError
 from gateway.providers import image_format, stability
 from gateway.providers import openai_request as openai
 from gateway.providers.base import Credentials, NativeRequest, UpstreamCall
@@ -82,11 +81,9 @@ class BedrockImages:
             images = [
                 artifact.get("base64") for artifact in answer["artifacts"] if isinstance(artifact, dict)
             ]
-        if not isinstance(images, list) or not images:
-            # Titan reports a refusal (its content filter) as ``error`` beside no images.
-            why = answer.get("error") or "the answer holds no images."
-            raise ProviderError(SLUG, 502, str(why), "bad_upstream_response")
-        return image_format.answer(str(image) for image in images)
+        # Titan reports a refusal (its content filter) as ``error`` beside no images.
+        why = str(answer.get("error") or "the answer holds no image.")
+        return image_format.answer(SLUG, images if isinstance(images, list) else [], why)
 
 
 def amazon_body(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, ProviderError
 from gateway.providers import openai_request as openai
 
 __all__ = [
@@ -68,7 +68,10 @@ def response_format(body: Mapping[str, Any], provider: str) -> None:
         )
 
 
-def answer(images: Iterable[str]) -> bytes:
-    """OpenAI's images answer for base64 images."""
-    data = [{"b64_json": image} for image in images]
+def answer(provider: str, images: Iterable[object], why: str = "the answer holds no image.") -> bytes:
+    """OpenAI's images answer for the base64 images among ``images``; a 502 naming the provider
+    (saying ``why``) when there is none."""
+    data = [{"b64_json": image} for image in images if isinstance(image, str) and image]
+    if not data:
+        raise ProviderError(provider, 502, why, "bad_upstream_response")
     return orjson.dumps({"created": int(time.time()), "data": data})

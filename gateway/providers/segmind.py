@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import ProviderError
 from gateway.providers import image_format
 from gateway.providers import openai_request as openai
 from gateway.providers.base import IMAGES, Credentials, NativeRequest, ProviderSpec, UpstreamCall
@@ -68,12 +67,7 @@ class SegmindImages:
         if status >= 400:
             return read_error(status, body)
         image = json_object(SLUG, body).get("image")
-        images = [
-            item for item in (image if isinstance(image, list) else [image]) if isinstance(item, str) and item
-        ]
-        if not images:
-            raise ProviderError(SLUG, 502, "the answer holds no base64 image.", "bad_upstream_response")
-        return image_format.answer(images)
+        return image_format.answer(SLUG, image if isinstance(image, list) else [image])
 
 
 def provider() -> TranslatedProvider:

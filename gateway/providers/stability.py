@@ -49,12 +49,9 @@ SPEC = ProviderSpec(
     docs="https://platform.stability.ai/docs/api-reference#tag/Generate",
     endpoints=frozenset({IMAGES}),
 )
-#: ``x-portkey-<name>`` → the header Stability reads (its optional client identification).
-CLIENT_HEADERS = {
-    "stability-client-id": "stability-client-id",
-    "stability-client-user-id": "stability-client-user-id",
-    "stability-client-version": "stability-client-version",
-}
+#: ``x-portkey-<name>`` options that Stability reads as ``<name>`` headers (optional client
+#: identification, for its analytics and support).
+CLIENT_HEADERS = ("stability-client-id", "stability-client-user-id", "stability-client-version")
 #: The engines served by the v1 text-to-image API (Portkey's list).
 V1_ENGINES = frozenset({"stable-diffusion-xl-1024-v1-0", "stable-diffusion-v1-6"})
 #: The model is a path segment: Stability's names only (``core``, ``sd3.5-large``).
@@ -81,23 +78,13 @@ class StabilityImages:
         image_format.response_format(body, SLUG)
         base = (call.base_url or SPEC.base_url).rstrip("/")
         headers = {"Accept": "application/json"}
-        headers.update(
-            (CLIENT_HEADERS[name], value)
-            for name, value in call.options.items()
-            if value and name in CLIENT_HEADERS
-        )
+        # The options are these headers only (the adapter's option_headers), each sent when given.
+        headers.update((name, value) for name, value in call.options.items() if value)
         if model in V1_ENGINES:
             headers["Content-Type"] = "application/json"
             url = f"{base}/v1/generation/{model}/text-to-image"
             return NativeRequest(url, orjson.dumps(v1_body(body)), headers, model)
-        fields = {name: str(value) for name, value in v2_params(body).items()}
-        path = model
-        if _SD3.fullmatch(model):
-            path, fields["model"] = "sd3", model
-        boundary = secrets.token_hex(16)
-        headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-        url = f"{base}/v2beta/stable-image/generate/{path}"
-        return NativeRequest(url, form_data(fields, boundary), headers, model)
+        return _v2_request(base, model, body, headers)
 
     async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
         if credentials.api_key:
@@ -108,12 +95,27 @@ class StabilityImages:
             return read_error(status, body)
         answer = json_object(SLUG, body)
         if "/v1/generation/" in native.url:
-            return image_format.answer(str(art.get("base64") or "") for art in answer.get("artifacts") or [])
-        return image_format.answer([str(answer.get("image") or "")])
+            artifacts = answer.get("artifacts") or []
+            return image_format.answer(
+                SLUG, (art.get("base64") for art in artifacts if isinstance(art, dict))
+            )
+        return image_format.answer(SLUG, [answer.get("image")])
 
 
 def provider() -> TranslatedProvider:
-    return TranslatedProvider(SPEC, {"images/generations": StabilityImages()}, tuple(CLIENT_HEADERS))
+    return TranslatedProvider(SPEC, {"images/generations": StabilityImages()}, CLIENT_HEADERS)
+
+
+def _v2_request(base: str, model: str, body: Mapping[str, Any], headers: dict[str, str]) -> NativeRequest:
+    """The v2beta Stable Image request: a multipart form; an SD3 model name goes to ``…/sd3``."""
+    fields = {name: str(value) for name, value in v2_params(body).items()}
+    path = model
+    if _SD3.fullmatch(model):
+        path, fields["model"] = "sd3", model
+    boundary = secrets.token_hex(16)
+    headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    url = f"{base}/v2beta/stable-image/generate/{path}"
+    return NativeRequest(url, form_data(fields, boundary), headers, model)
 
 
 def v1_body(body: Mapping[str, Any], provider: str = SLUG) -> dict[str, Any]:

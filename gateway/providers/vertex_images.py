@@ -67,7 +67,7 @@ def read_imagen(provider: str, status: int, body: bytes) -> bytes:
     ]
     if not images:
         raise ProviderError(provider, 400, _filtered(predictions), "content_filter")
-    return image_format.answer(images)
+    return image_format.answer(provider, images)
 
 
 def _filtered(predictions: list[Any]) -> str:

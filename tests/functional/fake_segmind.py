@@ -34,6 +34,7 @@ class FakeSegmind:
     def __init__(self) -> None:
         self.received: list[Request] = []
         self.port = 0
+        #: (status, body) answered instead of an image once the key is checked.
         self.failure: tuple[int, dict[str, Any]] | None = None
 
     @property

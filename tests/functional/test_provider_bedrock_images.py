@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from openai import AsyncOpenAI, BadRequestError, PermissionDeniedError
+from openai import AsyncOpenAI, BadRequestError, InternalServerError, PermissionDeniedError
 
 from tests.functional.fake_bedrock import SECRET_KEY, FakeBedrock, json_answer
 
@@ -134,3 +134,16 @@ async def test_what_a_bedrock_image_model_cannot_be_asked_is_a_400_before_anythi
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["param"] == param
     assert bedrock.calls == []
+
+
+async def test_a_titan_answer_without_images_is_a_502_carrying_titans_error(
+    sdk: AsyncOpenAI, bedrock: FakeBedrock
+) -> None:
+    refusal = "This request has been blocked by our content filters."
+    bedrock.answer(json_answer({"images": [], "error": refusal}))
+    with pytest.raises(InternalServerError) as raised:
+        await sdk.images.generate(model=TITAN, prompt="x")
+
+    assert raised.value.status_code == 502
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["message"] == f"bedrock: {refusal}"

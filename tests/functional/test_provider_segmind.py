@@ -7,7 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp.test_utils import TestServer
-from openai import APIStatusError, AsyncOpenAI, AuthenticationError, BadRequestError, NotFoundError
+from openai import (
+    APIStatusError,
+    AsyncOpenAI,
+    AuthenticationError,
+    BadRequestError,
+    InternalServerError,
+    NotFoundError,
+)
 
 from tests.functional.fake_segmind import API_KEY, FakeSegmind, image
 
@@ -114,3 +121,15 @@ async def test_what_segmind_cannot_be_asked_is_a_400_before_anything_is_sent(
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["param"] == param
     assert segmind.received == []
+
+
+async def test_an_answer_without_an_image_is_a_502_naming_the_provider(
+    sdk: AsyncOpenAI, segmind: FakeSegmind
+) -> None:
+    segmind.failure = (200, {"status": "Success"})
+    with pytest.raises(InternalServerError) as raised:
+        await sdk.images.generate(model="flux-schnell", prompt="x")
+
+    assert raised.value.status_code == 502
+    assert isinstance(raised.value.body, dict)
+    assert raised.value.body["message"] == "segmind: the answer holds no image."
