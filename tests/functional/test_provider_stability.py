@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from openai import AsyncOpenAI, BadRequestError, RateLimitError
 
+from tests.fake_provider import FakeProvider, Received
 from tests.functional.fake_stability import FakeStability, image
 
 KEY = "sk-stability-test-key"
@@ -164,3 +167,35 @@ async def test_chat_is_refused_for_stability(sdk: AsyncOpenAI, stability: FakeSt
     with pytest.raises(BadRequestError):
         await sdk.chat.completions.create(model="core", messages=[{"role": "user", "content": "hi"}])
     assert stability.received == []
+
+
+async def test_a_fallback_config_moves_from_a_failing_stability_to_another_image_provider(
+    gateway_url: str, stability: FakeStability, fake: FakeProvider
+) -> None:
+    stability.fail(503, {"id": "r4", "name": "service_unavailable", "errors": ["overloaded"]})
+
+    async def openai_images(request: web.Request, received: Received) -> web.StreamResponse:
+        return web.json_response({"created": 1, "data": [{"b64_json": "b3BlbmFp"}]})
+
+    fake.on("POST", "/v1/images/generations", openai_images)
+    config = {
+        "strategy": {"mode": "fallback"},
+        "targets": [
+            {"provider": "stability-ai", "api_key": KEY, "custom_host": stability.host},
+            {
+                "provider": "openai",
+                "api_key": "sk-openai",
+                "custom_host": fake.base_url,
+                "override_params": {"model": "gpt-image-1"},
+            },
+        ],
+    }
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    ) as sdk:
+        answer = await sdk.images.generate(model="core", prompt="a boat", response_format="b64_json")
+
+    assert [item.b64_json for item in answer.data] == ["b3BlbmFp"]
+    assert stability.last.path == "/v2beta/stable-image/generate/core"
+    assert fake.last.json() == {"model": "gpt-image-1", "prompt": "a boat", "response_format": "b64_json"}
