@@ -105,7 +105,7 @@ class CohereRerank(_CohereApi):
     __slots__ = ()
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        return rerank_request(call, body, _url(call, "/v2/rerank"))
+        return rerank_request(body, _url(call, "/v2/rerank"))
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         return read_rerank(status, body, native)

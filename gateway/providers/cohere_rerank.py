@@ -19,7 +19,7 @@ import orjson
 
 from gateway.errors import InvalidRequest
 from gateway.providers import openai_request as openai
-from gateway.providers.base import NativeRequest, UpstreamCall
+from gateway.providers.base import NativeRequest
 from gateway.providers.cohere_answers import SLUG, read_error
 from gateway.providers.translated import json_object
 
@@ -40,7 +40,7 @@ class CohereRerankRequest(NativeRequest):
     documents: list[str] | None = None
 
 
-def rerank_request(call: UpstreamCall, body: Mapping[str, Any], url: str) -> CohereRerankRequest:
+def rerank_request(body: Mapping[str, Any], url: str) -> CohereRerankRequest:
     """The v2 rerank request for ``body``, sent to ``url``."""
     model = openai.model(body)
     native = {"model": model, **rerank_body(body)}
