@@ -46,6 +46,8 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
     "/v1/completions": {"POST": JSON},
     "/v1/embeddings": {"POST": JSON},
     "/v1/moderations": {"POST": JSON},
+    # Cohere's shape (Jina and Voyage share it): read, so a translated provider can serve it.
+    "/v1/rerank": {"POST": JSON},
     "/v1/images/generations": {"POST": JSON},
     "/v1/images/edits": {"POST": EITHER},
     "/v1/images/variations": {"POST": MULTIPART},

@@ -5,6 +5,7 @@ on Bedrock: ``bedrock_messages.py``.
 Chat: ``/model/{modelId}/converse`` or ``/converse-stream`` (an ``application/vnd.amazon.eventstream``
 body, translated frame by frame). Bedrock answers carry no completion id, so one is generated.
 Embeddings: ``/model/{modelId}/invoke`` for Titan (one text per call) and Cohere models.
+Images: ``/model/{modelId}/invoke`` for Titan, Nova Canvas and Stability models (``bedrock_images.py``).
 Refused with a 400 (Converse has no equivalent): ``n`` > 1, http image URLs, ``tool_choice`` "none",
 ``parallel_tool_calls`` false, JSON mode without a schema, ``reasoning_effort`` for non-Anthropic
 models.
@@ -28,6 +29,7 @@ from gateway.providers.base import (
 )
 from gateway.providers.bedrock_access import EVENT_STREAM, OPTION_HEADERS, SPEC, authorize, model_url
 from gateway.providers.bedrock_answers import SLUG, ConverseStream, read_converse, read_embeddings
+from gateway.providers.bedrock_images import BedrockImages
 from gateway.providers.bedrock_messages import BedrockCountTokens, BedrockMessages
 from gateway.providers.openai_format import EmbeddingsRequest
 from gateway.providers.translated import TranslatedProvider
@@ -99,6 +101,7 @@ def provider() -> TranslatedProvider:
     translations: dict[str, Translation] = {
         "chat/completions": BedrockConverse(),
         "embeddings": BedrockEmbeddings(),
+        "images/generations": BedrockImages(),
     }
     natives = {"messages": BedrockMessages(), "messages/count_tokens": BedrockCountTokens()}
     return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives, model_lists.bedrock())

@@ -18,6 +18,7 @@ from gateway.providers.aws_roles import ASSUMED_ROLE
 from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
+    IMAGES,
     MESSAGES,
     MODELS,
     Credentials,
@@ -42,7 +43,7 @@ SPEC = ProviderSpec(
     name="AWS Bedrock",
     base_url="https://bedrock-runtime.{region}.amazonaws.com",
     docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES, MODELS}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, IMAGES, MESSAGES, MODELS}),
 )
 OPTION_HEADERS = (
     "aws-access-key-id",

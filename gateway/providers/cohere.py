@@ -5,8 +5,8 @@ Request: messages keep their roles (``developer`` becomes ``system``); images go
 and ``top_k`` become ``p`` and ``k``; ``tool_choice`` ``required``/``none`` become ``REQUIRED``/
 ``NONE`` (Cohere cannot force one named function: that is a 400); ``reasoning_effort`` becomes a
 ``thinking`` token budget (``openai_request.THINKING_BUDGETS``). Embeddings: ``POST /v2/embed``
-with ``input_type`` ``search_document`` unless the request names another. ``cohere_answers.py``
-reads the answers.
+with ``input_type`` ``search_document`` unless the request names another. Rerank: ``POST /v2/rerank``
+(``cohere_rerank.py``). ``cohere_answers.py`` reads the answers.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
     MODELS,
+    RERANK,
     Credentials,
     NativeRequest,
     ProviderSpec,
@@ -29,6 +30,7 @@ from gateway.providers.base import (
     UpstreamCall,
 )
 from gateway.providers.cohere_answers import SLUG, ChatStream, read_chat, read_embeddings
+from gateway.providers.cohere_rerank import read_rerank, rerank_request
 from gateway.providers.openai_format import tool_call
 from gateway.providers.translated import TranslatedProvider
 
@@ -41,7 +43,7 @@ SPEC = ProviderSpec(
     name="Cohere",
     base_url="https://api.cohere.com",
     docs="https://docs.cohere.com/reference/chat",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MODELS}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MODELS, RERANK}),
 )
 #: Sent as ``input_type`` (Cohere requires one) unless the request names another.
 DEFAULT_INPUT_TYPE = "search_document"
@@ -99,8 +101,24 @@ class CohereEmbed(_CohereApi):
         return read_embeddings(status, body, native)
 
 
+class CohereRerank(_CohereApi):
+    """``rerank`` → ``POST {base}/v2/rerank``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        return rerank_request(body, _url(call, "/v2/rerank"))
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_rerank(status, body, native)
+
+
 def provider() -> TranslatedProvider:
-    translations: dict[str, Translation] = {"chat/completions": CohereChat(), "embeddings": CohereEmbed()}
+    translations: dict[str, Translation] = {
+        "chat/completions": CohereChat(),
+        "embeddings": CohereEmbed(),
+        "rerank": CohereRerank(),
+    }
     return TranslatedProvider(SPEC, translations, models=model_lists.cohere(SPEC.base_url))
 
 

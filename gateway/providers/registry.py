@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic, bedrock, cohere, gemini, oracle, triton, vertex
+from gateway.providers import anthropic, bedrock, cohere, gemini, nomic, oracle, segmind, stability, triton, vertex
 from gateway.providers.azure_ai import AzureAI
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
@@ -53,6 +53,9 @@ class ProviderRegistry:
         adapters["predibase"] = Predibase()
         adapters["azure-ai"] = AzureAI()
         adapters["databricks"] = Databricks()
+        adapters["stability-ai"] = stability.provider()
+        adapters["nomic"] = nomic.provider()
+        adapters["segmind"] = segmind.provider()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

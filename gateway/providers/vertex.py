@@ -8,7 +8,7 @@ the model in the URL instead of the body; ``/v1/messages`` for Claude models is 
 (:class:`VertexMessages`: the client's body, Anthropic's answer relayed byte for byte), and
 ``/v1/messages/count_tokens`` Vertex's ``count-tokens:rawPredict`` for Claude, ``countTokens`` for
 Gemini (:class:`VertexCountTokens`).
-Embeddings use the ``predict`` method of Google's models.
+Embeddings use the ``predict`` method of Google's models, and so do images (Imagen, ``vertex_images.py``).
 
 Where the requests go and their auth: ``vertex_access.py``; files and batches (Cloud Storage and
 batch prediction jobs): ``vertex_jobs.py``.
@@ -31,6 +31,7 @@ from gateway.providers.base import (
     CHAT,
     EMBEDDINGS,
     FILES,
+    IMAGES,
     MESSAGES,
     ClientBody,
     NativeRequest,
@@ -44,6 +45,7 @@ from gateway.providers.google_auth import ServiceAccountTokens
 from gateway.providers.openai_format import EmbeddingsRequest, embeddings, upstream_error
 from gateway.providers.translated import NativeEndpoint, json_object, prepared_through
 from gateway.providers.vertex_access import PROVIDER, REGIONAL_BASE, VertexAuth, location_path
+from gateway.providers.vertex_images import imagen_body, read_imagen
 
 __all__ = [
     "provider",
@@ -54,7 +56,7 @@ SPEC = ProviderSpec(
     name="Google Vertex AI",
     base_url=REGIONAL_BASE,
     docs="https://cloud.google.com/vertex-ai/generative-ai/docs/model-reference/inference",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES, FILES, BATCHES}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, IMAGES, MESSAGES, FILES, BATCHES}),
 )
 OPTION_HEADERS = ("vertex-project-id", "vertex-region", "vertex-service-account-json", *vertex_jobs.OPTIONS)
 #: Sent in the body of Claude requests, as Vertex requires.
@@ -192,11 +194,26 @@ class VertexEmbeddings(VertexAuth):
         return embeddings(native, found, sum(map(_token_count, answer["predictions"])))
 
 
+class VertexImages(VertexAuth):
+    """``images/generations`` → Imagen's ``predict``."""
+
+    __slots__ = ()
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        native = orjson.dumps(imagen_body(body, SPEC.slug))
+        url = f"{_publishers(call)}/google/models/{gemini.model_id(body)}:predict"
+        return NativeRequest(url, native, {}, openai.model(body))
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        return read_imagen(SPEC.slug, status, body)
+
+
 def provider() -> vertex_jobs.VertexProvider:
     tokens = ServiceAccountTokens()  # one cache for the adapter's life, shared by every endpoint
     translations: dict[str, Translation] = {
         "chat/completions": VertexChat(tokens),
         "embeddings": VertexEmbeddings(tokens),
+        "images/generations": VertexImages(tokens),
     }
     natives: dict[str, NativeEndpoint] = {
         "messages": VertexMessages(tokens),

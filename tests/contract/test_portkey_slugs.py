@@ -104,9 +104,6 @@ PORTKEY_SLUGS = [
 #: an adapter must leave this set (the test below fails until it does).
 AWAITING_ADAPTER = frozenset(
     [
-        "stability-ai",
-        "nomic",
-        "segmind",
         "qdrant",
         "sagemaker",
         "milvus",

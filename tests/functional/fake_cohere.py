@@ -1,11 +1,12 @@
 """A fake Cohere API: a real aiohttp server speaking Cohere's v2 wire format.
 
-``POST /v2/chat``, ``POST /v2/embed``, and List Models / Get a Model (``GET /v1/models``, paged
-by ``page_token``, and ``/v1/models/{name}``) only (anything else is Cohere's 404 body). Every request is
-recorded (path, headers, JSON body). Answers are programmed per path with :meth:`FakeCohere.reply`,
-:meth:`FakeCohere.stream` (named SSE events ending in ``data: [DONE]``, as Cohere sends them; in
-lock-step with the client when given an ack queue) or :meth:`FakeCohere.fail`; the defaults are a
-short text answer and float embeddings sized by ``output_dimension``.
+``POST /v2/chat``, ``POST /v2/embed``, ``POST /v2/rerank``, and List Models / Get a Model (``GET
+/v1/models``, paged by ``page_token``, and ``/v1/models/{name}``) only (anything else is Cohere's 404
+body). Every request is recorded (path, headers, JSON body). Answers are programmed per path with
+:meth:`FakeCohere.reply`, :meth:`FakeCohere.stream` (named SSE events ending in ``data: [DONE]``, as
+Cohere sends them; in lock-step with the client when given an ack queue) or :meth:`FakeCohere.fail`;
+the defaults are a short text answer, float embeddings sized by ``output_dimension``, and a ranking
+that puts the documents in reverse order (``top_n`` of them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from multidict import CIMultiDictProxy
 CHAT = "/v2/chat"
 EMBED = "/v2/embed"
 MODELS = "/v1/models"
+RERANK = "/v2/rerank"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cohere"
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
@@ -77,7 +79,11 @@ class FakeCohere:
     def __init__(self) -> None:
         self.received: list[Request] = []
         self.port = 0
-        self._answers: dict[str, Answer] = {CHAT: self._default_chat, EMBED: self._default_embed}
+        self._answers: dict[str, Answer] = {
+            CHAT: self._default_chat,
+            EMBED: self._default_embed,
+            RERANK: self._default_rerank,
+        }
         #: What ``GET /v1/models`` lists, and the most one page holds whatever ``page_size`` asks.
         self.models: list[dict[str, Any]] = []
         self.page_cap = 1000
@@ -165,6 +171,19 @@ class FakeCohere:
                 "texts": texts,
                 "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": 2 * len(texts)}},
                 "response_type": "embeddings_by_type",
+            }
+        )
+
+    async def _default_rerank(self, request: web.Request) -> web.StreamResponse:
+        """Cohere's v2 rerank answer: the last document first, scores falling by 0.25."""
+        count = len(self.last.body["documents"])
+        order = list(reversed(range(count)))[: self.last.body.get("top_n") or count]
+        results = [{"index": index, "relevance_score": 1.0 - 0.25 * rank} for rank, index in enumerate(order)]
+        return web.json_response(
+            {
+                "id": "r3a00000-0000-4000-8000-000000000004",
+                "results": results,
+                "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
             }
         )
 
