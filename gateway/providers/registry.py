@@ -12,6 +12,7 @@ from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
+from gateway.providers.pass_through import adapters as pass_through_adapters
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -43,6 +44,7 @@ class ProviderRegistry:
         adapters["vertex-ai"] = vertex.provider()
         adapters["bedrock"] = bedrock.provider()
         adapters["cohere"] = cohere.provider()
+        adapters.update(pass_through_adapters())
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

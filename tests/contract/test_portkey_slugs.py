@@ -108,13 +108,8 @@ AWAITING_ADAPTER = frozenset(
         "predibase",
         "triton",
         "azure-ai",
-        "qdrant",
         "sagemaker",
-        "milvus",
-        "replicate",
         "bytez",
-        "meshy",
-        "tripo3d",
         "modal",
         "oracle",
     ]

@@ -107,6 +107,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.bedrock_messages": (2, "Anthropic's Messages API on Bedrock, beside providers/bedrock"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
+    "providers.pass_through": (2, "providers whose own API passes through, like providers/openai_compat"),
     "providers.translated_stream": (
         2,
         "the set-up every translated stream shares, on openai_format's ChunkWriter",
