@@ -13,6 +13,7 @@ from gateway.providers.catalog import PROVIDERS
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.pass_through import adapters as pass_through_adapters
+from gateway.providers.sagemaker import SageMaker
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -45,6 +46,7 @@ class ProviderRegistry:
         adapters["bedrock"] = bedrock.provider()
         adapters["cohere"] = cohere.provider()
         adapters.update(pass_through_adapters())
+        adapters["sagemaker"] = SageMaker()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -108,7 +108,6 @@ AWAITING_ADAPTER = frozenset(
         "predibase",
         "triton",
         "azure-ai",
-        "sagemaker",
         "bytez",
         "modal",
         "oracle",

@@ -120,7 +120,7 @@ CASES = [
 ]
 #: A body with bytes a re-encoding would change: key order, spacing, float spelling, escapes.
 BODY = b'{"z": 1, "input": {"prompt": "a \\u00e9 cat", "scale": 7.50}, "vector": [0.10, -2e-3]}'
-SLUGS = ("replicate", "meshy", "tripo3d", "qdrant", "milvus")
+SLUGS = ("replicate", "meshy", "tripo3d", "qdrant", "milvus", "sagemaker")
 
 
 @pytest.fixture
