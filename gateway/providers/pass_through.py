@@ -63,8 +63,8 @@ TRIPO3D = ProviderSpec(
 QDRANT = ProviderSpec(
     slug="qdrant",
     name="Qdrant (vector database, REST API passed through)",
-    # No public base URL: each cluster has its own (https://xyz.cloud.qdrant.io:6333).
-    base_url="",
+    # A template, for the docs: each cluster has its own URL, so the custom host is required.
+    base_url="https://{cluster}.cloud.qdrant.io:6333",
     docs="https://qdrant.tech/documentation/guides/security/",
     # Qdrant's documented form is the bare key in ``api-key``; Portkey sends ``api-key: Bearer
     # <key>``, which a Qdrant that checks ``api-key`` against its key refuses.
@@ -74,8 +74,8 @@ QDRANT = ProviderSpec(
 MILVUS = ProviderSpec(
     slug="milvus",
     name="Milvus / Zilliz Cloud (vector database, RESTful API passed through)",
-    # No public base URL: each cluster has its own endpoint.
-    base_url="",
+    # A template, for the docs: each cluster has its own endpoint, so the custom host is required.
+    base_url="https://{cluster-endpoint}",
     docs="https://docs.zilliz.com/reference",
     endpoints=frozenset(),
 )
