@@ -8,6 +8,7 @@ base URL, so the fake sees exactly the path the real provider would.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -167,6 +168,31 @@ async def test_the_providers_own_request_reaches_its_path_with_its_auth_byte_for
     assert received.headers[name] == value
     other = "api-key" if name == "Authorization" else "Authorization"
     assert other not in received.headers  # the key goes once, in the provider's own form
+
+
+async def test_callers_at_once_each_reach_their_provider_with_their_own_key(
+    fake: FakeProvider, http: aiohttp.ClientSession
+) -> None:
+    cases = [c for c in CASES if c.method == "POST"] * 3
+
+    async def call(i: int, case: Case) -> int:
+        key = f"key-of-caller-{i}"
+        headers = {**headers_for(case, fake), "Authorization": f"Bearer {key}"}
+        async with http.post(f"/v1{case.path}", data=b'{"caller": %d}' % i, headers=headers) as response:
+            return response.status
+
+    statuses = await asyncio.gather(*(call(i, case) for i, case in enumerate(cases)))
+    assert statuses == [200] * len(cases)
+    arrived = {
+        (r.path, r.body, r.headers.get("api-key") or r.headers["Authorization"]) for r in fake.received
+    }
+    expected = set()
+    for i, case in enumerate(cases):
+        key = f"key-of-caller-{i}"
+        expected.add(
+            (case.expected_path, b'{"caller": %d}' % i, key if case.auth[0] == "api-key" else f"Bearer {key}")
+        )
+    assert arrived == expected
 
 
 async def test_replicate_gets_the_prefer_wait_header(fake: FakeProvider, http: aiohttp.ClientSession) -> None:

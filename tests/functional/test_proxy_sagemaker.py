@@ -8,6 +8,7 @@ bytes, another host or another region gets AWS's 403, which these tests would se
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -138,6 +139,34 @@ async def test_a_response_stream_is_relayed_as_the_event_stream_frames_sent(
     assert headers["X-Amzn-Invoked-Production-Variant"] == "v1"
     assert answer == payload_parts(b'{"token": "Hel', b'lo"}\n', b'{"token": "!"}\n')
     assert sagemaker.last.path == "/endpoints/llama-3-8b-ep/invocations-response-stream"
+
+
+async def test_many_callers_at_once_are_each_signed_with_their_own_keys(
+    sagemaker: FakeSageMaker, http: aiohttp.ClientSession
+) -> None:
+    callers = [(f"AKIAFAKECALLER{i:03d}", f"secret/{i}/" + "x" * 30) for i in range(6)]
+    sagemaker.secrets.update(callers)
+
+    async def call(i: int, key_id: str, secret: str) -> int:
+        headers = {
+            **sagemaker.headers,
+            "x-portkey-aws-access-key-id": key_id,
+            "x-portkey-aws-secret-access-key": secret,
+        }
+        body = b'{"inputs": "caller %d"}' % i
+        status, _, _ = await invoke(http, headers, body=body, path=f"/v1/endpoints/ep-{i}/invocations")
+        return status
+
+    statuses = await asyncio.gather(*(call(i, *caller) for i, caller in enumerate(callers)))
+    assert statuses == [200] * len(callers)
+    seen = {
+        (c.path, c.body, c.headers["Authorization"].split("Credential=")[1].split("/")[0])
+        for c in sagemaker.calls
+    }
+    assert seen == {
+        (f"/endpoints/ep-{i}/invocations", b'{"inputs": "caller %d"}' % i, key_id)
+        for i, (key_id, _) in enumerate(callers)
+    }
 
 
 async def test_the_endpoints_error_keeps_its_status_and_body(
