@@ -34,8 +34,10 @@ __all__ = [
     "OPTION_HEADERS",
     "SPEC",
     "authorize",
+    "aws_region",
     "control_plane",
     "model_url",
+    "sign_request",
 ]
 
 SPEC = ProviderSpec(
@@ -66,22 +68,25 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 def model_url(call: UpstreamCall, model: str, action: str) -> str:
     """``{base}/model/{modelId}/{action}``; the id is one path segment (ARNs hold ``/`` and ``:``)."""
-    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=_region(call.options))
+    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=aws_region(call.options, "Bedrock"))
     return f"{base}/model/{quote(model, safe='')}/{action}"
 
 
 def control_plane(call: UpstreamCall) -> str:
     """Bedrock's control plane (model lists): ``https://bedrock.{region}.amazonaws.com``, or the
     custom host, which stands for every Bedrock host."""
-    return call.base_url.rstrip("/") or CONTROL_PLANE.format(region=_region(call.options))
+    return call.base_url.rstrip("/") or CONTROL_PLANE.format(region=aws_region(call.options, "Bedrock"))
 
 
-def _region(options: Mapping[str, str]) -> str:
+def aws_region(options: Mapping[str, str], provider: str) -> str:
+    """``x-portkey-aws-region``: required (it is in the host and in the signature), and only what
+    an AWS region name looks like; a 400 naming ``provider`` otherwise."""
     region = options.get("aws-region", "")
     if not region:
+        slug = provider.lower()
         raise InvalidRequest(
-            "Bedrock needs an AWS region: send x-portkey-aws-region (like us-east-1), "
-            "aws_region in the config, or aws-region in the [providers.bedrock] options.",
+            f"{provider} needs an AWS region: send x-portkey-aws-region (like us-east-1), "
+            f"aws_region in the config, or aws-region in the [providers.{slug}] options.",
             param="x-portkey-aws-region",
             code="missing_region",
         )
@@ -95,9 +100,9 @@ def _region(options: Mapping[str, str]) -> str:
 
 
 async def authorize(native: NativeRequest, credentials: Credentials, method: str = "POST") -> None:
-    """SigV4 of a ``method`` request with the caller's AWS keys, or with an assumed role's temporary
-    keys (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS
-    keys (or with ``apiKey``)."""
+    """SigV4 of a ``method`` request with the caller's AWS keys, or with an assumed role's temporary keys
+    (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
+    (or with ``apiKey``)."""
     options = credentials.options
     auth_type = options.get("aws-auth-type", "")
     if auth_type and auth_type not in AUTH_TYPES:
@@ -106,28 +111,49 @@ async def authorize(native: NativeRequest, credentials: Credentials, method: str
             param="x-portkey-aws-auth-type",
             code="invalid_aws_auth_type",
         )
-    if auth_type == ASSUMED_ROLE:
-        region = _region(options)
-        role = await credentials.cloud.aws.credentials(options, region)
-        native.headers.update(sign(method, native.url, native.headers, native.body, role, region, SERVICE))
-        return
-    if auth_type == "apiKey" and credentials.api_key:
+    no_aws_keys = not options.get("aws-access-key-id") and not options.get("aws-secret-access-key")
+    if credentials.api_key and (auth_type == "apiKey" or (not auth_type and no_aws_keys)):
         native.headers["Authorization"] = f"Bearer {credentials.api_key}"
+        return
+    await sign_request(
+        method, native.url, native.headers, native.body, credentials, SERVICE, "Bedrock", _BEDROCK_KEY
+    )
+
+
+#: How a Bedrock caller may authenticate besides AWS keys (named when they are missing).
+_BEDROCK_KEY = ", or a Bedrock API key as the bearer token"
+
+
+async def sign_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    credentials: Credentials,
+    service: str,
+    provider: str,
+    alternative: str = "",
+) -> None:
+    """Add the SigV4 headers for ``service`` to ``headers`` (every entry of which is signed): with
+    an assumed role's temporary keys (``x-portkey-aws-auth-type: assumedRole``), else the caller's
+    AWS keys; a 400 naming ``provider`` (and the ``alternative`` way in) when they are missing."""
+    options = credentials.options
+    if options.get("aws-auth-type", "") == ASSUMED_ROLE:
+        region = aws_region(options, provider)
+        role = await credentials.cloud.aws.credentials(options, region)
+        headers.update(sign(method, url, headers, body, role, region, service))
         return
     key_id = options.get("aws-access-key-id", "")
     secret = options.get("aws-secret-access-key", "")
-    if not key_id and not secret and credentials.api_key:
-        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
-        return
     if not key_id or not secret:
         missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
         raise InvalidRequest(
-            f"Bedrock needs AWS credentials and {missing} is missing: send x-portkey-aws-access-key-id "
+            f"{provider} needs AWS credentials and {missing} is missing: send x-portkey-aws-access-key-id "
             "and x-portkey-aws-secret-access-key (plus x-portkey-aws-session-token for temporary "
-            "credentials), or a Bedrock API key as the bearer token.",
+            f"credentials){alternative}.",
             param=missing,
             code="missing_credentials",
         )
     aws = AwsCredentials(key_id, secret, options.get("aws-session-token", ""))
-    region = _region(options)
-    native.headers.update(sign(method, native.url, native.headers, native.body, aws, region, SERVICE))
+    region = aws_region(options, provider)
+    headers.update(sign(method, url, headers, body, aws, region, service))

@@ -16,6 +16,8 @@ from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_url import OptionURL, needs_options
 from gateway.providers.predibase import Predibase
+from gateway.providers.pass_through import adapters as pass_through_adapters
+from gateway.providers.sagemaker import SageMaker
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -56,6 +58,8 @@ class ProviderRegistry:
         adapters["stability-ai"] = stability.provider()
         adapters["nomic"] = nomic.provider()
         adapters["segmind"] = segmind.provider()
+        adapters.update(pass_through_adapters())
+        adapters["sagemaker"] = SageMaker()
         return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:

@@ -100,19 +100,6 @@ PORTKEY_SLUGS = [
     "cortex",
 ]
 
-#: Portkey's slugs whose wire differs from OpenAI's and that have no adapter yet. Each one that gets
-#: an adapter must leave this set (the test below fails until it does).
-AWAITING_ADAPTER = frozenset(
-    [
-        "qdrant",
-        "sagemaker",
-        "milvus",
-        "replicate",
-        "meshy",
-        "tripo3d",
-    ]
-)
-
 REGISTRY = ProviderRegistry.default()
 
 
@@ -130,15 +117,10 @@ def test_portkey_lists_73_slugs_once_each() -> None:
     assert len(set(PORTKEY_SLUGS)) == 73
 
 
-@pytest.mark.parametrize("slug", sorted(set(PORTKEY_SLUGS) - AWAITING_ADAPTER))
+@pytest.mark.parametrize("slug", sorted(set(PORTKEY_SLUGS)))
 def test_every_portkey_slug_reaches_an_adapter_or_a_shut_down_notice(slug: str) -> None:
     shut_down = {gone.slug for gone in SHUT_DOWN}
     assert resolution(slug) == ("provider_shut_down" if slug in shut_down else "adapter")
-
-
-def test_only_the_slugs_awaiting_an_adapter_are_unknown() -> None:
-    unknown = {slug for slug in PORTKEY_SLUGS if resolution(slug) == "unknown_provider"}
-    assert unknown == AWAITING_ADAPTER
 
 
 def test_a_shut_down_provider_is_not_also_a_catalog_row() -> None:

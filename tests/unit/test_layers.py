@@ -122,6 +122,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.form_upload": (2, "a streamed multipart upload's fields and file, for file adapters"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
+    "providers.pass_through": (2, "providers whose own API passes through, like providers/openai_compat"),
+    "providers.sagemaker": (2, "SageMaker's pass-through with SigV4 on providers/bedrock_access"),
     "providers.translated_stream": (
         2,
         "the set-up every translated stream shares, on openai_format's ChunkWriter",
