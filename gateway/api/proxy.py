@@ -159,7 +159,7 @@ def _outgoing(
     endpoint, query = url.raw_path[len("/v1/") :], url.raw_query_string
     if inbound is not None:
         endpoint, query = CHAT_ENDPOINT, ""
-    prepared = prepare(target, endpoint, query, request.headers, data)
+    prepared = prepare(target, endpoint, query, request.headers, data, request.method)
     headers = _upstream_headers(request, target, prepared)
     # Already encoded (the client's raw path and query): parsing it again would decode some
     # escapes (%2F in a query becomes /), and the provider must get the bytes the client sent.
@@ -204,7 +204,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 await authorize(app, outgoing.target, outgoing.prepared, outgoing.headers)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
-                request.method,
+                outgoing.prepared.method or request.method,
                 outgoing.url,
                 headers=outgoing.headers,
                 data=outgoing.body,

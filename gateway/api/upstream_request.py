@@ -28,7 +28,12 @@ __all__ = [
 
 
 def prepare(
-    target: Target, endpoint: str, query: str, client_headers: Mapping[str, str], body: ClientBody
+    target: Target,
+    endpoint: str,
+    query: str,
+    client_headers: Mapping[str, str],
+    body: ClientBody,
+    method: str = "POST",
 ) -> PreparedRequest:
     """``target``'s request for ``endpoint`` (the path after ``/v1/``) and the raw ``query``; the
     adapter's 400s pass through, and a body too deep to re-encode is a 400 as well."""
@@ -40,6 +45,7 @@ def prepare(
         client_headers,
         target.strict_open_ai_compliance,
         target.api_key,
+        method,
     )
     try:
         return target.adapter.prepare(call, body)

@@ -116,6 +116,8 @@ class UpstreamCall:
     strict_open_ai_compliance: bool = True
     #: The caller's key for this target (``""``: none); never in a repr, so never in a log.
     api_key: str = field(default="", repr=False)
+    #: The client's HTTP method (``GET /v1/files/{id}`` and ``DELETE`` share the endpoint).
+    method: str = "POST"
 
 
 #: The body an adapter sends: the client's bytes, re-encoded JSON, an upload's chunks, or nothing.
@@ -176,6 +178,8 @@ class PreparedRequest:
     translation: Translation | None = None
     native: NativeRequest | None = None
     authorize: Authorize | None = None
+    #: The upstream method when it differs from the client's (an S3 upload is a ``PUT``).
+    method: str = ""
 
 
 class ProviderAdapter(Protocol):

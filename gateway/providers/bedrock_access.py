@@ -16,8 +16,10 @@ from urllib.parse import quote
 from gateway.errors import InvalidRequest
 from gateway.providers.aws_roles import ASSUMED_ROLE
 from gateway.providers.base import (
+    BATCHES,
     CHAT,
     EMBEDDINGS,
+    FILES,
     MESSAGES,
     Credentials,
     NativeRequest,
@@ -33,6 +35,8 @@ __all__ = [
     "SPEC",
     "authorize",
     "model_url",
+    "region",
+    "signing_keys",
 ]
 
 SPEC = ProviderSpec(
@@ -40,7 +44,7 @@ SPEC = ProviderSpec(
     name="AWS Bedrock",
     base_url="https://bedrock-runtime.{region}.amazonaws.com",
     docs="https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html",
-    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES}),
+    endpoints=frozenset({CHAT, EMBEDDINGS, MESSAGES, FILES, BATCHES}),
 )
 OPTION_HEADERS = (
     "aws-access-key-id",
@@ -50,6 +54,13 @@ OPTION_HEADERS = (
     "aws-auth-type",
     "aws-role-arn",
     "aws-external-id",
+    # Files and batches (bedrock_files.py, bedrock_batches.py): Portkey's names, each pair's second
+    # one the fallback for the first.
+    "aws-s3-bucket",
+    "aws-s3-object-key",
+    "provider-file-name",
+    "aws-bedrock-model",
+    "provider-model",
 )
 #: ``x-portkey-aws-auth-type`` values, as Portkey names them (none: the AWS keys, or the bearer key).
 AUTH_TYPES = (ASSUMED_ROLE, "apiKey")
@@ -62,11 +73,11 @@ _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 def model_url(call: UpstreamCall, model: str, action: str) -> str:
     """``{base}/model/{modelId}/{action}``; the id is one path segment (ARNs hold ``/`` and ``:``)."""
-    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=_region(call.options))
+    base = call.base_url.rstrip("/") or SPEC.base_url.format(region=region(call.options))
     return f"{base}/model/{quote(model, safe='')}/{action}"
 
 
-def _region(options: Mapping[str, str]) -> str:
+def region(options: Mapping[str, str]) -> str:
     region = options.get("aws-region", "")
     if not region:
         raise InvalidRequest(
@@ -84,10 +95,22 @@ def _region(options: Mapping[str, str]) -> str:
     return region
 
 
-async def authorize(native: NativeRequest, credentials: Credentials) -> None:
+async def authorize(native: NativeRequest, credentials: Credentials, method: str = "POST") -> None:
     """SigV4 with the caller's AWS keys, or with an assumed role's temporary keys
     (``x-portkey-aws-auth-type: assumedRole``); the bearer key as a Bedrock API key without AWS keys
     (or with ``apiKey``)."""
+    keys = await signing_keys(credentials)
+    if keys is None:
+        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
+        return
+    where = region(credentials.options)
+    native.headers.update(sign(method, native.url, native.headers, native.body, keys, where, SERVICE))
+
+
+async def signing_keys(credentials: Credentials, *, api_key_allowed: bool = True) -> AwsCredentials | None:
+    """The AWS keys to sign with: the caller's ``x-portkey-aws-*`` keys or an assumed role's;
+    ``None``: the bearer key goes as a Bedrock API key instead (never with ``api_key_allowed``
+    off: S3 takes AWS signatures only). A 400 naming the header for what is missing or wrong."""
     options = credentials.options
     auth_type = options.get("aws-auth-type", "")
     if auth_type and auth_type not in AUTH_TYPES:
@@ -97,27 +120,20 @@ async def authorize(native: NativeRequest, credentials: Credentials) -> None:
             code="invalid_aws_auth_type",
         )
     if auth_type == ASSUMED_ROLE:
-        region = _region(options)
-        role = await credentials.cloud.aws.credentials(options, region)
-        native.headers.update(sign("POST", native.url, native.headers, native.body, role, region, SERVICE))
-        return
-    if auth_type == "apiKey" and credentials.api_key:
-        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
-        return
+        return await credentials.cloud.aws.credentials(options, region(options))
     key_id = options.get("aws-access-key-id", "")
     secret = options.get("aws-secret-access-key", "")
-    if not key_id and not secret and credentials.api_key:
-        native.headers["Authorization"] = f"Bearer {credentials.api_key}"
-        return
+    bearer = auth_type == "apiKey" or (not key_id and not secret)
+    if api_key_allowed and bearer and credentials.api_key:
+        return None
     if not key_id or not secret:
         missing = "x-portkey-aws-secret-access-key" if key_id else "x-portkey-aws-access-key-id"
         raise InvalidRequest(
             f"Bedrock needs AWS credentials and {missing} is missing: send x-portkey-aws-access-key-id "
             "and x-portkey-aws-secret-access-key (plus x-portkey-aws-session-token for temporary "
-            "credentials), or a Bedrock API key as the bearer token.",
+            "credentials), or a Bedrock API key as the bearer token"
+            + ("." if api_key_allowed else " (S3 takes AWS credentials only)."),
             param=missing,
             code="missing_credentials",
         )
-    aws = AwsCredentials(key_id, secret, options.get("aws-session-token", ""))
-    region = _region(options)
-    native.headers.update(sign("POST", native.url, native.headers, native.body, aws, region, SERVICE))
+    return AwsCredentials(key_id, secret, options.get("aws-session-token", ""))

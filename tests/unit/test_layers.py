@@ -105,6 +105,11 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.bedrock_answers": (2, "the half of providers/bedrock that reads Bedrock's answers"),
     "providers.bedrock_access": (2, "where a Bedrock request goes and its SigV4, for providers/bedrock*"),
     "providers.bedrock_messages": (2, "Anthropic's Messages API on Bedrock, beside providers/bedrock"),
+    "providers.bedrock_files": (2, "/v1/files on Bedrock: batch input files in S3"),
+    "providers.bedrock_batches": (2, "/v1/batches on Bedrock: model invocation jobs"),
+    "providers.bedrock_batch_input": (2, "OpenAI batch lines into Bedrock batch records"),
+    "providers.s3": (2, "S3 locations, URLs and SigV4, for providers/bedrock_files"),
+    "providers.form_parts": (2, "a multipart upload read part by part, for providers/bedrock_files"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
     "providers.mistral": (2, "Mistral's FIM variant of its catalog row, like providers/azure_openai"),
     "providers.translated_stream": (

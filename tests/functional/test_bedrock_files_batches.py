@@ -1,0 +1,286 @@
+"""Files and batches on Bedrock through the real wire: the OpenAI SDK → the gateway → one fake S3
+and Bedrock control plane (``fake_s3_bedrock.py``), which checks every SigV4 signature as AWS does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pytest
+from aiohttp.test_utils import TestServer
+from openai import AsyncOpenAI, BadRequestError, NotFoundError
+
+from tests.functional import fake_bedrock as fb
+from tests.functional.fake_s3_bedrock import BUCKET, ROLE, FakeS3Bedrock
+
+CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+KEY = "inputs/run-1.jsonl"
+FILE_ID = quote(f"s3://{BUCKET}/{KEY}", safe="")
+
+
+def batch_line(index: int, **body: Any) -> bytes:
+    request = {
+        "custom_id": f"req-{index}",
+        "method": "POST",
+        "url": "/v1/chat/completions",
+        "body": {"model": "gpt-4o", "messages": [{"role": "user", "content": f"Question {index}?"}], **body},
+    }
+    return orjson.dumps(request) + b"\n"
+
+
+@pytest.fixture
+async def aws(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakeS3Bedrock:
+    fake = FakeS3Bedrock()
+    fake.port = (await aiohttp_server(fake.app())).port
+    return fake
+
+
+@pytest.fixture
+async def sdk(gateway_url: str, aws: FakeS3Bedrock) -> AsyncIterator[AsyncOpenAI]:
+    headers = aws.headers(aws_s3_bucket=BUCKET, aws_s3_object_key=KEY, aws_bedrock_model=CLAUDE)
+    client = AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    )
+    yield client
+    await client.close()
+
+
+async def upload(sdk: AsyncOpenAI, content: bytes) -> Any:
+    return await sdk.files.create(file=("batch.jsonl", content), purpose="batch")
+
+
+def no_secret(*answers: Any) -> None:
+    for answer in answers:
+        text = answer.model_dump_json() if hasattr(answer, "model_dump_json") else str(answer)
+        assert fb.SECRET_KEY not in text
+        assert fb.SECRET_KEY.split("/")[0] not in text
+
+
+async def test_upload_writes_bedrock_records_to_s3(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    content = batch_line(1, max_tokens=50, temperature=0.2) + batch_line(2)
+    created = await upload(sdk, content)
+
+    stored = aws.objects[(BUCKET, KEY)]
+    records = [orjson.loads(line) for line in stored.splitlines()]
+    assert records[0] == {
+        "recordId": "req-1",
+        "modelInput": {
+            "messages": [{"role": "user", "content": [{"text": "Question 1?"}]}],
+            "inferenceConfig": {"maxTokens": 50, "temperature": 0.2},
+        },
+    }
+    assert records[1]["recordId"] == "req-2"
+    put = aws.calls[-1]
+    assert (put.method, put.path) == ("PUT", f"/{BUCKET}/{KEY}")
+    assert put.headers["Content-Type"] == "application/jsonl"
+    assert created.id == FILE_ID
+    assert (created.filename, created.bytes, created.purpose) == (
+        f"s3://{BUCKET}/{KEY}",
+        len(stored),
+        "batch",
+    )
+    no_secret(created)
+
+
+async def test_a_large_upload_is_translated_whole_across_reads(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    # ~3 MiB: lines cross every read and the spool's move from memory to disk.
+    padding = "x" * 3000
+    content = b"".join(batch_line(i, user=f"{i}{padding}") for i in range(1000))
+    created = await upload(sdk, content)
+
+    records = [orjson.loads(line) for line in aws.objects[(BUCKET, KEY)].splitlines()]
+    assert [r["recordId"] for r in records] == [f"req-{i}" for i in range(1000)]
+    assert records[999]["modelInput"]["requestMetadata"] == {"user": f"999{padding}"}
+    assert created.bytes == len(aws.objects[(BUCKET, KEY)])
+
+
+async def test_upload_without_bucket_names_the_header_and_sends_nothing(
+    gateway_url: str, aws: FakeS3Bedrock
+) -> None:
+    headers = aws.headers(aws_bedrock_model=CLAUDE)
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    ) as client:
+        with pytest.raises(BadRequestError) as refused:
+            await upload(client, batch_line(1))
+    assert refused.value.body["param"] == "x-portkey-aws-s3-bucket"  # type: ignore[index]
+    assert aws.calls == []
+
+
+async def test_upload_without_model_names_the_header(gateway_url: str, aws: FakeS3Bedrock) -> None:
+    headers = aws.headers(aws_s3_bucket=BUCKET)
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    ) as client:
+        with pytest.raises(BadRequestError) as refused:
+            await upload(client, batch_line(1))
+    assert refused.value.body["param"] == "x-portkey-aws-bedrock-model"  # type: ignore[index]
+    assert aws.calls == []
+
+
+async def test_a_line_bedrock_cannot_take_is_refused_by_number(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    content = batch_line(1) + batch_line(2, n=3)
+    with pytest.raises(BadRequestError) as refused:
+        await upload(sdk, content)
+    assert "Line 2 of the batch file" in refused.value.message
+    assert aws.calls == []
+    assert aws.objects == {}
+
+
+async def test_a_bucket_name_that_could_change_the_url_is_refused(
+    gateway_url: str, aws: FakeS3Bedrock
+) -> None:
+    for bucket, key in (("evil.com/x", KEY), (BUCKET, "a/../../other"), ("Bad_Bucket", KEY)):
+        headers = aws.headers(aws_s3_bucket=bucket, aws_s3_object_key=key, aws_bedrock_model=CLAUDE)
+        async with AsyncOpenAI(
+            base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+        ) as client:
+            with pytest.raises(BadRequestError):
+                await upload(client, batch_line(1))
+    assert aws.calls == []
+
+
+async def test_an_s3_error_is_openai_shaped_and_names_bedrock(gateway_url: str, aws: FakeS3Bedrock) -> None:
+    headers = aws.headers(aws_s3_bucket="no-such-bucket", aws_bedrock_model=CLAUDE)
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    ) as client:
+        with pytest.raises(NotFoundError) as missing:
+            await upload(client, batch_line(1))
+    assert missing.value.body["message"].startswith("bedrock: S3 NoSuchBucket")  # type: ignore[index]
+    no_secret(missing.value.body)
+
+
+async def test_retrieve_and_download_a_file(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    await upload(sdk, batch_line(1))
+    stored = aws.objects[(BUCKET, KEY)]
+
+    found = await sdk.files.retrieve(FILE_ID)
+    content = await sdk.files.content(FILE_ID)
+
+    assert (found.id, found.bytes, found.filename) == (FILE_ID, len(stored), f"s3://{BUCKET}/{KEY}")
+    assert content.content == stored
+    assert aws.calls[-2].query == "attributes"
+
+
+async def test_a_missing_file_is_a_404_naming_bedrock(sdk: AsyncOpenAI) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        await sdk.files.retrieve(quote(f"s3://{BUCKET}/nothing.jsonl", safe=""))
+    assert "bedrock" in missing.value.message
+
+
+async def test_listing_and_deleting_files_are_refused_without_a_call(
+    sdk: AsyncOpenAI, aws: FakeS3Bedrock
+) -> None:
+    with pytest.raises(BadRequestError):
+        await sdk.files.delete(FILE_ID)
+    with pytest.raises(BadRequestError):
+        await sdk.files.list()
+    assert aws.calls == []
+
+
+async def test_a_file_id_that_is_not_an_s3_location_is_refused(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    for file_id in ("file-abc123", quote("s3://bucket/../x", safe=""), quote("http://evil/x", safe="")):
+        with pytest.raises(BadRequestError):
+            await sdk.files.retrieve(file_id)
+    assert aws.calls == []
+
+
+async def test_batch_lifecycle(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    await upload(sdk, batch_line(1) + batch_line(2))
+    created = await sdk.batches.create(
+        input_file_id=FILE_ID,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        extra_body={"role_arn": ROLE, "job_name": "nightly-run"},
+    )
+    create = aws.calls[-1]
+    assert (create.method, create.path) == ("POST", "/model-invocation-job")
+    assert create.json() == {
+        "jobName": "nightly-run",
+        "roleArn": ROLE,
+        "modelId": CLAUDE,
+        "modelInvocationType": "Converse",
+        "inputDataConfig": {"s3InputDataConfig": {"s3Uri": f"s3://{BUCKET}/{KEY}"}},
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": f"s3://{BUCKET}/inputs/"}},
+    }
+    arn = next(iter(aws.jobs))
+    assert created.id == quote(arn, safe="")
+    assert (created.status, created.input_file_id) == ("validating", FILE_ID)
+
+    found = await sdk.batches.retrieve(created.id)
+    assert (found.id, found.status, found.created_at) == (created.id, "validating", 1796583600)
+
+    listed = await sdk.batches.list(limit=5)
+    assert [batch.id for batch in listed.data] == [created.id]
+    assert aws.calls[-1].query == "maxResults=5"
+
+    cancelled = await sdk.batches.cancel(created.id)
+    assert (cancelled.id, cancelled.status) == (created.id, "cancelling")
+    assert aws.jobs[arn]["status"] == "Stopping"
+    assert (await sdk.batches.retrieve(created.id)).status == "cancelling"
+    no_secret(created, found, listed, cancelled)
+
+
+async def test_a_finished_batch_points_at_its_output(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    await upload(sdk, batch_line(1))
+    created = await sdk.batches.create(
+        input_file_id=FILE_ID,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        extra_body={"role_arn": ROLE},
+    )
+    arn = next(iter(aws.jobs))
+    output = b'{"recordId": "req-1", "modelInput": {}, "modelOutput": {"stopReason": "end_turn"}}\n'
+    aws.finish(arn, output=output)
+
+    done = await sdk.batches.retrieve(created.id)
+    assert (done.status, done.completed_at) == ("completed", 1796585400)
+    assert done.request_counts is not None
+    assert (done.request_counts.total, done.request_counts.failed) == (2, 0)
+    job_id = arn.rpartition("/")[2]
+    assert done.output_file_id == quote(f"s3://{BUCKET}/inputs/{job_id}/run-1.jsonl.out", safe="")
+    assert (await sdk.files.content(done.output_file_id)).content == output
+
+
+async def test_a_failed_batch_says_why(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    await upload(sdk, batch_line(1))
+    created = await sdk.batches.create(
+        input_file_id=FILE_ID,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        extra_body={"role_arn": ROLE},
+    )
+    aws.finish(next(iter(aws.jobs)), status="Failed")
+    failed = await sdk.batches.retrieve(created.id)
+    assert failed.status == "failed"
+    assert failed.errors is not None
+    assert failed.errors.data is not None
+    assert failed.errors.data[0].message == "The input file has too few records."
+
+
+async def test_a_batch_without_role_names_the_field_and_sends_nothing(
+    sdk: AsyncOpenAI, aws: FakeS3Bedrock
+) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        await sdk.batches.create(
+            input_file_id=FILE_ID, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+    assert refused.value.body["param"] == "role_arn"  # type: ignore[index]
+    assert aws.calls == []
+
+
+async def test_an_unknown_batch_is_a_404_naming_bedrock(sdk: AsyncOpenAI) -> None:
+    arn = f"arn:aws:bedrock:{fb.REGION}:123456789012:model-invocation-job/abcdefabcdef"
+    with pytest.raises(NotFoundError) as missing:
+        await sdk.batches.retrieve(quote(arn, safe=""))
+    assert missing.value.body["message"] == "bedrock: The specified job was not found."  # type: ignore[index]
+
+
+async def test_a_batch_id_that_is_not_a_job_is_refused(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    for batch_id in ("batch_abc123", quote("arn:aws:bedrock:x:1:model-invocation-job/../../x", safe="")):
+        with pytest.raises(BadRequestError):
+            await sdk.batches.retrieve(batch_id)
+    assert aws.calls == []
