@@ -92,11 +92,19 @@ class BedrockBatches:
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
         parts = call.endpoint.split("/")
-        if len(parts) == 1:
+        if parts == ["batches"]:
             native = self._create(call, body.params or {}) if call.method == "POST" else _list(call)
+        elif len(parts) == 2 and call.method == "GET":
+            native = _job_request(call, parts[1], "get")
+        elif len(parts) == 3 and parts[2] == "cancel" and call.method == "POST":
+            native = _job_request(call, parts[1], "stop")
         else:
-            cancel = len(parts) == 3 and parts[2] == "cancel"
-            native = _job_request(call, parts[1], "stop" if cancel else "get")
+            raise InvalidRequest(
+                "Bedrock batches are created, retrieved, listed and cancelled; "
+                f"{call.method} /v1/{call.endpoint[:80]} is none of them.",
+                param="x-portkey-provider",
+                code="unsupported_endpoint",
+            )
         method = "GET" if native.operation in ("get", "list") else "POST"
         sign = functools.partial(authorize, native, method=method)
         return PreparedRequest(native.url, native.headers, native.body, False, self, native, sign)

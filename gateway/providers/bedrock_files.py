@@ -88,7 +88,7 @@ class BedrockFiles:
             return self._upload(call, body)
         if len(parts) == 2 and call.method == "GET":
             return _object_request(call, parse_file_id(parts[1], "file_id"), "attributes")
-        if len(parts) == 3 and parts[2] == "content":
+        if len(parts) == 3 and parts[2] == "content" and call.method == "GET":
             return _object_request(call, parse_file_id(parts[1], "file_id"), "content")
         # DeleteObject answers 204 No Content, which cannot carry OpenAI's deletion object.
         raise InvalidRequest(
