@@ -55,7 +55,8 @@ async def form_parts(chunks: AsyncIterable[bytes], boundary: bytes) -> AsyncIter
     reader = aiter(chunks)
     buffer, found = await _until(reader, buffer, first, keep=len(first))
     if not found:
-        raise _malformed("no opening boundary")
+        # Nothing at all: an upload is read once, so a retry of it has nothing left to send.
+        raise _malformed("no opening boundary" if buffer else "it is empty (an upload is read once)")
     buffer = buffer[len(first) :]
     while True:
         buffer = await _at_least(reader, buffer, 2)
@@ -81,11 +82,10 @@ async def form_parts(chunks: AsyncIterable[bytes], boundary: bytes) -> AsyncIter
 
 
 async def _until(reader: AsyncIterator[bytes], buffer: bytes, marker: bytes, keep: int) -> tuple[bytes, bool]:
-    """Skip to ``marker`` (the preamble before the first delimiter is ignored, as RFC 2046 says)."""
+    """Skip to ``marker`` (the preamble before the first delimiter is ignored, as RFC 2046 says);
+    ``False`` with the last ``keep`` bytes read (none: the body was empty) when it never comes."""
     while (index := buffer.find(marker)) < 0:
         buffer = buffer[-keep:]
-        if len(buffer) > _MAX_HEADERS:
-            return buffer, False
         chunk = await anext(reader, b"")
         if not chunk:
             return buffer, False

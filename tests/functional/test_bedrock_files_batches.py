@@ -10,8 +10,9 @@ from urllib.parse import quote
 import orjson
 import pytest
 from aiohttp.test_utils import TestServer
-from openai import AsyncOpenAI, BadRequestError, NotFoundError
+from openai import APIStatusError, AsyncOpenAI, BadRequestError, NotFoundError
 
+from tests.conftest import GatewayFactory, settings_with
 from tests.functional import fake_bedrock as fb
 from tests.functional.fake_s3_bedrock import BUCKET, ROLE, FakeS3Bedrock
 
@@ -117,6 +118,50 @@ async def test_upload_without_model_names_the_header(gateway_url: str, aws: Fake
         with pytest.raises(BadRequestError) as refused:
             await upload(client, batch_line(1))
     assert refused.value.body["param"] == "x-portkey-aws-bedrock-model"  # type: ignore[index]
+    assert aws.calls == []
+
+
+async def test_upload_options_from_a_config_target(gateway_url: str, aws: FakeS3Bedrock) -> None:
+    config = {
+        "provider": "bedrock",
+        "custom_host": aws.host,
+        "aws_region": fb.REGION,
+        "aws_access_key_id": fb.ACCESS_KEY,
+        "aws_secret_access_key": fb.SECRET_KEY,
+        "aws_s3_bucket": BUCKET,
+        "aws_s3_object_key": "from-config.jsonl",
+        "aws_bedrock_model": CLAUDE,
+    }
+    headers = {"x-portkey-config": orjson.dumps(config).decode()}
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+    ) as client:
+        created = await upload(client, batch_line(1))
+    assert created.id == quote(f"s3://{BUCKET}/from-config.jsonl", safe="")
+    assert (BUCKET, "from-config.jsonl") in aws.objects
+
+
+async def test_an_upload_past_the_gateway_limit_is_a_413_and_nothing_is_stored(
+    make_gateway: GatewayFactory, aws: FakeS3Bedrock
+) -> None:
+    gateway = await make_gateway(settings_with(limits={"max_upload_bytes": 64 * 1024}))
+    headers = aws.headers(aws_s3_bucket=BUCKET, aws_s3_object_key=KEY, aws_bedrock_model=CLAUDE)
+    async with AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{gateway.port}/v1",
+        api_key="unused",
+        default_headers=headers,
+        max_retries=0,
+    ) as client:
+        with pytest.raises(APIStatusError) as refused:
+            await upload(client, b"".join(batch_line(i) for i in range(2000)))
+    assert refused.value.status_code == 413
+    assert aws.calls == []
+
+
+async def test_only_batch_files_are_taken(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
+    with pytest.raises(BadRequestError) as refused:
+        await sdk.files.create(file=("data.jsonl", batch_line(1)), purpose="fine-tune")
+    assert refused.value.body["param"] == "purpose"  # type: ignore[index]
     assert aws.calls == []
 
 
