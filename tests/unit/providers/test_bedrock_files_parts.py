@@ -91,10 +91,12 @@ def test_batch_lines_become_records_as_they_complete() -> None:
     ],
 )
 def test_a_bad_batch_line_is_refused_by_number(content: bytes, why: str) -> None:
-    batch = BatchInput("model-x", converse_body)
+    def translate_whole_file() -> bytes:
+        batch = BatchInput("model-x", converse_body)
+        return batch.feed(content) + batch.end()
+
     with pytest.raises(InvalidRequest) as refused:
-        batch.feed(content)
-        batch.end()
+        translate_whole_file()
     assert refused.value.message.startswith(why)
 
 
