@@ -49,6 +49,8 @@ class Call:
 class FakeS3Bedrock:
     def __init__(self) -> None:
         self.port = 0
+        #: The secrets it knows by access key id (a fake STS adds temporary ones).
+        self.secrets = dict(fb.SECRETS)
         self.buckets = {BUCKET}
         self.objects: dict[tuple[str, str], bytes] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -109,7 +111,7 @@ class FakeS3Bedrock:
         headers = {name: request.headers[name] for name in signed if name not in ("host", "x-amz-date")}
         now = datetime.strptime(request.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         token = request.headers.get("X-Amz-Security-Token", "")
-        credentials = AwsCredentials(key_id, fb.SECRETS.get(key_id, "unknown"), token)
+        credentials = AwsCredentials(key_id, self.secrets.get(key_id, "unknown"), token)
         url = f"http://{request.host}{request.raw_path}"
         s3 = service == "s3"
         if s3 and request.headers.get("x-amz-content-sha256") != hashlib.sha256(body).hexdigest():

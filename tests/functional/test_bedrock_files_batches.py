@@ -15,6 +15,7 @@ from openai import APIStatusError, AsyncOpenAI, BadRequestError, NotFoundError
 from tests.conftest import GatewayFactory, settings_with
 from tests.functional import fake_bedrock as fb
 from tests.functional.fake_s3_bedrock import BUCKET, ROLE, FakeS3Bedrock
+from tests.functional.fake_sts import GATEWAY_KEY, GATEWAY_SECRET, FakeSts
 
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 KEY = "inputs/run-1.jsonl"
@@ -139,6 +140,69 @@ async def test_upload_options_from_a_config_target(gateway_url: str, aws: FakeS3
         created = await upload(client, batch_line(1))
     assert created.id == quote(f"s3://{BUCKET}/from-config.jsonl", safe="")
     assert (BUCKET, "from-config.jsonl") in aws.objects
+
+
+async def test_s3_and_the_control_plane_are_signed_with_an_assumed_role(
+    make_gateway: GatewayFactory, aiohttp_server: Callable[..., Awaitable[TestServer]], aws: FakeS3Bedrock
+) -> None:
+    sts = FakeSts(aws)  # type: ignore[arg-type]  # it only adds the temporary secret to .secrets
+    sts.port = (await aiohttp_server(sts.app())).port
+    role = "arn:aws:iam::123456789012:role/bedrock-batch-caller"
+    settings = settings_with(
+        aws={
+            "assume_role": True,
+            "allowed_role_arns": (role,),
+            "access_key_id": GATEWAY_KEY,
+            "secret_access_key": GATEWAY_SECRET,
+            "sts_endpoint": sts.url,
+        }
+    )
+    gateway = await make_gateway(settings)
+    headers = {
+        "x-portkey-provider": "bedrock",
+        "x-portkey-custom-host": aws.host,
+        "x-portkey-aws-region": fb.REGION,
+        "x-portkey-aws-auth-type": "assumedRole",
+        "x-portkey-aws-role-arn": role,
+        "x-portkey-aws-s3-bucket": BUCKET,
+        "x-portkey-aws-s3-object-key": KEY,
+        "x-portkey-aws-bedrock-model": CLAUDE,
+    }
+    async with AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{gateway.port}/v1",
+        api_key="unused",
+        default_headers=headers,
+        max_retries=0,
+    ) as client:
+        created = await upload(client, batch_line(1))
+        await client.batches.create(
+            input_file_id=created.id,
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+            extra_body={"role_arn": ROLE},
+        )
+    assert [call.method for call in aws.calls] == ["PUT", "POST"]
+    for call in aws.calls:  # the fake checked each signature with the STS's temporary secret
+        assert call.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=ASIATEMP1/")
+        assert call.headers["X-Amz-Security-Token"] == "temporary-session-token-1"
+
+
+async def test_s3_takes_no_bedrock_api_key(gateway_url: str, aws: FakeS3Bedrock) -> None:
+    headers = {
+        "x-portkey-provider": "bedrock",
+        "x-portkey-custom-host": aws.host,
+        "x-portkey-aws-region": fb.REGION,
+        "x-portkey-aws-s3-bucket": BUCKET,
+        "x-portkey-aws-bedrock-model": CLAUDE,
+    }
+    async with AsyncOpenAI(
+        base_url=f"{gateway_url}/v1", api_key=fb.API_KEY, default_headers=headers, max_retries=0
+    ) as client:
+        with pytest.raises(BadRequestError) as refused:
+            await upload(client, batch_line(1))
+    assert refused.value.body["param"] == "x-portkey-aws-access-key-id"  # type: ignore[index]
+    assert fb.API_KEY not in refused.value.body["message"]  # type: ignore[index]
+    assert aws.calls == []
 
 
 async def test_an_upload_past_the_gateway_limit_is_a_413_and_nothing_is_stored(
