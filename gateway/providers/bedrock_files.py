@@ -42,7 +42,7 @@ from gateway.providers.bedrock_answers import SLUG
 from gateway.providers.bedrock_batch_input import BatchInput, Translate
 from gateway.providers.form_parts import boundary_of, form_parts
 from gateway.providers.openai_format import error, upstream_error
-from gateway.providers.s3 import S3Object, file_id, object_url, parse_file_id, s3_object, sign_s3
+from gateway.providers.s3 import S3Object, file_id, object_url, parse_file_id, s3_keys, s3_object, sign_s3
 
 __all__ = [
     "BedrockFiles",
@@ -138,7 +138,7 @@ def _object_request(call: UpstreamCall, location: S3Object, action: str) -> Prep
     native = FileRequest(url, b"", headers, "", location=location)
 
     async def authorize(credentials: Credentials) -> None:
-        await sign_s3("GET", url, headers, credentials)
+        sign_s3("GET", url, headers, await s3_keys(credentials), credentials.options)
 
     if action == "content":  # the object's bytes, relayed as they stream
         return PreparedRequest(url, headers, None, authorize=authorize)
@@ -149,17 +149,19 @@ def _upload_authorize(
     spool: _Spool, prepared: PreparedRequest, native: FileRequest
 ) -> Callable[[Credentials], Awaitable[None]]:
     async def authorize(credentials: Credentials) -> None:
-        await spool.fill()  # the first attempt reads the client's upload; a retry sends the same file
+        keys = await s3_keys(credentials)  # missing credentials: refused before the upload is read
+        await spool.fill()
         native.size = spool.size
         prepared.body = spool.chunks()
         prepared.headers["Content-Length"] = str(spool.size)
-        await sign_s3("PUT", prepared.url, prepared.headers, credentials, spool.sha256)
+        sign_s3("PUT", prepared.url, prepared.headers, keys, credentials.options, spool.sha256)
 
     return authorize
 
 
 class _Spool:
-    """The translated batch file, written once, read again by each attempt."""
+    """The translated batch file: written whole (:meth:`fill`), then sent (:meth:`chunks`). The
+    temporary file goes (closed, deleted) with the request that holds it."""
 
     __slots__ = ("_batch", "_boundary", "_file", "_form", "sha256", "size")
 
@@ -173,8 +175,6 @@ class _Spool:
 
     async def fill(self) -> None:
         """Read the form: its ``file`` part translated into the spool, its ``purpose`` checked."""
-        if self._file is not None:
-            return
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115 (kept open)
         digest = hashlib.sha256()
         fields: dict[str, bytes] = {}

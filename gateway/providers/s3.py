@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote
 from gateway.errors import InvalidRequest
 from gateway.providers.base import Credentials
 from gateway.providers.bedrock_access import region, signing_keys
-from gateway.upstream.sigv4 import sign
+from gateway.upstream.sigv4 import AwsCredentials, sign
 
 __all__ = [
     "S3Object",
@@ -33,6 +33,7 @@ __all__ = [
     "object_url",
     "parse_file_id",
     "parse_uri",
+    "s3_keys",
     "s3_object",
     "sign_s3",
 ]
@@ -123,20 +124,31 @@ def object_url(base_url: str, options: Mapping[str, str], location: S3Object, qu
     return f"https://{location.bucket}.s3.{where}.amazonaws.com/{key}{suffix}"
 
 
-async def sign_s3(
-    method: str, url: str, headers: dict[str, str], credentials: Credentials, payload_hash: str = ""
-) -> None:
-    """Add S3's SigV4 headers to ``headers`` for a request with an empty body, or a body whose
-    SHA-256 is ``payload_hash``. S3 takes AWS keys (the caller's or an assumed role's) only."""
+async def s3_keys(credentials: Credentials) -> AwsCredentials:
+    """The AWS keys to sign S3 requests with: the caller's or an assumed role's (S3 takes no
+    Bedrock API key); a 400 naming the header for what is missing."""
     keys = await signing_keys(credentials, api_key_allowed=False)
     assert keys is not None  # signing_keys raises instead, with api_key_allowed off
+    return keys
+
+
+def sign_s3(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    keys: AwsCredentials,
+    options: Mapping[str, str],
+    payload_hash: str = "",
+) -> None:
+    """Add S3's SigV4 headers to ``headers`` for a request with an empty body, or a body whose
+    SHA-256 is ``payload_hash``."""
     added = sign(
         method,
         url,
         headers,
         b"",
         keys,
-        region(credentials.options),
+        region(options),
         SERVICE,
         double_encode_path=False,
         sign_content_sha256=True,
