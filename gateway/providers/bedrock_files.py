@@ -25,6 +25,7 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tempfile
@@ -87,9 +88,15 @@ class BedrockFiles:
         if parts == ["files"] and call.method == "POST":
             return self._upload(call, body)
         if len(parts) == 2 and call.method == "GET":
-            return _object_request(call, parse_file_id(parts[1], "file_id"), "attributes")
+            native = self.request(call, {})
+            sign = functools.partial(self.authorize, native)
+            return PreparedRequest(native.url, native.headers, None, False, self, native, sign)
         if len(parts) == 3 and parts[2] == "content" and call.method == "GET":
-            return _object_request(call, parse_file_id(parts[1], "file_id"), "content")
+            # GetObject: the object's bytes, relayed as they stream.
+            location = parse_file_id(parts[1], "file_id")
+            native = FileRequest(object_url(call.base_url, call.options, location), b"", {}, "")
+            sign = functools.partial(self.authorize, native)
+            return PreparedRequest(native.url, native.headers, None, authorize=sign)
         # DeleteObject answers 204 No Content, which cannot carry OpenAI's deletion object.
         raise InvalidRequest(
             "Bedrock keeps files in S3: upload, retrieve and download them by id; listing and "
@@ -115,9 +122,32 @@ class BedrockFiles:
         headers = {"Content-Type": "application/jsonl"}
         native = FileRequest(url, b"", headers, model, location=location, created_at=int(time.time()))
         spool = _Spool(body.stream, boundary, BatchInput(model, self._translate))
-        prepared = PreparedRequest(url, headers, None, translation=_UPLOAD, native=native, method="PUT")
+        prepared = PreparedRequest(url, headers, None, translation=self, native=native, method="PUT")
         prepared.authorize = _upload_authorize(spool, prepared, native)
         return prepared
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
+        """GetObjectAttributes (the size) for the file ``call`` names (``files/{id}``); uploads are
+        multipart, prepared by :meth:`prepare` itself."""
+        location = parse_file_id(call.endpoint.partition("/")[2], "file_id")
+        url = object_url(call.base_url, call.options, location, "attributes")
+        return FileRequest(url, b"", {"x-amz-object-attributes": "ObjectSize"}, "", location=location)
+
+    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
+        """S3's signature for a request without a body (an upload signs its own: ``_upload_authorize``)."""
+        sign_s3("GET", native.url, native.headers, await s3_keys(credentials), credentials.options)
+
+    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
+        """An upload's or GetObjectAttributes' answer as an OpenAI File object; S3's errors as
+        OpenAI errors naming the provider."""
+        if status >= 300:
+            return read_s3_error(status, body)
+        assert isinstance(native, FileRequest)
+        assert native.location is not None
+        if native.created_at:  # an upload: the gateway knows what it wrote
+            return orjson.dumps(file_object(native.location, native.size, native.created_at))
+        size = _OBJECT_SIZE.search(body)
+        return orjson.dumps(file_object(native.location, int(size.group(1)) if size else 0, 0))
 
 
 def _required(options: Mapping[str, str], name: str, what: str, header: str = "") -> str:
@@ -128,21 +158,6 @@ def _required(options: Mapping[str, str], name: str, what: str, header: str = ""
             f"Bedrock files need {what}: send {header}.", param=header, code="missing_option"
         )
     return value
-
-
-def _object_request(call: UpstreamCall, location: S3Object, action: str) -> PreparedRequest:
-    """GetObjectAttributes (``attributes``: the size) or GetObject (``content``)."""
-    attributes = action == "attributes"
-    url = object_url(call.base_url, call.options, location, action if attributes else "")
-    headers = {"x-amz-object-attributes": "ObjectSize"} if attributes else {}
-    native = FileRequest(url, b"", headers, "", location=location)
-
-    async def authorize(credentials: Credentials) -> None:
-        sign_s3("GET", url, headers, await s3_keys(credentials), credentials.options)
-
-    if action == "content":  # the object's bytes, relayed as they stream
-        return PreparedRequest(url, headers, None, authorize=authorize)
-    return PreparedRequest(url, headers, None, translation=_ANSWERS, native=native, authorize=authorize)
 
 
 def _upload_authorize(
@@ -246,33 +261,3 @@ def read_s3_error(status: int, body: bytes) -> bytes:
         prefix = f"S3 {code.group(1).decode(errors='replace')}: " if code else "S3: "
         return error(SLUG, status, prefix + message.group(1).decode(errors="replace"))
     return upstream_error(SLUG, status, body, ())
-
-
-class _FileAnswers:
-    """Reads S3's answers to an upload and to GetObjectAttributes (the request is
-    built by :class:`BedrockFiles`, not from a JSON body: :meth:`request` is never reached)."""
-
-    __slots__ = ("_upload",)
-
-    def __init__(self, upload: bool) -> None:
-        self._upload = upload
-
-    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        raise NotImplementedError
-
-    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        raise NotImplementedError
-
-    def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
-        if status >= 300:
-            return read_s3_error(status, body)
-        assert isinstance(native, FileRequest)
-        assert native.location is not None
-        if self._upload:
-            return orjson.dumps(file_object(native.location, native.size, native.created_at))
-        size = _OBJECT_SIZE.search(body)
-        return orjson.dumps(file_object(native.location, int(size.group(1)) if size else 0, 0))
-
-
-_UPLOAD = _FileAnswers(upload=True)
-_ANSWERS = _FileAnswers(upload=False)
