@@ -32,6 +32,7 @@ __all__ = [
     "ConverseStream",
     "read_converse",
     "read_embeddings",
+    "read_error",
 ]
 
 SLUG = "bedrock"

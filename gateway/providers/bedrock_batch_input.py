@@ -23,6 +23,7 @@ from gateway.errors import InvalidRequest
 
 __all__ = [
     "BatchInput",
+    "Translate",
 ]
 
 CHAT_URL = "/v1/chat/completions"
