@@ -3,6 +3,7 @@ and Bedrock control plane (``fake_s3_bedrock.py``), which checks every SigV4 sig
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -393,3 +394,43 @@ async def test_a_batch_id_that_is_not_a_job_is_refused(sdk: AsyncOpenAI, aws: Fa
         with pytest.raises(BadRequestError):
             await sdk.batches.retrieve(batch_id)
     assert aws.calls == []
+
+
+async def test_many_callers_through_one_gateway_keep_their_own_files_and_keys(
+    gateway_url: str, aws: FakeS3Bedrock
+) -> None:
+    aws.secrets["AKIASECONDCALLER01"] = "second/caller/secret/0000000000000000000"
+
+    async def caller(index: int, key_id: str, secret: str) -> Any:
+        headers = aws.headers(
+            aws_s3_bucket=BUCKET,
+            aws_s3_object_key=f"callers/{index}.jsonl",
+            aws_bedrock_model=CLAUDE,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+        )
+        async with AsyncOpenAI(
+            base_url=f"{gateway_url}/v1", api_key="unused", default_headers=headers, max_retries=0
+        ) as client:
+            try:
+                return await upload(client, batch_line(index))
+            except APIStatusError as exc:
+                return exc
+
+    keys = [(fb.ACCESS_KEY, fb.SECRET_KEY), ("AKIASECONDCALLER01", aws.secrets["AKIASECONDCALLER01"])]
+    keys.append((fb.ACCESS_KEY, "a-wrong-secret-for-this-key-0000000000000"))
+    answers = await asyncio.gather(*(caller(i, *keys[i % 3]) for i in range(12)))
+
+    for index, answer in enumerate(answers):
+        if index % 3 == 2:  # the wrong secret: refused by "S3", nothing stored, no secret echoed
+            assert isinstance(answer, APIStatusError)
+            assert answer.status_code == 403
+            assert "a-wrong-secret" not in str(answer.body)
+            assert (BUCKET, f"callers/{index}.jsonl") not in aws.objects
+        else:
+            stored = aws.objects[(BUCKET, f"callers/{index}.jsonl")]
+            assert orjson.loads(stored)["recordId"] == f"req-{index}"
+            assert answer.bytes == len(stored)
+    signers = {call.path: call.headers["Authorization"].split("/")[0] for call in aws.calls}
+    assert signers[f"/{BUCKET}/callers/1.jsonl"].endswith("AKIASECONDCALLER01")
+    assert signers[f"/{BUCKET}/callers/0.jsonl"].endswith(fb.ACCESS_KEY)
