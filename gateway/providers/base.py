@@ -230,6 +230,9 @@ class NativeRequest:
     stream: StreamTranslator | None = None
     #: :attr:`UpstreamCall.strict_open_ai_compliance`, for :meth:`Translation.read_body`.
     strict_open_ai_compliance: bool = True
+    #: The translated stream's Content-Type; ``""``: OpenAI's server-sent events. Another type (a
+    #: JSONL download) goes without SSE framing, and a failure midway cuts the connection instead.
+    media_type: str = ""
 
 
 class Translation(Protocol):

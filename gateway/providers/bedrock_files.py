@@ -5,8 +5,8 @@
   ``s3://{x-portkey-aws-s3-bucket}/{x-portkey-aws-s3-object-key | -provider-file-name | <uuid>.jsonl}``
   for the model in ``x-portkey-aws-bedrock-model`` (or ``-provider-model``).
 - ``GET /v1/files/{id}``: S3 ``GetObjectAttributes`` (the object's size).
-- ``GET /v1/files/{id}/content``: S3 ``GetObject``, relayed as it streams (a job's output records
-  as Bedrock wrote them, ``{recordId, modelInput, modelOutput}`` a line).
+- ``GET /v1/files/{id}/content``: S3 ``GetObject``, relayed as it streams; a batch job's output
+  records become OpenAI batch output lines on the way (``bedrock_batch_output.py``).
 
 A file id is its ``s3://bucket/key`` URI percent-encoded (Portkey's ids), so ids from either
 gateway work in both; every id is parsed and checked (``s3.py``) before it goes into a URL.
@@ -41,6 +41,7 @@ from gateway.errors import InvalidRequest
 from gateway.providers.base import ClientBody, Credentials, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.bedrock_answers import SLUG
 from gateway.providers.bedrock_batch_input import BatchInput, Translate
+from gateway.providers.bedrock_batch_output import BatchOutput, is_batch_output
 from gateway.providers.form_parts import boundary_of, form_parts
 from gateway.providers.openai_format import error, upstream_error
 from gateway.providers.s3 import S3Object, file_id, object_url, parse_file_id, s3_keys, s3_object, sign_s3
@@ -54,6 +55,7 @@ __all__ = [
 #: The translated file stays in memory up to this size, then goes to disk.
 _SPOOL_MEMORY = 8 * 1024 * 1024
 _READ = 256 * 1024
+_JSONL = "application/jsonl"
 #: A form field other than the file (``purpose``) is a short word.
 _MAX_FIELD = 1024
 _S3_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")
@@ -92,11 +94,7 @@ class BedrockFiles:
             sign = functools.partial(self.authorize, native)
             return PreparedRequest(native.url, native.headers, None, False, self, native, sign)
         if len(parts) == 3 and parts[2] == "content" and call.method == "GET":
-            # GetObject: the object's bytes, relayed as they stream.
-            location = parse_file_id(parts[1], "file_id")
-            native = FileRequest(object_url(call.base_url, call.options, location), b"", {}, "")
-            sign = functools.partial(self.authorize, native)
-            return PreparedRequest(native.url, native.headers, None, authorize=sign)
+            return self._content(call, parse_file_id(parts[1], "file_id"))
         # DeleteObject answers 204 No Content, which cannot carry OpenAI's deletion object.
         raise InvalidRequest(
             "Bedrock keeps files in S3: upload, retrieve and download them by id; listing and "
@@ -119,12 +117,24 @@ class BedrockFiles:
             )
         boundary = boundary_of(call.client_headers.get("Content-Type", ""))
         url = object_url(call.base_url, options, location)
-        headers = {"Content-Type": "application/jsonl"}
+        headers = {"Content-Type": _JSONL}
         native = FileRequest(url, b"", headers, model, location=location, created_at=int(time.time()))
         spool = _Spool(body.stream, boundary, BatchInput(model, self._translate))
         prepared = PreparedRequest(url, headers, None, translation=self, native=native, method="PUT")
         prepared.authorize = _upload_authorize(spool, prepared, native)
         return prepared
+
+    def _content(self, call: UpstreamCall, location: S3Object) -> PreparedRequest:
+        """GetObject, relayed as it streams: a batch job's output records as OpenAI batch output
+        lines (``bedrock_batch_output.py``), any other object as it is."""
+        url = object_url(call.base_url, call.options, location)
+        output = is_batch_output(location.key)
+        stream = BatchOutput("", call.strict_open_ai_compliance) if output else None
+        native = FileRequest(url, b"", {}, "", stream, media_type=_JSONL, location=location)
+        sign = functools.partial(self.authorize, native)
+        if stream is None:
+            return PreparedRequest(url, native.headers, None, authorize=sign)
+        return PreparedRequest(url, native.headers, None, False, self, native, sign)
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
         """GetObjectAttributes (the size) for the file ``call`` names (``files/{id}``); uploads are

@@ -279,6 +279,9 @@ async def test_a_missing_file_is_a_404_naming_bedrock(sdk: AsyncOpenAI) -> None:
     with pytest.raises(NotFoundError) as missing:
         await sdk.files.retrieve(quote(f"s3://{BUCKET}/nothing.jsonl", safe=""))
     assert "bedrock" in missing.value.message
+    with pytest.raises(NotFoundError) as no_output:
+        await sdk.files.content(quote(f"s3://{BUCKET}/out/abcdefabcdef/in.jsonl.out", safe=""))
+    assert no_output.value.body["message"] == "bedrock: S3 NoSuchKey: The specified key does not exist."  # type: ignore[index]
 
 
 async def test_listing_and_deleting_files_are_refused_without_a_call(
@@ -343,8 +346,9 @@ async def test_a_finished_batch_points_at_its_output(sdk: AsyncOpenAI, aws: Fake
         extra_body={"role_arn": ROLE},
     )
     arn = next(iter(aws.jobs))
-    output = b'{"recordId": "req-1", "modelInput": {}, "modelOutput": {"stopReason": "end_turn"}}\n'
-    aws.finish(arn, output=output)
+    answered = {"recordId": "req-1", "modelInput": {}, "modelOutput": fb.converse("Paris.")}
+    failed = {"recordId": "req-2", "modelInput": {}, "error": {"errorCode": 400, "errorMessage": "Too long."}}
+    aws.finish(arn, output=orjson.dumps(answered) + b"\n" + orjson.dumps(failed) + b"\n")
 
     done = await sdk.batches.retrieve(created.id)
     assert (done.status, done.completed_at) == ("completed", 1796585400)
@@ -352,7 +356,20 @@ async def test_a_finished_batch_points_at_its_output(sdk: AsyncOpenAI, aws: Fake
     assert (done.request_counts.total, done.request_counts.failed) == (2, 0)
     job_id = arn.rpartition("/")[2]
     assert done.output_file_id == quote(f"s3://{BUCKET}/inputs/{job_id}/run-1.jsonl.out", safe="")
-    assert (await sdk.files.content(done.output_file_id)).content == output
+    content = await sdk.files.content(done.output_file_id)
+    assert content.response.headers["Content-Type"] == "application/jsonl"
+    first, second = (orjson.loads(line) for line in content.content.splitlines())
+    assert (first["id"], first["custom_id"], first["error"]) == ("batch_req_req-1", "req-1", None)
+    assert first["response"]["status_code"] == 200
+    body = first["response"]["body"]
+    assert (body["object"], body["choices"][0]["message"]["content"]) == ("chat.completion", "Paris.")
+    assert body["usage"] == {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}
+    assert second == {
+        "id": "batch_req_req-2",
+        "custom_id": "req-2",
+        "response": None,
+        "error": {"code": "400", "message": "Too long."},
+    }
 
 
 async def test_a_failed_batch_says_why(sdk: AsyncOpenAI, aws: FakeS3Bedrock) -> None:
