@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest
+from gateway.providers.jsonl import JsonLines
 
 __all__ = [
     "BatchInput",
@@ -31,32 +32,22 @@ CHAT_URL = "/v1/chat/completions"
 Translate = Callable[[Mapping[str, Any], str], dict[str, Any]]
 
 
-class BatchInput:
+class BatchInput(JsonLines):
     """Translates one batch file as it streams: :meth:`feed` each read, then :meth:`end`."""
 
-    __slots__ = ("_held", "_line", "_model", "_translate", "records")
+    __slots__ = ("_line_number", "_model", "_translate", "records")
 
     def __init__(self, model: str, translate: Translate) -> None:
+        super().__init__()
         self._model = model
         self._translate = translate
-        self._held = b""
-        self._line = 0
+        self._line_number = 0
         #: Records written so far.
         self.records = 0
 
-    def feed(self, data: bytes) -> bytes:
-        """The records for the lines ``data`` completes (``b""`` while a line is still open)."""
-        held = self._held + data
-        complete, _, self._held = held.rpartition(b"\n")
-        if not _:
-            self._held = held
-            return b""
-        return b"".join(self._record(line) for line in complete.split(b"\n"))
-
     def end(self) -> bytes:
         """The record of a last line without a line break; a 400 for a file without any record."""
-        last, self._held = self._held, b""
-        out = self._record(last)
+        out = super().end()
         if not self.records:
             raise InvalidRequest(
                 "The batch file holds no request: send one JSON request per line.",
@@ -65,8 +56,8 @@ class BatchInput:
             )
         return out
 
-    def _record(self, line: bytes) -> bytes:
-        self._line += 1
+    def _line(self, line: bytes) -> bytes:
+        self._line_number += 1
         if not line.strip():
             return b""  # blank lines (and the \r of \r\n line ends) carry nothing
         try:
@@ -95,5 +86,5 @@ class BatchInput:
 
     def _refuse(self, why: str) -> InvalidRequest:
         return InvalidRequest(
-            f"Line {self._line} of the batch file {why}.", param="file", code="invalid_batch_file"
+            f"Line {self._line_number} of the batch file {why}.", param="file", code="invalid_batch_file"
         )

@@ -19,6 +19,7 @@ import orjson
 
 from gateway.errors import ProviderError
 from gateway.providers.bedrock_answers import SLUG, read_converse
+from gateway.providers.jsonl import JsonLines
 
 __all__ = [
     "BatchOutput",
@@ -37,32 +38,19 @@ def is_batch_output(key: str) -> bool:
     return name.endswith(_OUTPUT_SUFFIX) and name != _MANIFEST
 
 
-class BatchOutput:
+class BatchOutput(JsonLines):
     """A :class:`~gateway.providers.base.StreamTranslator` for one output file: :meth:`feed` each
     read, then :meth:`end`. A line that is not a record is a 502 naming the provider."""
 
-    __slots__ = ("_held", "_model", "_strict")
+    __slots__ = ("_model", "_strict")
 
     #: Batch output carries no stream usage (each line's body has its own).
     usage: dict[str, Any] | None = None
 
     def __init__(self, model: str, strict: bool = True) -> None:
+        super().__init__()
         self._model = model
         self._strict = strict
-        self._held = b""
-
-    def feed(self, data: bytes) -> bytes:
-        held = self._held + data
-        complete, newline, rest = held.rpartition(b"\n")
-        if not newline:
-            self._held = held
-            return b""
-        self._held = rest
-        return b"".join(self._line(line) for line in complete.split(b"\n"))
-
-    def end(self) -> bytes:
-        last, self._held = self._held, b""
-        return self._line(last)
 
     def _line(self, line: bytes) -> bytes:
         if not line.strip():

@@ -109,6 +109,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.bedrock_batches": (2, "/v1/batches on Bedrock: model invocation jobs"),
     "providers.bedrock_batch_input": (2, "OpenAI batch lines into Bedrock batch records"),
     "providers.bedrock_batch_output": (2, "Bedrock batch output records into OpenAI batch output lines"),
+    "providers.jsonl": (2, "JSON Lines split as they stream, for providers/bedrock_batch_*"),
     "providers.s3": (2, "S3 locations, URLs and SigV4, for providers/bedrock_files"),
     "providers.form_parts": (2, "a multipart upload read part by part, for providers/bedrock_files"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
