@@ -206,7 +206,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
                 await authorize(app, outgoing.target, outgoing.prepared, outgoing.headers)
             sent = time.perf_counter()
             async with app[UPSTREAM].request(
-                request.method,
+                outgoing.prepared.method or request.method,
                 outgoing.url,
                 headers=outgoing.headers,
                 data=outgoing.body,

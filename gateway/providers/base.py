@@ -186,6 +186,8 @@ class PreparedRequest:
     translation: Translation | None = None
     native: NativeRequest | None = None
     authorize: Authorize | None = None
+    #: The upstream method when it differs from the client's (an S3 upload is a ``PUT``).
+    method: str = ""
 
 
 class ProviderAdapter(Protocol):
@@ -236,6 +238,9 @@ class NativeRequest:
     stream: StreamTranslator | None = None
     #: :attr:`UpstreamCall.strict_open_ai_compliance`, for :meth:`Translation.read_body`.
     strict_open_ai_compliance: bool = True
+    #: The translated stream's Content-Type; ``""``: OpenAI's server-sent events. Another type (a
+    #: JSONL download) goes without SSE framing, and a failure midway cuts the connection instead.
+    media_type: str = ""
     #: A paginated answer (a model list): reads the pages after the first before it is translated.
     pages: Pages | None = None
 

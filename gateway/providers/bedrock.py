@@ -22,13 +22,20 @@ from gateway.providers import model_lists
 from gateway.providers import openai_request as openai
 from gateway.providers.anthropic import DEFAULT_MAX_TOKENS
 from gateway.providers.base import (
+    BATCHES,
+    FILES,
+    ClientBody,
     Credentials,
     NativeRequest,
+    PreparedRequest,
+    ProviderSpec,
     Translation,
     UpstreamCall,
 )
 from gateway.providers.bedrock_access import EVENT_STREAM, OPTION_HEADERS, SPEC, authorize, model_url
 from gateway.providers.bedrock_answers import SLUG, ConverseStream, read_converse, read_embeddings
+from gateway.providers.bedrock_batches import BedrockBatches
+from gateway.providers.bedrock_files import BedrockFiles
 from gateway.providers.bedrock_images import BedrockImages
 from gateway.providers.bedrock_messages import BedrockCountTokens, BedrockMessages
 from gateway.providers.openai_format import EmbeddingsRequest
@@ -36,6 +43,7 @@ from gateway.providers.translated import TranslatedProvider
 
 __all__ = [
     "BedrockConverse",
+    "BedrockProvider",
     "converse_body",
     "provider",
 ]
@@ -97,14 +105,33 @@ class BedrockEmbeddings:
         return read_embeddings(status, body, native)
 
 
-def provider() -> TranslatedProvider:
+class BedrockProvider(TranslatedProvider):
+    """The runtime's translations, plus ``/v1/files`` on S3 and ``/v1/batches`` on the control plane."""
+
+    __slots__ = ("_batches", "_files")
+
+    def __init__(self, spec: ProviderSpec, translations: Mapping[str, Translation]) -> None:
+        natives = {"messages": BedrockMessages(), "messages/count_tokens": BedrockCountTokens()}
+        super().__init__(spec, translations, OPTION_HEADERS, natives, model_lists.bedrock())
+        self._files = BedrockFiles(converse_body)
+        self._batches = BedrockBatches()
+
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        family = call.endpoint.partition("/")[0]
+        if family == FILES:
+            return self._files.prepare(call, body)
+        if family == BATCHES:
+            return self._batches.prepare(call, body)
+        return super().prepare(call, body)
+
+
+def provider() -> BedrockProvider:
     translations: dict[str, Translation] = {
         "chat/completions": BedrockConverse(),
         "embeddings": BedrockEmbeddings(),
         "images/generations": BedrockImages(),
     }
-    natives = {"messages": BedrockMessages(), "messages/count_tokens": BedrockCountTokens()}
-    return TranslatedProvider(SPEC, translations, OPTION_HEADERS, natives, model_lists.bedrock())
+    return BedrockProvider(SPEC, translations)
 
 
 # --- chat request ----------------------------------------------------------------------------

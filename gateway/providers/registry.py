@@ -6,7 +6,18 @@ import difflib
 from collections.abc import Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import anthropic, bedrock, cohere, gemini, nomic, oracle, segmind, stability, triton, vertex
+from gateway.providers import (
+    anthropic,
+    bedrock,
+    cohere,
+    gemini,
+    nomic,
+    oracle,
+    segmind,
+    stability,
+    triton,
+    vertex,
+)
 from gateway.providers.azure_ai import AzureAI
 from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
@@ -15,8 +26,8 @@ from gateway.providers.databricks import Databricks
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_url import OptionURL, needs_options
-from gateway.providers.predibase import Predibase
 from gateway.providers.pass_through import adapters as pass_through_adapters
+from gateway.providers.predibase import Predibase
 from gateway.providers.sagemaker import SageMaker
 from gateway.providers.shut_down import SHUT_DOWN
 

@@ -69,9 +69,11 @@ class TranslatingRelay(Relay):
         self._first = await self._first_events(upstream, stream, first_chunk_timeout)
         if before_commit is not None:
             before_commit()
-        headers["Content-Type"] = "text/event-stream; charset=utf-8"
-        headers["Cache-Control"] = "no-cache"
-        self._event_stream = True
+        media_type = self._native.media_type
+        headers["Content-Type"] = media_type or "text/event-stream; charset=utf-8"
+        if not media_type:
+            headers["Cache-Control"] = "no-cache"
+        self._event_stream = not media_type
         self.response = self.respond(upstream.status, None, headers)
         try:
             await self.response.prepare(self._request)

@@ -54,6 +54,7 @@ def sign(
     *,
     double_encode_path: bool = True,
     sign_content_sha256: bool = False,
+    payload_hash: str = "",
 ) -> dict[str, str]:
     """Headers to add to the request: ``Authorization``, ``X-Amz-Date``, ``X-Amz-Content-Sha256``
     (only with ``sign_content_sha256``; S3 wants it, Bedrock does not) and ``X-Amz-Security-Token``
@@ -65,10 +66,12 @@ def sign(
     come from the arguments instead). ``now`` must be timezone-aware and defaults to the current
     time. ``double_encode_path`` applies AWS's rule for every service but S3: each path segment is
     URI-encoded once more for the canonical request (``%3A`` is signed as ``%253A``).
+    ``payload_hash``: the body's SHA-256 (hex) when the caller already has it (a spooled upload
+    streamed from disk, passed with an empty ``body``).
     """
     parts = urlsplit(url)
     amz_date = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload_hash = hashlib.sha256(body).hexdigest()
+    payload_hash = payload_hash or hashlib.sha256(body).hexdigest()
     added = {"X-Amz-Date": amz_date}
     if sign_content_sha256:
         added["X-Amz-Content-Sha256"] = payload_hash
