@@ -8,6 +8,7 @@ what every later stage reads.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from gateway.limits import grants
 from gateway.limits.caller import Caller
 from gateway.routing.attempts import RequestContext
 from gateway.routing.deadlines import Deadline
-from gateway.routing.target import VIRTUAL_KEY_HEADER, targets_for, virtual_key_names
+from gateway.routing.target import NO_RETRY, VIRTUAL_KEY_HEADER, targets_for, virtual_key_names
 
 __all__ = [
     "admit",
@@ -85,7 +86,8 @@ async def plan(
     if caller is not None:
         grants.check_targets(caller.key, targets, params)
     if body.stream is not None:
-        targets = targets[:1]  # an upload streams through once: there is nothing to resend
+        # An upload streams through once: there is nothing to resend, to a fallback or in a retry.
+        targets = [dataclasses.replace(targets[0], retry=NO_RETRY)]
     context = RequestContext(
         request, targets, family, body, metadata, started, deadline, health, settings.retries
     )

@@ -30,6 +30,7 @@ from gateway.upstream.hostguard import check_custom_host
 
 __all__ = [
     "ANTHROPIC_CLIENT_PATH",
+    "NO_RETRY",
     "VIRTUAL_KEY_HEADER",
     "Target",
     "parsed_config",

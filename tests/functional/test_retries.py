@@ -146,3 +146,23 @@ async def test_the_retry_budget_is_not_exceeded(
     assert status == 429  # the provider's own answer, rather than a wait past the budget
     assert body["error"]["message"] == "status 429"
     assert len(fake.received) == 1
+
+
+@pytest.mark.parametrize("path", ["/v1/files", "/v1/some/new/thing"])
+async def test_a_streamed_upload_is_sent_once_and_its_failure_answered_not_retried(
+    http: aiohttp.ClientSession, gateway_url: str, fake: FakeProvider, path: str
+) -> None:
+    # An upload streams through the gateway once: a retry would have nothing to send, so the
+    # provider's failure comes back at once instead of a retry that waits for a body forever.
+    script = Script((500, {}), (200, {}))
+    fake.on("POST", path, script)
+    form = aiohttp.FormData()
+    form.add_field("purpose", "batch")
+    form.add_field("file", b'{"custom_id": "1"}\n' * 1000, filename="in.jsonl")
+    config = target(fake, retry={"attempts": 3, "on_status_codes": [500]})
+    async with http.post(
+        f"{gateway_url}{path}", data=form, headers={"x-portkey-config": json.dumps(config)}
+    ) as response:
+        assert response.status == 500
+        assert (await response.json())["error"]["message"] == "status 500"
+    assert len(script.times) == 1
