@@ -88,7 +88,7 @@ REJECTIONS = [
     ),
     Rejection(
         "azure-suggests-azure-openai", 400, BAD_REQUEST, "unknown_provider", "x-portkey-provider",
-        {"x-portkey-provider": "azure"}, hint="Did you mean azure-openai?",
+        {"x-portkey-provider": "azure"}, hint="Did you mean azure-openai, azure-ai?",
     ),
     Rejection(
         "config-without-targets", 400, BAD_REQUEST, "invalid_config", "x-portkey-config",
