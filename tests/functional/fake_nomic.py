@@ -15,6 +15,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from tests.functional.recording_fake import RecordingFake
+
 PATH = "/v1/embedding/text"
 
 
@@ -25,20 +27,15 @@ class Request:
     body: dict[str, Any]
 
 
-class FakeNomic:
+class FakeNomic(RecordingFake[Request]):
     def __init__(self) -> None:
-        self.received: list[Request] = []
-        self.port = 0
+        super().__init__()
         self._failure: tuple[int, dict[str, Any]] | None = None
 
     @property
     def base_url(self) -> str:
         """What a caller gives as x-portkey-custom-host (Nomic's base ends in /v1)."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def last(self) -> Request:
-        return self.received[-1]
+        return f"{self.host}/v1"
 
     def fail(self, status: int, body: dict[str, Any]) -> None:
         self._failure = (status, body)

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from multidict import CIMultiDictProxy
 
+from tests.functional.recording_fake import RecordingFake
+
 CHAT = "/20231130/actions/chat"
 SSE_HEADERS = {"Content-Type": "text/event-stream"}
 #: The headers OCI requires a signed POST to cover.
@@ -98,22 +100,12 @@ def chat_answer(text: str = "Hello!", finish: str = "stop", **message: Any) -> d
     }
 
 
-class FakeOracle:
+class FakeOracle(RecordingFake[Request]):
     def __init__(self) -> None:
-        self.received: list[Request] = []
-        self.port = 0
+        super().__init__()
         #: key id (``tenancy/user/fingerprint``) → the public key its signatures verify with.
         self.keys: dict[str, rsa.RSAPublicKey] = {}
         self._answer: Answer = self._default_chat
-
-    @property
-    def host(self) -> str:
-        """What a caller gives as x-portkey-custom-host: the gateway appends /20231130/actions/chat."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def last(self) -> Request:
-        return self.received[-1]
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -15,6 +15,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from tests.functional.recording_fake import RecordingFake
+
 API_KEY = "SG_fake_segmind_key"
 MODELS = frozenset({"sdxl1.0-txt2img", "flux-schnell"})
 
@@ -30,21 +32,16 @@ class Request:
     body: dict[str, Any]
 
 
-class FakeSegmind:
+class FakeSegmind(RecordingFake[Request]):
     def __init__(self) -> None:
-        self.received: list[Request] = []
-        self.port = 0
+        super().__init__()
         #: (status, body) answered instead of an image once the key is checked.
         self.failure: tuple[int, dict[str, Any]] | None = None
 
     @property
     def base_url(self) -> str:
         """What a caller gives as x-portkey-custom-host (Segmind's base ends in /v1)."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    @property
-    def last(self) -> Request:
-        return self.received[-1]
+        return f"{self.host}/v1"
 
     def app(self) -> web.Application:
         app = web.Application()

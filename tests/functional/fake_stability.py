@@ -17,6 +17,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from tests.functional.recording_fake import RecordingFake
+
 V2_MODELS = frozenset({"core", "ultra", "sd3"})
 
 
@@ -33,20 +35,10 @@ class Request:
     fields: dict[str, Any]
 
 
-class FakeStability:
+class FakeStability(RecordingFake[Request]):
     def __init__(self) -> None:
-        self.received: list[Request] = []
-        self.port = 0
+        super().__init__()
         self._failure: tuple[int, dict[str, Any]] | None = None
-
-    @property
-    def host(self) -> str:
-        """What a caller gives as x-portkey-custom-host: the gateway appends /v1/... or /v2beta/..."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def last(self) -> Request:
-        return self.received[-1]
 
     def fail(self, status: int, body: dict[str, Any]) -> None:
         self._failure = (status, body)

@@ -19,6 +19,8 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from tests.functional.recording_fake import RecordingFake
+
 _ROUTE = re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/[0-9]+)?/(?P<route>generate|generate_stream)")
 
 Answer = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
@@ -40,21 +42,11 @@ def piece(model: str, text: str) -> bytes:
     return event({"model_name": model, "model_version": "1", "text_output": text})
 
 
-class FakeTriton:
+class FakeTriton(RecordingFake[Request]):
     def __init__(self) -> None:
-        self.received: list[Request] = []
-        self.port = 0
+        super().__init__()
         self._generate: Answer = self._default_generate
         self._stream: Answer = _streamer(lambda model: [piece(model, text) for text in ("Hel", "lo", "!")])
-
-    @property
-    def host(self) -> str:
-        """What a caller gives as x-portkey-custom-host: the gateway appends /v2/models/..."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def last(self) -> Request:
-        return self.received[-1]
 
     def app(self) -> web.Application:
         app = web.Application()
