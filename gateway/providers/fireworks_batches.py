@@ -1,4 +1,4 @@
-"""``/v1/batches`` on Fireworks AI: batch inference jobs of the account (``fireworks.py``).
+"""``/v1/batches`` on Fireworks AI: batch inference jobs of the account (``fireworks_access.py``).
 
 Create (``POST /v1/batches``) → ``POST /batchInferenceJobs`` reading the dataset the file id names
 (``input_file_id``, ``fireworks_files.py``) with the body's ``model`` (else
@@ -23,6 +23,7 @@ https://docs.fireworks.ai/guides/batch-inference
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,9 +32,9 @@ from typing import Any
 import orjson
 
 from gateway.errors import InvalidRequest
-from gateway.providers.base import ClientBody, Credentials, NativeRequest, PreparedRequest, UpstreamCall
+from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.batch_objects import ENDED_AT, object_list, page_query, unix_time
-from gateway.providers.fireworks_files import PROVIDER, resource_id
+from gateway.providers.fireworks_access import PROVIDER, AccountAuth, account_base, account_id, resource_id
 from gateway.providers.openai_format import upstream_error
 from gateway.providers.translated import json_object
 
@@ -75,47 +76,43 @@ class JobRequest(NativeRequest):
     answer: str = "job"
 
 
-class FireworksBatches:
-    """The ``batches`` endpoints (see the module's docstring); the caller's key as a bearer token."""
+class FireworksBatches(AccountAuth):
+    """The ``batches`` endpoints (see the module's docstring)."""
 
     __slots__ = ()
 
-    def prepare(self, call: UpstreamCall, body: ClientBody, base: str, account: str) -> PreparedRequest:
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        native = self.request(call, body.params or {})
+        authorize = functools.partial(self.authorize, native)
+        payload = native.body or None  # a GET sends none
+        return PreparedRequest(native.url, native.headers, payload, False, self, native, authorize)
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> JobRequest:
+        """Create, get or list jobs; a 400 for cancel (Fireworks has none) and the rest."""
         parts, method = call.endpoint.split("/"), call.method
-        headers = {"Authorization": f"Bearer {call.api_key}"} if call.api_key else {}
-        jobs = f"{base}/batchInferenceJobs"
-        if parts == ["batches"] and method == "POST":
-            headers["Content-Type"] = "application/json"
-            job = orjson.dumps(_job(call, body.params or {}, account))
-            native = JobRequest(jobs, job, headers, "")
-        elif parts == ["batches"] and method == "GET":
-            native = JobRequest(f"{jobs}?{page_query(call.query, 200)}", b"", headers, "", answer="list")
-        elif len(parts) == 2 and method == "GET":
-            native = JobRequest(
-                f"{jobs}/{resource_id(parts[1], 'batch_id', 'batch inference job')}", b"", headers, ""
-            )
-        elif len(parts) == 3 and parts[2] == "cancel" and method == "POST":
+        if len(parts) == 3 and parts[2] == "cancel" and method == "POST":
             raise InvalidRequest(
                 "Fireworks AI offers no way to cancel a batch inference job; it ends by itself (at the "
                 "latest after 24 hours).",
                 param="batch_id",
                 code="unsupported_endpoint",
             )
-        else:
-            raise InvalidRequest(
-                f"Fireworks AI does not offer {method} /v1/{call.endpoint}: batches are created, "
-                "retrieved and listed.",
-                param="x-portkey-provider",
-                code="unsupported_endpoint",
+        jobs = f"{account_base(call)}/batchInferenceJobs"
+        if parts == ["batches"] and method == "POST":
+            job = orjson.dumps(_job(call, body))
+            return JobRequest(jobs, job, {"Content-Type": "application/json"}, "")
+        if parts == ["batches"] and method == "GET":
+            return JobRequest(f"{jobs}?{page_query(call.query, 200)}", b"", {}, "", answer="list")
+        if len(parts) == 2 and method == "GET":
+            return JobRequest(
+                f"{jobs}/{resource_id(parts[1], 'batch_id', 'batch inference job')}", b"", {}, ""
             )
-        return PreparedRequest(native.url, headers, native.body or None, False, self, native)
-
-    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        """Never called: every batches request is prepared whole by :meth:`prepare`."""
-        raise InvalidRequest("Fireworks batches are prepared by the adapter.", code="unsupported_endpoint")
-
-    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        """Nothing to add: the key is in the prepared headers."""
+        raise InvalidRequest(
+            f"Fireworks AI does not offer {method} /v1/{call.endpoint}: batches are created, "
+            "retrieved and listed.",
+            param="x-portkey-provider",
+            code="unsupported_endpoint",
+        )
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         if status >= 300:
@@ -131,7 +128,7 @@ class FireworksBatches:
         return orjson.dumps(batch_object(found))
 
 
-def _job(call: UpstreamCall, body: Mapping[str, Any], account: str) -> dict[str, Any]:
+def _job(call: UpstreamCall, body: Mapping[str, Any]) -> dict[str, Any]:
     """The BatchInferenceJob to create for an OpenAI batch ``body``."""
     source = body.get("input_file_id")
     if not isinstance(source, str) or not source:
@@ -145,7 +142,7 @@ def _job(call: UpstreamCall, body: Mapping[str, Any], account: str) -> dict[str,
         )
     job: dict[str, Any] = {
         "model": _model(call, body),
-        "inputDatasetId": f"accounts/{account}/datasets/{dataset}",
+        "inputDatasetId": f"accounts/{account_id(call)}/datasets/{dataset}",
     }
     parameters = {theirs: body[ours] for ours, theirs in _PARAMETERS.items() if ours in body}
     for name, value in parameters.items():

@@ -1,4 +1,4 @@
-"""``/v1/files`` on Fireworks AI: files are datasets of the account (``fireworks.py`` says where).
+"""``/v1/files`` on Fireworks AI: files are datasets of the account (``fireworks_access.py`` says where).
 
 - ``POST /v1/files`` (purpose ``batch`` or ``fine-tune``): every line of the uploaded JSONL is
   checked to be a JSON object first (a bad one is a 400 naming its line; nothing is created), then
@@ -23,7 +23,7 @@ https://docs.fireworks.ai/api-reference/delete-dataset
 
 from __future__ import annotations
 
-import re
+import functools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -36,6 +36,7 @@ import orjson
 from gateway.errors import InvalidRequest, ProviderError, UpstreamUnreachable
 from gateway.providers.base import ClientBody, Credentials, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.batch_objects import object_list, page_query, unix_time
+from gateway.providers.fireworks_access import PROVIDER, AccountAuth, account_base, resource_id
 from gateway.providers.form_parts import boundary_of
 from gateway.providers.jsonl import JsonLines
 from gateway.providers.openai_format import error_message, upstream_error
@@ -44,31 +45,15 @@ from gateway.providers.upload_spool import UploadSpool
 
 __all__ = [
     "FILE_NAME",
-    "PROVIDER",
     "FireworksFiles",
-    "resource_id",
 ]
 
-PROVIDER = "fireworks-ai"
 FILE_NAME = "provider-file-name"
-#: Fireworks resource ids (datasets, jobs): lowercase letters, digits and hyphens, 63 at most.
-_RESOURCE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _PURPOSES = (b"batch", b"fine-tune")
 #: Creating a dataset is one small call; a slow answer should not hold the upload for long.
 _CREATE_TIMEOUT = aiohttp.ClientTimeout(total=30)
 _FORM_BOUNDARY = "gateway-fireworks-dataset"
 _PATHS = (("error",), ())
-
-
-def resource_id(value: str, param: str, what: str) -> str:
-    """``value`` if it is a Fireworks resource id; a 400 naming ``param`` otherwise."""
-    if not _RESOURCE_ID.fullmatch(value):
-        raise InvalidRequest(
-            f"{param} is not a Fireworks {what} id (lowercase letters, digits and '-', 63 at most).",
-            param=param,
-            code=f"invalid_{what.replace(' ', '_')}_id",
-        )
-    return value
 
 
 @dataclass(slots=True)
@@ -82,39 +67,37 @@ class DatasetRequest(NativeRequest):
     created_at: int = 0
 
 
-class FireworksFiles:
-    """The ``files`` endpoints (see the module's docstring); the caller's key as a bearer token."""
+class FireworksFiles(AccountAuth):
+    """The ``files`` endpoints (see the module's docstring)."""
 
     __slots__ = ()
 
-    def prepare(self, call: UpstreamCall, body: ClientBody, base: str) -> PreparedRequest:
+    def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        if call.endpoint == "files" and call.method == "POST":
+            return self._upload(call, body)
+        native = self.request(call, {})
+        authorize = functools.partial(self.authorize, native)
+        return PreparedRequest(native.url, native.headers, None, False, self, native, authorize)
+
+    def request(self, call: UpstreamCall, body: dict[str, Any]) -> DatasetRequest:
+        """List, get or delete datasets (an upload is :meth:`prepare`'s); a 400 for the rest."""
         parts, method = call.endpoint.split("/"), call.method
-        headers = {"Authorization": f"Bearer {call.api_key}"} if call.api_key else {}
-        datasets = f"{base}/datasets"
-        if parts == ["files"] and method == "POST":
-            return self._upload(call, body, datasets, headers)
+        datasets = f"{account_base(call)}/datasets"
         if parts == ["files"] and method == "GET":
-            native = DatasetRequest(
-                f"{datasets}?{page_query(call.query, 200)}", b"", headers, "", answer="list"
-            )
-        elif len(parts) == 2 and method in ("GET", "DELETE"):
+            return DatasetRequest(f"{datasets}?{page_query(call.query, 200)}", b"", {}, "", answer="list")
+        if len(parts) == 2 and method in ("GET", "DELETE"):
             dataset = resource_id(parts[1], "file_id", "dataset")
             answer = "deleted" if method == "DELETE" else "dataset"
-            native = DatasetRequest(
-                f"{datasets}/{dataset}", b"", headers, "", answer=answer, dataset_id=dataset
-            )
-        else:
-            raise InvalidRequest(
-                f"Fireworks AI does not offer {method} /v1/{call.endpoint}: files are uploaded, listed, "
-                "retrieved and deleted (their content is not offered).",
-                param="x-portkey-provider",
-                code="unsupported_endpoint",
-            )
-        return PreparedRequest(native.url, headers, None, False, self, native)
+            return DatasetRequest(f"{datasets}/{dataset}", b"", {}, "", answer=answer, dataset_id=dataset)
+        raise InvalidRequest(
+            f"Fireworks AI does not offer {method} /v1/{call.endpoint}: files are uploaded, listed, "
+            "retrieved and deleted (their content is not offered).",
+            param="x-portkey-provider",
+            code="unsupported_endpoint",
+        )
 
-    def _upload(
-        self, call: UpstreamCall, body: ClientBody, datasets: str, headers: dict[str, str]
-    ) -> PreparedRequest:
+    def _upload(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+        datasets = f"{account_base(call)}/datasets"
         named = call.options.get(FILE_NAME, "").removesuffix(".jsonl")
         dataset = (
             resource_id(named, f"x-portkey-{FILE_NAME}", "dataset") if named else f"portkey-{uuid.uuid4()}"
@@ -127,25 +110,11 @@ class FireworksFiles:
         spool = UploadSpool(body.stream, boundary, CheckedLines(), _check_purpose)
         url = f"{datasets}/{dataset}:upload"
         native = DatasetRequest(
-            url,
-            b"",
-            headers,
-            "",
-            answer="upload",
-            dataset_id=dataset,
-            spool=spool,
-            created_at=int(time.time()),
+            url, b"", {}, "", answer="upload", dataset_id=dataset, spool=spool, created_at=int(time.time())
         )
-        prepared = PreparedRequest(url, headers, None, False, self, native)
-        prepared.authorize = _upload_step(prepared, native, datasets)
+        prepared = PreparedRequest(url, native.headers, None, False, self, native)
+        prepared.authorize = _upload_step(self, prepared, native, datasets)
         return prepared
-
-    def request(self, call: UpstreamCall, body: dict[str, Any]) -> NativeRequest:
-        """Never called: every files request is prepared whole by :meth:`prepare`."""
-        raise InvalidRequest("Fireworks files are prepared by the adapter.", code="unsupported_endpoint")
-
-    async def authorize(self, native: NativeRequest, credentials: Credentials) -> None:
-        """Nothing to add: the key is in the prepared headers (an upload has its own step)."""
 
     def read_body(self, status: int, body: bytes, native: NativeRequest) -> bytes:
         if status >= 300:
@@ -158,25 +127,21 @@ class FireworksFiles:
         found = json_object(PROVIDER, body)
         if native.answer == "list":
             datasets = found.get("datasets")
-            files = (
-                [file_object(item) for item in datasets if isinstance(item, dict)]
-                if isinstance(datasets, list)
-                else []
-            )
+            items = datasets if isinstance(datasets, list) else []
+            files = [file_object(item) for item in items if isinstance(item, dict)]
             return orjson.dumps(object_list(files, found))
         return orjson.dumps(file_object(found))
 
 
 class CheckedLines(JsonLines):
     """Passes the file's lines on as they are, each checked to be a JSON object (blank ones
-    dropped); a 400 naming the first that is not. ``count``: the lines passed on."""
+    dropped); a 400 naming the first that is not."""
 
-    __slots__ = ("_number", "count")
+    __slots__ = ("_number",)
 
     def __init__(self) -> None:
         super().__init__()
         self._number = 0
-        self.count = 0
 
     def _line(self, line: bytes) -> bytes:
         self._number += 1
@@ -192,7 +157,6 @@ class CheckedLines(JsonLines):
                 param="file",
                 code="invalid_file",
             )
-        self.count += 1
         return line + b"\n"
 
 
@@ -206,11 +170,12 @@ def _check_purpose(purpose: bytes) -> None:
 
 
 def _upload_step(
-    prepared: PreparedRequest, native: DatasetRequest, datasets: str
+    auth: AccountAuth, prepared: PreparedRequest, native: DatasetRequest, datasets: str
 ) -> Callable[[Credentials], Awaitable[None]]:
     """Read and check the file, create its dataset, then leave the upload ready to send."""
 
     async def authorize(credentials: Credentials) -> None:
+        await auth.authorize(native, credentials)
         spool = native.spool
         assert spool is not None
         await spool.fill()

@@ -130,6 +130,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "providers.upload_spool": (2, "an upload read whole before sending, for bedrock/fireworks_files"),
     "providers.batch_objects": (2, "OpenAI Batch/list shaping for vertex/fireworks_batches"),
     "providers.fireworks": (2, "Fireworks AI: its catalog row plus files and batches on the account API"),
+    "providers.fireworks_access": (2, "Fireworks' account API: its base, ids and auth"),
     "providers.fireworks_files": (2, "/v1/files on Fireworks: datasets of the account"),
     "providers.fireworks_batches": (2, "/v1/batches on Fireworks: batch inference jobs"),
     "providers.option_headers": (1, "data: which provider options are headers of the provider's API"),
