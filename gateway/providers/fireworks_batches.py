@@ -13,7 +13,8 @@ Fireworks documents no way to cancel a batch inference job: ``POST /v1/batches/{
 Job states → batch status: VALIDATING, CREATING, PENDING and any other → ``validating``;
 RUNNING, WRITING_RESULTS → ``in_progress``; COMPLETED → ``completed``; FAILED → ``failed``;
 EXPIRED → ``expired`` (Fireworks stops a job after 24 hours); CANCELLING → ``cancelling``;
-CANCELLED, DELETING → ``cancelled``. A final status's time is the job's ``updateTime``.
+CANCELLED, DELETING, DELETING_CLEANING_UP → ``cancelled``. ``in_progress_at`` is the job's
+``lifecycle.runStartTime``; a final status's time its ``lifecycle.endTime`` (else ``updateTime``).
 
 Docs: https://docs.fireworks.ai/api-reference/create-batch-inference-job,
 https://docs.fireworks.ai/api-reference/get-batch-inference-job,
@@ -57,6 +58,7 @@ _STATUS = {
     "JOB_STATE_CANCELLING": "cancelling",
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_DELETING": "cancelled",
+    "JOB_STATE_DELETING_CLEANING_UP": "cancelled",
 }
 #: OpenAI-style sampling fields a batch may carry → the job's ``inferenceParameters``.
 _PARAMETERS = {
@@ -172,6 +174,11 @@ def batch_object(job: Mapping[str, Any]) -> dict[str, Any]:
     progress = job.get("jobProgress")
     progress = progress if isinstance(progress, dict) else {}
     done, failed = _count(progress, "successfullyProcessedRequests"), _count(progress, "failedRequests")
+    # Either total alone can be short (Fireworks' own note): the input count is the dataset's
+    # declared one, the processed count stops where a job ended early.
+    total = max(_count(progress, "totalInputRequests"), _count(progress, "totalProcessedRequests"))
+    lifecycle = job.get("lifecycle")
+    lifecycle = lifecycle if isinstance(lifecycle, dict) else {}
     batch: dict[str, Any] = {
         "id": str(job.get("name", "")).rsplit("/", 1)[-1],
         "object": "batch",
@@ -185,15 +192,16 @@ def batch_object(job: Mapping[str, Any]) -> dict[str, Any]:
         "error_file_id": None,
         "created_at": unix_time(job.get("createTime")),
         "expires_at": unix_time(job.get("expireTime")),
+        "in_progress_at": unix_time(lifecycle.get("runStartTime")),
         "request_counts": {
-            "total": max(_count(progress, "totalInputRequests"), done + failed),
+            "total": max(total, done + failed),
             "completed": done,
             "failed": failed,
         },
         "metadata": None,
     }
     if status in ENDED_AT:
-        batch[ENDED_AT[status]] = unix_time(job.get("updateTime"))
+        batch[ENDED_AT[status]] = unix_time(lifecycle.get("endTime") or job.get("updateTime"))
     return batch
 
 

@@ -64,6 +64,7 @@ class DatasetRequest(NativeRequest):
     answer: str = "dataset"
     dataset_id: str = ""
     spool: UploadSpool | None = None
+    lines: CheckedLines | None = None
     created_at: int = 0
 
 
@@ -107,10 +108,19 @@ class FireworksFiles(AccountAuth):
                 "The upload has no body: send the file as multipart/form-data.", param="file"
             )
         boundary = boundary_of(call.client_headers.get("Content-Type", ""))
-        spool = UploadSpool(body.stream, boundary, CheckedLines(), _check_purpose)
+        lines = CheckedLines()
+        spool = UploadSpool(body.stream, boundary, lines, _check_purpose)
         url = f"{datasets}/{dataset}:upload"
         native = DatasetRequest(
-            url, b"", {}, "", answer="upload", dataset_id=dataset, spool=spool, created_at=int(time.time())
+            url,
+            b"",
+            {},
+            "",
+            answer="upload",
+            dataset_id=dataset,
+            spool=spool,
+            lines=lines,
+            created_at=int(time.time()),
         )
         prepared = PreparedRequest(url, native.headers, None, False, self, native)
         prepared.authorize = _upload_step(self, prepared, native, datasets)
@@ -135,13 +145,14 @@ class FireworksFiles(AccountAuth):
 
 class CheckedLines(JsonLines):
     """Passes the file's lines on as they are, each checked to be a JSON object (blank ones
-    dropped); a 400 naming the first that is not."""
+    dropped); a 400 naming the first that is not. ``count``: the lines passed on."""
 
-    __slots__ = ("_number",)
+    __slots__ = ("_number", "count")
 
     def __init__(self) -> None:
         super().__init__()
         self._number = 0
+        self.count = 0
 
     def _line(self, line: bytes) -> bytes:
         self._number += 1
@@ -157,6 +168,7 @@ class CheckedLines(JsonLines):
                 param="file",
                 code="invalid_file",
             )
+        self.count += 1
         return line + b"\n"
 
 
@@ -176,14 +188,19 @@ def _upload_step(
 
     async def authorize(credentials: Credentials) -> None:
         await auth.authorize(native, credentials)
-        spool = native.spool
+        spool, lines = native.spool, native.lines
         assert spool is not None
+        assert lines is not None
         await spool.fill()
-        if spool.size == 0:
+        if lines.count == 0:
             raise InvalidRequest(
                 "The file has no lines; nothing was uploaded.", param="file", code="invalid_file"
             )
-        await _create_dataset(credentials.session, datasets, native.dataset_id, prepared.headers)
+        dataset = {
+            "datasetId": native.dataset_id,
+            "dataset": {"userUploaded": {}, "exampleCount": str(lines.count)},
+        }
+        await _create_dataset(credentials.session, datasets, orjson.dumps(dataset), prepared.headers)
         head = (
             f'--{_FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
             f'filename="{native.dataset_id}.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n'
@@ -204,11 +221,11 @@ async def _framed(head: bytes, chunks: AsyncIterator[bytes], tail: bytes) -> Asy
 
 
 async def _create_dataset(
-    session: aiohttp.ClientSession, datasets: str, dataset: str, headers: Mapping[str, str]
+    session: aiohttp.ClientSession, datasets: str, body: bytes, headers: Mapping[str, str]
 ) -> None:
-    """``POST /datasets`` for an uploaded dataset; its failure raised as the provider's error.
-    The URL is the custom host's (checked by the SSRF guard when routing took it) or Fireworks'."""
-    body = orjson.dumps({"datasetId": dataset, "dataset": {"userUploaded": {}}})
+    """``POST /datasets`` with ``body``; its failure raised as the provider's error. The URL is
+    the custom host's (checked by the SSRF guard when routing took it) or Fireworks' own. The
+    example count makes the job's ``totalInputRequests`` right (Fireworks echoes it there)."""
     sent = {**headers, "Content-Type": "application/json"}
     try:
         async with session.post(

@@ -5,9 +5,10 @@ It speaks the wire Fireworks documents: ``/v1/accounts/{account}/datasets`` (cre
 ``datasetId`` and ``dataset``, list with ``pageSize``/``pageToken``, get, delete, and
 ``datasets/{id}:upload`` taking a multipart ``file``), ``/v1/accounts/{account}/batchInferenceJobs``
 (create, get, list) and ``/inference/v1/chat/completions``. Errors come in Fireworks' control-plane
-shape (``{"code", "message", "details"}``). Every call must carry ``Authorization: Bearer <key>``
-for a key this fake knows, and a key reaches only its own account (Fireworks' 401 and 403
-otherwise). Datasets and jobs are kept, so a test goes upload → batch → retrieve as a user would.
+shape (``{"code", "message", "details"}``); an unknown key is Fireworks' 403 with its
+``{"error": {...}}`` body. Every call must carry ``Authorization: Bearer <key>`` for a key this fake
+knows, and a key reaches only its own account. Datasets and jobs are kept, so a test goes upload →
+batch → retrieve as a user would.
 """
 
 from __future__ import annotations
@@ -69,7 +70,13 @@ class FakeFireworks:
         )
         key = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if key not in self.keys:
-            return _error(401, "invalid api key")
+            invalid = {
+                "message": "The API key you provided is invalid.",
+                "param": None,
+                "code": "UNAUTHORIZED",
+            }
+            body = {"error": {**invalid, "type": "error"}, "request_id": "req-1"}
+            return web.Response(status=403, body=orjson.dumps(body), content_type="application/json")
         if self.fail_next is not None and request.path.endswith(self.fail_next[0]):
             _, status, message = self.fail_next
             self.fail_next = None
@@ -116,8 +123,9 @@ class FakeFireworks:
             "createTime": CREATED,
             "state": "UPLOADING",
             "status": {"code": "OK", "message": ""},
-            "userUploaded": {},
+            "exampleCount": "0",
             "format": "FORMAT_UNSPECIFIED",
+            **asked["dataset"],
         }
         self.datasets[(account, dataset_id)] = dataset
         return _json(dataset)
@@ -161,6 +169,8 @@ class FakeFireworks:
             "createTime": CREATED,
             "state": "JOB_STATE_VALIDATING",
             "status": {"code": "OK", "message": ""},
+            "jobProgress": None,
+            "lifecycle": None,
             "outputDatasetId": f"accounts/{account}/datasets/{job_id}-output",
         }
         self.jobs[(account, job_id)] = job

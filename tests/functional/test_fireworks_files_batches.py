@@ -7,6 +7,7 @@ as OpenAI objects; inference keeps going to the inference API through the same c
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,8 +16,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from openai import (
     AsyncOpenAI,
-    AuthenticationError,
     BadRequestError,
+    InternalServerError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -96,7 +97,10 @@ async def test_upload_creates_a_dataset_and_sends_the_file_to_it(
 
     create, send = fireworks.calls
     assert (create.method, create.path) == ("POST", f"/v1/accounts/{ACCOUNT}/datasets")
-    assert orjson.loads(create.body) == {"datasetId": "questions", "dataset": {"userUploaded": {}}}
+    assert orjson.loads(create.body) == {
+        "datasetId": "questions",
+        "dataset": {"userUploaded": {}, "exampleCount": "2"},
+    }
     assert (send.method, send.path) == ("POST", f"/v1/accounts/{ACCOUNT}/datasets/questions:upload")
     assert send.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert all(call.headers["Authorization"] == f"Bearer {KEY}" for call in fireworks.calls)
@@ -268,8 +272,14 @@ async def test_retrieved_and_listed_jobs_map_their_state_progress_and_times(
         )
     fireworks.jobs[(ACCOUNT, "job-1")].update(
         state="JOB_STATE_COMPLETED",
-        updateTime="2025-03-01T11:00:00Z",
-        jobProgress={"totalInputRequests": 5, "successfullyProcessedRequests": 4, "failedRequests": 1},
+        updateTime="2025-03-01T11:00:01Z",
+        lifecycle={"runStartTime": "2025-03-01T10:30:00Z", "endTime": "2025-03-01T11:00:00Z"},
+        jobProgress={
+            "totalInputRequests": 3,
+            "totalProcessedRequests": 5,
+            "successfullyProcessedRequests": 4,
+            "failedRequests": 1,
+        },
     )
     fireworks.jobs[(ACCOUNT, "job-2")].update(
         state="JOB_STATE_FAILED", status={"code": "INVALID_ARGUMENT", "message": "line 2 has no messages"}
@@ -278,7 +288,7 @@ async def test_retrieved_and_listed_jobs_map_their_state_progress_and_times(
 
     done = await client.batches.retrieve("job-1")
     assert fireworks.calls[-1].path == f"/v1/accounts/{ACCOUNT}/batchInferenceJobs/job-1"
-    assert (done.status, done.completed_at) == ("completed", 1740826800)
+    assert (done.status, done.in_progress_at, done.completed_at) == ("completed", 1740825000, 1740826800)
     assert done.request_counts is not None
     assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (5, 4, 1)
 
@@ -332,25 +342,43 @@ async def test_a_refused_dataset_creation_is_the_providers_error_and_nothing_is_
     assert fireworks.files == {}
 
 
-async def test_a_wrong_key_is_fireworks_401_and_the_key_is_never_echoed(
+async def test_a_wrong_key_is_fireworks_403_and_the_key_is_never_echoed(
     make_client: Client, fireworks: FakeFireworks
 ) -> None:
     secret = "fw-secret-marker-123"
     client = make_client(api_key=secret)
-    with pytest.raises(AuthenticationError) as listed:
+    with pytest.raises(PermissionDeniedError) as listed:
         await client.files.list()
-    with pytest.raises(AuthenticationError) as uploaded:
+    with pytest.raises(PermissionDeniedError) as uploaded:
         await upload(client, batch_line("r1", "Hi"))
+    assert message_of(listed.value) == "fireworks-ai: The API key you provided is invalid."
+    assert message_of(uploaded.value) == (
+        "fireworks-ai: creating the dataset failed: The API key you provided is invalid."
+    )
     for caught in (listed, uploaded):
-        assert message_of(caught.value).startswith("fireworks-ai: ")
         assert secret not in str(caught.value.body)
+    assert fireworks.files == {}
 
 
 async def test_a_key_on_another_account_is_fireworks_403(
     make_client: Client, fireworks: FakeFireworks
 ) -> None:
-    with pytest.raises(PermissionDeniedError):
+    with pytest.raises(PermissionDeniedError) as caught:
         await make_client(api_key="fw-key-b").files.list()
+    assert message_of(caught.value) == f"fireworks-ai: the key may not use account {ACCOUNT}"
+
+
+async def test_an_unreachable_account_api_is_a_502_naming_fireworks_and_nothing_is_uploaded(
+    make_client: Client, fireworks: FakeFireworks
+) -> None:
+    with socket.socket() as closed:  # a port nothing listens on once it is closed
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = make_client(custom_host=f"http://127.0.0.1:{port}/inference/v1")
+    with pytest.raises(InternalServerError) as caught:
+        await upload(client, batch_line("r1", "Hi"))
+    assert caught.value.status_code == 502
+    assert message_of(caught.value).startswith("fireworks-ai: creating the dataset failed")
 
 
 async def test_concurrent_callers_with_different_keys_reach_only_their_own_accounts(
