@@ -18,7 +18,6 @@ CANCELLED, DELETING, DELETING_CLEANING_UP → ``cancelled``. ``in_progress_at`` 
 
 Docs: https://docs.fireworks.ai/api-reference/create-batch-inference-job,
 https://docs.fireworks.ai/api-reference/get-batch-inference-job,
-https://docs.fireworks.ai/api-reference/list-batch-inference-jobs,
 https://docs.fireworks.ai/guides/batch-inference
 """
 

@@ -15,10 +15,10 @@
   is ``processed``, any other ``uploaded``.
 - ``GET /v1/files/{id}/content`` is not offered (Fireworks hands out signed download URLs only).
 
-Docs: https://docs.fireworks.ai/api-reference/create-dataset,
-https://docs.fireworks.ai/api-reference/upload-dataset-files,
-https://docs.fireworks.ai/api-reference/list-datasets, https://docs.fireworks.ai/api-reference/get-dataset,
-https://docs.fireworks.ai/api-reference/delete-dataset
+Docs: https://docs.fireworks.ai/api-reference/upload-dataset-files,
+https://docs.fireworks.ai/api-reference/list-datasets, https://docs.fireworks.ai/api-reference/get-dataset
+(create and delete are the same resource's ``POST`` and ``DELETE``; the create body,
+``{"datasetId", "dataset": {"userUploaded": {}}}``, is the one Fireworks' guides and Portkey send).
 """
 
 from __future__ import annotations
