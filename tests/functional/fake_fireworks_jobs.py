@@ -59,7 +59,7 @@ class FakeFireworks:
         return f"http://127.0.0.1:{self.port}"
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # Fireworks takes 150 MB uploads
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 

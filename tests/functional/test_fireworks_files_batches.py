@@ -114,6 +114,15 @@ async def test_upload_creates_a_dataset_and_sends_the_file_to_it(
     assert (created.bytes, created.filename) == (len(content), "input.jsonl")
 
 
+async def test_a_large_file_arrives_whole_and_in_order(make_client: Client, fireworks: FakeFireworks) -> None:
+    lines = [batch_line(f"req-{n}", f"Question {n} " + "x" * (n % 500)) for n in range(26000)]
+    content = jsonl(*lines)
+    assert len(content) > 8 * 1024 * 1024  # past what the spool keeps in memory
+    await make_client(provider_file_name="big").files.create(file=("big.jsonl", content), purpose="batch")
+    assert fireworks.files[(ACCOUNT, "big")] == content
+    assert fireworks.datasets[(ACCOUNT, "big")]["exampleCount"] == "26000"
+
+
 async def test_upload_without_a_file_name_gets_a_new_dataset_id(
     client: AsyncOpenAI, fireworks: FakeFireworks
 ) -> None:
