@@ -211,6 +211,19 @@ async def test_files_are_listed_retrieved_and_deleted_as_openai_files(
     assert (ACCOUNT, "second") not in fireworks.datasets
 
 
+@pytest.mark.parametrize("limit", [0, 201])
+async def test_a_limit_fireworks_would_not_page_by_is_a_400_and_nothing_is_sent(
+    client: AsyncOpenAI, fireworks: FakeFireworks, limit: int
+) -> None:
+    with pytest.raises(BadRequestError) as listed:
+        await client.files.list(extra_query={"limit": limit})
+    with pytest.raises(BadRequestError) as batches:
+        await client.batches.list(limit=limit)
+    for caught in (listed, batches):
+        assert caught.value.body["param"] == "limit"  # type: ignore[index]
+    assert fireworks.calls == []
+
+
 async def test_a_file_id_that_is_not_a_dataset_id_is_refused(
     client: AsyncOpenAI, fireworks: FakeFireworks
 ) -> None:
