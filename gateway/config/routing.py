@@ -128,6 +128,7 @@ OPTION_KEYS = {
     "azure_extra_parameters": "azure-extra-params",
     "azure_deployment_name": "azure-deployment-name",
     "databricks_workspace": "databricks-workspace",
+    "fireworks_account_id": "fireworks-account-id",
 }
 _NODE_KEYS = frozenset(
     {"strategy", "targets", "name", "weight", "override_params", "retry", "request_timeout"}

@@ -13,10 +13,11 @@ gateway work in both; every id is parsed and checked (``s3.py``) before it goes 
 
 Why the upload is spooled: ``PutObject`` needs the body's length before the body (S3 refuses a
 chunked upload), and the translated file's length is known only once it is all translated. The
-translated records go to a temporary file (in memory up to 8 MiB, on disk past that), its SHA-256
-computed on the way so the signature covers the very bytes sent; the client's upload itself is
-capped by the gateway's ``max_upload_bytes``. This happens in the request's auth step, which runs
-just before the attempt and is the one step that may do I/O: the signature needs the final bytes.
+translated records go to a temporary file (``upload_spool.py``: in memory up to 8 MiB, on disk
+past that), its SHA-256 computed on the way so the signature covers the very bytes sent; the
+client's upload itself is capped by the gateway's ``max_upload_bytes``. This happens in the
+request's auth step, which runs just before the attempt and is the one step that may do I/O: the
+signature needs the final bytes.
 Docs: https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectAttributes.html,
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html,
@@ -26,14 +27,12 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -42,9 +41,10 @@ from gateway.providers.base import ClientBody, Credentials, NativeRequest, Prepa
 from gateway.providers.bedrock_answers import SLUG
 from gateway.providers.bedrock_batch_input import BatchInput, Translate
 from gateway.providers.bedrock_batch_output import BatchOutput, is_batch_output
-from gateway.providers.form_parts import boundary_of, form_parts
+from gateway.providers.form_parts import boundary_of
 from gateway.providers.openai_format import error, upstream_error
 from gateway.providers.s3 import S3Object, file_id, object_url, parse_file_id, s3_keys, s3_object, sign_s3
+from gateway.providers.upload_spool import UploadSpool
 
 __all__ = [
     "BedrockFiles",
@@ -52,12 +52,7 @@ __all__ = [
     "read_s3_error",
 ]
 
-#: The translated file stays in memory up to this size, then goes to disk.
-_SPOOL_MEMORY = 8 * 1024 * 1024
-_READ = 256 * 1024
 _JSONL = "application/jsonl"
-#: A form field other than the file (``purpose``) is a short word.
-_MAX_FIELD = 1024
 _S3_CODE = re.compile(rb"<Code>([^<]{1,100})</Code>")
 _S3_MESSAGE = re.compile(rb"<Message>([^<]{1,1000})</Message>")
 _OBJECT_SIZE = re.compile(rb"<ObjectSize>(\d{1,20})</ObjectSize>")
@@ -119,7 +114,7 @@ class BedrockFiles:
         url = object_url(call.base_url, options, location)
         headers = {"Content-Type": _JSONL}
         native = FileRequest(url, b"", headers, model, location=location, created_at=int(time.time()))
-        spool = _Spool(body.stream, boundary, BatchInput(model, self._translate))
+        spool = UploadSpool(body.stream, boundary, BatchInput(model, self._translate), _check_purpose)
         prepared = PreparedRequest(url, headers, None, translation=self, native=native, method="PUT")
         prepared.authorize = _upload_authorize(spool, prepared, native)
         return prepared
@@ -171,7 +166,7 @@ def _required(options: Mapping[str, str], name: str, what: str, header: str = ""
 
 
 def _upload_authorize(
-    spool: _Spool, prepared: PreparedRequest, native: FileRequest
+    spool: UploadSpool, prepared: PreparedRequest, native: FileRequest
 ) -> Callable[[Credentials], Awaitable[None]]:
     async def authorize(credentials: Credentials) -> None:
         keys = await s3_keys(credentials)  # missing credentials: refused before the upload is read
@@ -184,62 +179,8 @@ def _upload_authorize(
     return authorize
 
 
-class _Spool:
-    """The translated batch file: written whole (:meth:`fill`), then sent (:meth:`chunks`). The
-    temporary file goes (closed, deleted) with the request that holds it."""
-
-    __slots__ = ("_batch", "_boundary", "_file", "_form", "sha256", "size")
-
-    def __init__(self, form: AsyncIterable[bytes], boundary: bytes, batch: BatchInput) -> None:
-        self._form = form
-        self._boundary = boundary
-        self._batch = batch
-        self._file: IO[bytes] | None = None
-        self.sha256 = ""
-        self.size = 0
-
-    async def fill(self) -> None:
-        """Read the form: its ``file`` part translated into the spool, its ``purpose`` checked."""
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY)  # noqa: SIM115 (kept open)
-        digest = hashlib.sha256()
-        fields: dict[str, bytes] = {}
-        current, found = "", False
-        async for part in form_parts(self._form, self._boundary):
-            if part.start:
-                current = part.name
-                found = found or current == "file"
-                continue
-            out = self._batch.feed(part.data) if current == "file" else _field(fields, current, part.data)
-            spool.write(out)
-            digest.update(out)
-        if not found:
-            raise InvalidRequest("The upload has no 'file' part.", param="file", code="invalid_body")
-        last = self._batch.end()
-        spool.write(last)
-        digest.update(last)
-        _check_purpose(fields.get("purpose", b"batch"))
-        self.size, self.sha256, self._file = spool.tell(), digest.hexdigest(), spool
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        assert self._file is not None
-        self._file.seek(0)
-        while block := self._file.read(_READ):
-            yield block
-
-
-def _field(fields: dict[str, bytes], name: str, data: bytes) -> bytes:
-    """Keep a short form field's value; nothing of it goes to S3."""
-    value = fields.get(name, b"") + data
-    if len(value) > _MAX_FIELD:
-        raise InvalidRequest(
-            f"The form field {name[:40]!r} is too long.", param=name[:40], code="invalid_body"
-        )
-    fields[name] = value
-    return b""
-
-
 def _check_purpose(purpose: bytes) -> None:
-    if purpose.strip() != b"batch":
+    if purpose.strip() not in (b"", b"batch"):  # none: batch, the only one
         raise InvalidRequest(
             "Bedrock files are batch inputs: send purpose 'batch'.",
             param="purpose",

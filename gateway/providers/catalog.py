@@ -138,7 +138,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         # Audio is served from a separate host (audio-prod), image generation from model-specific paths.
         base_url="https://api.fireworks.ai/inference/v1",
         docs="https://fireworks.ai/docs/api",
-        endpoints=frozenset({CHAT, COMPLETIONS, EMBEDDINGS, RERANK, RESPONSES, MODELS}),
+        # Files and batches go to the account API (fireworks.py), not to this base.
+        endpoints=frozenset({CHAT, COMPLETIONS, EMBEDDINGS, RERANK, RESPONSES, MODELS, FILES, BATCHES}),
     ),
     ProviderSpec(
         slug="friendli",

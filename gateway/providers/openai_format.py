@@ -29,6 +29,7 @@ __all__ = [
     "completion",
     "embeddings",
     "error",
+    "error_message",
     "new_id",
     "text_completion",
     "tool_call",

@@ -23,6 +23,7 @@ from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
 from gateway.providers.databricks import Databricks
+from gateway.providers.fireworks import FireworksAI
 from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_url import OptionURL, needs_options
@@ -54,6 +55,7 @@ class ProviderRegistry:
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
         adapters["mistral-ai"] = MistralAI(adapters["mistral-ai"].spec)
+        adapters["fireworks-ai"] = FireworksAI(adapters["fireworks-ai"].spec)
         adapters.update({spec.slug: OptionURL(spec) for spec in PROVIDERS if needs_options(spec)})
         adapters["azure-openai"] = AzureOpenAI()
         adapters["anthropic"] = anthropic.provider()

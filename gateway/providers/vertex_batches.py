@@ -24,17 +24,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import orjson
 
 from gateway.errors import InvalidRequest
 from gateway.providers import gcs
 from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, UpstreamCall
+from gateway.providers.batch_objects import ENDED_AT, object_list, page_query, unix_time
 from gateway.providers.openai_format import upstream_error
 from gateway.providers.translated import json_object
 from gateway.providers.vertex_access import PROVIDER, VertexAuth, location_path
-from gateway.providers.vertex_files import unix_time
 
 __all__ = [
     "MODEL",
@@ -56,13 +56,6 @@ _STATUS = {
     "JOB_STATE_CANCELLING": "cancelling",
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_EXPIRED": "expired",
-}
-#: The OpenAI timestamp a final state sets from the job's ``endTime``.
-_ENDED_AT = {
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "cancelled": "cancelled_at",
-    "expired": "expired_at",
 }
 #: Vertex names the output file of a Gemini batch job so, in the job's output directory.
 _PREDICTIONS = "predictions.jsonl"
@@ -95,7 +88,7 @@ class VertexBatches(VertexAuth):
         if parts == ["batches"] and method == "POST":
             return JobRequest(jobs, orjson.dumps(_job(call, body)), json, "")
         if parts == ["batches"] and method == "GET":
-            return JobRequest(f"{jobs}?{_page(call.query)}", b"", {}, "", answer="list")
+            return JobRequest(f"{jobs}?{page_query(call.query, 100)}", b"", {}, "", answer="list")
         if len(parts) == 2 and method == "GET":
             return JobRequest(f"{jobs}/{_job_id(parts[1])}", b"", {}, "")
         if len(parts) == 3 and parts[2] == "cancel" and method == "POST":
@@ -166,28 +159,10 @@ def _job_id(value: str) -> str:
     return value
 
 
-def _page(query: str) -> str:
-    """``pageSize`` and ``pageToken`` for OpenAI's ``limit`` and ``after``."""
-    asked = parse_qs(query)
-    limit = (asked.get("limit") or ["20"])[0]
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise InvalidRequest("'limit' must be a number from 1 to 100.", param="limit", code="invalid_limit")
-    after = (asked.get("after") or [""])[0]
-    return f"pageSize={limit}" + (f"&pageToken={quote(after, safe='')}" if after else "")
-
-
 def _batch_list(found: Mapping[str, Any]) -> dict[str, Any]:
     jobs = found.get("batchPredictionJobs")
     batches = [batch_object(job) for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
-    token = found.get("nextPageToken")
-    return {
-        "object": "list",
-        "data": batches,
-        "first_id": batches[0]["id"] if batches else None,
-        "last_id": batches[-1]["id"] if batches else None,
-        "has_more": bool(token),
-        "next_page_token": token or None,
-    }
+    return object_list(batches, found)
 
 
 def batch_object(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,8 +188,8 @@ def batch_object(job: Mapping[str, Any]) -> dict[str, Any]:
         "request_counts": {"total": done + failed + left, "completed": done, "failed": failed},
         "metadata": None,
     }
-    if status in _ENDED_AT:
-        batch[_ENDED_AT[status]] = unix_time(job.get("endTime"))
+    if status in ENDED_AT:
+        batch[ENDED_AT[status]] = unix_time(job.get("endTime"))
     return batch
 
 

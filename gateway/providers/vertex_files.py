@@ -21,7 +21,6 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
@@ -29,6 +28,7 @@ import orjson
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.providers import gcs, gemini
 from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, UpstreamCall
+from gateway.providers.batch_objects import unix_time
 from gateway.providers.form_upload import FormUpload, lines
 from gateway.providers.openai_format import upstream_error
 from gateway.providers.translated import json_object
@@ -38,7 +38,6 @@ __all__ = [
     "BUCKET",
     "FILE_NAME",
     "VertexFiles",
-    "unix_time",
 ]
 
 BUCKET = "vertex-storage-bucket-name"
@@ -232,13 +231,3 @@ def file_object(stored: gcs.StorageObject, found: Mapping[str, Any], purpose: st
         "purpose": purpose,
         "status": "processed",
     }
-
-
-def unix_time(value: object) -> int | None:
-    """Unix seconds of a Google RFC 3339 timestamp (``2024-05-01T10:00:00.123Z``)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value).timestamp())
-    except ValueError:
-        return None
