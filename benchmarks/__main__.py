@@ -18,9 +18,9 @@ from typing import Any
 
 import orjson
 
-from benchmarks import overload, progress, report, scenarios
+from benchmarks import contenders, overload, progress, report, scenarios
 from benchmarks.bench import GATEWAY_HEADERS, Bench, Result, System
-from benchmarks.processes import Child, Layout, LoadWorker, free_port, process_tree, start, wait_port
+from benchmarks.processes import Child, Layout, LoadWorker, free_port, start, wait_port
 from benchmarks.profiles import PROFILES
 
 SCENARIOS = (
@@ -71,17 +71,9 @@ def gateway(
 ) -> Iterator[System]:
     """Our gateway as users run it (``env``: GATEWAY_* variables over the suite's environment),
     pinned per the layout, stopped (with its workers) on exit."""
-    port = free_port()
     cores = layout.gateway if workers == 1 else layout.gateway_multi
-    args = ["-m", "gateway", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
-    child = start(f"gateway-{workers}w", args, cores, log_dir, env={**os.environ, **(env or {})})
-    try:
-        wait_port(port, child)
-        time.sleep(0.3 if workers > 1 else 0.0)  # let every worker bind before the tree is read
-        headers = {k: v.replace("{mock}", mock_url) for k, v in GATEWAY_HEADERS.items()}
-        yield System("gateway", f"http://127.0.0.1:{port}/v1", headers, process_tree(child.pid))
-    finally:
-        child.stop()
+    with contenders.gateway(contenders.Where(mock_url, cores, log_dir), workers, env) as system:
+        yield system
 
 
 def target_system(args: argparse.Namespace, mock_url: str) -> System:
@@ -137,7 +129,13 @@ def warm_up(bench: Bench) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the suite, write the results, print the targets table; 1 on a missed target with --strict."""
+    """Run the suite, write the results, print the targets table; 1 on a missed target with --strict.
+    ``compare ...`` runs :mod:`benchmarks.compare` instead."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        from benchmarks import compare
+
+        return compare.main(argv[1:])
     args = parse_args(argv)
     if line := progress.missing_extras_line():
         print(line, file=sys.stderr)

@@ -34,6 +34,8 @@ class System:
     base_url: str  # ends with /v1
     headers: dict[str, str]
     pids: list[int] = field(default_factory=list)  # sampled from /proc; empty for a remote target
+    #: Put before each job header (the mock's knobs): a proxy that forwards only headers so named.
+    knob_prefix: str = ""
 
 
 @dataclass
@@ -51,7 +53,8 @@ class Bench:
         """One load job against ``system``, with the system's and the mock's CPU and RSS sampled."""
         self.on_run(f"{label} {system.name}".strip())
         job = {**job, "url": system.base_url + job.get("path", "/chat/completions")}
-        job["headers"] = {**system.headers, **job.get("headers", {})}
+        knobs = {system.knob_prefix + k: v for k, v in job.get("headers", {}).items()}
+        job["headers"] = {**system.headers, **knobs}
         job.pop("path", None)
         samplers = {"system": Sampler(system.pids), "mock": Sampler([self.mock_pid])}
         timeout = job.get("duration", 1.0) + job.get("hold", 0.0) + 120

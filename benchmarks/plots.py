@@ -105,3 +105,29 @@ PLOTS: list[tuple[str, str, Callable[[Results, Any], bool]]] = [
     ("Inter-chunk gaps, paced stream", "inter_chunk_gaps.png", gap_histogram),
     ("Gateway RSS during the many-streams runs", "rss_many_streams.png", rss_over_time),
 ]
+
+
+def draw_compare(figures: Results, path: Path) -> None:
+    """The compare run as bars: req/s (non-stream, 20-chunk streams) and CPU µs per request, per system."""
+    keys = [key for key in figures if figures[key].get("rps") is not None]
+    figure, (rates, cpu) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    try:
+        for axes, pairs, unit in (
+            (
+                rates,
+                (("rps", "non-stream"), ("stream_rps", "20-chunk stream")),
+                "requests per second, 64 connections",
+            ),
+            (cpu, (("cpu_us", "non-stream"), ("stream_cpu_us", "20-chunk stream")), "CPU µs per request"),
+        ):
+            for offset, (name, label) in enumerate(pairs):
+                xs = [i + offset * 0.4 for i in range(len(keys))]
+                axes.bar(xs, [figures[k].get(name) or 0 for k in keys], width=0.4, label=label)
+            axes.set_xticks([i + 0.2 for i in range(len(keys))], keys, rotation=30, ha="right")
+            axes.set_ylabel(unit)
+            axes.grid(alpha=0.3, axis="y")
+            axes.legend()
+        figure.tight_layout()
+        figure.savefig(path)
+    finally:
+        plt.close(figure)

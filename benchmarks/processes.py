@@ -92,8 +92,16 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def start(name: str, args: list[str], cores: frozenset[int] | None, log_dir: Path, **kw: Any) -> Child:
-    """``python args...`` pinned to ``cores``; stderr goes to ``log_dir/name.log``."""
+def start(
+    name: str,
+    args: list[str],
+    cores: frozenset[int] | None,
+    log_dir: Path,
+    *,
+    program: str = sys.executable,
+    **kw: Any,
+) -> Child:
+    """``program args...`` (this Python by default) pinned to ``cores``; stderr to ``log_dir/name.log``."""
 
     def prepare() -> None:
         if cores is not None:
@@ -105,9 +113,7 @@ def start(name: str, args: list[str], cores: frozenset[int] | None, log_dir: Pat
 
     log = (log_dir / f"{name}.log").open("ab")
     kw.setdefault("stdout", log)
-    popen = subprocess.Popen(
-        [sys.executable, *args], stderr=log, start_new_session=True, preexec_fn=prepare, **kw
-    )
+    popen = subprocess.Popen([program, *args], stderr=log, start_new_session=True, preexec_fn=prepare, **kw)
     log.close()
     return Child(name, popen)
 
@@ -181,7 +187,7 @@ class LoadWorker:
     """The load generator process: one JSON job per line in, one JSON result per line out."""
 
     def __init__(self, cores: frozenset[int] | None, log_dir: Path) -> None:
-        kw = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+        kw: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
         self.child = start("load", ["-m", "benchmarks.load"], cores, log_dir, **kw)
         assert self.child.popen.stdin is not None
         assert self.child.popen.stdout is not None

@@ -85,3 +85,21 @@ SMOKE = Profile(
 )
 
 PROFILES = {profile.name: profile for profile in (STANDARD, SMOKE)}
+
+
+@dataclass(frozen=True, slots=True)
+class CompareProfile:
+    """``python -m benchmarks compare``: ``standard`` (~2 minutes here) and ``quick`` (tests, ~12 s)."""
+
+    name: str
+    rounds: int  # every system measured once per figure per round; medians over the rounds
+    seconds: float  # one closed-loop run
+    warmup: float  # discarded at the start of each run
+    held: int  # paced streams held open for the RSS figure
+    hold: float  # seconds they are held
+
+
+COMPARE = {
+    "standard": CompareProfile("standard", rounds=2, seconds=2.5, warmup=0.3, held=256, hold=1.5),
+    "quick": CompareProfile("quick", rounds=1, seconds=0.3, warmup=0.05, held=16, hold=0.2),
+}

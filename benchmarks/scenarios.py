@@ -215,7 +215,7 @@ def concurrency_sweep(bench: Bench) -> Result:
     return {"title": "Added latency vs concurrency", "levels": levels, "targets": [], "notes": []}
 
 
-def _stream_job(bench: Bench, chunks: int, interval_ms: float, concurrency: int, seconds: float) -> Job:
+def stream_job(chunks: int, interval_ms: float, concurrency: int, seconds: float) -> Job:
     knobs = {"x-mock-chunks": str(chunks), "x-mock-interval-ms": f"{interval_ms:g}", "x-mock-usage": "1"}
     return {
         "kind": "stream",
@@ -229,7 +229,7 @@ def _stream_job(bench: Bench, chunks: int, interval_ms: float, concurrency: int,
 
 
 def streaming(bench: Bench, chunks: int) -> Result:
-    job = _stream_job(bench, chunks, bench.profile.stream_interval_ms, 1, bench.profile.stream_seconds)
+    job = stream_job(chunks, bench.profile.stream_interval_ms, 1, bench.profile.stream_seconds)
     runs = bench.pairs(lambda _: job, f"stream {chunks}")
     title = f"Streaming chat, {chunks} chunks every {job['interval_ms']:g} ms, concurrency 1"
     result = _scenario(title, job, runs, STREAM_KEYS)
@@ -250,7 +250,7 @@ def _stream_targets(figures: Result) -> list[dict[str, Any]]:
 
 def stream_throughput(bench: Bench) -> Result:
     """200-chunk streams sent by the mock as fast as it can (unpaced: merging is expected, loss is not)."""
-    job = _stream_job(bench, 200, 0, 16, bench.profile.seconds) | {"warmup": bench.profile.warmup}
+    job = stream_job(200, 0, 16, bench.profile.seconds) | {"warmup": bench.profile.warmup}
     result = _scenario(
         "Streaming throughput, 200 chunks unpaced, concurrency 16",
         job,
@@ -268,7 +268,7 @@ def many_streams(bench: Bench, count: int) -> Result:
     """``count`` concurrent slow streams (one chunk per 20 ms); stalls are gaps over 3× the pace."""
     profile = bench.profile
     chunks = int(profile.many_seconds * 1000 / profile.many_interval_ms)
-    job = _stream_job(bench, chunks, profile.many_interval_ms, count, 1.0) | {
+    job = stream_job(chunks, profile.many_interval_ms, count, 1.0) | {
         "per_worker": 1,
         "ramp": count / 2000,
     }
@@ -289,9 +289,9 @@ def idle_streams(bench: Bench) -> Result:
     """Streams held open (headers and first event sent, then silence): the system's RSS per stream."""
     levels: dict[str, Any] = {}
     for count in bench.profile.idle_counts:
-        job = _stream_job(bench, 2, 600_000, count, 0.0) | {"mode": "hold", "hold": bench.profile.idle_hold}
+        job = stream_job(2, 600_000, count, 0.0) | {"mode": "hold", "hold": bench.profile.idle_hold}
         result = bench.run(bench.system, job, f"hold {count}")
-        levels[str(count)] = _held_rss(result)
+        levels[str(count)] = held_rss(result)
         strip_bulky({"system": [result]})
     per_1000 = _rss_per_1000(levels)
     idle = levels[next(iter(levels))]["before_mb"] if levels else None
@@ -303,7 +303,8 @@ def idle_streams(bench: Bench) -> Result:
     return out
 
 
-def _held_rss(result: Result) -> dict[str, Any]:
+def held_rss(result: Result) -> dict[str, Any]:
+    """RSS before a ``hold`` job opened its streams and its peak while they were held (MB)."""
     samples = result.get("system_samples", [])
     held = [rss for t, rss, _ in samples if result["held_at"] <= t <= result["released_at"]]
     before = samples[0][1] / 2**20 if samples else None
