@@ -75,6 +75,11 @@ def median(runs: list[Result], path: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def failed_share(runs: list[Result]) -> float:
+    """The median share of requests not answered 200 (a gateway's admission sheds on a loaded core)."""
+    return statistics.median(sum(r["errors"].values()) / max(1, r["completed"]) for r in runs)
+
+
 def installed(one: contenders.Where) -> tuple[dict[str, Starter], list[str]]:
     """The 1-worker contenders that can run here (key → starter) and the names of those that cannot."""
     found: dict[str, Starter] = {}
@@ -116,15 +121,18 @@ def compare_all(run: Run, singles: dict[str, System], doubles: dict[str, System]
 
 
 def figures(runs: dict[str, dict[str, list[Result]]]) -> dict[str, dict[str, float | None]]:
-    """Per system key: req/s and CPU µs per request (non-stream and stream), added p50/p99, RSS."""
+    """Per system key: req/s (answered 200), CPU µs per request (every request, refused ones too) and
+    the share not answered 200, non-stream and stream; added p50/p99; RSS."""
     direct = runs["chat_c1"]["direct"]
     out: dict[str, dict[str, float | None]] = {}
-    for key in {*runs["chat_c64"]}:
+    for key in runs["chat_c64"]:
         row = {
             "rps": median(runs["chat_c64"][key], "rps"),
             "cpu_us": median(runs["chat_c64"][key], "system_cpu_us_per_req"),
             "stream_rps": median(runs["stream_c64"][key], "rps"),
             "stream_cpu_us": median(runs["stream_c64"][key], "system_cpu_us_per_req"),
+            "failed": failed_share(runs["chat_c64"][key]),
+            "stream_failed": failed_share(runs["stream_c64"][key]),
         }
         if key in runs["chat_c1"]:
             for p in ("p50", "p99"):

@@ -24,6 +24,9 @@ def _n(value: float | None, pattern: str) -> str | None:
     return None if value is None else pattern.format(value)
 
 
+_PERCENT = "{:.0%} / {:.0%}"
+
+
 def rows(held: int) -> list[tuple[str, str, Any]]:
     """(row label, system key suffix, cell maker from a figures row) in the table's order."""
 
@@ -35,10 +38,16 @@ def rows(held: int) -> list[tuple[str, str, Any]]:
         ("CPU per non-stream request", "", lambda f: _n(f.get("cpu_us"), "{:.0f} µs")),
         ("20-chunk streams/s, 64 connections", "", lambda f: _n(f.get("stream_rps"), "{:,.0f}")),
         ("CPU per 20-chunk stream", "", lambda f: _n(f.get("stream_cpu_us"), "{:.0f} µs")),
+        (
+            "not answered 200 at 64 connections, non-stream / stream",
+            "",
+            pair("failed", "stream_failed", _PERCENT),
+        ),
         ("added p50 / p99 at 1 connection", "", pair("added_p50_ms", "added_p99_ms", "{:+.2f} / {:+.2f} ms")),
         (f"RSS idle / {held} paced streams", "", pair("rss_idle_mb", "rss_held_mb", "{:.0f} / {:.0f} MB")),
         ("non-stream req/s, 64 connections, 2 workers", " 2w", lambda f: _n(f.get("rps"), "{:,.0f}")),
         ("CPU per non-stream request, 2 workers", " 2w", lambda f: _n(f.get("cpu_us"), "{:.0f} µs")),
+        ("not answered 200, 2 workers", " 2w", pair("failed", "stream_failed", _PERCENT)),
         (
             "20-chunk streams/s, 64 connections, 2 workers",
             " 2w",
@@ -113,10 +122,12 @@ def with_section(readme: str, document: dict[str, Any], text: str) -> str:
     kind = "compare" if "figures" in document else "stages"
     start, end = _marker(kind)
     intro = (
-        "Side by side in one run, `python -m benchmarks compare` (each pinned to one core, the mock and the "
-        "load generator on the other, 2 rounds interleaved, medians; [Benchmarks](docs/benchmarks.md)):"
+        "Side by side in one run, `python -m benchmarks compare` (each pinned to one core, the mock\n"
+        "and the load generator on the other, 2 rounds interleaved, medians;\n"
+        "[Benchmarks](docs/benchmarks.md#compare)). The machine is shared: absolute figures drift between\n"
+        "runs, so read the columns against each other."
         if kind == "compare"
-        else "What each optional stage costs, `python -m benchmarks compare --stages` (its own gateway "
+        else "What each optional stage costs, `python -m benchmarks compare --stages` (its own gateway\n"
         "process each, non-streamed chat at 64 connections, interleaved with the default):"
     )
     block = f"{start}\n{intro}\n\n{text}\n\nMeasured {machine_line(document['meta'])}.\n{end}"
