@@ -118,7 +118,8 @@ def _marker(kind: str) -> tuple[str, str]:
 
 def with_section(readme: str, document: dict[str, Any], text: str) -> str:
     """``readme`` with the table in its Performance section (the section and its Contents link are
-    created on first use, before Architecture); only the block of the same kind is replaced."""
+    created on first use, before Architecture); only the block of the same kind is replaced, and a
+    new compare block goes first in the section, a new stages block last."""
     kind = "compare" if "figures" in document else "stages"
     start, end = _marker(kind)
     intro = (
@@ -141,5 +142,5 @@ def with_section(readme: str, document: dict[str, Any], text: str) -> str:
         )
     head, _, tail = readme.partition(README_HEADING + "\n")
     body, sep, rest = tail.partition("\n## ")
-    kept = body.strip() + "\n\n" if body.strip() else ""
-    return f"{head}{README_HEADING}\n\n{kept}{block}\n{sep}{rest}"
+    parts = [block, body.strip()] if kind == "compare" else [body.strip(), block]  # compare first
+    return f"{head}{README_HEADING}\n\n" + "\n\n".join(p for p in parts if p) + f"\n{sep}{rest}"

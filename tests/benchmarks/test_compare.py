@@ -82,12 +82,13 @@ META = {
 
 
 def test_readme_section_is_created_with_a_contents_link_then_replaced_in_place() -> None:
-    first = compare_report.with_section(README, {"figures": {}, "meta": META}, "| old |")
-    assert "[Performance](#performance), [Architecture](#architecture)" in first
-    assert first.index("## Performance") < first.index("| old |") < first.index("## Architecture")
+    staged = compare_report.with_section(README, {"stages": {}, "meta": META}, "| stages |")
+    assert "[Performance](#performance), [Architecture](#architecture)" in staged
+    assert staged.index("## Performance") < staged.index("| stages |") < staged.index("## Architecture")
+    first = compare_report.with_section(staged, {"figures": {}, "meta": META}, "| old |")
     second = compare_report.with_section(first, {"figures": {}, "meta": META}, "| new |")
-    staged = compare_report.with_section(second, {"stages": {}, "meta": META}, "| stages |")
-    assert "| old |" not in staged
-    assert staged.count("## Performance") == 1
-    assert staged.index("| new |") < staged.index("| stages |") < staged.index("## Architecture")
-    assert compare_report.with_section(staged, {"stages": {}, "meta": META}, "| stages |") == staged
+    assert "| old |" not in second
+    assert second.count("## Performance") == 1
+    assert second.count("[Performance](#performance)") == 1
+    assert second.index("| new |") < second.index("| stages |") < second.index("## Architecture")
+    assert compare_report.with_section(second, {"figures": {}, "meta": META}, "| new |") == second
