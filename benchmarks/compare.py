@@ -77,7 +77,7 @@ def median(runs: list[Result], path: str) -> float | None:
 
 def failed_share(runs: list[Result]) -> float:
     """The median share of requests not answered 200 (a gateway's admission sheds on a loaded core)."""
-    return statistics.median(sum(r["errors"].values()) / max(1, r["completed"]) for r in runs)
+    return float(statistics.median(sum(r["errors"].values()) / max(1, r["completed"]) for r in runs))
 
 
 def installed(one: contenders.Where) -> tuple[dict[str, Starter], list[str]]:
@@ -98,6 +98,9 @@ def installed(one: contenders.Where) -> tuple[dict[str, Starter], list[str]]:
     else:
         missing.append("litellm")
     found["gateway"] = lambda: contenders.gateway(one)
+    found["gateway no lag shedding"] = lambda: contenders.gateway(
+        one, env=contenders.NO_LAG_SHEDDING, name="gateway-no-lag-shedding"
+    )
     return found, missing
 
 

@@ -14,6 +14,7 @@ COLUMNS = {
     "portkey": "Portkey",
     "litellm": "LiteLLM",
     "gateway": "this gateway",
+    "gateway no lag shedding": "this gateway, loop-lag shedding off",
 }
 NOT_INSTALLED = "not installed"
 README_HEADING = "## Performance"

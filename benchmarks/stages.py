@@ -98,13 +98,8 @@ def redis_server(log_dir: Path) -> Iterator[str]:
         child.stop()
 
 
-#: In every process, the default one too: at 64 connections a loaded core makes the loop lag past
-#: admission's 10 ms and requests become cheap 503s, which would price a stage by how often it sheds.
-EVERY_STAGE = {"GATEWAY_LIMITS_MAX_LOOP_LAG": "0"}
-
-
 def _start(stage: Stage, where: contenders.Where, redis_url: str, index: int) -> Any:
-    env = EVERY_STAGE | stage.env
+    env = contenders.NO_LAG_SHEDDING | stage.env  # in every process: a stage is priced by its work
     if stage.name.startswith("tracing"):
         env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = f"{where.mock_url}/v1/traces"
     if stage.config:
