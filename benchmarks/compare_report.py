@@ -114,7 +114,8 @@ def markdown(document: dict[str, Any], text: str) -> str:
 
 
 def _marker(kind: str) -> tuple[str, str]:
-    return f"<!-- {kind}: python -m benchmarks compare --readme -->", f"<!-- /{kind} -->"
+    command = "compare --stages" if kind == "stages" else "compare"
+    return f"<!-- {kind}: python -m benchmarks {command} --readme -->", f"<!-- /{kind} -->"
 
 
 def with_section(readme: str, document: dict[str, Any], text: str) -> str:
@@ -129,8 +130,9 @@ def with_section(readme: str, document: dict[str, Any], text: str) -> str:
         "[Benchmarks](docs/benchmarks.md#compare)). The machine is shared: absolute figures drift between\n"
         "runs, so read the columns against each other."
         if kind == "compare"
-        else "What each optional stage costs, `python -m benchmarks compare --stages` (its own gateway\n"
-        "process each, non-streamed chat at 64 connections, interleaved with the default):"
+        else "What each optional stage costs, `python -m benchmarks compare --stages` (a gateway process\n"
+        "each, loop-lag shedding off in all of them, non-streamed chat at 64 connections, interleaved\n"
+        "with the default):"
     )
     block = f"{start}\n{intro}\n\n{text}\n\nMeasured {machine_line(document['meta'])}.\n{end}"
     if start in readme:
