@@ -153,11 +153,14 @@ class _Connection(BaseProtocol):
         return await waiter
 
     def data_received(self, data: bytes) -> None:
-        self._last_read = self._loop.time()
-        if self._waiter is None and (self._payload is None or self._payload.is_eof()):
-            self._should_close = True  # bytes nobody asked for: this connection is out of step
+        # b"" comes from resume_reading (BaseProtocol): the parser goes on with what it held.
+        if data:
+            self._last_read = self._loop.time()
+            if self._waiter is None and (self._payload is None or self._payload.is_eof()):
+                self._should_close = True  # bytes nobody asked for: this connection is out of step
+                return
+        if self._parser is None:
             return
-        assert self._parser is not None
         try:
             messages, _, _ = self._parser.feed_data(data)
         except HttpProcessingError as exc:
