@@ -65,6 +65,8 @@ __all__ = [
 
 #: Read buffer of a response body, as aiohttp's default (``read_bufsize``).
 _READ_BUFFER: Final = 2**16
+#: Informational answers before the final one (101 is final: the connection switched protocols).
+_INTERIM: Final = frozenset(range(100, 200)) - {101}
 #: Statuses whose response never has a body (RFC 9112 §6.3).
 _NO_BODY: Final = frozenset((204, 304, *range(100, 200)))
 #: Headers aiohttp adds when the caller did not: the provider sees the same request either way.
@@ -169,7 +171,10 @@ class _Connection(BaseProtocol):
             self._fail(exc, ClientPayloadError(f"Response payload is not completed: {exc!r}"))
             return
         for message, payload in messages:
-            self._should_close = self._should_close or message.should_close
+            if message.code in _INTERIM:
+                continue  # 100 Continue, 103 Early Hints: the answer follows (aiohttp skips them too)
+            # After a 101 the bytes are another protocol's: never reuse the connection.
+            self._should_close = self._should_close or message.should_close or message.code == 101
             if message.code in _NO_BODY:
                 payload = EMPTY_PAYLOAD
             self._payload = payload

@@ -159,6 +159,22 @@ async def test_answer_ended_by_closing_arrives_whole_and_its_connection_is_not_r
     assert [request.connection for request in raw.requests] == [1, 2]
 
 
+async def test_interim_answers_are_skipped_for_the_final_one(
+    lean_gateway: TestServer, raw: RawUpstream
+) -> None:
+    early = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n"
+    final = sized(COMPLETION)
+
+    async def write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        writer.write(early)
+        return await final(reader, writer)
+
+    raw.scripts += [write, sized(COMPLETION)]
+    assert await post(lean_gateway, raw.base_url) == (200, COMPLETION)
+    assert await post(lean_gateway, raw.base_url) == (200, COMPLETION)
+    assert [request.connection for request in raw.requests] == [1, 1]
+
+
 async def test_keep_alive_sends_every_request_on_one_connection(
     lean_gateway: TestServer, raw: RawUpstream
 ) -> None:
