@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import struct
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -268,44 +270,67 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-FAILURES: dict[str, Script | None] = {
-    "closed_before_answering": closes_after(b""),
-    "content_length_body_cut": closes_after(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut'),
-    "malformed_status_line": closes_after(b"HTTP/1.1 abc\r\n\r\n"),
-    "chunked_body_cut_mid_stream": closes_after(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"%x\r\n" % len(EVENTS[0])
-        + EVENTS[0]
-        + b"\r\n"
+STREAM_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+FIRST_EVENT = b"%x\r\n" % len(EVENTS[0]) + EVENTS[0] + b"\r\n"
+
+
+def resets_after(answer: bytes) -> Script:
+    """Writes ``answer``, then resets the connection (RST, not FIN)."""
+
+    async def write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        writer.write(answer)
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        return False
+
+    return write
+
+
+@dataclass(frozen=True)
+class Failure:
+    script: Script | None  # None: nothing listens
+    upstream: dict[str, float] = field(default_factory=lambda: {"idle_timeout": 0.3})
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: bool = False
+
+
+FAILURES = {
+    "closed_before_answering": Failure(closes_after(b"")),
+    "reset_before_answering": Failure(resets_after(b"")),
+    "content_length_body_cut": Failure(closes_after(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"cut')),
+    "malformed_status_line": Failure(closes_after(b"HTTP/1.1 abc\r\n\r\n")),
+    "chunked_body_cut_mid_stream": Failure(closes_after(STREAM_HEAD + FIRST_EVENT), stream=True),
+    "reset_mid_stream": Failure(resets_after(STREAM_HEAD + FIRST_EVENT), stream=True),
+    "malformed_chunk_mid_stream": Failure(closes_after(STREAM_HEAD + FIRST_EVENT + b"zz\r\n"), stream=True),
+    "silent_past_the_idle_timeout": Failure(until_closed(b"")),
+    "silent_mid_stream_past_the_idle_timeout": Failure(until_closed(STREAM_HEAD + FIRST_EVENT), stream=True),
+    "silent_past_the_headers_timeout": Failure(until_closed(b""), {"headers_timeout": 0.3}),
+    "silent_past_the_callers_request_timeout": Failure(
+        until_closed(b""), {}, {"x-portkey-request-timeout": "300"}
     ),
-    "silent_past_the_idle_timeout": until_closed(b""),
-    "silent_mid_body_past_the_idle_timeout": until_closed(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        + b"%x\r\n" % len(EVENTS[0])
-        + EVENTS[0]
-        + b"\r\n"
-    ),
-    "connection_refused": None,
+    "connection_refused": Failure(None),
 }
 
 
-@pytest.mark.parametrize("failure", list(FAILURES))
+@pytest.mark.parametrize("name", list(FAILURES))
 async def test_upstream_failures_answer_what_aiohttps_client_answers(
-    failure: str, make_gateway: GatewayFactory, raw: RawUpstream
+    name: str, make_gateway: GatewayFactory, raw: RawUpstream
 ) -> None:
-    script = FAILURES[failure]
-    custom_host = raw.base_url if script is not None else f"http://127.0.0.1:{_closed_port()}/v1"
-    stream = {"stream": True} if "mid" in failure else {}
+    failure = FAILURES[name]
+    custom_host = raw.base_url if failure.script is not None else f"http://127.0.0.1:{_closed_port()}/v1"
+    body = BODY | ({"stream": True} if failure.stream else {})
     answers = []
-    for settings in (lean(idle_timeout=0.3), settings_with(upstream={"idle_timeout": 0.3})):
-        if script is not None:
-            raw.scripts.append(script)
-        answers.append(await post(await make_gateway(settings), custom_host, BODY | stream))
+    for settings in (lean(**failure.upstream), settings_with(upstream=failure.upstream)):
+        if failure.script is not None:
+            raw.scripts.append(failure.script)
+        answers.append(await post(await make_gateway(settings), custom_host, body, failure.headers))
     lean_answer, aiohttp_answer = answers
     assert lean_answer == aiohttp_answer
-    status, body = lean_answer
-    assert status >= 400 or b'"error"' in body
-    assert b"openai" in body  # the error names the provider
+    status, answer = lean_answer
+    assert status >= 400 or b'"error"' in answer
+    assert b"openai" in answer  # the error names the provider
 
 
 async def test_address_the_ssrf_guard_refuses_at_connect_time_is_the_same_400(
