@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import ssl
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,6 +30,7 @@ from gateway.config.settings import Settings
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
 from tests.functional.raw_http import RawUpstream, Script, chunked, sized
+from tests.functional.tls_cert import self_signed
 
 CHAT = "/v1/chat/completions"
 HANG = 10.0  # wide upper bound: only a hang ever reaches it
@@ -353,3 +356,43 @@ async def test_address_the_ssrf_guard_refuses_at_connect_time_is_the_same_400(
     status, body = answers[0]
     assert (status, body["error"]["code"]) == (400, "custom_host_not_allowed")
     assert "localhost resolves to" in body["error"]["message"]
+
+
+@pytest.fixture
+async def tls_fake(tmp_path: Path) -> AsyncIterator[tuple[FakeProvider, Path]]:
+    """The fake provider over https, with a self-signed certificate; and that certificate."""
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    fake = FakeProvider()
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server(ssl=context)
+    fake.port = server.port or 0
+    yield fake, cert
+    await server.close()
+
+
+async def test_https_upstream_whose_certificate_is_trusted_answers(
+    tls_fake: tuple[FakeProvider, Path], make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, cert = tls_fake
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # read when the lean client makes its context
+    server = await make_gateway(lean())
+    status, body = await post(server, f"https://127.0.0.1:{fake.port}/v1")
+    assert (status, orjson.loads(body)["path"]) == (200, CHAT)
+    assert fake.last.headers["Authorization"] == "Bearer sk-t"
+
+
+async def test_https_upstream_whose_certificate_is_not_trusted_is_refused_as_aiohttp_does(
+    tls_fake: tuple[FakeProvider, Path], make_gateway: GatewayFactory
+) -> None:
+    fake, _ = tls_fake
+    answers = [
+        await post(await make_gateway(settings), f"https://127.0.0.1:{fake.port}/v1")
+        for settings in (lean(), Settings())
+    ]
+    assert answers[0] == answers[1]
+    status, body = answers[0]
+    assert status == 502
+    assert b"CERTIFICATE_VERIFY_FAILED" in body
+    assert fake.received == []
