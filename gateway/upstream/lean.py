@@ -299,7 +299,7 @@ class LeanClient:
     async def connection(self, key: _Key) -> _Connection:
         """A pooled connection to ``key`` still fit for a request, else a new one."""
         idle = self._idle.get(key)
-        expired = self._loop().time() - self._settings.keepalive_timeout
+        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
         while idle:
             connection = idle.pop()
             if connection.reusable and connection.idle_since > expired:
@@ -312,10 +312,12 @@ class LeanClient:
         if not connection.reusable:
             _drop(connection)
             return
-        connection.idle_since = self._loop().time()
+        connection.idle_since = asyncio.get_running_loop().time()
         self._idle.setdefault(key, []).append(connection)
         if self._sweep is None:
-            self._sweep = self._loop().call_later(self._settings.keepalive_timeout, self._drop_expired)
+            self._sweep = asyncio.get_running_loop().call_later(
+                self._settings.keepalive_timeout, self._drop_expired
+            )
 
     async def close(self) -> None:
         if self._sweep is not None:
@@ -329,7 +331,7 @@ class LeanClient:
 
     def _drop_expired(self) -> None:
         self._sweep = None
-        expired = self._loop().time() - self._settings.keepalive_timeout
+        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
         for key, connections in list(self._idle.items()):
             for connection in connections:
                 if connection.idle_since <= expired or not connection.reusable:
@@ -340,14 +342,16 @@ class LeanClient:
             else:
                 del self._idle[key]
         if self._idle:
-            self._sweep = self._loop().call_later(self._settings.keepalive_timeout, self._drop_expired)
+            self._sweep = asyncio.get_running_loop().call_later(
+                self._settings.keepalive_timeout, self._drop_expired
+            )
 
     async def _connect(self, key: _Key) -> _Connection:
         scheme, host, port = key
         tls = scheme == "https"
         ssl_context = self._ssl if tls else None
         errors_key = ConnectionKey(host, port, tls, ssl_context or False, None, None, None)
-        loop = self._loop()
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._settings.connect_timeout):
                 sock = await self._dial(errors_key, host, port)
@@ -358,9 +362,11 @@ class LeanClient:
                         ssl=ssl_context,
                         server_hostname=host if tls else None,
                     )
-                except OSError as exc:  # TLS failures are OSErrors too (ssl.SSLError)
+                except BaseException as exc:  # no transport owns the socket: close it
                     sock.close()
-                    raise ClientConnectorError(errors_key, exc) from exc
+                    if isinstance(exc, OSError):  # TLS failures too (ssl.SSLError)
+                        raise ClientConnectorError(errors_key, exc) from exc
+                    raise
         except TimeoutError:
             raise ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}") from None
         return connection
@@ -368,7 +374,7 @@ class LeanClient:
     async def _dial(self, errors_key: ConnectionKey, host: str, port: int) -> socket.socket:
         """A socket connected to the first address of ``host`` that accepts, each one checked by
         the guard before it is dialled."""
-        loop = self._loop()
+        loop = asyncio.get_running_loop()
         last: OSError | None = None
         for info in await self._addresses(errors_key, host, port):
             try:
@@ -402,10 +408,6 @@ class LeanClient:
         except OSError as exc:
             raise ClientConnectorDNSError(errors_key, exc) from exc
         return [(r["family"], stream, tcp, "", (r["host"], r["port"])) for r in results]
-
-    @staticmethod
-    def _loop() -> asyncio.AbstractEventLoop:
-        return asyncio.get_running_loop()
 
 
 def _drop(connection: _Connection) -> None:
