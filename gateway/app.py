@@ -25,6 +25,7 @@ from gateway.appkeys import (
     HEALTH,
     KEY_BOOK,
     KEYS,
+    LEAN,
     METRICS,
     PROVIDERS,
     RATE_LIMITS,
@@ -72,6 +73,7 @@ from gateway.observability.tracing import echo_trace_id
 from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
+from gateway.upstream.lean import LeanClient
 from gateway.upstream.session import create_token_session, create_upstream_session
 
 if TYPE_CHECKING:
@@ -298,8 +300,14 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
     session = create_upstream_session(app[SETTINGS])
     app[UPSTREAM] = session
+    upstream = app[SETTINGS].upstream
+    lean = None
+    if upstream.lean_http and not upstream.limit_per_host:
+        lean = app[LEAN] = LeanClient(upstream, app[SETTINGS].host_policy)
     yield
     await session.close()
+    if lean is not None:
+        await lean.close()
 
 
 async def _cloud_auth(app: web.Application) -> AsyncIterator[None]:

@@ -21,6 +21,7 @@ __all__ = [
     "INBOUND",
     "KEYS",
     "KEY_BOOK",
+    "LEAN",
     "LIMIT_TICKET",
     "METRICS",
     "PROVIDERS",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from gateway.providers.cloud_auth import CloudAuth
     from gateway.providers.registry import ProviderRegistry
     from gateway.routing.health import TargetHealth
+    from gateway.upstream.lean import LeanClient
 
 
 @dataclass(slots=True)
@@ -103,6 +105,8 @@ class ServerState:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 UPSTREAM: web.AppKey[ClientSession] = web.AppKey("upstream_session")
+#: The lean client for plain requests, when ``upstream.lean_http`` is on (``upstream/lean.py``).
+LEAN: web.AppKey[LeanClient] = web.AppKey("lean_upstream")
 #: Finished records on their way to the access log and the other observers (off the request path).
 RECORDER: web.AppKey[Recorder] = web.AppKey("recorder")
 STATE: web.AppKey[ServerState] = web.AppKey("server_state")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import aiohttp
@@ -25,7 +26,18 @@ from gateway.api.inbound import CHAT_ENDPOINT, Inbound, attempt_form, chat_body
 from gateway.api.intake import admit, plan, release
 from gateway.api.models import local_models
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import ADMISSION, ATTEMPTED, CACHE, INBOUND, KEYS, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import (
+    ADMISSION,
+    ATTEMPTED,
+    CACHE,
+    INBOUND,
+    KEYS,
+    LEAN,
+    SETTINGS,
+    STAGES,
+    STATE,
+    UPSTREAM,
+)
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -37,6 +49,7 @@ from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import MODELS, Payload, PreparedRequest
+from gateway.providers.openai_compat import OpenAICompatible
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
@@ -44,6 +57,7 @@ from gateway.routing.refusals import REFUSAL_STATUS, read_refusal
 from gateway.routing.target import Target
 from gateway.streaming.relay import ClientGone, Relay
 from gateway.streaming.translated import TranslatingRelay
+from gateway.upstream.answer import UpstreamAnswer
 from gateway.upstream.failures import attempt_timed_out, headers_timed_out, upstream_failure
 from gateway.upstream.headers import header_names, relayed_response_headers, upstream_request_headers
 from gateway.upstream.hostguard import has_dot_segments
@@ -205,13 +219,7 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
             if outgoing.prepared.authorize is not None:
                 await authorize(app, outgoing.target, outgoing.prepared, outgoing.headers)
             sent = time.perf_counter()
-            async with app[UPSTREAM].request(
-                outgoing.prepared.method or request.method,
-                outgoing.url,
-                headers=outgoing.headers,
-                data=outgoing.body,
-                allow_redirects=False,
-            ) as upstream:
+            async with _send(app, outgoing, outgoing.prepared.method or request.method) as upstream:
                 if timers.headers is not None:
                     timers.headers.reschedule(None)  # that layer is done: the headers came
                 received = time.perf_counter()
@@ -279,6 +287,28 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
     return instead_of_failing
 
 
+def _send(
+    app: web.Application, outgoing: Outgoing, method: str
+) -> AbstractAsyncContextManager[UpstreamAnswer]:
+    """The upstream request: the plain case (an OpenAI-format catalog provider, a POST of bytes
+    with nothing to authorize) through the lean client when ``upstream.lean_http`` made one,
+    everything else through aiohttp's session."""
+    lean = app.get(LEAN)
+    body = outgoing.body
+    if (
+        lean is not None
+        and method == "POST"
+        and isinstance(body, bytes)
+        and outgoing.prepared.authorize is None
+        and type(outgoing.target.adapter) is OpenAICompatible
+        and outgoing.url.scheme in ("http", "https")
+    ):
+        return lean.request(outgoing.url, outgoing.headers, body)
+    return app[UPSTREAM].request(
+        method, outgoing.url, headers=outgoing.headers, data=body, allow_redirects=False
+    )
+
+
 def _instead_of_failing(
     failure: GatewayError | None, relay: Relay, timers: _Timers, outgoing: Outgoing, attempt: Attempt
 ) -> RetryIn | MoveOn | None:
@@ -317,7 +347,7 @@ def _record(context: RequestContext, outgoing: Outgoing) -> RequestRecord:
     )
 
 
-def _storable(upstream: aiohttp.ClientResponse) -> bool:
+def _storable(upstream: UpstreamAnswer) -> bool:
     """Whether an answer may go to the cache at all: a 200 its provider did not mark no-store."""
     return upstream.status == 200 and "no-store" not in upstream.headers.get("Cache-Control", "").lower()
 
@@ -345,7 +375,7 @@ class _Timers:
 
 
 async def _instead_of_relaying(
-    upstream: aiohttp.ClientResponse, attempt: Attempt
+    upstream: UpstreamAnswer, attempt: Attempt
 ) -> tuple[RetryIn | MoveOn | None, bytes | None]:
     """What the runner does instead of relaying this answer (``None``: relay it), and the body of a
     content-policy refusal already read to tell it apart (relayed as is, never routed around)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import ClientResponse
+
+from gateway.upstream.answer import UpstreamAnswer
 
 __all__ = [
     "REFUSAL_STATUS",
@@ -26,7 +27,7 @@ REFUSAL_CODES = frozenset({"content_policy_violation", "content_filter"})
 MAX_REFUSAL_BYTES = 16 * 1024
 
 
-async def read_refusal(upstream: ClientResponse) -> bytes | None:
+async def read_refusal(upstream: UpstreamAnswer) -> bytes | None:
     """The whole body of ``upstream`` (a 400) when it is a refusal, else ``None``.
 
     At most ``MAX_REFUSAL_BYTES`` + 1 bytes are read. What was read is the body the caller must

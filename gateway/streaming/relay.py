@@ -16,13 +16,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from gateway.appkeys import STATE
 from gateway.cache.capture import Capture
 from gateway.errors import GatewayError, UpstreamBroken, UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
+from gateway.upstream.answer import UpstreamAnswer
 
 __all__ = [
     "SMALL_BODY",
@@ -95,7 +96,7 @@ class Relay:
 
     async def start(
         self,
-        upstream: ClientResponse,
+        upstream: UpstreamAnswer,
         headers: CIMultiDict[str],
         first_chunk_timeout: float | None = None,
         before_commit: Callable[[], None] | None = None,
@@ -145,7 +146,7 @@ class Relay:
         except ConnectionResetError:
             raise ClientGone from None
 
-    async def _first_chunk(self, upstream: ClientResponse, seconds: float | None) -> bytes:
+    async def _first_chunk(self, upstream: UpstreamAnswer, seconds: float | None) -> bytes:
         try:
             async with asyncio.timeout(seconds):
                 first = await upstream.content.readany()
@@ -158,7 +159,7 @@ class Relay:
             raise UpstreamBroken(f"Provider {self._provider} ended the stream before sending any data.")
         return first
 
-    async def pump(self, upstream: ClientResponse) -> None:
+    async def pump(self, upstream: UpstreamAnswer) -> None:
         """Forward the body chunk by chunk until the upstream ends it; then end ours.
 
         Upstream failures propagate as aiohttp/timeout errors, and a chat stream that ends

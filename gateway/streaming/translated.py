@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Callable
 
 import orjson
-from aiohttp import ClientResponse, web
+from aiohttp import web
 from multidict import CIMultiDict
 
 from gateway.appkeys import UPSTREAM
@@ -24,6 +24,7 @@ from gateway.errors import UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation
 from gateway.streaming.relay import ClientGone, Relay
+from gateway.upstream.answer import UpstreamAnswer
 
 __all__ = [
     "TranslatingRelay",
@@ -43,7 +44,7 @@ class TranslatingRelay(Relay):
 
     async def start(
         self,
-        upstream: ClientResponse,
+        upstream: UpstreamAnswer,
         headers: CIMultiDict[str],
         first_chunk_timeout: float | None = None,
         before_commit: Callable[[], None] | None = None,
@@ -81,7 +82,7 @@ class TranslatingRelay(Relay):
             raise ClientGone from None
 
     async def _first_events(
-        self, upstream: ClientResponse, stream: StreamTranslator, seconds: float | None
+        self, upstream: UpstreamAnswer, stream: StreamTranslator, seconds: float | None
     ) -> bytes:
         """Read until the translator has an event to send (or the body ends)."""
         try:
@@ -99,7 +100,7 @@ class TranslatingRelay(Relay):
                 code="upstream_first_token_timeout",
             ) from None
 
-    async def pump(self, upstream: ClientResponse) -> None:
+    async def pump(self, upstream: UpstreamAnswer) -> None:
         """Translate and forward each read until the upstream ends; then end ours (see
         :meth:`Relay.pump` for what propagates)."""
         assert self.response is not None

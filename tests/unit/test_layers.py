@@ -78,6 +78,8 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.sigv4": (0, "pure request signing, like upstream/headers"),
     "streaming.eventstream": (0, "pure incremental frame decoder, like streaming/sse"),
     "routing.identity": (1, "a target's identity and credential fingerprint, the key of routing/health"),
+    "upstream.answer": (0, "a typing Protocol of what the relay reads of an upstream answer"),
+    "upstream.lean": (1, "the opt-in lean HTTP/1.1 client; uses the SSRF guard, like upstream/session"),
     "upstream.hostguard": (1, "SSRF guard: custom-host checks and the connector's resolver/socket factory"),
     "upstream.addresses": (0, "pure IP parsing and classification, no imports of the gateway"),
     "upstream.hostpolicy": (0, "pure custom-host policy built from settings values, like upstream/addresses"),

@@ -1,0 +1,415 @@
+"""An opt-in lean HTTP/1.1 client for the plain upstream case (``[upstream] lean_http``).
+
+``api/proxy.py`` sends an OpenAI-format catalog provider's POST of a bytes body through it; every
+other request keeps the aiohttp session (``upstream/session.py``). It does less per request than
+``ClientSession.request``: no request/response objects with their tracing, cookie, proxy and
+redirect machinery; the head is built as one string and sent with the body in one ``writelines``.
+What it keeps from the session, so a caller sees the same behaviour:
+
+- aiohttp's own response parser (its C ``llhttp`` parser when built) and ``StreamReader``: the
+  body is read as it arrives (content-length, chunked, or to the end of the connection), so a
+  stream is relayed chunk by chunk, and the reader has the methods the relay uses;
+- the SSRF guard: names go through :class:`ConnectGuard`'s resolver checks and every socket
+  through its socket factory, so the address actually dialled is checked (IP literals too);
+- TLS with a default verifying context (as aiohttp's ``ssl=True``) and the host's SNI name;
+- ``connect_timeout`` around resolving, dialling and the TLS handshake, and ``idle_timeout``
+  between reads; the headers timeout and the attempt's deadline stay the caller's (as today);
+- no redirects followed (a 3xx is just an answer; the session's callers pass
+  ``allow_redirects=False`` too);
+- keep-alive per (scheme, host, port): a connection goes back to the pool only after a complete
+  response that did not ask to close, and is dropped after ``keepalive_timeout`` idle;
+- failures raised as the aiohttp exceptions the session raises, so ``upstream/failures.py``
+  maps them to the same errors.
+
+It has no per-host connection cap: ``app.py`` leaves it off when ``limit_per_host`` is set. Names
+are resolved for each new connection (no DNS cache): pooled connections make that rare.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from typing import Final
+
+from aiohappyeyeballs import AddrInfoType
+from aiohttp import (
+    ClientConnectorDNSError,
+    ClientConnectorError,
+    ClientError,
+    ClientOSError,
+    ClientPayloadError,
+    ClientResponseError,
+    ConnectionTimeoutError,
+    DefaultResolver,
+    RequestInfo,
+    ServerDisconnectedError,
+    SocketTimeoutError,
+)
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.client_reqrep import ConnectionKey
+from aiohttp.http import SERVER_SOFTWARE, HttpProcessingError, HttpResponseParser, RawResponseMessage
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from gateway.config.settings import UpstreamSettings
+from gateway.upstream.addresses import parse_address
+from gateway.upstream.hostguard import ConnectGuard
+from gateway.upstream.hostpolicy import HostPolicy
+
+__all__ = [
+    "LeanClient",
+    "LeanResponse",
+]
+
+#: Read buffer of a response body, as aiohttp's default (``read_bufsize``).
+_READ_BUFFER: Final = 2**16
+#: Informational answers before the final one (101 is final: the connection switched protocols).
+_INTERIM: Final = frozenset(range(100, 200)) - {101}
+#: Statuses whose response never has a body (RFC 9112 §6.3).
+_NO_BODY: Final = frozenset((204, 304, *range(100, 200)))
+#: Headers aiohttp adds when the caller did not: the provider sees the same request either way.
+_DEFAULTS: Final = (("Accept", "*/*"), ("User-Agent", SERVER_SOFTWARE))
+
+_Key = tuple[str, str, int]
+
+
+class LeanResponse:
+    """The answer's status line and headers, and its body as it arrives (``content``): the
+    members of ``aiohttp.ClientResponse`` that the relay reads."""
+
+    __slots__ = ("content", "content_length", "headers", "reason", "status")
+
+    def __init__(self, message: RawResponseMessage, content: StreamReader) -> None:
+        self.status: int = message.code
+        self.reason: str | None = message.reason
+        self.headers: CIMultiDictProxy[str] = message.headers
+        self.content = content
+        length = message.headers.get("Content-Length")
+        self.content_length = int(length) if length is not None and length.isdigit() else None
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        return await self.content.read()
+
+
+class _Connection(BaseProtocol):
+    """One upstream connection: writes requests, parses responses, watches for silence."""
+
+    __slots__ = (
+        "_idle_timeout",
+        "_last_read",
+        "_payload",
+        "_should_close",
+        "_waiter",
+        "_watchdog",
+        "idle_since",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle_timeout: float) -> None:
+        super().__init__(loop)
+        self._idle_timeout = idle_timeout
+        self._waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] | None = None
+        self._payload: StreamReader | None = None
+        self._should_close = False
+        self._last_read = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        #: Idle since (loop time), while pooled.
+        self.idle_since = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._parser = HttpResponseParser(
+            self,
+            self._loop,
+            _READ_BUFFER,
+            payload_exception=ClientPayloadError,
+            read_until_eof=True,  # a body with neither length nor chunks ends with the connection
+            auto_decompress=False,  # bytes go back as sent, Content-Encoding and all
+        )
+
+    @property
+    def reusable(self) -> bool:
+        """Open, idle, and its last response was read to its end with nothing after it."""
+        transport = self.transport
+        return (
+            transport is not None
+            and not transport.is_closing()
+            and not self._should_close
+            and self._waiter is None
+            and (self._payload is None or (self._payload.is_eof() and self._payload.exception() is None))
+        )
+
+    async def exchange(self, head: bytes, body: bytes) -> tuple[RawResponseMessage, StreamReader]:
+        """Send one request; its response's head and body reader once the head arrived."""
+        assert self.transport is not None
+        self._payload = None
+        waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] = self._loop.create_future()
+        self._waiter = waiter
+        self._last_read = self._loop.time()
+        self._watchdog = self._loop.call_at(self._last_read + self._idle_timeout, self._check_idle)
+        self.transport.writelines((head, body))
+        if self._paused:  # a big body fills the socket's buffer: wait until it drained
+            await self._drain_helper()
+        return await waiter
+
+    def data_received(self, data: bytes) -> None:
+        # b"" comes from resume_reading (BaseProtocol): the parser goes on with what it held.
+        if data:
+            self._last_read = self._loop.time()
+            if self._waiter is None and (self._payload is None or self._payload.is_eof()):
+                self._should_close = True  # bytes nobody asked for: this connection is out of step
+                return
+        if self._parser is None:
+            return
+        try:
+            messages, _, _ = self._parser.feed_data(data)
+        except HttpProcessingError as exc:
+            # Before the head: the exchange makes it a ClientResponseError; in the body, the
+            # reader fails as the session's does on a malformed body.
+            self._fail(exc, ClientPayloadError(f"Response payload is not completed: {exc!r}"))
+            return
+        for message, payload in messages:
+            if message.code in _INTERIM:
+                continue  # 100 Continue, 103 Early Hints: the answer follows (aiohttp skips them too)
+            # After a 101 the bytes are another protocol's: never reuse the connection.
+            self._should_close = self._should_close or message.should_close or message.code == 101
+            if message.code in _NO_BODY:
+                payload = EMPTY_PAYLOAD
+            self._payload = payload
+            payload.on_eof(self._stop_watchdog)
+            if self._waiter is not None:
+                waiter, self._waiter = self._waiter, None
+                if not waiter.done():
+                    waiter.set_result((message, payload))
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._stop_watchdog()
+        self._should_close = True
+        parser, self._parser = self._parser, None
+        try:
+            if parser is not None:
+                parser.feed_eof()  # the end of a body read to the end of the connection
+        except HttpProcessingError:  # (the parser set ClientPayloadError on the payload itself)
+            pass
+        payload = self._payload
+        if payload is not None and not payload.is_eof():
+            payload.set_exception(ClientPayloadError("Response payload is not completed"))
+        if self._waiter is not None:
+            self._fail(ServerDisconnectedError() if exc is None else ClientOSError(*exc.args))
+        super().connection_lost(exc)
+
+    def _fail(self, exc: BaseException, in_body: BaseException | None = None) -> None:
+        """End the exchange in flight with ``exc`` (``in_body`` for a body being read), and the
+        connection with it."""
+        self._should_close = True
+        self._stop_watchdog()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        if self._payload is not None and not self._payload.is_eof():
+            self._payload.set_exception(in_body or exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _check_idle(self) -> None:
+        """The idle timeout: one timer per silence rather than one rescheduled per read."""
+        now = self._loop.time()
+        if self._reading_paused:  # the client is slow, not the provider
+            self._last_read = now
+        due = self._last_read + self._idle_timeout
+        if now < due:
+            self._watchdog = self._loop.call_at(due, self._check_idle)
+            return
+        self._watchdog = None
+        self._fail(SocketTimeoutError("Timeout on reading data from socket"))
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+
+class _Exchange:
+    """``async with client.request(...) as response``: the connection is pooled again on exit
+    only when the response was read to its end."""
+
+    __slots__ = ("_body", "_client", "_connection", "_head", "_key", "_url")
+
+    def __init__(self, client: LeanClient, key: _Key, url: URL, head: bytes, body: bytes) -> None:
+        self._client = client
+        self._key = key
+        self._url = url
+        self._head = head
+        self._body = body
+        self._connection: _Connection | None = None
+
+    async def __aenter__(self) -> LeanResponse:
+        connection = await self._client.connection(self._key)
+        try:
+            message, payload = await connection.exchange(self._head, self._body)
+        except HttpProcessingError as exc:
+            _drop(connection)
+            info = RequestInfo(self._url, "POST", CIMultiDictProxy(CIMultiDict()))
+            raise ClientResponseError(info, (), status=exc.code, message=exc.message) from exc
+        except BaseException:  # cancelled (a timer, the client left) or failed: never pooled
+            _drop(connection)
+            raise
+        self._connection = connection
+        return LeanResponse(message, payload)
+
+    async def __aexit__(self, *_: object) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            self._client.release(self._key, connection)
+
+
+class LeanClient:
+    """Pooled HTTP/1.1 connections to upstreams; :meth:`close` it at app cleanup."""
+
+    def __init__(self, settings: UpstreamSettings, policy: HostPolicy) -> None:
+        self._settings = settings
+        self._guard = ConnectGuard(DefaultResolver(), policy)
+        self._ssl = ssl.create_default_context()
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def request(self, url: URL, headers: CIMultiDict[str], body: bytes) -> _Exchange:
+        """A POST of ``body`` to ``url`` (encoded, http or https) with ``headers``.
+
+        Host, Content-Length and the defaults aiohttp adds are set here. A header holding a line
+        break is refused (``ClientError``) rather than sent: it would start a header of its own.
+        """
+        lines = [f"POST {url.raw_path_qs} HTTP/1.1", f"Host: {url.host_port_subcomponent}"]
+        for name, default in _DEFAULTS:
+            if name not in headers:
+                lines.append(f"{name}: {default}")
+        if "Host" in headers:  # never forwarded (upstream/headers.py); never sent twice either
+            headers = headers.copy()
+            del headers["Host"]
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        lines.append(f"Content-Length: {len(body)}\r\n\r\n")
+        head = "\r\n".join(lines)
+        if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1:
+            raise ClientError("A request header holds a line break.")
+        key = (url.scheme, url.raw_host or "", url.port or 0)
+        return _Exchange(self, key, url, head.encode("latin-1", "strict"), body)
+
+    async def connection(self, key: _Key) -> _Connection:
+        """A pooled connection to ``key`` still fit for a request, else a new one."""
+        idle = self._idle.get(key)
+        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        while idle:
+            connection = idle.pop()
+            if connection.reusable and connection.idle_since > expired:
+                return connection
+            _drop(connection)
+        return await self._connect(key)
+
+    def release(self, key: _Key, connection: _Connection) -> None:
+        """Pool ``connection`` if its response was complete, else close it."""
+        if not connection.reusable:
+            _drop(connection)
+            return
+        connection.idle_since = asyncio.get_running_loop().time()
+        self._idle.setdefault(key, []).append(connection)
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(
+                self._settings.keepalive_timeout, self._drop_expired
+            )
+
+    async def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        for connections in self._idle.values():
+            for connection in connections:
+                _drop(connection)
+        self._idle.clear()
+        await self._guard.close()
+
+    def _drop_expired(self) -> None:
+        self._sweep = None
+        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        for key, connections in list(self._idle.items()):
+            for connection in connections:
+                if connection.idle_since <= expired or not connection.reusable:
+                    _drop(connection)
+            kept = [c for c in connections if c.transport is not None]
+            if kept:
+                self._idle[key] = kept
+            else:
+                del self._idle[key]
+        if self._idle:
+            self._sweep = asyncio.get_running_loop().call_later(
+                self._settings.keepalive_timeout, self._drop_expired
+            )
+
+    async def _connect(self, key: _Key) -> _Connection:
+        scheme, host, port = key
+        tls = scheme == "https"
+        ssl_context = self._ssl if tls else None
+        errors_key = ConnectionKey(host, port, tls, ssl_context or False, None, None, None)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._settings.connect_timeout):
+                sock = await self._dial(errors_key, host, port)
+                try:
+                    _, connection = await loop.create_connection(
+                        lambda: _Connection(loop, self._settings.idle_timeout),
+                        sock=sock,
+                        ssl=ssl_context,
+                        server_hostname=host if tls else None,
+                    )
+                except BaseException as exc:  # no transport owns the socket: close it
+                    sock.close()
+                    if isinstance(exc, OSError):  # TLS failures too (ssl.SSLError)
+                        raise ClientConnectorError(errors_key, exc) from exc
+                    raise
+        except TimeoutError:
+            raise ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}") from None
+        return connection
+
+    async def _dial(self, errors_key: ConnectionKey, host: str, port: int) -> socket.socket:
+        """A socket connected to the first address of ``host`` that accepts, each one checked by
+        the guard before it is dialled."""
+        loop = asyncio.get_running_loop()
+        last: OSError | None = None
+        for info in await self._addresses(errors_key, host, port):
+            try:
+                sock = self._guard.socket(info)
+            except OSError as exc:  # AddressRefused: the caller's 400, whatever the other addresses
+                raise ClientConnectorError(errors_key, exc) from exc
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.sock_connect(sock, info[4])
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        assert last is not None
+        raise ClientConnectorError(errors_key, last) from last
+
+    async def _addresses(self, errors_key: ConnectionKey, host: str, port: int) -> list[AddrInfoType]:
+        """Where ``host`` may be dialled: itself if an address, else what the guard resolved."""
+        stream, tcp = socket.SOCK_STREAM, socket.IPPROTO_TCP
+        address = parse_address(host)
+        if address is not None:
+            family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+            return [(family, stream, tcp, "", (str(address), port))]
+        try:
+            results = await self._guard.resolve(host, port, socket.AF_UNSPEC)
+        except OSError as exc:
+            raise ClientConnectorDNSError(errors_key, exc) from exc
+        return [(r["family"], stream, tcp, "", (r["host"], r["port"])) for r in results]
+
+
+def _drop(connection: _Connection) -> None:
+    if connection.transport is not None:
+        connection.transport.close()
