@@ -115,9 +115,15 @@ async def read_json_object(request: web.Request, limits: LimitSettings, admissio
 
 
 async def _read_whole(request: web.Request, limit: int, seconds: float | None) -> bytes:
+    content = request.content
+    if content.is_eof():
+        # It arrived with the headers: taken from the buffer as it is, without a timer (~3 µs),
+        # the copies and the two awaits of ``request.read()`` (~1.5 µs).
+        raw = content.read_nowait()
+        if len(raw) > limit:  # only a chunked body's size is unknown before this
+            raise PayloadTooLarge(_too_large(limit))
+        return raw
     try:
-        if request.content.is_eof():  # arrived with the headers: no timer (~3 µs) needed
-            return await request.read()
         async with asyncio.timeout(seconds):
             return await request.read()
     except web.HTTPRequestEntityTooLarge:

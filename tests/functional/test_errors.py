@@ -244,6 +244,27 @@ async def test_json_body_over_the_limit_chunked_is_413(
     assert fake.received == []
 
 
+async def test_json_body_over_the_limit_chunked_sent_whole_with_its_headers_is_413(
+    small_limits: str, fake: FakeProvider, provider_headers: dict[str, str]
+) -> None:
+    # One write: the body is all there before the handler reads it (no size was announced).
+    body = json.dumps({"model": "gpt-4o", "input": "a" * (LIMIT + 1000)}).encode()
+    head = "".join(f"{name}: {value}\r\n" for name, value in provider_headers.items())
+    request = (
+        f"POST /v1/embeddings HTTP/1.1\r\nHost: gateway\r\n{head}Content-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode() + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    reader, writer = await asyncio.open_connection("127.0.0.1", int(small_limits.rsplit(":", 1)[1]))
+    writer.write(request)
+    answer = await reader.read()
+    writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"413"
+    payload = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert_openai_error(payload, type_="invalid_request_error", code="payload_too_large")
+    assert fake.received == []
+
+
 async def test_upload_over_the_limit_with_content_length_is_refused_before_the_provider(
     small_limits: str, fake: FakeProvider, provider_headers: dict[str, str]
 ) -> None:
