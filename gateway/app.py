@@ -35,6 +35,7 @@ from gateway.appkeys import (
     STAGES,
     STATE,
     UPSTREAM,
+    WEBSOCKET_UPSTREAM,
     ServerState,
 )
 from gateway.cache.embedder import Embedder
@@ -74,7 +75,7 @@ from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
 from gateway.upstream.lean import LeanClient
-from gateway.upstream.session import create_token_session, create_upstream_session
+from gateway.upstream.session import create_token_session, create_upstream_session, create_websocket_session
 
 if TYPE_CHECKING:
     from gateway.observability.spans import Tracing
@@ -300,12 +301,14 @@ async def _guardrails(app: web.Application) -> AsyncIterator[None]:
 async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
     session = create_upstream_session(app[SETTINGS])
     app[UPSTREAM] = session
+    websockets = app[WEBSOCKET_UPSTREAM] = create_websocket_session(app[SETTINGS])
     upstream = app[SETTINGS].upstream
     lean = None
     if upstream.lean_http and not upstream.limit_per_host:
         lean = app[LEAN] = LeanClient(upstream, app[SETTINGS].host_policy)
     yield
     await session.close()
+    await websockets.close()
     if lean is not None:
         await lean.close()
 

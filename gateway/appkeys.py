@@ -33,6 +33,7 @@ __all__ = [
     "STATE",
     "TRACE_ID",
     "UPSTREAM",
+    "WEBSOCKET_UPSTREAM",
     "ServerState",
 ]
 
@@ -105,6 +106,8 @@ class ServerState:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 UPSTREAM: web.AppKey[ClientSession] = web.AppKey("upstream_session")
+#: Realtime's websockets to providers (a session that refuses redirects itself: ``ws_connect``).
+WEBSOCKET_UPSTREAM: web.AppKey[ClientSession] = web.AppKey("websocket_upstream_session")
 #: The lean client for plain requests, when ``upstream.lean_http`` is on (``upstream/lean.py``).
 LEAN: web.AppKey[LeanClient] = web.AppKey("lean_upstream")
 #: Finished records on their way to the access log and the other observers (off the request path).

@@ -29,7 +29,7 @@ from yarl import URL
 from gateway.api.bodies import NO_BODY
 from gateway.api.intake import plan, release, track
 from gateway.api.upstream_request import authorize, prepare
-from gateway.appkeys import KEYS, REALTIME, SETTINGS, STAGES, STATE, UPSTREAM
+from gateway.appkeys import KEYS, REALTIME, SETTINGS, STAGES, STATE, WEBSOCKET_UPSTREAM
 from gateway.config.settings import RealtimeSettings
 from gateway.errors import GatewayError, InvalidRequest, ServiceUnavailable
 from gateway.limits.keys import identify
@@ -259,7 +259,7 @@ class _Opener:
                     await authorize(
                         context.request.app, attempt.target, connection.prepared, connection.headers
                     )
-                upstream = await context.request.app[UPSTREAM].ws_connect(
+                upstream = await context.request.app[WEBSOCKET_UPSTREAM].ws_connect(
                     connection.url,
                     headers=connection.headers,
                     protocols=self._protocols.forwarded,

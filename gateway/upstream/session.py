@@ -15,6 +15,7 @@ from gateway.upstream.hostpolicy import HostPolicy
 __all__ = [
     "create_token_session",
     "create_upstream_session",
+    "create_websocket_session",
 ]
 
 
@@ -29,10 +30,17 @@ def create_upstream_session(settings: Settings) -> ClientSession:
       default ``gzip, deflate`` never makes an upstream compress for a client that did not ask;
     - connect and idle timeouts always on; the total deadline is per request (``routing/attempts.py``);
     - every address dialled passes the SSRF guard (``upstream/hostguard.py``), and no redirect is
-      ever followed: its target was never checked (``ws_connect`` has no ``allow_redirects``, so
-      the session refuses them all; other callers pass ``allow_redirects=False`` and get the 3xx).
+      ever followed: its target was never checked. Every caller passes ``allow_redirects=False``
+      and gets the 3xx (a session-wide refusal would cost every request aiohttp's trace signals,
+      3 to 6 µs: see docs/benchmarks.md, "Where the time goes").
     """
     return _session(settings.upstream, settings.host_policy)
+
+
+def create_websocket_session(settings: Settings) -> ClientSession:
+    """The upstream session of realtime websockets: as :func:`create_upstream_session`, but it
+    refuses every redirect itself (``ws_connect`` has no ``allow_redirects``); the caller closes it."""
+    return _session(settings.upstream, settings.host_policy, refuse_redirects=True)
 
 
 def create_token_session(settings: Settings) -> ClientSession:
@@ -53,7 +61,9 @@ def create_token_session(settings: Settings) -> ClientSession:
     return _session(settings.upstream, policy)
 
 
-def _session(upstream: UpstreamSettings, policy: HostPolicy) -> ClientSession:
+def _session(
+    upstream: UpstreamSettings, policy: HostPolicy, *, refuse_redirects: bool = False
+) -> ClientSession:
     guard = ConnectGuard(DefaultResolver(), policy)
     connector = TCPConnector(
         limit=0,
@@ -63,15 +73,18 @@ def _session(upstream: UpstreamSettings, policy: HostPolicy) -> ClientSession:
         resolver=guard,
         socket_factory=guard.socket,
     )
-    no_redirects = TraceConfig()
-    no_redirects.on_request_redirect.append(_refuse_redirect)
+    trace_configs = []
+    if refuse_redirects:
+        no_redirects = TraceConfig()
+        no_redirects.on_request_redirect.append(_refuse_redirect)
+        trace_configs.append(no_redirects)
     return ClientSession(
         connector=connector,
         timeout=ClientTimeout(total=None, connect=upstream.connect_timeout, sock_read=upstream.idle_timeout),
         auto_decompress=False,
         trust_env=False,
         raise_for_status=False,
-        trace_configs=[no_redirects],
+        trace_configs=trace_configs,
     )
 
 
