@@ -6,6 +6,7 @@ spend kept in Redis under the window's name is shared without any clock agreemen
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,17 +27,28 @@ class Window:
     ends_at: float | None
 
 
+#: Seconds in a UTC day: Unix time has no leap seconds, so every day starts at a multiple of it.
+_DAY = 86400
+_TOTAL = Window("total", "total", None)
+
+
 def window(period: str, now: float) -> Window:
     """The window of ``period`` (``day``, ``month`` or ``total``) that holds Unix time ``now``.
     Raises ``ValueError`` for another period."""
     if period == "total":
-        return Window(period, "total", None)
-    moment = datetime.fromtimestamp(now, UTC)
+        return _TOTAL
+    return _calendar_window(period, int(now // _DAY))
+
+
+@functools.lru_cache(maxsize=16)
+def _calendar_window(period: str, day: int) -> Window:
+    """The day's or month's window holding UTC day number ``day``: the same for every request of
+    that day, so it is worked out (date arithmetic, ``strftime``) once a day, not on each request."""
+    start = datetime.fromtimestamp(day * _DAY, UTC)
     if period == "day":
-        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return Window(period, start.strftime("%Y-%m-%d"), (start + timedelta(days=1)).timestamp())
     if period == "month":
-        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        start = start.replace(day=1)
         following = (
             start.replace(year=start.year + 1, month=1)
             if start.month == 12
