@@ -23,7 +23,6 @@ https://docs.fireworks.ai/guides/batch-inference
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, U
 from gateway.providers.batch_objects import ENDED_AT, object_list, page_query, unix_time
 from gateway.providers.fireworks_access import PROVIDER, AccountAuth, account_base, account_id, resource_id
 from gateway.providers.openai_format import upstream_error
-from gateway.providers.translated import json_object
+from gateway.providers.translated import json_object, prepared_job
 
 __all__ = [
     "MODEL",
@@ -83,10 +82,7 @@ class FireworksBatches(AccountAuth):
     __slots__ = ()
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
-        native = self.request(call, body.params or {})
-        authorize = functools.partial(self.authorize, native)
-        payload = native.body or None  # a GET sends none
-        return PreparedRequest(native.url, native.headers, payload, False, self, native, authorize)
+        return prepared_job(self, call, body)
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> JobRequest:
         """Create, get or list jobs; a 400 for cancel (Fireworks has none) and the rest."""

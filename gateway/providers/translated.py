@@ -34,6 +34,7 @@ __all__ = [
     "TranslatedProvider",
     "is_models",
     "json_object",
+    "prepared_job",
     "prepared_through",
     "serves_natively",
 ]
@@ -115,6 +116,17 @@ def prepared_through(translation: Translation, call: UpstreamCall, body: ClientB
     native = translation.request(call, body.params)
     authorize = functools.partial(translation.authorize, native)
     return PreparedRequest(native.url, native.headers, native.body, False, translation, native, authorize)
+
+
+def prepared_job(translation: Translation, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
+    """A job endpoint's request (a batch created, retrieved, listed, cancelled): built by
+    ``translation`` from the JSON body when there is one, sent without a body when it has none
+    (a GET)."""
+    native = translation.request(call, body.params or {})
+    authorize = functools.partial(translation.authorize, native)
+    return PreparedRequest(
+        native.url, native.headers, native.body or None, False, translation, native, authorize
+    )
 
 
 def serves_natively(adapter: ProviderAdapter, endpoint: str, model: str) -> bool:

@@ -18,7 +18,6 @@ API: https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.location
 
 from __future__ import annotations
 
-import functools
 import re
 import uuid
 from collections.abc import Mapping
@@ -33,7 +32,7 @@ from gateway.providers import gcs
 from gateway.providers.base import ClientBody, NativeRequest, PreparedRequest, UpstreamCall
 from gateway.providers.batch_objects import ENDED_AT, object_list, page_query, unix_time
 from gateway.providers.openai_format import upstream_error
-from gateway.providers.translated import json_object
+from gateway.providers.translated import json_object, prepared_job
 from gateway.providers.vertex_access import PROVIDER, VertexAuth, location_path
 
 __all__ = [
@@ -76,10 +75,7 @@ class VertexBatches(VertexAuth):
     __slots__ = ()
 
     def prepare(self, call: UpstreamCall, body: ClientBody) -> PreparedRequest:
-        native = self.request(call, body.params or {})
-        authorize = functools.partial(self.authorize, native)
-        payload = native.body or None  # a GET sends none
-        return PreparedRequest(native.url, native.headers, payload, False, self, native, authorize)
+        return prepared_job(self, call, body)
 
     def request(self, call: UpstreamCall, body: dict[str, Any]) -> JobRequest:
         jobs = f"{location_path(call)}/batchPredictionJobs"
