@@ -104,8 +104,10 @@ class LimitSettings:
     #: JSON body bytes one process holds at once (a chunked body counts as max_json_body_bytes).
     max_buffered_body_bytes: int = 128 * _MiB
     #: Cap the requests in flight (new ones get a 503) while the event loop runs this many seconds
-    #: late: CPU-bound overload (middleware/admission.py). 0 turns it off.
-    max_loop_lag: float = 0.010
+    #: late: CPU-bound overload (middleware/admission.py). 0 turns it off. A busy but healthy loop
+    #: (a closed loop of 64 connections saturating one slow core) runs 5-20 ms late; an open-ended
+    #: overload makes it later and later: the default sits between the two.
+    max_loop_lag: float = 0.050
     #: Seconds in the ``Retry-After`` header of a 503 ``overloaded``.
     retry_after: int = 1
     #: Open client connections per process (realtime sessions included); more are closed at once.
