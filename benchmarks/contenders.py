@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import subprocess
 import time
@@ -152,15 +153,18 @@ def litellm(where: Where, command: str) -> Iterator[System]:
     It forwards ``x-pass-<name>`` request headers as ``<name>``: the mock's knobs travel that way."""
     port = free_port()
     config = where.log_dir / "litellm.yaml"
+    # Recent releases refuse to start without a master key; the load generator sends it.
+    master_key = f"sk-{secrets.token_hex(32)}"
     config.write_text(
         "model_list:\n  - model_name: bench\n    litellm_params:\n      model: openai/bench\n"
         f"      api_base: {where.mock_url}/v1\n      api_key: sk-bench\n"
+        f"general_settings:\n  master_key: {master_key}\n"
     )
     args = ["--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
     child = start("litellm", args, where.cores, where.log_dir, program=command)
     try:
         wait_port(port, child, deadline=120.0)
-        headers = {"Authorization": "Bearer sk-bench"}
+        headers = {"Authorization": f"Bearer {master_key}"}
         yield System("litellm", f"http://127.0.0.1:{port}/v1", headers, process_tree(child.pid), "x-pass-")
     finally:
         child.stop()
