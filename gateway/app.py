@@ -148,7 +148,7 @@ def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
     """The Prometheus series and their gauges' tick, when ``metrics.enabled``."""
     if not settings.metrics.enabled:
         return None
-    slugs = [adapter.spec.slug for adapter in app[PROVIDERS]]
+    slugs = app[PROVIDERS].slugs()
     metrics = app[METRICS] = Metrics(CollectorRegistry(), slugs, settings.metrics.max_model_labels)
     app.cleanup_ctx.append(ticking)
     return metrics
