@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from gateway.guardrails.check import CheckSpec
 from gateway.guardrails.checks import (
     case,
-    code,
     counts,
     json_keys,
     log,
@@ -26,7 +25,6 @@ from gateway.guardrails.checks import (
     prefix,
     presence,
     request_types,
-    urls,
     webhook,
 )
 
@@ -39,8 +37,6 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
     phrases.SPECS,
     counts.SPECS,
     case.SPECS,
-    code.SPECS,
-    urls.SPECS,
     presence.SPECS,
     prefix.SPECS,
     webhook.SPECS,
@@ -54,10 +50,13 @@ _MODULES: tuple[tuple[CheckSpec, ...], ...] = (
 
 #: Check id → the module that holds it, imported when a config first names the check: PyJWT
 #: with cryptography (~10 MB resident) and jsonschema with its referencing and rpds (~3 MB) would
-#: otherwise be loaded by every gateway, and most never run these checks.
+#: otherwise be loaded by every gateway, and most never run these checks; the URL and code checks
+#: compile RE2 patterns when imported (``config/regex.py`` loads RE2 on first use).
 _ON_FIRST_USE: dict[str, str] = {
     "default.jwt": "gateway.guardrails.checks.jwt_auth",
     "default.jsonSchema": "gateway.guardrails.checks.json_schema",
+    "default.validUrls": "gateway.guardrails.checks.urls",
+    "default.containsCode": "gateway.guardrails.checks.code",
 }
 
 
