@@ -107,6 +107,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PROVIDERS] = ProviderRegistry.default()
+    app[PROVIDERS].build(_named_providers(settings))
     app[STATE] = ServerState()
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
@@ -142,6 +143,14 @@ def create_app(
     app.on_response_prepare.append(echo_trace_id)
     add_routes(app.router, metrics=settings.metrics.enabled, console=settings.console.enabled)
     return app
+
+
+def _named_providers(settings: Settings) -> set[str]:
+    """The providers the settings file names: in ``[providers.*]``, named configs, virtual keys."""
+    named = set(settings.providers) | {key.provider for key in settings.virtual_keys.values()}
+    nodes = (node for config in settings.configs.values() for node in config.walk())
+    named.update(node.provider for node in nodes if node.provider)
+    return named
 
 
 def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
