@@ -24,7 +24,7 @@ __all__ = [
 _LONGEST_ECHOED = 32
 
 #: slug → ``"module:factory"`` of the adapters with code of their own, imported by the first
-#: request that names the slug: importing them all at start-up held ~10 MB more of an idle
+#: request that names the slug: importing them all at start-up held ~12 MB more of an idle
 #: gateway (cryptography for Vertex's and Oracle's signatures, the translators' modules) that most
 #: deployments never use. A slug the catalog lists gets its catalog row (``factory(spec)``);
 #: the others build their own (``factory()``).
