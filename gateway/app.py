@@ -107,6 +107,7 @@ def create_app(
     )
     app[SETTINGS] = settings
     app[PROVIDERS] = ProviderRegistry.default()
+    app[PROVIDERS].build(_named_providers(settings))
     app[STATE] = ServerState()
     app[ADMISSION] = Admission(settings.limits, app[STATE])
     admit_connections(app)  # connection handlers: early shed, caps, protocol errors as JSON
@@ -144,11 +145,19 @@ def create_app(
     return app
 
 
+def _named_providers(settings: Settings) -> set[str]:
+    """The providers the settings file names: in ``[providers.*]``, named configs, virtual keys."""
+    named = set(settings.providers) | {key.provider for key in settings.virtual_keys.values()}
+    nodes = (node for config in settings.configs.values() for node in config.walk())
+    named.update(node.provider for node in nodes if node.provider)
+    return named
+
+
 def _metrics(settings: Settings, app: web.Application) -> Metrics | None:
     """The Prometheus series and their gauges' tick, when ``metrics.enabled``."""
     if not settings.metrics.enabled:
         return None
-    slugs = [adapter.spec.slug for adapter in app[PROVIDERS]]
+    slugs = app[PROVIDERS].slugs()
     metrics = app[METRICS] = Metrics(CollectorRegistry(), slugs, settings.metrics.max_model_labels)
     app.cleanup_ctx.append(ticking)
     return metrics

@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import multiprocessing
 import os
 import shutil
 import signal
 import tempfile
 import time
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 import multidict
 import uvloop
@@ -34,6 +32,9 @@ from gateway.app import create_app
 from gateway.appkeys import STATE, ServerState
 from gateway.config.settings import ServerSettings, Settings
 from gateway.observability.logging import configure_logging
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
 
 __all__ = [
     "run",
@@ -165,6 +166,10 @@ def check_speedups() -> None:
 def _supervise(settings: Settings, metrics_dir: str | None) -> int:
     """Run the workers; ``metrics_dir``: their multi-process metrics files (a dead worker's live
     gauges are dropped from it)."""
+    # Imported here only: a single-process gateway (the default) never holds multiprocessing.
+    import multiprocessing
+    from multiprocessing.connection import wait
+
     context = multiprocessing.get_context("spawn")
     workers: dict[BaseProcess, float] = {}  # process → when it started
     stopping = False

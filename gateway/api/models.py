@@ -16,7 +16,7 @@ from aiohttp import web
 from gateway.appkeys import SETTINGS
 from gateway.errors import InvalidRequest, NotFound
 from gateway.providers.base import MODELS
-from gateway.providers.model_lists import openai_model
+from gateway.providers.openai_format import openai_model
 from gateway.providers.translated import TranslatedProvider
 from gateway.routing.attempts import RequestContext
 

@@ -32,7 +32,7 @@ from gateway.providers.bedrock_answers import SLUG as BEDROCK
 from gateway.providers.bedrock_answers import read_error as bedrock_error
 from gateway.providers.cohere_answers import SLUG as COHERE
 from gateway.providers.cohere_answers import read_error as cohere_error
-from gateway.providers.openai_format import upstream_error
+from gateway.providers.openai_format import openai_model, upstream_error
 from gateway.providers.translated import json_object
 
 if TYPE_CHECKING:
@@ -46,7 +46,6 @@ __all__ = [
     "bedrock",
     "cohere",
     "gemini",
-    "openai_model",
     "query",
     "unix_time",
 ]
@@ -156,11 +155,6 @@ class ModelList:
 def _items(answer: Mapping[str, Any], listing: Listing) -> list[dict[str, Any]]:
     items = answer.get(listing.items)
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def openai_model(model_id: Any, owned_by: str, created: int = 0) -> dict[str, Any]:
-    """OpenAI's model object (``created`` 0 where the provider gives no date)."""
-    return {"id": str(model_id or ""), "object": "model", "created": created, "owned_by": owned_by}
 
 
 def unix_time(value: Any) -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "error",
     "error_message",
     "new_id",
+    "openai_model",
     "text_completion",
     "tool_call",
     "upstream_error",
@@ -44,6 +45,11 @@ _Event = TypeVar("_Event")
 
 def new_id(prefix: str = "chatcmpl-") -> str:
     return prefix + secrets.token_hex(12)
+
+
+def openai_model(model_id: Any, owned_by: str, created: int = 0) -> dict[str, Any]:
+    """OpenAI's model object (``created`` 0 where the provider gives no date)."""
+    return {"id": str(model_id or ""), "object": "model", "created": created, "owned_by": owned_by}
 
 
 def usage(

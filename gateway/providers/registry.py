@@ -1,35 +1,18 @@
-"""Provider slug → adapter, built once at start-up from the catalog and the code adapters."""
+"""Provider slug → adapter: the catalog's OpenAI-compatible rows at start-up, the adapters with
+code of their own imported on first use."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterable, Iterator, Mapping
 
 from gateway.errors import InvalidRequest
-from gateway.providers import (
-    anthropic,
-    bedrock,
-    cohere,
-    gemini,
-    nomic,
-    oracle,
-    segmind,
-    stability,
-    triton,
-    vertex,
-)
-from gateway.providers.azure_ai import AzureAI
-from gateway.providers.azure_openai import AzureOpenAI
 from gateway.providers.base import ProviderAdapter
 from gateway.providers.catalog import PROVIDERS
-from gateway.providers.databricks import Databricks
-from gateway.providers.fireworks import FireworksAI
-from gateway.providers.mistral import MistralAI
 from gateway.providers.openai_compat import OpenAICompatible
 from gateway.providers.option_url import OptionURL, needs_options
 from gateway.providers.pass_through import adapters as pass_through_adapters
-from gateway.providers.predibase import Predibase
-from gateway.providers.sagemaker import SageMaker
 from gateway.providers.shut_down import SHUT_DOWN
 
 __all__ = [
@@ -40,75 +23,119 @@ __all__ = [
 #: Longest unknown provider name an error repeats (the longest slug is well under it).
 _LONGEST_ECHOED = 32
 
+#: slug → ``"module:factory"`` of the adapters with code of their own, imported by the first
+#: request that names the slug: importing them all at start-up held ~12 MB more of an idle
+#: gateway (cryptography for Vertex's and Oracle's signatures, the translators' modules) that most
+#: deployments never use. A slug the catalog lists gets its catalog row (``factory(spec)``);
+#: the others build their own (``factory()``).
+_ON_FIRST_USE: dict[str, str] = {
+    "mistral-ai": "gateway.providers.mistral:MistralAI",
+    "fireworks-ai": "gateway.providers.fireworks:FireworksAI",
+    "azure-openai": "gateway.providers.azure_openai:AzureOpenAI",
+    "anthropic": "gateway.providers.anthropic:provider",
+    "google": "gateway.providers.gemini:provider",
+    "vertex-ai": "gateway.providers.vertex:provider",
+    "bedrock": "gateway.providers.bedrock:provider",
+    "cohere": "gateway.providers.cohere:provider",
+    "oracle": "gateway.providers.oracle:provider",
+    "triton": "gateway.providers.triton:provider",
+    "predibase": "gateway.providers.predibase:Predibase",
+    "azure-ai": "gateway.providers.azure_ai:AzureAI",
+    "databricks": "gateway.providers.databricks:Databricks",
+    "stability-ai": "gateway.providers.stability:provider",
+    "nomic": "gateway.providers.nomic:provider",
+    "segmind": "gateway.providers.segmind:provider",
+    "sagemaker": "gateway.providers.sagemaker:SageMaker",
+}
+
 
 class ProviderRegistry:
-    __slots__ = ("_adapters", "_shut_down")
+    """Every provider slug the gateway routes to. An adapter named in ``_ON_FIRST_USE`` is built
+    by the first ``get`` of its slug and kept; iterating builds them all (the docs' tests do)."""
+
+    __slots__ = ("_adapters", "_catalog", "_on_first_use", "_shut_down", "_slugs")
 
     def __init__(
-        self, adapters: Mapping[str, ProviderAdapter], shut_down: Mapping[str, str] | None = None
+        self,
+        adapters: Mapping[str, ProviderAdapter],
+        on_first_use: Mapping[str, str] | None = None,
+        shut_down: Mapping[str, str] | None = None,
     ) -> None:
         self._adapters = dict(adapters)
+        self._on_first_use = dict(on_first_use or {})
+        self._catalog = {spec.slug: spec for spec in PROVIDERS}
+        self._slugs = tuple(dict.fromkeys([*self._adapters, *self._on_first_use]))
         #: slug → notice for providers that no longer exist: named, but never routed to.
         self._shut_down = dict(shut_down or {})
 
     @classmethod
     def default(cls) -> ProviderRegistry:
         adapters: dict[str, ProviderAdapter] = {spec.slug: OpenAICompatible(spec) for spec in PROVIDERS}
-        adapters["mistral-ai"] = MistralAI(adapters["mistral-ai"].spec)
-        adapters["fireworks-ai"] = FireworksAI(adapters["fireworks-ai"].spec)
         adapters.update({spec.slug: OptionURL(spec) for spec in PROVIDERS if needs_options(spec)})
-        adapters["azure-openai"] = AzureOpenAI()
-        adapters["anthropic"] = anthropic.provider()
-        adapters["google"] = gemini.provider()
-        adapters["vertex-ai"] = vertex.provider()
-        adapters["bedrock"] = bedrock.provider()
-        adapters["cohere"] = cohere.provider()
-        adapters["oracle"] = oracle.provider()
-        adapters["triton"] = triton.provider()
-        adapters["predibase"] = Predibase()
-        adapters["azure-ai"] = AzureAI()
-        adapters["databricks"] = Databricks()
-        adapters["stability-ai"] = stability.provider()
-        adapters["nomic"] = nomic.provider()
-        adapters["segmind"] = segmind.provider()
         adapters.update(pass_through_adapters())
-        adapters["sagemaker"] = SageMaker()
-        return cls(adapters, {gone.slug: gone.notice for gone in SHUT_DOWN})
+        for slug in _ON_FIRST_USE:
+            adapters.pop(slug, None)
+        return cls(adapters, _ON_FIRST_USE, {gone.slug: gone.notice for gone in SHUT_DOWN})
 
     def __contains__(self, slug: str) -> bool:
-        return slug in self._adapters
+        return slug in self._adapters or slug in self._on_first_use
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._adapters.values())
+    def __iter__(self) -> Iterator[ProviderAdapter]:
+        return (self.get(slug) for slug in self._slugs)
+
+    def slugs(self) -> tuple[str, ...]:
+        """Every slug, without building the adapters imported on first use."""
+        return self._slugs
+
+    def build(self, slugs: Iterable[str]) -> None:
+        """Build now the adapters of ``slugs`` the registry knows (others are left to the request
+        that names them, for its 400): the ones the settings name, so none of their requests
+        waits for an import (tens of ms for a translated provider's modules)."""
+        for slug in slugs:
+            if slug in self:
+                self.get(slug)
 
     def get(self, slug: str, where: str = "x-portkey-provider") -> ProviderAdapter:
         """The adapter for ``slug``; a shut-down provider is a 400 ``provider_shut_down`` that says
         so, an unknown slug a 400 that says ``where`` it was named and suggests the closest ones."""
-        adapter = self._adapters.get(slug) or self._adapters.get(slug.strip().lower())
+        adapter = self._adapters.get(slug)
         if adapter is not None:
             return adapter
+        name = slug.strip().lower()
+        adapter = self._adapters.get(name)
+        if adapter is not None:
+            return adapter
+        if name in self._on_first_use:
+            adapter = self._adapters[name] = self._build(name)
+            return adapter
         param = "x-portkey-config" if where.startswith("config") else "x-portkey-provider"
-        notice = self._shut_down.get(slug.strip().lower())
+        notice = self._shut_down.get(name)
         if notice is not None:
             raise InvalidRequest(
-                f"Provider {slug.strip().lower()!r} in {where} has shut down: {notice}.",
+                f"Provider {name!r} in {where} has shut down: {notice}.",
                 param=param,
                 code="provider_shut_down",
             )
-        close = self._closest(slug.strip().lower())
+        close = self._closest(name)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         # A slug is short: a long value is more likely a key pasted in the wrong header, not echoed.
         named = repr(slug) if len(slug) <= _LONGEST_ECHOED else f"({len(slug)} characters)"
         raise InvalidRequest(
-            f"Unknown provider {named} in {where}.{hint} Known providers: "
-            f"{', '.join(sorted(self._adapters))}.",
+            f"Unknown provider {named} in {where}.{hint} Known providers: {', '.join(sorted(self._slugs))}.",
             param=param,
             code="unknown_provider",
         )
 
+    def _build(self, slug: str) -> ProviderAdapter:
+        module, _, name = self._on_first_use[slug].partition(":")
+        factory = getattr(importlib.import_module(module), name)
+        spec = self._catalog.get(slug)
+        built: ProviderAdapter = factory(spec) if spec is not None else factory()
+        return built
+
     def _closest(self, name: str) -> list[str]:
         """Up to 3 slugs ``name`` may have meant: those it is the first word of (``azure`` for
         ``azure-openai``: too short a share of the slug for difflib), then difflib's nearest."""
-        words = [slug for slug in self._adapters if slug.startswith(f"{name}-")] if name else []
-        close = difflib.get_close_matches(name, self._adapters, n=3, cutoff=0.6)
+        words = [slug for slug in self._slugs if slug.startswith(f"{name}-")] if name else []
+        close = difflib.get_close_matches(name, self._slugs, n=3, cutoff=0.6)
         return list(dict.fromkeys([*words, *close]))[:3]

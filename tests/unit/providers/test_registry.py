@@ -25,3 +25,27 @@ def test_a_long_value_is_not_repeated_it_may_be_a_key_in_the_wrong_header() -> N
     assert key[:12] not in raised.value.message
     assert f"({len(key)} characters)" in raised.value.message
     assert raised.value.param == "x-portkey-provider"
+
+
+def test_every_slug_reaches_the_adapter_that_serves_it() -> None:
+    registry = ProviderRegistry.default()
+    slugs = registry.slugs()
+    assert len(slugs) == len(set(slugs)) >= 80
+    assert [registry.get(slug).spec.slug for slug in slugs] == list(slugs)
+    assert [adapter.spec.slug for adapter in registry] == list(slugs)
+
+
+def test_an_adapter_imported_on_first_use_is_built_once_and_found_in_any_case() -> None:
+    registry = ProviderRegistry.default()
+    first = registry.get(" Anthropic ")
+    assert first.spec.slug == "anthropic"
+    assert registry.get("anthropic") is first
+    assert "anthropic" in registry
+
+
+def test_building_the_named_providers_skips_a_name_it_does_not_know() -> None:
+    registry = ProviderRegistry.default()
+    registry.build(["bedrock", "not-a-provider"])
+    assert registry.get("bedrock").spec.slug == "bedrock"
+    with pytest.raises(InvalidRequest):
+        registry.get("not-a-provider")
