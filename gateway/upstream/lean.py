@@ -1,7 +1,10 @@
 """An opt-in lean HTTP/1.1 client for the plain upstream case (``[upstream] lean_http``).
 
-``api/proxy.py`` sends an OpenAI-format catalog provider's POST of a bytes body through it; every
-other request keeps the aiohttp session (``upstream/session.py``). It does less per request than
+``api/proxy.py`` sends every upstream POST of a bytes body through it, whichever the provider
+(see ``PreparedRequest`` in ``providers/base.py``); every other request keeps the aiohttp session
+(``upstream/session.py``). It puts the request on the wire as the session does: the same headers,
+the ones aiohttp adds when missing included, encoded as aiohttp encodes them (UTF-8, lone
+surrogates dropped), so a signature over them (SigV4, OCI) holds either way. It does less per request than
 ``ClientSession.request``: no request/response objects with their tracing, cookie, proxy and
 redirect machinery; the head is built as one string and sent with the body in one ``writelines``.
 What it keeps from the session, so a caller sees the same behaviour:
@@ -69,8 +72,13 @@ _READ_BUFFER: Final = 2**16
 _INTERIM: Final = frozenset(range(100, 200)) - {101}
 #: Statuses whose response never has a body (RFC 9112 §6.3).
 _NO_BODY: Final = frozenset((204, 304, *range(100, 200)))
-#: Headers aiohttp adds when the caller did not: the provider sees the same request either way.
-_DEFAULTS: Final = (("Accept", "*/*"), ("User-Agent", SERVER_SOFTWARE))
+#: Headers aiohttp adds to a POST when the caller did not: the provider sees the same request
+#: either way (``Accept-Encoding`` too, but ``api/proxy.py`` always sets it).
+_DEFAULTS: Final = (
+    ("Accept", "*/*"),
+    ("User-Agent", SERVER_SOFTWARE),
+    ("Content-Type", "application/octet-stream"),
+)
 
 _Key = tuple[str, str, int]
 
@@ -278,23 +286,27 @@ class LeanClient:
     def request(self, url: URL, headers: CIMultiDict[str], body: bytes) -> _Exchange:
         """A POST of ``body`` to ``url`` (encoded, http or https) with ``headers``.
 
-        Host, Content-Length and the defaults aiohttp adds are set here. A header holding a line
-        break is refused (``ClientError``) rather than sent: it would start a header of its own.
+        Host (as aiohttp writes it: the form SigV4 and OCI sign), Content-Length (the body's) and
+        the defaults aiohttp adds are set here. A header holding a line break is refused
+        (``ClientError``) rather than sent: it would start a header of its own.
         """
         lines = [f"POST {url.raw_path_qs} HTTP/1.1", f"Host: {url.host_port_subcomponent}"]
         for name, default in _DEFAULTS:
             if name not in headers:
                 lines.append(f"{name}: {default}")
-        if "Host" in headers:  # never forwarded (upstream/headers.py); never sent twice either
+        if "Host" in headers or "Content-Length" in headers:  # never twice, nor a length not the body's
             headers = headers.copy()
-            del headers["Host"]
+            headers.popall("Host", None)
+            headers.popall("Content-Length", None)
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         head = "\r\n".join(lines)
         if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1:
             raise ClientError("A request header holds a line break.")
         key = (url.scheme, url.raw_host or "", url.port or 0)
-        return _Exchange(self, key, url, head.encode("latin-1", "strict"), body)
+        # As aiohttp's header writer: UTF-8, and a lone surrogate (an undecodable byte the server
+        # kept as one) dropped; nothing else can fail to encode.
+        return _Exchange(self, key, url, head.encode("utf-8", "ignore"), body)
 
     async def connection(self, key: _Key) -> _Connection:
         """A pooled connection to ``key`` still fit for a request, else a new one."""
