@@ -138,7 +138,7 @@ class UpstreamSettings:
     dns_cache_seconds: int = 300
     #: Send every upstream POST of a bytes body (most requests, whichever the provider) through
     #: the lean HTTP/1.1 client (``upstream/lean.py``) rather than aiohttp's; ``False`` keeps
-    #: aiohttp's for all. Off while limit_per_host is set (the lean client has no per-host cap).
+    #: aiohttp's for all. Both apply limit_per_host the same way.
     lean_http: bool = True
 
 

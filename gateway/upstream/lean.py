@@ -22,10 +22,12 @@ What it keeps from the session, so a caller sees the same behaviour:
 - keep-alive per (scheme, host, port): a connection goes back to the pool only after a complete
   response that did not ask to close, and is dropped after ``keepalive_timeout`` idle;
 - failures raised as the aiohttp exceptions the session raises, so ``upstream/failures.py``
-  maps them to the same errors.
+  maps them to the same errors;
+- ``limit_per_host`` as aiohttp's connector applies it: so many requests in flight per origin,
+  the others waiting their turn (``upstream/host_cap.py``), the wait and the dial within
+  ``connect_timeout``.
 
-It has no per-host connection cap: ``app.py`` leaves it off when ``limit_per_host`` is set. Names
-are resolved for each new connection (no DNS cache): pooled connections make that rare.
+Names are resolved for each new connection (no DNS cache): pooled connections make that rare.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from yarl import URL
 
 from gateway.config.settings import UpstreamSettings
 from gateway.upstream.addresses import parse_address
+from gateway.upstream.host_cap import HostCap
 from gateway.upstream.hostguard import ConnectGuard
 from gateway.upstream.hostpolicy import HostPolicy
 
@@ -258,11 +261,11 @@ class _Exchange:
         try:
             message, payload = await connection.exchange(self._head, self._body)
         except HttpProcessingError as exc:
-            _drop(connection)
+            self._client.discard(self._key, connection)
             info = RequestInfo(self._url, "POST", CIMultiDictProxy(CIMultiDict()))
             raise ClientResponseError(info, (), status=exc.code, message=exc.message) from exc
         except BaseException:  # cancelled (a timer, the client left) or failed: never pooled
-            _drop(connection)
+            self._client.discard(self._key, connection)
             raise
         self._connection = connection
         return LeanResponse(message, payload)
@@ -282,6 +285,7 @@ class LeanClient:
         self._ssl = ssl.create_default_context()
         self._idle: dict[_Key, list[_Connection]] = {}
         self._sweep: asyncio.TimerHandle | None = None
+        self._cap = HostCap(settings.limit_per_host) if settings.limit_per_host > 0 else None
 
     def request(self, url: URL, headers: CIMultiDict[str], body: bytes) -> _Exchange:
         """A POST of ``body`` to ``url`` (encoded, http or https) with ``headers``.
@@ -309,18 +313,27 @@ class LeanClient:
         return _Exchange(self, key, url, head.encode("utf-8", "ignore"), body)
 
     async def connection(self, key: _Key) -> _Connection:
-        """A pooled connection to ``key`` still fit for a request, else a new one."""
-        idle = self._idle.get(key)
-        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
-        while idle:
-            connection = idle.pop()
-            if connection.reusable and connection.idle_since > expired:
-                return connection
-            _drop(connection)
-        return await self._connect(key)
+        """A pooled connection to ``key`` still fit for a request, else a new one; give it back
+        with :meth:`release` or :meth:`discard`. Under a per-host cap, once one of ``key``'s places
+        is free: the wait and the dial together within ``connect_timeout``, as aiohttp's."""
+        ends = asyncio.get_running_loop().time() + self._settings.connect_timeout
+        if self._cap is None:
+            return await self._pooled_or_new(key, ends)
+        try:
+            async with asyncio.timeout_at(ends):
+                await self._cap.take(key)
+        except TimeoutError:
+            raise _connect_timeout(key) from None
+        try:
+            return await self._pooled_or_new(key, ends)
+        except BaseException:
+            self._cap.give_back(key)
+            raise
 
     def release(self, key: _Key, connection: _Connection) -> None:
-        """Pool ``connection`` if its response was complete, else close it."""
+        """Pool ``connection`` if its response was complete, else close it; its place is free."""
+        if self._cap is not None:
+            self._cap.give_back(key)
         if not connection.reusable:
             _drop(connection)
             return
@@ -330,6 +343,22 @@ class LeanClient:
             self._sweep = asyncio.get_running_loop().call_later(
                 self._settings.keepalive_timeout, self._drop_expired
             )
+
+    def discard(self, key: _Key, connection: _Connection) -> None:
+        """Close ``connection`` (its exchange failed or was cancelled); its place is free."""
+        _drop(connection)
+        if self._cap is not None:
+            self._cap.give_back(key)
+
+    async def _pooled_or_new(self, key: _Key, ends: float) -> _Connection:
+        idle = self._idle.get(key)
+        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        while idle:
+            connection = idle.pop()
+            if connection.reusable and connection.idle_since > expired:
+                return connection
+            _drop(connection)
+        return await self._connect(key, ends)
 
     async def close(self) -> None:
         if self._sweep is not None:
@@ -358,14 +387,14 @@ class LeanClient:
                 self._settings.keepalive_timeout, self._drop_expired
             )
 
-    async def _connect(self, key: _Key) -> _Connection:
+    async def _connect(self, key: _Key, ends: float) -> _Connection:
         scheme, host, port = key
         tls = scheme == "https"
         ssl_context = self._ssl if tls else None
         errors_key = ConnectionKey(host, port, tls, ssl_context or False, None, None, None)
         loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._settings.connect_timeout):
+            async with asyncio.timeout_at(ends):
                 sock = await self._dial(errors_key, host, port)
                 try:
                     _, connection = await loop.create_connection(
@@ -380,7 +409,7 @@ class LeanClient:
                         raise ClientConnectorError(errors_key, exc) from exc
                     raise
         except TimeoutError:
-            raise ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}") from None
+            raise _connect_timeout(key) from None
         return connection
 
     async def _dial(self, errors_key: ConnectionKey, host: str, port: int) -> socket.socket:
@@ -420,6 +449,11 @@ class LeanClient:
         except OSError as exc:
             raise ClientConnectorDNSError(errors_key, exc) from exc
         return [(r["family"], stream, tcp, "", (r["host"], r["port"])) for r in results]
+
+
+def _connect_timeout(key: _Key) -> ConnectionTimeoutError:
+    scheme, host, port = key
+    return ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}")
 
 
 def _drop(connection: _Connection) -> None:

@@ -29,6 +29,7 @@ from gateway.appkeys import LEAN
 from gateway.config.settings import Settings
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
+from tests.functional.gateway_process import eventually
 from tests.functional.raw_http import RawRequest, RawUpstream, Script, chunked, sized
 from tests.functional.tls_cert import self_signed
 
@@ -120,12 +121,9 @@ def closes_after(answer: bytes) -> Script:
     return write
 
 
-async def test_the_lean_client_is_on_by_default_unless_turned_off_or_a_per_host_cap_is_set(
-    make_gateway: GatewayFactory,
-) -> None:
+async def test_the_lean_client_is_on_by_default_unless_turned_off(make_gateway: GatewayFactory) -> None:
     assert LEAN in (await make_gateway()).app
     assert LEAN not in (await make_gateway(on_aiohttp())).app
-    assert LEAN not in (await make_gateway(lean(limit_per_host=4))).app
 
 
 async def test_json_answer_reaches_the_sdk_and_the_request_goes_out_as_sent(
@@ -455,3 +453,75 @@ async def test_https_upstream_whose_certificate_is_not_trusted_is_refused_as_aio
     assert status == 502
     assert b"CERTIFICATE_VERIFY_FAILED" in body
     assert fake.received == []
+
+
+def held_until(release: asyncio.Event) -> Script:
+    """Answers :data:`COMPLETION` once ``release`` is set (the connection kept alive)."""
+
+    async def write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.wait_for(release.wait(), HANG)
+        return await sized(COMPLETION)(reader, writer)
+
+    return write
+
+
+#: Each per-host cap test runs on both clients: the lean one must queue as aiohttp's connector does.
+CLIENTS = {"lean": lean, "aiohttp": on_aiohttp}
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_requests_past_the_per_host_cap_wait_for_one_to_end_then_reuse_its_connection(
+    client: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    server = await make_gateway(CLIENTS[client](limit_per_host=1))
+    release = asyncio.Event()
+    raw.scripts.append(held_until(release))
+    first = asyncio.create_task(post(server, raw.base_url))
+    await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    queued = [asyncio.create_task(post(server, raw.base_url)) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    assert len(raw.requests) == 1  # the others wait in the gateway, not at the provider
+    release.set()
+    assert await first == (200, COMPLETION)
+    assert await asyncio.gather(*queued) == [(200, b'{"ok":true}')] * 2
+    assert [request.connection for request in raw.requests] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_a_caller_leaving_the_per_host_queue_gives_its_turn_to_the_next(
+    client: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    server = await make_gateway(CLIENTS[client](limit_per_host=1))
+    release = asyncio.Event()
+    raw.scripts.append(held_until(release))
+    first = asyncio.create_task(post(server, raw.base_url))
+    await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    leaving = asyncio.create_task(post(server, raw.base_url))
+    await asyncio.sleep(0.1)
+    leaving.cancel()  # the caller hangs up while queued: the gateway cancels its request
+    staying = asyncio.create_task(post(server, raw.base_url))
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await first == (200, COMPLETION)
+    assert await staying == (200, b'{"ok":true}')
+    assert len(raw.requests) == 2  # the one that left never reached the provider
+
+
+async def test_a_wait_for_a_place_past_the_connect_timeout_answers_what_aiohttp_answers(
+    make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    answers = []
+    for settings in CLIENTS.values():
+        server = await make_gateway(settings(limit_per_host=1, connect_timeout=0.3))
+        release = asyncio.Event()
+        raw.scripts.append(held_until(release))
+        first = asyncio.create_task(post(server, raw.base_url))
+        await eventually(lambda: raw.requests, HANG, "the first request upstream")
+        answers.append(await post(server, raw.base_url))
+        release.set()
+        assert await first == (200, COMPLETION)
+        raw.requests.clear()
+    lean_answer, aiohttp_answer = answers
+    assert lean_answer == aiohttp_answer
+    assert lean_answer[0] >= 500
+    assert b"openai" in lean_answer[1]
