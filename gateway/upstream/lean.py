@@ -277,9 +277,12 @@ class _Exchange:
 
 
 class LeanClient:
-    """Pooled HTTP/1.1 connections to upstreams; :meth:`close` it at app cleanup."""
+    """Pooled HTTP/1.1 connections to upstreams; made in the loop it serves (at app startup),
+    :meth:`close` it at app cleanup."""
 
     def __init__(self, settings: UpstreamSettings, policy: HostPolicy) -> None:
+        # Kept: on Python 3.11 each asyncio.get_running_loop() is a getpid() system call.
+        self._loop = asyncio.get_running_loop()
         self._settings = settings
         self._guard = ConnectGuard(DefaultResolver(), policy)
         self._ssl = ssl.create_default_context()
@@ -316,7 +319,7 @@ class LeanClient:
         """A pooled connection to ``key`` still fit for a request, else a new one; give it back
         with :meth:`release` or :meth:`discard`. Under a per-host cap, once one of ``key``'s places
         is free: the wait and the dial together within ``connect_timeout``, as aiohttp's."""
-        ends = asyncio.get_running_loop().time() + self._settings.connect_timeout
+        ends = self._loop.time() + self._settings.connect_timeout
         if self._cap is None:
             return await self._pooled_or_new(key, ends)
         try:
@@ -337,12 +340,10 @@ class LeanClient:
         if not connection.reusable:
             _drop(connection)
             return
-        connection.idle_since = asyncio.get_running_loop().time()
+        connection.idle_since = self._loop.time()
         self._idle.setdefault(key, []).append(connection)
         if self._sweep is None:
-            self._sweep = asyncio.get_running_loop().call_later(
-                self._settings.keepalive_timeout, self._drop_expired
-            )
+            self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
 
     def discard(self, key: _Key, connection: _Connection) -> None:
         """Close ``connection`` (its exchange failed or was cancelled); its place is free."""
@@ -352,7 +353,7 @@ class LeanClient:
 
     async def _pooled_or_new(self, key: _Key, ends: float) -> _Connection:
         idle = self._idle.get(key)
-        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        expired = self._loop.time() - self._settings.keepalive_timeout
         while idle:
             connection = idle.pop()
             if connection.reusable and connection.idle_since > expired:
@@ -372,7 +373,7 @@ class LeanClient:
 
     def _drop_expired(self) -> None:
         self._sweep = None
-        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        expired = self._loop.time() - self._settings.keepalive_timeout
         for key, connections in list(self._idle.items()):
             for connection in connections:
                 if connection.idle_since <= expired or not connection.reusable:
@@ -383,22 +384,19 @@ class LeanClient:
             else:
                 del self._idle[key]
         if self._idle:
-            self._sweep = asyncio.get_running_loop().call_later(
-                self._settings.keepalive_timeout, self._drop_expired
-            )
+            self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
 
     async def _connect(self, key: _Key, ends: float) -> _Connection:
         scheme, host, port = key
         tls = scheme == "https"
         ssl_context = self._ssl if tls else None
         errors_key = ConnectionKey(host, port, tls, ssl_context or False, None, None, None)
-        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(ends):
                 sock = await self._dial(errors_key, host, port)
                 try:
-                    _, connection = await loop.create_connection(
-                        lambda: _Connection(loop, self._settings.idle_timeout),
+                    _, connection = await self._loop.create_connection(
+                        lambda: _Connection(self._loop, self._settings.idle_timeout),
                         sock=sock,
                         ssl=ssl_context,
                         server_hostname=host if tls else None,
@@ -415,7 +413,6 @@ class LeanClient:
     async def _dial(self, errors_key: ConnectionKey, host: str, port: int) -> socket.socket:
         """A socket connected to the first address of ``host`` that accepts, each one checked by
         the guard before it is dialled."""
-        loop = asyncio.get_running_loop()
         last: OSError | None = None
         for info in await self._addresses(errors_key, host, port):
             try:
@@ -425,7 +422,7 @@ class LeanClient:
             try:
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                await loop.sock_connect(sock, info[4])
+                await self._loop.sock_connect(sock, info[4])
             except OSError as exc:
                 sock.close()
                 last = exc
