@@ -42,19 +42,14 @@ from aiohttp import (
     ClientConnectorDNSError,
     ClientConnectorError,
     ClientError,
-    ClientOSError,
-    ClientPayloadError,
     ClientResponseError,
     ConnectionTimeoutError,
     DefaultResolver,
     RequestInfo,
-    ServerDisconnectedError,
-    SocketTimeoutError,
 )
-from aiohttp.base_protocol import BaseProtocol
 from aiohttp.client_reqrep import ConnectionKey
-from aiohttp.http import SERVER_SOFTWARE, HttpProcessingError, HttpResponseParser, RawResponseMessage
-from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from aiohttp.http import SERVER_SOFTWARE, HttpProcessingError, RawResponseMessage
+from aiohttp.streams import StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
@@ -63,18 +58,13 @@ from gateway.upstream.addresses import parse_address
 from gateway.upstream.host_cap import HostCap
 from gateway.upstream.hostguard import ConnectGuard
 from gateway.upstream.hostpolicy import HostPolicy
+from gateway.upstream.lean_connection import LeanConnection, drop
 
 __all__ = [
     "LeanClient",
     "LeanResponse",
 ]
 
-#: Read buffer of a response body, as aiohttp's default (``read_bufsize``).
-_READ_BUFFER: Final = 2**16
-#: Informational answers before the final one (101 is final: the connection switched protocols).
-_INTERIM: Final = frozenset(range(100, 200)) - {101}
-#: Statuses whose response never has a body (RFC 9112 §6.3).
-_NO_BODY: Final = frozenset((204, 304, *range(100, 200)))
 #: Headers aiohttp adds to a POST when the caller did not: the provider sees the same request
 #: either way (``Accept-Encoding`` too, but ``api/proxy.py`` always sets it).
 _DEFAULTS: Final = (
@@ -105,143 +95,6 @@ class LeanResponse:
         return await self.content.read()
 
 
-class _Connection(BaseProtocol):
-    """One upstream connection: writes requests, parses responses, watches for silence."""
-
-    __slots__ = (
-        "_idle_timeout",
-        "_last_read",
-        "_payload",
-        "_should_close",
-        "_waiter",
-        "_watchdog",
-        "idle_since",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, idle_timeout: float) -> None:
-        super().__init__(loop)
-        self._idle_timeout = idle_timeout
-        self._waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] | None = None
-        self._payload: StreamReader | None = None
-        self._should_close = False
-        self._last_read = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
-        #: Idle since (loop time), while pooled.
-        self.idle_since = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._parser = HttpResponseParser(
-            self,
-            self._loop,
-            _READ_BUFFER,
-            payload_exception=ClientPayloadError,
-            read_until_eof=True,  # a body with neither length nor chunks ends with the connection
-            auto_decompress=False,  # bytes go back as sent, Content-Encoding and all
-        )
-
-    @property
-    def reusable(self) -> bool:
-        """Open, idle, and its last response was read to its end with nothing after it."""
-        transport = self.transport
-        return (
-            transport is not None
-            and not transport.is_closing()
-            and not self._should_close
-            and self._waiter is None
-            and (self._payload is None or (self._payload.is_eof() and self._payload.exception() is None))
-        )
-
-    async def exchange(self, head: bytes, body: bytes) -> tuple[RawResponseMessage, StreamReader]:
-        """Send one request; its response's head and body reader once the head arrived."""
-        assert self.transport is not None
-        self._payload = None
-        waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] = self._loop.create_future()
-        self._waiter = waiter
-        self._last_read = self._loop.time()
-        self._watchdog = self._loop.call_at(self._last_read + self._idle_timeout, self._check_idle)
-        self.transport.writelines((head, body))
-        if self._paused:  # a big body fills the socket's buffer: wait until it drained
-            await self._drain_helper()
-        return await waiter
-
-    def data_received(self, data: bytes) -> None:
-        # b"" comes from resume_reading (BaseProtocol): the parser goes on with what it held.
-        if data:
-            self._last_read = self._loop.time()
-            if self._waiter is None and (self._payload is None or self._payload.is_eof()):
-                self._should_close = True  # bytes nobody asked for: this connection is out of step
-                return
-        if self._parser is None:
-            return
-        try:
-            messages, _, _ = self._parser.feed_data(data)
-        except HttpProcessingError as exc:
-            # Before the head: the exchange makes it a ClientResponseError; in the body, the
-            # reader fails as the session's does on a malformed body.
-            self._fail(exc, ClientPayloadError(f"Response payload is not completed: {exc!r}"))
-            return
-        for message, payload in messages:
-            if message.code in _INTERIM:
-                continue  # 100 Continue, 103 Early Hints: the answer follows (aiohttp skips them too)
-            # After a 101 the bytes are another protocol's: never reuse the connection.
-            self._should_close = self._should_close or message.should_close or message.code == 101
-            if message.code in _NO_BODY:
-                payload = EMPTY_PAYLOAD
-            self._payload = payload
-            payload.on_eof(self._stop_watchdog)
-            if self._waiter is not None:
-                waiter, self._waiter = self._waiter, None
-                if not waiter.done():
-                    waiter.set_result((message, payload))
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._stop_watchdog()
-        self._should_close = True
-        parser, self._parser = self._parser, None
-        try:
-            if parser is not None:
-                parser.feed_eof()  # the end of a body read to the end of the connection
-        except HttpProcessingError:  # (the parser set ClientPayloadError on the payload itself)
-            pass
-        payload = self._payload
-        if payload is not None and not payload.is_eof():
-            payload.set_exception(ClientPayloadError("Response payload is not completed"))
-        if self._waiter is not None:
-            self._fail(ServerDisconnectedError() if exc is None else ClientOSError(*exc.args))
-        super().connection_lost(exc)
-
-    def _fail(self, exc: BaseException, in_body: BaseException | None = None) -> None:
-        """End the exchange in flight with ``exc`` (``in_body`` for a body being read), and the
-        connection with it."""
-        self._should_close = True
-        self._stop_watchdog()
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
-        if self._payload is not None and not self._payload.is_eof():
-            self._payload.set_exception(in_body or exc)
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _check_idle(self) -> None:
-        """The idle timeout: one timer per silence rather than one rescheduled per read."""
-        now = self._loop.time()
-        if self._reading_paused:  # the client is slow, not the provider
-            self._last_read = now
-        due = self._last_read + self._idle_timeout
-        if now < due:
-            self._watchdog = self._loop.call_at(due, self._check_idle)
-            return
-        self._watchdog = None
-        self._fail(SocketTimeoutError("Timeout on reading data from socket"))
-
-    def _stop_watchdog(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-
-
 class _Exchange:
     """``async with client.request(...) as response``: the connection is pooled again on exit
     only when the response was read to its end."""
@@ -254,7 +107,7 @@ class _Exchange:
         self._url = url
         self._head = head
         self._body = body
-        self._connection: _Connection | None = None
+        self._connection: LeanConnection | None = None
 
     async def __aenter__(self) -> LeanResponse:
         connection = await self._client.connection(self._key)
@@ -286,7 +139,7 @@ class LeanClient:
         self._settings = settings
         self._guard = ConnectGuard(DefaultResolver(), policy)
         self._ssl = ssl.create_default_context()
-        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle: dict[_Key, list[LeanConnection]] = {}
         self._sweep: asyncio.TimerHandle | None = None
         self._cap = HostCap(settings.limit_per_host) if settings.limit_per_host > 0 else None
 
@@ -315,7 +168,7 @@ class LeanClient:
         # kept as one) dropped; nothing else can fail to encode.
         return _Exchange(self, key, url, head.encode("utf-8", "ignore"), body)
 
-    async def connection(self, key: _Key) -> _Connection:
+    async def connection(self, key: _Key) -> LeanConnection:
         """A pooled connection to ``key`` still fit for a request, else a new one; give it back
         with :meth:`release` or :meth:`discard`. Under a per-host cap, once one of ``key``'s places
         is free: the wait and the dial together within ``connect_timeout``, as aiohttp's."""
@@ -333,32 +186,32 @@ class LeanClient:
             self._cap.give_back(key)
             raise
 
-    def release(self, key: _Key, connection: _Connection) -> None:
+    def release(self, key: _Key, connection: LeanConnection) -> None:
         """Pool ``connection`` if its response was complete, else close it; its place is free."""
         if self._cap is not None:
             self._cap.give_back(key)
         if not connection.reusable:
-            _drop(connection)
+            drop(connection)
             return
         connection.idle_since = self._loop.time()
         self._idle.setdefault(key, []).append(connection)
         if self._sweep is None:
             self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
 
-    def discard(self, key: _Key, connection: _Connection) -> None:
+    def discard(self, key: _Key, connection: LeanConnection) -> None:
         """Close ``connection`` (its exchange failed or was cancelled); its place is free."""
-        _drop(connection)
+        drop(connection)
         if self._cap is not None:
             self._cap.give_back(key)
 
-    async def _pooled_or_new(self, key: _Key, ends: float) -> _Connection:
+    async def _pooled_or_new(self, key: _Key, ends: float) -> LeanConnection:
         idle = self._idle.get(key)
         expired = self._loop.time() - self._settings.keepalive_timeout
         while idle:
             connection = idle.pop()
             if connection.reusable and connection.idle_since > expired:
                 return connection
-            _drop(connection)
+            drop(connection)
         return await self._connect(key, ends)
 
     async def close(self) -> None:
@@ -367,7 +220,7 @@ class LeanClient:
             self._sweep = None
         for connections in self._idle.values():
             for connection in connections:
-                _drop(connection)
+                drop(connection)
         self._idle.clear()
         await self._guard.close()
 
@@ -377,7 +230,7 @@ class LeanClient:
         for key, connections in list(self._idle.items()):
             for connection in connections:
                 if connection.idle_since <= expired or not connection.reusable:
-                    _drop(connection)
+                    drop(connection)
             kept = [c for c in connections if c.transport is not None]
             if kept:
                 self._idle[key] = kept
@@ -386,7 +239,7 @@ class LeanClient:
         if self._idle:
             self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
 
-    async def _connect(self, key: _Key, ends: float) -> _Connection:
+    async def _connect(self, key: _Key, ends: float) -> LeanConnection:
         scheme, host, port = key
         tls = scheme == "https"
         ssl_context = self._ssl if tls else None
@@ -396,7 +249,7 @@ class LeanClient:
                 sock = await self._dial(errors_key, host, port)
                 try:
                     _, connection = await self._loop.create_connection(
-                        lambda: _Connection(self._loop, self._settings.idle_timeout),
+                        lambda: LeanConnection(self._loop, self._settings.idle_timeout),
                         sock=sock,
                         ssl=ssl_context,
                         server_hostname=host if tls else None,
@@ -451,8 +304,3 @@ class LeanClient:
 def _connect_timeout(key: _Key) -> ConnectionTimeoutError:
     scheme, host, port = key
     return ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}")
-
-
-def _drop(connection: _Connection) -> None:
-    if connection.transport is not None:
-        connection.transport.close()

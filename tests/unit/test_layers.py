@@ -80,6 +80,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "routing.identity": (1, "a target's identity and credential fingerprint, the key of routing/health"),
     "upstream.answer": (0, "a typing Protocol of what the relay reads of an upstream answer"),
     "upstream.lean": (1, "the lean HTTP/1.1 client; uses the SSRF guard, like upstream/session"),
+    "upstream.lean_connection": (1, "one connection of the lean client: aiohttp's parser on a protocol"),
     "upstream.host_cap": (1, "the lean client's limit_per_host: places per origin, waited for in turn"),
     "upstream.hostguard": (1, "SSRF guard: custom-host checks and the connector's resolver/socket factory"),
     "upstream.addresses": (0, "pure IP parsing and classification, no imports of the gateway"),
