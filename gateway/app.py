@@ -313,7 +313,7 @@ async def _upstream_session(app: web.Application) -> AsyncIterator[None]:
     websockets = app[WEBSOCKET_UPSTREAM] = create_websocket_session(app[SETTINGS])
     upstream = app[SETTINGS].upstream
     lean = None
-    if upstream.lean_http and not upstream.limit_per_host:
+    if upstream.lean_http:
         lean = app[LEAN] = LeanClient(upstream, app[SETTINGS].host_policy)
     yield
     await session.close()

@@ -49,7 +49,6 @@ from gateway.limits.keys import identify
 from gateway.observability.record import RequestRecord
 from gateway.observability.tracing import trace_id
 from gateway.providers.base import MODELS, Payload, PreparedRequest
-from gateway.providers.openai_compat import OpenAICompatible
 from gateway.routing.attempts import Attempt, MoveOn, RequestContext, RetryIn, run_attempts
 from gateway.routing.deadlines import AttemptLimit, request_deadline
 from gateway.routing.metadata import parse_metadata
@@ -290,23 +289,22 @@ async def _exchange(context: RequestContext, attempt: Attempt) -> web.StreamResp
 def _send(
     app: web.Application, outgoing: Outgoing, method: str
 ) -> AbstractAsyncContextManager[UpstreamAnswer]:
-    """The upstream request: the plain case (an OpenAI-format catalog provider, a POST of bytes
-    with nothing to authorize) through the lean client when ``upstream.lean_http`` made one,
-    everything else through aiohttp's session."""
+    """The upstream request: a POST of bytes (most requests, whichever the provider: see
+    ``PreparedRequest``) through the lean client when ``upstream.lean_http`` made one; everything
+    else through aiohttp's session, which also turns a base URL's user and password into Basic
+    auth (an operator's ``base_url`` may hold them)."""
     lean = app.get(LEAN)
     body = outgoing.body
+    url = outgoing.url
     if (
         lean is not None
         and method == "POST"
         and isinstance(body, bytes)
-        and outgoing.prepared.authorize is None
-        and type(outgoing.target.adapter) is OpenAICompatible
-        and outgoing.url.scheme in ("http", "https")
+        and url.scheme in ("http", "https")
+        and not (url.raw_user or url.raw_password)
     ):
-        return lean.request(outgoing.url, outgoing.headers, body)
-    return app[UPSTREAM].request(
-        method, outgoing.url, headers=outgoing.headers, data=body, allow_redirects=False
-    )
+        return lean.request(url, outgoing.headers, body)
+    return app[UPSTREAM].request(method, url, headers=outgoing.headers, data=body, allow_redirects=False)
 
 
 def _instead_of_failing(

@@ -138,10 +138,10 @@ class UpstreamSettings:
     #: Per-host connection cap; 0 = unlimited (aiohttp's default of 100 would queue requests).
     limit_per_host: int = 0
     dns_cache_seconds: int = 300
-    #: Send plain requests (an OpenAI-format catalog provider, a POST of a JSON body) through the
-    #: lean HTTP/1.1 client (``upstream/lean.py``) rather than aiohttp's; off while limit_per_host
-    #: is set (the lean client has no per-host cap).
-    lean_http: bool = False
+    #: Send every upstream POST of a bytes body (most requests, whichever the provider) through
+    #: the lean HTTP/1.1 client (``upstream/lean.py``) rather than aiohttp's; ``False`` keeps
+    #: aiohttp's for all. Both apply limit_per_host the same way.
+    lean_http: bool = True
 
 
 @dataclass(frozen=True, slots=True)

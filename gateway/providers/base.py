@@ -174,6 +174,14 @@ class PreparedRequest:
     adds them over the client headers it forwards. With ``authorize`` set, the auth is not in
     ``headers`` yet: the gateway awaits ``authorize`` before each attempt (within the attempt's
     deadline) and then sends ``headers`` as it left them.
+
+    How it is sent is not the adapter's choice: a POST of a ``bytes`` body over http or https goes
+    through the gateway's lean HTTP/1.1 client (``upstream/lean.py``, on unless
+    ``upstream.lean_http`` is off), anything else (an upload streamed, another method) through
+    aiohttp's session. Both put the same request on the wire (the headers aiohttp adds when
+    missing included; ``Host`` and ``Content-Length`` come from the URL and the body) and give
+    the answer to the relay through one interface (``upstream/answer.py``), so an adapter, a
+    signature over the final headers (SigV4, OCI) and a :class:`Translation` work with either.
     """
 
     url: str

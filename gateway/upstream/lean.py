@@ -1,7 +1,10 @@
 """An opt-in lean HTTP/1.1 client for the plain upstream case (``[upstream] lean_http``).
 
-``api/proxy.py`` sends an OpenAI-format catalog provider's POST of a bytes body through it; every
-other request keeps the aiohttp session (``upstream/session.py``). It does less per request than
+``api/proxy.py`` sends every upstream POST of a bytes body through it, whichever the provider
+(see ``PreparedRequest`` in ``providers/base.py``); every other request keeps the aiohttp session
+(``upstream/session.py``). It puts the request on the wire as the session does: the same headers,
+the ones aiohttp adds when missing included, encoded as aiohttp encodes them (UTF-8, lone
+surrogates dropped), so a signature over them (SigV4, OCI) holds either way. It does less per request than
 ``ClientSession.request``: no request/response objects with their tracing, cookie, proxy and
 redirect machinery; the head is built as one string and sent with the body in one ``writelines``.
 What it keeps from the session, so a caller sees the same behaviour:
@@ -19,10 +22,12 @@ What it keeps from the session, so a caller sees the same behaviour:
 - keep-alive per (scheme, host, port): a connection goes back to the pool only after a complete
   response that did not ask to close, and is dropped after ``keepalive_timeout`` idle;
 - failures raised as the aiohttp exceptions the session raises, so ``upstream/failures.py``
-  maps them to the same errors.
+  maps them to the same errors;
+- ``limit_per_host`` as aiohttp's connector applies it: so many requests in flight per origin,
+  the others waiting their turn (``upstream/host_cap.py``), the wait and the dial within
+  ``connect_timeout``.
 
-It has no per-host connection cap: ``app.py`` leaves it off when ``limit_per_host`` is set. Names
-are resolved for each new connection (no DNS cache): pooled connections make that rare.
+Names are resolved for each new connection (no DNS cache): pooled connections make that rare.
 """
 
 from __future__ import annotations
@@ -37,40 +42,36 @@ from aiohttp import (
     ClientConnectorDNSError,
     ClientConnectorError,
     ClientError,
-    ClientOSError,
-    ClientPayloadError,
     ClientResponseError,
     ConnectionTimeoutError,
     DefaultResolver,
     RequestInfo,
-    ServerDisconnectedError,
-    SocketTimeoutError,
 )
-from aiohttp.base_protocol import BaseProtocol
 from aiohttp.client_reqrep import ConnectionKey
-from aiohttp.http import SERVER_SOFTWARE, HttpProcessingError, HttpResponseParser, RawResponseMessage
-from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
+from aiohttp.http import SERVER_SOFTWARE, HttpProcessingError, RawResponseMessage
+from aiohttp.streams import StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.config.settings import UpstreamSettings
 from gateway.upstream.addresses import parse_address
+from gateway.upstream.host_cap import HostCap
 from gateway.upstream.hostguard import ConnectGuard
 from gateway.upstream.hostpolicy import HostPolicy
+from gateway.upstream.lean_connection import LeanConnection, drop
 
 __all__ = [
     "LeanClient",
     "LeanResponse",
 ]
 
-#: Read buffer of a response body, as aiohttp's default (``read_bufsize``).
-_READ_BUFFER: Final = 2**16
-#: Informational answers before the final one (101 is final: the connection switched protocols).
-_INTERIM: Final = frozenset(range(100, 200)) - {101}
-#: Statuses whose response never has a body (RFC 9112 §6.3).
-_NO_BODY: Final = frozenset((204, 304, *range(100, 200)))
-#: Headers aiohttp adds when the caller did not: the provider sees the same request either way.
-_DEFAULTS: Final = (("Accept", "*/*"), ("User-Agent", SERVER_SOFTWARE))
+#: Headers aiohttp adds to a POST when the caller did not: the provider sees the same request
+#: either way (``Accept-Encoding`` too, but ``api/proxy.py`` always sets it).
+_DEFAULTS: Final = (
+    ("Accept", "*/*"),
+    ("User-Agent", SERVER_SOFTWARE),
+    ("Content-Type", "application/octet-stream"),
+)
 
 _Key = tuple[str, str, int]
 
@@ -94,143 +95,6 @@ class LeanResponse:
         return await self.content.read()
 
 
-class _Connection(BaseProtocol):
-    """One upstream connection: writes requests, parses responses, watches for silence."""
-
-    __slots__ = (
-        "_idle_timeout",
-        "_last_read",
-        "_payload",
-        "_should_close",
-        "_waiter",
-        "_watchdog",
-        "idle_since",
-    )
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, idle_timeout: float) -> None:
-        super().__init__(loop)
-        self._idle_timeout = idle_timeout
-        self._waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] | None = None
-        self._payload: StreamReader | None = None
-        self._should_close = False
-        self._last_read = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
-        #: Idle since (loop time), while pooled.
-        self.idle_since = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._parser = HttpResponseParser(
-            self,
-            self._loop,
-            _READ_BUFFER,
-            payload_exception=ClientPayloadError,
-            read_until_eof=True,  # a body with neither length nor chunks ends with the connection
-            auto_decompress=False,  # bytes go back as sent, Content-Encoding and all
-        )
-
-    @property
-    def reusable(self) -> bool:
-        """Open, idle, and its last response was read to its end with nothing after it."""
-        transport = self.transport
-        return (
-            transport is not None
-            and not transport.is_closing()
-            and not self._should_close
-            and self._waiter is None
-            and (self._payload is None or (self._payload.is_eof() and self._payload.exception() is None))
-        )
-
-    async def exchange(self, head: bytes, body: bytes) -> tuple[RawResponseMessage, StreamReader]:
-        """Send one request; its response's head and body reader once the head arrived."""
-        assert self.transport is not None
-        self._payload = None
-        waiter: asyncio.Future[tuple[RawResponseMessage, StreamReader]] = self._loop.create_future()
-        self._waiter = waiter
-        self._last_read = self._loop.time()
-        self._watchdog = self._loop.call_at(self._last_read + self._idle_timeout, self._check_idle)
-        self.transport.writelines((head, body))
-        if self._paused:  # a big body fills the socket's buffer: wait until it drained
-            await self._drain_helper()
-        return await waiter
-
-    def data_received(self, data: bytes) -> None:
-        # b"" comes from resume_reading (BaseProtocol): the parser goes on with what it held.
-        if data:
-            self._last_read = self._loop.time()
-            if self._waiter is None and (self._payload is None or self._payload.is_eof()):
-                self._should_close = True  # bytes nobody asked for: this connection is out of step
-                return
-        if self._parser is None:
-            return
-        try:
-            messages, _, _ = self._parser.feed_data(data)
-        except HttpProcessingError as exc:
-            # Before the head: the exchange makes it a ClientResponseError; in the body, the
-            # reader fails as the session's does on a malformed body.
-            self._fail(exc, ClientPayloadError(f"Response payload is not completed: {exc!r}"))
-            return
-        for message, payload in messages:
-            if message.code in _INTERIM:
-                continue  # 100 Continue, 103 Early Hints: the answer follows (aiohttp skips them too)
-            # After a 101 the bytes are another protocol's: never reuse the connection.
-            self._should_close = self._should_close or message.should_close or message.code == 101
-            if message.code in _NO_BODY:
-                payload = EMPTY_PAYLOAD
-            self._payload = payload
-            payload.on_eof(self._stop_watchdog)
-            if self._waiter is not None:
-                waiter, self._waiter = self._waiter, None
-                if not waiter.done():
-                    waiter.set_result((message, payload))
-
-    def connection_lost(self, exc: BaseException | None) -> None:
-        self._stop_watchdog()
-        self._should_close = True
-        parser, self._parser = self._parser, None
-        try:
-            if parser is not None:
-                parser.feed_eof()  # the end of a body read to the end of the connection
-        except HttpProcessingError:  # (the parser set ClientPayloadError on the payload itself)
-            pass
-        payload = self._payload
-        if payload is not None and not payload.is_eof():
-            payload.set_exception(ClientPayloadError("Response payload is not completed"))
-        if self._waiter is not None:
-            self._fail(ServerDisconnectedError() if exc is None else ClientOSError(*exc.args))
-        super().connection_lost(exc)
-
-    def _fail(self, exc: BaseException, in_body: BaseException | None = None) -> None:
-        """End the exchange in flight with ``exc`` (``in_body`` for a body being read), and the
-        connection with it."""
-        self._should_close = True
-        self._stop_watchdog()
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
-        if self._payload is not None and not self._payload.is_eof():
-            self._payload.set_exception(in_body or exc)
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _check_idle(self) -> None:
-        """The idle timeout: one timer per silence rather than one rescheduled per read."""
-        now = self._loop.time()
-        if self._reading_paused:  # the client is slow, not the provider
-            self._last_read = now
-        due = self._last_read + self._idle_timeout
-        if now < due:
-            self._watchdog = self._loop.call_at(due, self._check_idle)
-            return
-        self._watchdog = None
-        self._fail(SocketTimeoutError("Timeout on reading data from socket"))
-
-    def _stop_watchdog(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-
-
 class _Exchange:
     """``async with client.request(...) as response``: the connection is pooled again on exit
     only when the response was read to its end."""
@@ -243,18 +107,18 @@ class _Exchange:
         self._url = url
         self._head = head
         self._body = body
-        self._connection: _Connection | None = None
+        self._connection: LeanConnection | None = None
 
     async def __aenter__(self) -> LeanResponse:
         connection = await self._client.connection(self._key)
         try:
             message, payload = await connection.exchange(self._head, self._body)
         except HttpProcessingError as exc:
-            _drop(connection)
+            self._client.discard(self._key, connection)
             info = RequestInfo(self._url, "POST", CIMultiDictProxy(CIMultiDict()))
             raise ClientResponseError(info, (), status=exc.code, message=exc.message) from exc
         except BaseException:  # cancelled (a timer, the client left) or failed: never pooled
-            _drop(connection)
+            self._client.discard(self._key, connection)
             raise
         self._connection = connection
         return LeanResponse(message, payload)
@@ -266,58 +130,89 @@ class _Exchange:
 
 
 class LeanClient:
-    """Pooled HTTP/1.1 connections to upstreams; :meth:`close` it at app cleanup."""
+    """Pooled HTTP/1.1 connections to upstreams; made in the loop it serves (at app startup),
+    :meth:`close` it at app cleanup."""
 
     def __init__(self, settings: UpstreamSettings, policy: HostPolicy) -> None:
+        # Kept: on Python 3.11 each asyncio.get_running_loop() is a getpid() system call.
+        self._loop = asyncio.get_running_loop()
         self._settings = settings
         self._guard = ConnectGuard(DefaultResolver(), policy)
         self._ssl = ssl.create_default_context()
-        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle: dict[_Key, list[LeanConnection]] = {}
         self._sweep: asyncio.TimerHandle | None = None
+        self._cap = HostCap(settings.limit_per_host) if settings.limit_per_host > 0 else None
 
     def request(self, url: URL, headers: CIMultiDict[str], body: bytes) -> _Exchange:
         """A POST of ``body`` to ``url`` (encoded, http or https) with ``headers``.
 
-        Host, Content-Length and the defaults aiohttp adds are set here. A header holding a line
-        break is refused (``ClientError``) rather than sent: it would start a header of its own.
+        Host (as aiohttp writes it: the form SigV4 and OCI sign), Content-Length (the body's) and
+        the defaults aiohttp adds are set here. A header holding a line break is refused
+        (``ClientError``) rather than sent: it would start a header of its own.
         """
         lines = [f"POST {url.raw_path_qs} HTTP/1.1", f"Host: {url.host_port_subcomponent}"]
         for name, default in _DEFAULTS:
             if name not in headers:
                 lines.append(f"{name}: {default}")
-        if "Host" in headers:  # never forwarded (upstream/headers.py); never sent twice either
+        if "Host" in headers or "Content-Length" in headers:  # never twice, nor a length not the body's
             headers = headers.copy()
-            del headers["Host"]
+            headers.popall("Host", None)
+            headers.popall("Content-Length", None)
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         head = "\r\n".join(lines)
         if head.count("\n") != len(lines) + 1 or head.count("\r") != len(lines) + 1:
             raise ClientError("A request header holds a line break.")
         key = (url.scheme, url.raw_host or "", url.port or 0)
-        return _Exchange(self, key, url, head.encode("latin-1", "strict"), body)
+        # As aiohttp's header writer: UTF-8, and a lone surrogate (an undecodable byte the server
+        # kept as one) dropped; nothing else can fail to encode.
+        return _Exchange(self, key, url, head.encode("utf-8", "ignore"), body)
 
-    async def connection(self, key: _Key) -> _Connection:
-        """A pooled connection to ``key`` still fit for a request, else a new one."""
+    async def connection(self, key: _Key) -> LeanConnection:
+        """A pooled connection to ``key`` still fit for a request, else a new one; give it back
+        with :meth:`release` or :meth:`discard`. Under a per-host cap, once one of ``key``'s places
+        is free: the wait and the dial together within ``connect_timeout``, as aiohttp's."""
+        ends = self._loop.time() + self._settings.connect_timeout
+        if self._cap is None:
+            return await self._pooled_or_new(key, ends)
+        try:
+            async with asyncio.timeout_at(ends):
+                await self._cap.take(key)
+        except TimeoutError:
+            raise _connect_timeout(key) from None
+        try:
+            return await self._pooled_or_new(key, ends)
+        except BaseException:
+            self._cap.give_back(key)
+            raise
+
+    def release(self, key: _Key, connection: LeanConnection) -> None:
+        """Pool ``connection`` if its response was complete, else close it; its place is free."""
+        if self._cap is not None:
+            self._cap.give_back(key)
+        if not connection.reusable:
+            drop(connection)
+            return
+        connection.idle_since = self._loop.time()
+        self._idle.setdefault(key, []).append(connection)
+        if self._sweep is None:
+            self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
+
+    def discard(self, key: _Key, connection: LeanConnection) -> None:
+        """Close ``connection`` (its exchange failed or was cancelled); its place is free."""
+        drop(connection)
+        if self._cap is not None:
+            self._cap.give_back(key)
+
+    async def _pooled_or_new(self, key: _Key, ends: float) -> LeanConnection:
         idle = self._idle.get(key)
-        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        expired = self._loop.time() - self._settings.keepalive_timeout
         while idle:
             connection = idle.pop()
             if connection.reusable and connection.idle_since > expired:
                 return connection
-            _drop(connection)
-        return await self._connect(key)
-
-    def release(self, key: _Key, connection: _Connection) -> None:
-        """Pool ``connection`` if its response was complete, else close it."""
-        if not connection.reusable:
-            _drop(connection)
-            return
-        connection.idle_since = asyncio.get_running_loop().time()
-        self._idle.setdefault(key, []).append(connection)
-        if self._sweep is None:
-            self._sweep = asyncio.get_running_loop().call_later(
-                self._settings.keepalive_timeout, self._drop_expired
-            )
+            drop(connection)
+        return await self._connect(key, ends)
 
     async def close(self) -> None:
         if self._sweep is not None:
@@ -325,39 +220,36 @@ class LeanClient:
             self._sweep = None
         for connections in self._idle.values():
             for connection in connections:
-                _drop(connection)
+                drop(connection)
         self._idle.clear()
         await self._guard.close()
 
     def _drop_expired(self) -> None:
         self._sweep = None
-        expired = asyncio.get_running_loop().time() - self._settings.keepalive_timeout
+        expired = self._loop.time() - self._settings.keepalive_timeout
         for key, connections in list(self._idle.items()):
             for connection in connections:
                 if connection.idle_since <= expired or not connection.reusable:
-                    _drop(connection)
+                    drop(connection)
             kept = [c for c in connections if c.transport is not None]
             if kept:
                 self._idle[key] = kept
             else:
                 del self._idle[key]
         if self._idle:
-            self._sweep = asyncio.get_running_loop().call_later(
-                self._settings.keepalive_timeout, self._drop_expired
-            )
+            self._sweep = self._loop.call_later(self._settings.keepalive_timeout, self._drop_expired)
 
-    async def _connect(self, key: _Key) -> _Connection:
+    async def _connect(self, key: _Key, ends: float) -> LeanConnection:
         scheme, host, port = key
         tls = scheme == "https"
         ssl_context = self._ssl if tls else None
         errors_key = ConnectionKey(host, port, tls, ssl_context or False, None, None, None)
-        loop = asyncio.get_running_loop()
         try:
-            async with asyncio.timeout(self._settings.connect_timeout):
+            async with asyncio.timeout_at(ends):
                 sock = await self._dial(errors_key, host, port)
                 try:
-                    _, connection = await loop.create_connection(
-                        lambda: _Connection(loop, self._settings.idle_timeout),
+                    _, connection = await self._loop.create_connection(
+                        lambda: LeanConnection(self._loop, self._settings.idle_timeout),
                         sock=sock,
                         ssl=ssl_context,
                         server_hostname=host if tls else None,
@@ -368,13 +260,12 @@ class LeanClient:
                         raise ClientConnectorError(errors_key, exc) from exc
                     raise
         except TimeoutError:
-            raise ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}") from None
+            raise _connect_timeout(key) from None
         return connection
 
     async def _dial(self, errors_key: ConnectionKey, host: str, port: int) -> socket.socket:
         """A socket connected to the first address of ``host`` that accepts, each one checked by
         the guard before it is dialled."""
-        loop = asyncio.get_running_loop()
         last: OSError | None = None
         for info in await self._addresses(errors_key, host, port):
             try:
@@ -384,7 +275,7 @@ class LeanClient:
             try:
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                await loop.sock_connect(sock, info[4])
+                await self._loop.sock_connect(sock, info[4])
             except OSError as exc:
                 sock.close()
                 last = exc
@@ -410,6 +301,6 @@ class LeanClient:
         return [(r["family"], stream, tcp, "", (r["host"], r["port"])) for r in results]
 
 
-def _drop(connection: _Connection) -> None:
-    if connection.transport is not None:
-        connection.transport.close()
+def _connect_timeout(key: _Key) -> ConnectionTimeoutError:
+    scheme, host, port = key
+    return ConnectionTimeoutError(f"Connection timeout to host {scheme}://{host}:{port}")

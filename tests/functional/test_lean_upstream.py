@@ -1,6 +1,6 @@
-"""The lean upstream client (``[upstream] lean_http``) through the real wire.
+"""The lean upstream client (``[upstream] lean_http``, on by default) through the real wire.
 
-Plain requests (an OpenAI-format provider, a POST of JSON) go through it; the upstreams here are
+Every upstream POST of a bytes body goes through it, whichever the provider; the upstreams here are
 a raw HTTP/1.1 server that writes exactly the bytes a test scripts (``raw_http.py``) and the fake
 provider (an aiohttp server). Failures are compared with a gateway on aiohttp's client: the lean
 path must answer the same errors.
@@ -29,7 +29,8 @@ from gateway.appkeys import LEAN
 from gateway.config.settings import Settings
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
-from tests.functional.raw_http import RawUpstream, Script, chunked, sized
+from tests.functional.gateway_process import eventually
+from tests.functional.raw_http import RawRequest, RawUpstream, Script, chunked, sized
 from tests.functional.tls_cert import self_signed
 
 CHAT = "/v1/chat/completions"
@@ -57,6 +58,11 @@ EVENTS = [
 
 def lean(**upstream: Any) -> Settings:
     return settings_with(upstream={"lean_http": True, **upstream})
+
+
+def on_aiohttp(**upstream: Any) -> Settings:
+    """A gateway whose upstream requests all go through aiohttp's client (the comparison)."""
+    return settings_with(upstream={"lean_http": False, **upstream})
 
 
 @pytest.fixture
@@ -115,12 +121,9 @@ def closes_after(answer: bytes) -> Script:
     return write
 
 
-async def test_the_setting_makes_the_lean_client_unless_a_per_host_cap_is_set(
-    make_gateway: GatewayFactory,
-) -> None:
-    assert LEAN in (await make_gateway(lean())).app
-    assert LEAN not in (await make_gateway()).app
-    assert LEAN not in (await make_gateway(lean(limit_per_host=4))).app
+async def test_the_lean_client_is_on_by_default_unless_turned_off(make_gateway: GatewayFactory) -> None:
+    assert LEAN in (await make_gateway()).app
+    assert LEAN not in (await make_gateway(on_aiohttp())).app
 
 
 async def test_json_answer_reaches_the_sdk_and_the_request_goes_out_as_sent(
@@ -143,6 +146,60 @@ async def test_json_answer_reaches_the_sdk_and_the_request_goes_out_as_sent(
     assert request.header("Content-Length") == str(len(request.body))
     assert request.header("Accept-Encoding") is not None
     assert orjson.loads(request.body) == BODY
+
+
+#: One request per kind of adapter: an OpenAI-format row, an OpenAICompatible subclass, and
+#: providers whose request and answer are translated (their own paths, headers and auth forms).
+PROVIDERS = {
+    "openai": {"x-portkey-provider": "openai", "Authorization": "Bearer sk-t"},
+    "mistral-ai": {"x-portkey-provider": "mistral-ai", "Authorization": "Bearer sk-t"},
+    "anthropic": {"x-portkey-provider": "anthropic", "Authorization": "Bearer sk-ant"},
+    "cohere": {"x-portkey-provider": "cohere", "Authorization": "Bearer co-key"},
+    "google": {"x-portkey-provider": "google", "Authorization": "Bearer g-key"},
+}
+
+
+def sent_on_the_wire(request: RawRequest) -> tuple[bytes, list[tuple[str, str]], bytes]:
+    """The request line, the headers (lower-cased names, in a stable order) and the body."""
+    line, *fields = request.head.rstrip(b"\r\n").split(b"\r\n")
+    headers = []
+    for field_line in fields:
+        name, _, value = field_line.decode("utf-8").partition(":")
+        headers.append((name.lower(), value.strip()))
+    return line, sorted(headers), request.body
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
+async def test_each_kind_of_provider_request_goes_out_as_aiohttps_client_sends_it(
+    provider: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    """The same request line, headers (those aiohttp adds included; a header value outside ASCII
+    in UTF-8, as aiohttp writes it) and body, and the same answer back (an error: a translated
+    success would carry a fresh id each time)."""
+    refusal = sized(
+        b'{"message":"no","error":{"message":"no","type":"invalid_request_error"}}', "400 Bad Request"
+    )
+    raw.scripts.extend([refusal, refusal])
+    headers = PROVIDERS[provider] | {
+        "x-portkey-custom-host": raw.base_url,
+        "OpenAI-Organization": "Café",
+        "Content-Type": "application/json",
+    }
+    answers = []
+    for settings in (lean(), on_aiohttp()):
+        server = await make_gateway(settings)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"http://127.0.0.1:{server.port}{CHAT}", data=orjson.dumps(BODY), headers=headers
+            ) as got,
+        ):
+            answers.append((got.status, await got.read()))
+    assert answers[0] == answers[1]
+    through_lean, through_aiohttp = (sent_on_the_wire(request) for request in raw.requests)
+    assert through_lean == through_aiohttp
+    assert ("host", f"127.0.0.1:{raw.port}") in through_lean[1]
+    assert ("openai-organization", "Café") in through_lean[1]
 
 
 async def test_chunked_answer_larger_than_a_small_body_arrives_whole(
@@ -325,7 +382,7 @@ async def test_upstream_failures_answer_what_aiohttps_client_answers(
     custom_host = raw.base_url if failure.script is not None else f"http://127.0.0.1:{_closed_port()}/v1"
     body = BODY | ({"stream": True} if failure.stream else {})
     answers = []
-    for settings in (lean(**failure.upstream), settings_with(upstream=failure.upstream)):
+    for settings in (lean(**failure.upstream), on_aiohttp(**failure.upstream)):
         if failure.script is not None:
             raw.scripts.append(failure.script)
         answers.append(await post(await make_gateway(settings), custom_host, body, failure.headers))
@@ -341,7 +398,7 @@ async def test_address_the_ssrf_guard_refuses_at_connect_time_is_the_same_400(
 ) -> None:
     """ollama's catalog host is localhost: the name passes, its loopback address does not."""
     answers = []
-    for upstream in ({"lean_http": True}, {}):
+    for upstream in ({"lean_http": True}, {"lean_http": False}):
         server = await make_gateway(settings_with(server={"host": "0.0.0.0"}, upstream=upstream))
         async with (
             aiohttp.ClientSession() as http,
@@ -389,10 +446,82 @@ async def test_https_upstream_whose_certificate_is_not_trusted_is_refused_as_aio
     fake, _ = tls_fake
     answers = [
         await post(await make_gateway(settings), f"https://127.0.0.1:{fake.port}/v1")
-        for settings in (lean(), Settings())
+        for settings in (lean(), on_aiohttp())
     ]
     assert answers[0] == answers[1]
     status, body = answers[0]
     assert status == 502
     assert b"CERTIFICATE_VERIFY_FAILED" in body
     assert fake.received == []
+
+
+def held_until(release: asyncio.Event) -> Script:
+    """Answers :data:`COMPLETION` once ``release`` is set (the connection kept alive)."""
+
+    async def write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.wait_for(release.wait(), HANG)
+        return await sized(COMPLETION)(reader, writer)
+
+    return write
+
+
+#: Each per-host cap test runs on both clients: the lean one must queue as aiohttp's connector does.
+CLIENTS = {"lean": lean, "aiohttp": on_aiohttp}
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_requests_past_the_per_host_cap_wait_for_one_to_end_then_reuse_its_connection(
+    client: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    server = await make_gateway(CLIENTS[client](limit_per_host=1))
+    release = asyncio.Event()
+    raw.scripts.append(held_until(release))
+    first = asyncio.create_task(post(server, raw.base_url))
+    await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    queued = [asyncio.create_task(post(server, raw.base_url)) for _ in range(2)]
+    await asyncio.sleep(0.2)
+    assert len(raw.requests) == 1  # the others wait in the gateway, not at the provider
+    release.set()
+    assert await first == (200, COMPLETION)
+    assert await asyncio.gather(*queued) == [(200, b'{"ok":true}')] * 2
+    assert [request.connection for request in raw.requests] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_a_caller_leaving_the_per_host_queue_gives_its_turn_to_the_next(
+    client: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    server = await make_gateway(CLIENTS[client](limit_per_host=1))
+    release = asyncio.Event()
+    raw.scripts.append(held_until(release))
+    first = asyncio.create_task(post(server, raw.base_url))
+    await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    leaving = asyncio.create_task(post(server, raw.base_url))
+    await asyncio.sleep(0.1)
+    leaving.cancel()  # the caller hangs up while queued: the gateway cancels its request
+    staying = asyncio.create_task(post(server, raw.base_url))
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await first == (200, COMPLETION)
+    assert await staying == (200, b'{"ok":true}')
+    assert len(raw.requests) == 2  # the one that left never reached the provider
+
+
+async def test_a_wait_for_a_place_past_the_connect_timeout_answers_what_aiohttp_answers(
+    make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    answers = []
+    for settings in CLIENTS.values():
+        server = await make_gateway(settings(limit_per_host=1, connect_timeout=0.3))
+        release = asyncio.Event()
+        raw.scripts.append(held_until(release))
+        first = asyncio.create_task(post(server, raw.base_url))
+        await eventually(lambda: raw.requests, HANG, "the first request upstream")
+        answers.append(await post(server, raw.base_url))
+        release.set()
+        assert await first == (200, COMPLETION)
+        raw.requests.clear()
+    lean_answer, aiohttp_answer = answers
+    assert lean_answer == aiohttp_answer
+    assert lean_answer[0] >= 500
+    assert b"openai" in lean_answer[1]
