@@ -6,6 +6,7 @@ repeats its value: configs carry keys.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.errors import InvalidRequest
@@ -16,6 +17,7 @@ __all__ = [
     "as_object",
     "as_text",
     "bad",
+    "header_value_problem",
     "limit",
 ]
 
@@ -37,6 +39,17 @@ def as_text(raw: Any, path: str) -> str:
     if not isinstance(raw, str) or not raw:
         raise bad(path, "expected a non-empty string")
     return raw
+
+
+#: What a header value cannot hold: a line break would end the header early (and start another).
+_HEADER_BREAK = re.compile(r"[\r\n\x00]")
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` (a key, a provider option) cannot go upstream in a header; ``None``: it can."""
+    if _HEADER_BREAK.search(value):
+        return "must not hold a line break or a NUL character (it is sent in a header)"
+    return None
 
 
 def bad(path: str, problem: str) -> ConfigError:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.config.fields import header_value_problem
 from gateway.errors import InvalidRequest
 from gateway.limits.caller import PERIODS, Budget, GatewayKey, RateLimits, VirtualKey, key_digest
 
@@ -88,10 +89,14 @@ def parse_virtual_key(name: str, raw: Any, path: str) -> VirtualKey:
     options = _table(table.get("options", {}), f"{path}.options")
     if not all(isinstance(value, str) for value in options.values()):
         raise _bad(f"{path}.options", "expected a table of strings")
+    for option, value in options.items():
+        _check_header_value(value, f"{path}.options.{option}")
+    api_key = _text(table.get("api_key", ""), f"{path}.api_key", empty=True)
+    _check_header_value(api_key, f"{path}.api_key")
     return VirtualKey(
         name=name,
         provider=_text(table.get("provider"), f"{path}.provider"),
-        api_key=_text(table.get("api_key", ""), f"{path}.api_key", empty=True),
+        api_key=api_key,
         options=dict(options),
         base_url=_text(table.get("base_url", ""), f"{path}.base_url", empty=True),
         limits=parse_rate_limits(table.get("limits"), f"{path}.limits"),
@@ -229,6 +234,11 @@ def _text(raw: Any, path: str, *, empty: bool = False) -> str:
     if not isinstance(raw, str) or (not raw and not empty):
         raise _bad(path, "expected a non-empty string" if not empty else "expected a string")
     return raw
+
+
+def _check_header_value(value: str, path: str) -> None:
+    if (problem := header_value_problem(value)) is not None:
+        raise _bad(path, problem)
 
 
 def _table(raw: Any, path: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import orjson
 from gateway.config import extras
 from gateway.config.conditions import Condition, parse_condition
 from gateway.config.extras import Cache, Sticky
-from gateway.config.fields import MAX_DEPTH, ConfigError
+from gateway.config.fields import MAX_DEPTH, ConfigError, header_value_problem
 from gateway.config.fields import as_object as _object
 from gateway.config.fields import as_text as _text
 from gateway.config.fields import bad as _bad
@@ -332,7 +332,7 @@ def _node(raw: Any, path: str, depth: int) -> Node:
         name=_optional_text(table, "name", path),
         weight=_weight(table.get("weight", 1.0), f"{path}.weight"),
         provider=_optional_text(table, "provider", path),
-        api_key=_optional_text(table, "api_key", path),
+        api_key=_optional_header_text(table, "api_key", path),
         virtual_key=_optional_text(table, "virtual_key", path),
         custom_host=_optional_text(table, "custom_host", path),
         options={OPTION_KEYS[k]: _option(v, f"{path}.{k}") for k, v in table.items() if k in OPTION_KEYS},
@@ -446,7 +446,19 @@ def _list(table: Mapping[str, Any], key: str, path: str) -> list[Any]:
 
 def _option(raw: Any, path: str) -> str:
     """A provider option: text, or an object given inline (Portkey's ``vertex_service_account_json``)."""
-    return orjson.dumps(raw).decode() if isinstance(raw, dict) else _text(raw, path)
+    return orjson.dumps(raw).decode() if isinstance(raw, dict) else _header_text(raw, path)
+
+
+def _header_text(raw: Any, path: str) -> str:
+    """Text that may be sent upstream in a header: a key, a provider option."""
+    text = _text(raw, path)
+    if (problem := header_value_problem(text)) is not None:
+        raise _bad(path, problem)
+    return text
+
+
+def _optional_header_text(table: Mapping[str, Any], key: str, path: str) -> str | None:
+    return None if key not in table else _header_text(table[key], f"{path}.{key}")
 
 
 def _optional_flag(table: Mapping[str, Any], key: str, path: str) -> bool | None:

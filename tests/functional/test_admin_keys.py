@@ -121,6 +121,29 @@ async def test_a_virtual_key_created_through_the_admin_api_is_used_and_its_secre
 
 
 @pytest.mark.parametrize(
+    "definition",
+    [
+        {"api_key": f"{SECRET}\r\nX-Injected: 1"},
+        {"api_key": SECRET, "options": {"openai-project": "p\nX-Injected: 1"}},
+    ],
+    ids=["api_key", "option"],
+)
+async def test_a_virtual_key_whose_secret_would_break_a_header_is_refused_without_echoing_it(
+    gateway: str, fake: FakeProvider, definition: dict[str, Any]
+) -> None:
+    status, answer = await admin(
+        gateway, "POST", "/admin/virtual-keys", {"name": "broken-vk", "provider": "openai", **definition}
+    )
+    assert status == 400
+    assert "line break" in answer["error"]["message"]
+    assert SECRET not in str(answer)
+    assert "X-Injected" not in str(answer)
+    status, body = await chat(gateway, SETTINGS_KEY, **{"x-portkey-virtual-key": "broken-vk"})
+    assert (status, body["error"]["code"]) == (400, "unknown_virtual_key")
+    assert fake.received == []
+
+
+@pytest.mark.parametrize(
     ("method", "path"), [("GET", "/admin/keys"), ("POST", "/admin/keys"), ("GET", "/admin/virtual-keys")]
 )
 async def test_the_admin_api_needs_the_admin_token(gateway: str, method: str, path: str) -> None:

@@ -96,6 +96,14 @@ REJECTIONS = [
         hint="config.targets",
     ),
     Rejection(
+        # Sent on, it would end the Authorization header and start one of the caller's own.
+        "config-key-with-a-line-break", 400, BAD_REQUEST, "invalid_config", "x-portkey-config",
+        {"x-portkey-provider": None, "x-portkey-config": json.dumps(
+            {"provider": "openai", "custom_host": "{fake}/v1", "api_key": "sk-a\r\nX-Injected: 1"}
+        )},
+        hint="config.api_key: must not hold a line break",
+    ),
+    Rejection(
         "malformed-json", 400, BAD_REQUEST, "invalid_json", None,
         call=post_raw("/chat/completions", b'{"model": "gpt-4o-mini",', "application/json"),
     ),
