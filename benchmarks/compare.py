@@ -75,6 +75,20 @@ def median(runs: list[Result], path: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+#: The figures of a compare run and the fields of a system's row each one makes.
+FIELDS = {
+    "chat_c64": ("rps", "cpu_us"),
+    "stream_c64": ("stream_rps", "stream_cpu_us"),
+    "chat_c1": ("added_p50_ms", "added_p99_ms"),
+    "held": ("rss_held_mb",),
+}
+
+
+def answered(figure: str, runs: list[Result]) -> bool:
+    """Whether any request of ``runs`` was answered 200 (for ``held``: any stream held open)."""
+    return any(r.get("held" if figure == "held" else "requests") for r in runs)
+
+
 def failed_share(runs: list[Result]) -> float:
     """The median share of requests not answered 200 (a gateway's admission sheds on a loaded core)."""
     return float(statistics.median(sum(r["errors"].values()) / max(1, r["completed"]) for r in runs))
@@ -123,13 +137,15 @@ def compare_all(run: Run, singles: dict[str, System], doubles: dict[str, System]
     return figures(run.runs)
 
 
-def figures(runs: dict[str, dict[str, list[Result]]]) -> dict[str, dict[str, float | None]]:
+def figures(runs: dict[str, dict[str, list[Result]]]) -> dict[str, dict[str, Any]]:
     """Per system key: req/s (answered 200), CPU µs per request (every request, refused ones too) and
-    the share not answered 200, non-stream and stream; added p50/p99; RSS."""
+    the share not answered 200, non-stream and stream; added p50/p99; RSS. ``unanswered`` lists the
+    figures (keys of :data:`FIELDS`) where no request was answered 200: their fields are None, as
+    what they measured was failing, not serving."""
     direct = runs["chat_c1"]["direct"]
-    out: dict[str, dict[str, float | None]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for key in runs["chat_c64"]:
-        row = {
+        row: dict[str, Any] = {
             "rps": median(runs["chat_c64"][key], "rps"),
             "cpu_us": median(runs["chat_c64"][key], "system_cpu_us_per_req"),
             "stream_rps": median(runs["stream_c64"][key], "rps"),
@@ -147,6 +163,9 @@ def figures(runs: dict[str, dict[str, list[Result]]]) -> dict[str, dict[str, flo
         if key in runs.get("held", {}):
             row["rss_idle_mb"] = median(runs["held"][key], "rss.before_mb")
             row["rss_held_mb"] = median(runs["held"][key], "rss.held_mb")
+        row["unanswered"] = [f for f in FIELDS if key in runs.get(f, {}) and not answered(f, runs[f][key])]
+        for figure in row["unanswered"]:
+            row.update(dict.fromkeys(FIELDS[figure]))
         out[key] = row
     return out
 

@@ -17,6 +17,8 @@ COLUMNS = {
     "gateway no lag shedding": "this gateway, loop-lag shedding off",
 }
 NOT_INSTALLED = "not installed"
+#: A cell whose figure had no request answered 200 (see ``unanswered`` in compare's figures).
+FAILED = "failed"
 README_HEADING = "## Performance"
 README_ANCHOR = "[Performance](#performance)"
 
@@ -29,32 +31,53 @@ _PERCENT = "{:.0%} / {:.0%}"
 
 
 def rows(held: int) -> list[tuple[str, str, Any]]:
-    """(row label, system key suffix, cell maker from a figures row) in the table's order."""
+    """(row label, system key suffix, cell maker from a figures row) in the table's order. A cell
+    made of a figure that had no request answered 200 says "failed" (its share row says 100 %)."""
 
     def pair(a: str, b: str, pattern: str) -> Any:
         return lambda f: None if f.get(a) is None or f.get(b) is None else pattern.format(f[a], f[b])
 
+    def of(figure: str, cell: Any) -> Any:
+        return lambda f: FAILED if figure in f.get("unanswered", ()) else cell(f)
+
+    def rps(f: dict[str, Any]) -> str | None:
+        return _n(f.get("rps"), "{:,.0f}")
+
+    def cpu(f: dict[str, Any]) -> str | None:
+        return _n(f.get("cpu_us"), "{:.0f} µs")
+
+    def stream_rps(f: dict[str, Any]) -> str | None:
+        return _n(f.get("stream_rps"), "{:,.0f}")
+
     return [
-        ("non-stream req/s, 64 connections", "", lambda f: _n(f.get("rps"), "{:,.0f}")),
-        ("CPU per non-stream request", "", lambda f: _n(f.get("cpu_us"), "{:.0f} µs")),
-        ("20-chunk streams/s, 64 connections", "", lambda f: _n(f.get("stream_rps"), "{:,.0f}")),
-        ("CPU per 20-chunk stream", "", lambda f: _n(f.get("stream_cpu_us"), "{:.0f} µs")),
+        ("non-stream req/s, 64 connections", "", of("chat_c64", rps)),
+        ("CPU per non-stream request", "", of("chat_c64", cpu)),
+        ("20-chunk streams/s, 64 connections", "", of("stream_c64", stream_rps)),
+        ("CPU per 20-chunk stream", "", of("stream_c64", lambda f: _n(f.get("stream_cpu_us"), "{:.0f} µs"))),
         (
             "not answered 200 at 64 connections, non-stream / stream",
             "",
             pair("failed", "stream_failed", _PERCENT),
         ),
-        ("added p50 / p99 at 1 connection", "", pair("added_p50_ms", "added_p99_ms", "{:+.2f} / {:+.2f} ms")),
-        (f"RSS idle / {held} paced streams", "", pair("rss_idle_mb", "rss_held_mb", "{:.0f} / {:.0f} MB")),
-        ("non-stream req/s, 64 connections, 2 workers", " 2w", lambda f: _n(f.get("rps"), "{:,.0f}")),
-        ("CPU per non-stream request, 2 workers", " 2w", lambda f: _n(f.get("cpu_us"), "{:.0f} µs")),
-        ("not answered 200, 2 workers", " 2w", pair("failed", "stream_failed", _PERCENT)),
         (
-            "20-chunk streams/s, 64 connections, 2 workers",
-            " 2w",
-            lambda f: _n(f.get("stream_rps"), "{:,.0f}"),
+            "added p50 / p99 at 1 connection",
+            "",
+            of("chat_c1", pair("added_p50_ms", "added_p99_ms", "{:+.2f} / {:+.2f} ms")),
         ),
+        (f"RSS idle / {held} paced streams", "", _rss),
+        ("non-stream req/s, 64 connections, 2 workers", " 2w", of("chat_c64", rps)),
+        ("CPU per non-stream request, 2 workers", " 2w", of("chat_c64", cpu)),
+        ("not answered 200, 2 workers", " 2w", pair("failed", "stream_failed", _PERCENT)),
+        ("20-chunk streams/s, 64 connections, 2 workers", " 2w", of("stream_c64", stream_rps)),
     ]
+
+
+def _rss(f: dict[str, Any]) -> str | None:
+    """Idle / held RSS; idle still counts when no stream could be held open (held says "failed")."""
+    idle, held = f.get("rss_idle_mb"), f.get("rss_held_mb")
+    if idle is not None and "held" in f.get("unanswered", ()):
+        return f"{idle:.0f} MB / {FAILED}"
+    return None if idle is None or held is None else f"{idle:.0f} / {held:.0f} MB"
 
 
 def table(document: dict[str, Any], held: int) -> str:

@@ -178,7 +178,8 @@ async def hold_streams(run: Run) -> dict[str, float]:
             connection.transport.close()
     await asyncio.wait([c.closed for c in connections], timeout=10)
     run.samples.extend(samples)
-    return {"held": sum(1 for s in samples if s.bytes), "held_at": held_at, "released_at": released_at}
+    held = sum(1 for s in samples if s.bytes and s.status == 200)  # an error answer holds nothing open
+    return {"held": held, "held_at": held_at, "released_at": released_at}
 
 
 def summarize(run: Run, elapsed: float) -> dict[str, Any]:
