@@ -23,6 +23,10 @@ from benchmarks.processes import free_port, process_tree, start, wait_port
 
 NGINX = "/usr/sbin/nginx"
 PORTKEY_PACKAGE = Path("@portkey-ai") / "gateway"
+#: The environment variable naming a folder where Portkey's gateway was installed with npm: a global
+#: install cannot pin its @hono/node-server, whose releases after 1.14.2 break its streams
+#: (docs/benchmarks.md, "Portkey's streams").
+PORTKEY_DIR = "BENCH_PORTKEY_DIR"
 #: Admission's loop-lag shedding off (its other limits stay on): at 64 connections a loaded core lets
 #: the loop lag past its 10 ms and requests become cheap 503s; this measures the work instead.
 NO_LAG_SHEDDING = {"GATEWAY_LIMITS_MAX_LOOP_LAG": "0"}
@@ -109,10 +113,13 @@ def nginx(where: Where, workers: int = 1) -> Iterator[System]:
 
 
 def portkey_entry() -> Path | None:
-    """The installed ``@portkey-ai/gateway`` start script (./node_modules, then npm's global root)."""
+    """The installed ``@portkey-ai/gateway`` start script: in the folder :data:`PORTKEY_DIR` names
+    (where ``npm install`` ran with its ``package.json``), ./node_modules, then npm's global root."""
     if shutil.which("node") is None:
         return None
     roots = [Path.cwd() / "node_modules"]
+    if folder := os.environ.get(PORTKEY_DIR):
+        roots.insert(0, Path(folder) / "node_modules")
     if npm := shutil.which("npm"):
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             found = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, timeout=20)
