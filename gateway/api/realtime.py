@@ -50,7 +50,7 @@ __all__ = [
     "realtime",
 ]
 
-PATH = "/v1/realtime"
+PATH = "/v1/realtime"  # routes.REALTIME_PATH, where the route is added
 #: The websocket close code for "try again later".
 TRY_AGAIN_LATER = 1013
 #: Subprotocols that carry credentials and options (OpenAI's browser convention), by prefix.
