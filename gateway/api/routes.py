@@ -27,6 +27,7 @@ from gateway.on_first_use import load
 from gateway.providers.base import CHAT
 
 __all__ = [
+    "REALTIME_PATH",
     "add_routes",
 ]
 
@@ -76,9 +77,9 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-#: The endpoints of other client formats and the realtime websocket: their modules (~0.5 MB
+#: The endpoints of other client formats and the realtime websocket: their modules (~0.4 MB
 #: together) are imported by their first request (``on_first_use.py``), as most gateways serve
-#: neither. ``realtime.PATH`` is this path.
+#: neither.
 REALTIME_PATH = "/v1/realtime"
 _REALTIME = "gateway.api.realtime:realtime"
 _MESSAGES = "gateway.formats.anthropic_messages:AnthropicMessages"
