@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -38,13 +38,9 @@ from gateway.appkeys import (
     WEBSOCKET_UPSTREAM,
     ServerState,
 )
-from gateway.cache.embedder import Embedder
 from gateway.cache.memory import MemoryStore
-from gateway.cache.redis_store import RedisStore
-from gateway.cache.semantic import SemanticCache
 from gateway.cache.stage import CacheStage
 from gateway.cache.store import CacheStore
-from gateway.cache.vector_feed import VectorFeed
 from gateway.config.routing import MAX_CONFIG_BYTES
 from gateway.config.settings import CacheSettings, ProviderSettings, Settings
 from gateway.guardrails.check import CheckServices
@@ -54,9 +50,6 @@ from gateway.limits.charges import Charger
 from gateway.limits.key_store import KeyBackend, KeyBook, MemoryKeys
 from gateway.limits.limiter import Limiter
 from gateway.limits.memory import MemoryLimiter
-from gateway.limits.redis import RedisLimiter
-from gateway.limits.redis_key_store import RedisKeys
-from gateway.limits.redis_spend import RedisSpend
 from gateway.limits.spend import MemorySpend, SpendStore
 from gateway.limits.stage import LimitStage, limit_headers
 from gateway.middleware.admission import Admission
@@ -71,6 +64,7 @@ from gateway.observability.record import RecordSink
 from gateway.observability.recorder import Recorder, running
 from gateway.observability.requestlog import AccessLog
 from gateway.observability.tracing import echo_trace_id
+from gateway.on_first_use import load
 from gateway.providers.cloud_auth import CloudAuth
 from gateway.providers.registry import ProviderRegistry
 from gateway.routing.health import TargetHealth
@@ -78,7 +72,20 @@ from gateway.upstream.lean import LeanClient
 from gateway.upstream.session import create_token_session, create_upstream_session, create_websocket_session
 
 if TYPE_CHECKING:
+    from gateway.cache.semantic import SemanticCache
+    from gateway.limits.redis import RedisLimiter
     from gateway.observability.spans import Tracing
+
+#: The Redis backends, imported only when the settings choose Redis (``on_first_use.py``): a
+#: gateway without Redis need not hold them (~0.2 MB).
+_REDIS_LIMITER = "gateway.limits.redis:RedisLimiter"
+_REDIS_KEYS = "gateway.limits.redis_key_store:RedisKeys"
+_REDIS_SPEND = "gateway.limits.redis_spend:RedisSpend"
+_REDIS_CACHE = "gateway.cache.redis_store:RedisStore"
+_REDIS_VECTORS = "gateway.cache.vector_feed:VectorFeed"
+#: The semantic cache's parts, imported only when the settings turn it on.
+_EMBEDDER = "gateway.cache.embedder:Embedder"
+_SEMANTIC = "gateway.cache.semantic:SemanticCache"
 
 __all__ = [
     "create_app",
@@ -211,22 +218,22 @@ def _stages(settings: Settings, app: web.Application, tracing: Tracing | None) -
 
 def _limiter(settings: Settings) -> Limiter:
     if settings.rate_limits.backend == "redis":
-        return RedisLimiter(settings.keys.redis_url)
+        redis: Limiter = load(_REDIS_LIMITER)(settings.keys.redis_url)
+        return redis
     return MemoryLimiter()
 
 
 async def _rate_limits(app: web.Application) -> AsyncIterator[None]:
     """The Redis limiter renews the leases of the slots its requests hold."""
-    limiter = app[RATE_LIMITS].limiter
-    if isinstance(limiter, RedisLimiter):
-        limiter.start()
+    if app[SETTINGS].rate_limits.backend == "redis":
+        cast("RedisLimiter", app[RATE_LIMITS].limiter).start()
     yield
     await app[RATE_LIMITS].close()
 
 
 def _key_book(settings: Settings) -> KeyBook:
     backend: KeyBackend = (
-        RedisKeys(settings.keys.redis_url) if settings.keys.backend == "redis" else MemoryKeys()
+        load(_REDIS_KEYS)(settings.keys.redis_url) if settings.keys.backend == "redis" else MemoryKeys()
     )
     return KeyBook(settings.gateway_keys, settings.virtual_keys, backend)
 
@@ -238,7 +245,8 @@ async def _keys(app: web.Application) -> AsyncIterator[None]:
 
 def _spend_store(settings: Settings) -> SpendStore:
     if settings.budgets.backend == "redis":
-        return RedisSpend(settings.keys.redis_url)
+        redis: SpendStore = load(_REDIS_SPEND)(settings.keys.redis_url)
+        return redis
     return MemorySpend()
 
 
@@ -249,7 +257,8 @@ async def _charger(app: web.Application) -> AsyncIterator[None]:
 
 def _cache_store(settings: CacheSettings) -> CacheStore:
     if settings.backend == "redis":
-        return RedisStore(settings.redis_url)
+        redis: CacheStore = load(_REDIS_CACHE)(settings.redis_url)
+        return redis
     return MemoryStore(settings.max_bytes)
 
 
@@ -274,7 +283,7 @@ def _semantic_cache(app: web.Application) -> SemanticCache | None:
     api_key = cache.semantic_api_key or configured.api_key
     base_url = cache.semantic_base_url or configured.base_url
     options = {name: configured.options.get(name, "") for name in adapter.option_headers}
-    embedder = Embedder(
+    embedder = load(_EMBEDDER)(
         adapter,
         cache.semantic_model,
         api_key=api_key,
@@ -292,9 +301,12 @@ def _semantic_cache(app: web.Application) -> SemanticCache | None:
         ) from exc
     index = VectorIndex(cache.semantic_max_entries)
     feed = (
-        VectorFeed(cache.redis_url, index, cache.semantic_max_entries) if cache.backend == "redis" else None
+        load(_REDIS_VECTORS)(cache.redis_url, index, cache.semantic_max_entries)
+        if cache.backend == "redis"
+        else None
     )
-    return SemanticCache(embedder, index, feed)
+    semantic: SemanticCache = load(_SEMANTIC)(embedder, index, feed)
+    return semantic
 
 
 async def _guardrails(app: web.Application) -> AsyncIterator[None]:

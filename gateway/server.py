@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import ipaddress
 import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import multidict
@@ -95,8 +98,10 @@ async def _serve(settings: Settings, reuse_port: bool) -> None:
     logger.info("stopped")
 
 
-def _sites(runner: web.AppRunner, server: ServerSettings, reuse_port: bool) -> list[web.TCPSite]:
-    """The process's listening sockets on the port: ``listen_sockets`` of them (SO_REUSEPORT).
+def _sites(runner: web.AppRunner, server: ServerSettings, reuse_port: bool) -> Iterator[web.BaseSite]:
+    """The process's listening sockets on the port: ``listen_sockets`` of them (SO_REUSEPORT),
+    each bound as it is asked for (so a failed bind leaves only the started ones, for the
+    runner's cleanup).
 
     uvloop takes one new connection per listening socket per turn of its loop: a process whose loop
     turns slowly (CPU overload) would leave new connections queued in the kernel, unseen by
@@ -105,10 +110,33 @@ def _sites(runner: web.AppRunner, server: ServerSettings, reuse_port: bool) -> l
     """
     count = server.listen_sockets if server.port else 1
     shared = reuse_port or count > 1
-    return [
-        web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=shared)
-        for _ in range(count)
-    ]
+    for _ in range(count):
+        yield _site(runner, server, shared)
+
+
+def _site(runner: web.AppRunner, server: ServerSettings, shared: bool) -> web.BaseSite:
+    """One listening socket. An address (127.0.0.1 by default, 0.0.0.0, ::) is bound here: given a
+    host, the loop resolves it in libuv's thread pool, whose 4 threads (~0.5 MB) an idle gateway
+    otherwise need not hold until its first upstream name lookup. A name goes to TCPSite."""
+    try:
+        address = ipaddress.ip_address(server.host)
+    except ValueError:
+        return web.TCPSite(runner, server.host, server.port, backlog=server.backlog, reuse_port=shared)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # The options the loop's create_server sets on the sockets it binds.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((server.host, server.port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return web.SockSite(runner, sock, backlog=server.backlog)
 
 
 #: Container allocations (net) between two young-generation collections; CPython's default is 700.

@@ -28,6 +28,7 @@ from yarl import URL
 
 from gateway.api.bodies import NO_BODY
 from gateway.api.intake import plan, release, track
+from gateway.api.routes import REALTIME_PATH as PATH
 from gateway.api.upstream_request import authorize, prepare
 from gateway.appkeys import KEYS, REALTIME, SETTINGS, STAGES, STATE, WEBSOCKET_UPSTREAM
 from gateway.config.settings import RealtimeSettings
@@ -46,11 +47,9 @@ from gateway.upstream.failures import upstream_failure, websocket_open_timed_out
 from gateway.upstream.headers import upstream_request_headers
 
 __all__ = [
-    "PATH",
     "realtime",
 ]
 
-PATH = "/v1/realtime"
 #: The websocket close code for "try again later".
 TRY_AGAIN_LATER = 1013
 #: Subprotocols that carry credentials and options (OpenAI's browser convention), by prefix.

@@ -20,16 +20,14 @@ from gateway.api.health import health_targets, healthz, readyz, root
 from gateway.api.inbound import Inbound, reformatted
 from gateway.api.metrics import metrics as metrics_endpoint
 from gateway.api.proxy import proxy
-from gateway.api.realtime import PATH as REALTIME_PATH
-from gateway.api.realtime import realtime
 from gateway.appkeys import INBOUND
 from gateway.errors import MethodNotAllowed
-from gateway.formats.anthropic_messages import AnthropicMessages
 from gateway.formats.base import InboundFormat
-from gateway.formats.responses import ResponsesFormat
+from gateway.on_first_use import load
 from gateway.providers.base import CHAT
 
 __all__ = [
+    "REALTIME_PATH",
     "add_routes",
 ]
 
@@ -79,6 +77,14 @@ ENDPOINTS: dict[str, dict[str, BodyKind | None]] = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: The endpoints of other client formats and the realtime websocket: their modules (~0.4 MB
+#: together) are imported by their first request (``on_first_use.py``), as most gateways serve
+#: neither.
+REALTIME_PATH = "/v1/realtime"
+_REALTIME = "gateway.api.realtime:realtime"
+_MESSAGES = "gateway.formats.anthropic_messages:AnthropicMessages"
+_RESPONSES = "gateway.formats.responses:ResponsesFormat"
+
 
 def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool = False) -> None:
     """The whole table; ``metrics``: ``GET /metrics``, ``console``: ``/console`` and its feed (off,
@@ -94,15 +100,39 @@ def add_routes(router: web.UrlDispatcher, *, metrics: bool = True, console: bool
     # Under /v1, so before the pass-through, and on "*": another method is a 405 here rather than
     # a request forwarded to a provider.
     router.add_route("*", "/v1/health/targets", functools.partial(_own, ("GET", "HEAD"), health_targets))
+    realtime = _on_first_call(lambda: load(_REALTIME))
     router.add_route("*", REALTIME_PATH, functools.partial(_own, ("GET",), realtime))
-    messages = AnthropicMessages()
-    router.add_route("*", "/v1/messages", functools.partial(_inbound, messages, "messages"))
-    router.add_route("*", "/v1/responses", functools.partial(_inbound, ResponsesFormat(), "responses"))
-    router.add_route("*", "/v1/messages/count_tokens", functools.partial(_count_tokens, messages))
+    router.add_route("*", "/v1/messages", _in_format(_inbound, _MESSAGES, "messages"))
+    router.add_route("*", "/v1/responses", _in_format(_inbound, _RESPONSES, "responses"))
+    router.add_route(
+        "*", "/v1/messages/count_tokens", _in_format(_count_tokens, _MESSAGES, "messages/count_tokens")
+    )
     for path, methods in ENDPOINTS.items():
         family = path.split("/")[2]
         router.add_route("*", path, functools.partial(_endpoint, methods, family))
     router.add_route("*", "/v1/{tail:.*}", proxy)
+
+
+def _on_first_call(build: Callable[[], Handler]) -> Handler:
+    """A handler that builds the real one (``build``, which imports its modules) at its first
+    request and hands it every request: aiohttp's router takes a handler per route at start-up."""
+    built: Handler | None = None
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal built
+        if built is None:
+            built = build()
+        return await built(request)
+
+    return handler
+
+
+InFormat = Callable[[InboundFormat, str, web.Request], Awaitable[web.StreamResponse]]
+
+
+def _in_format(handler: InFormat, format_ref: str, endpoint: str) -> Handler:
+    """``handler`` for ``endpoint`` of the format ``format_ref`` names, imported on first call."""
+    return _on_first_call(lambda: functools.partial(handler, load(format_ref)(), endpoint))
 
 
 async def _endpoint(
@@ -120,10 +150,10 @@ async def _inbound(format: InboundFormat, endpoint: str, request: web.Request) -
     return reformatted(await proxy(request, JSON, CHAT), inbound)
 
 
-async def _count_tokens(format: InboundFormat, request: web.Request) -> web.StreamResponse:
+async def _count_tokens(format: InboundFormat, endpoint: str, request: web.Request) -> web.StreamResponse:
     """Token counting has no chat-form equivalent: only targets that speak the format natively
     serve it; others are a 400 in the format's shape (``api/inbound.py``)."""
-    inbound = request[INBOUND] = Inbound(format, endpoint="messages/count_tokens", native_only=True)
+    inbound = request[INBOUND] = Inbound(format, endpoint=endpoint, native_only=True)
     _check_method(request, ("POST",))
     return reformatted(await proxy(request, JSON, CHAT), inbound)
 

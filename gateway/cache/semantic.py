@@ -15,9 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from gateway.cache.embedder import Embedder
-
 if TYPE_CHECKING:
+    from gateway.cache.embedder import Embedder
     from gateway.cache.vector_feed import VectorFeed
     from gateway.cache.vectors import Match, VectorIndex
 

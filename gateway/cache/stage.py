@@ -35,7 +35,6 @@ from gateway.cache.capture import Capture
 from gateway.cache.entry import CachedAnswer, decode, encode
 from gateway.cache.key import CACHEABLE_FAMILIES, cache_key, semantic_parts
 from gateway.cache.replay import json_from_stream, stream_from_json, stream_is_complete
-from gateway.cache.semantic import SemanticCache
 from gateway.cache.store import CacheStore
 from gateway.config.extras import cache_path
 from gateway.errors import InvalidRequest
@@ -45,6 +44,7 @@ from gateway.observability.tracing import trace_id
 
 if TYPE_CHECKING:
     from gateway.cache.embedder import Embedding
+    from gateway.cache.semantic import SemanticCache
     from gateway.config.settings import CacheSettings
     from gateway.observability.recorder import Recorder
     from gateway.routing.attempts import RequestContext

@@ -12,7 +12,6 @@ import dataclasses
 import math
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -25,6 +24,7 @@ from gateway.config.routing import Node, parse_config_value
 from gateway.errors import InvalidRequest
 from gateway.limits.caller import GatewayKey, VirtualKey
 from gateway.observability.prices import PriceTable, load_prices
+from gateway.on_first_use import load
 from gateway.upstream.hostpolicy import HostPolicy, listens_on_loopback_only, parse_allow
 
 __all__ = [
@@ -440,12 +440,13 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
     if path:
+        toml = load("tomllib")  # only with a settings file: a gateway without one need not hold it
         try:
             with open(path, "rb") as f:
-                raw = tomllib.load(f)
+                raw = toml.load(f)
         except OSError as exc:
             raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
+        except toml.TOMLDecodeError as exc:
             raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
     raw = _expand_env(raw, environ, "")
     _apply_env_overrides(raw, environ)

@@ -1,67 +1,59 @@
 """Every check a config may name, by id (``default.regexMatch``, ``gateway.pii``, ...).
 
 Each check module under ``guardrails/checks/`` exports ``SPECS``, a tuple of its
-:class:`~gateway.guardrails.check.CheckSpec`; this table gathers them. The checks whose libraries
-are heavy are imported on first use (see ``_ON_FIRST_USE``), so an idle gateway that never runs
-them does not hold them.
+:class:`~gateway.guardrails.check.CheckSpec`; this table names the module of each check id, and
+a module is imported when a config first names one of its checks (``on_first_use.py``): an idle
+gateway whose configs run no guardrails holds none of them.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 
 from gateway.guardrails.check import CheckSpec
-from gateway.guardrails.checks import (
-    case,
-    counts,
-    json_keys,
-    log,
-    metadata_keys,
-    models,
-    patterns,
-    phrases,
-    pii,
-    prefix,
-    presence,
-    request_types,
-    webhook,
-)
+from gateway.on_first_use import load
 
 __all__ = [
     "CHECKS",
 ]
 
-_MODULES: tuple[tuple[CheckSpec, ...], ...] = (
-    patterns.SPECS,
-    phrases.SPECS,
-    counts.SPECS,
-    case.SPECS,
-    presence.SPECS,
-    prefix.SPECS,
-    webhook.SPECS,
-    json_keys.SPECS,
-    models.SPECS,
-    request_types.SPECS,
-    metadata_keys.SPECS,
-    pii.SPECS,
-    log.SPECS,
-)
+_CHECKS = "gateway.guardrails.checks"
 
-#: Check id → the module that holds it, imported when a config first names the check: PyJWT
-#: with cryptography (~10 MB resident) and jsonschema with its referencing and rpds (~3 MB) would
-#: otherwise be loaded by every gateway, and most never run these checks; the URL and code checks
-#: compile RE2 patterns when imported (``config/regex.py`` loads RE2 on first use).
-_ON_FIRST_USE: dict[str, str] = {
-    "default.jwt": "gateway.guardrails.checks.jwt_auth",
-    "default.jsonSchema": "gateway.guardrails.checks.json_schema",
-    "default.validUrls": "gateway.guardrails.checks.urls",
-    "default.containsCode": "gateway.guardrails.checks.code",
+#: Check id → the module that holds it. The modules of the plain checks hold ~0.4 MB together;
+#: PyJWT with cryptography (~10 MB resident, ``default.jwt``) and jsonschema with its referencing
+#: and rpds (~3 MB, ``default.jsonSchema``) much more; the URL and code checks compile RE2
+#: patterns when imported (``config/regex.py`` loads RE2 on first use).
+_MODULES: dict[str, str] = {
+    "default.regexMatch": f"{_CHECKS}.patterns",
+    "default.regexReplace": f"{_CHECKS}.patterns",
+    "default.contains": f"{_CHECKS}.phrases",
+    "default.endsWith": f"{_CHECKS}.phrases",
+    "default.wordCount": f"{_CHECKS}.counts",
+    "default.sentenceCount": f"{_CHECKS}.counts",
+    "default.characterCount": f"{_CHECKS}.counts",
+    "default.alluppercase": f"{_CHECKS}.case",
+    "default.alllowercase": f"{_CHECKS}.case",
+    "default.notNull": f"{_CHECKS}.presence",
+    "default.addPrefix": f"{_CHECKS}.prefix",
+    "default.webhook": f"{_CHECKS}.webhook",
+    "default.jsonKeys": f"{_CHECKS}.json_keys",
+    "default.modelwhitelist": f"{_CHECKS}.models",
+    "default.modelWhitelist": f"{_CHECKS}.models",
+    "default.modelRules": f"{_CHECKS}.models",
+    "default.allowedRequestTypes": f"{_CHECKS}.request_types",
+    "default.requiredMetadataKeys": f"{_CHECKS}.metadata_keys",
+    "gateway.pii": f"{_CHECKS}.pii",
+    "default.log": f"{_CHECKS}.log",
+    "default.jwt": f"{_CHECKS}.jwt_auth",
+    "default.jsonSchema": f"{_CHECKS}.json_schema",
+    "default.validUrls": f"{_CHECKS}.urls",
+    "default.containsCode": f"{_CHECKS}.code",
 }
 
 
 class _Checks(Mapping[str, CheckSpec]):
-    """Check id → spec; a check in ``_ON_FIRST_USE`` is imported by its first lookup and kept."""
+    """Check id → spec; a check's module is imported by the first lookup of one of its ids and
+    its specs kept."""
 
     __slots__ = ("_specs",)
 
@@ -71,17 +63,17 @@ class _Checks(Mapping[str, CheckSpec]):
     def __getitem__(self, check_id: str) -> CheckSpec:
         spec = self._specs.get(check_id)
         if spec is None:
-            module = importlib.import_module(_ON_FIRST_USE[check_id])  # KeyError: no such check
+            module = load(_MODULES[check_id])  # KeyError: no such check
             self._specs.update((loaded.id, loaded) for loaded in module.SPECS)
             spec = self._specs[check_id]
         return spec
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._specs.keys() | _ON_FIRST_USE.keys())
+        return iter(_MODULES)
 
     def __len__(self) -> int:
-        return len(self._specs.keys() | _ON_FIRST_USE.keys())
+        return len(_MODULES)
 
 
 #: Check id → its spec.
-CHECKS: Mapping[str, CheckSpec] = _Checks({spec.id: spec for specs in _MODULES for spec in specs})
+CHECKS: Mapping[str, CheckSpec] = _Checks({})

@@ -19,9 +19,9 @@ input price. A model is found by its exact name, then without a dated-snapshot s
 from __future__ import annotations
 
 import math
+import pkgutil
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -115,7 +115,10 @@ def _candidates(model: str) -> tuple[str, ...]:
 def load_prices(path: str = "") -> PriceTable:
     """The shipped table, with the file at ``path`` (if any) merged over it, provider by provider
     and model by model. Raises ``ValueError`` naming the file and the key at fault."""
-    shipped = resources.files("gateway.data").joinpath("prices.json").read_bytes()
+    # pkgutil, not importlib.resources: that would load the zipfile module (~0.3 MB) for good.
+    shipped = pkgutil.get_data("gateway.data", "prices.json")
+    if shipped is None:
+        raise RuntimeError("gateway/data/prices.json is missing from the installed package")
     prices = _parse(orjson.loads(shipped), "gateway/data/prices.json")
     if path:
         for provider, models in _parse(_read(path), path).items():

@@ -156,6 +156,26 @@ async def test_the_process_listens_on_several_sockets_and_each_serves(
                 assert response.status == 200
 
 
+@pytest.mark.parametrize(("host", "url_host"), [("::1", "[::1]"), ("localhost", "localhost")])
+async def test_the_gateway_listens_on_the_address_or_name_given_as_host(
+    spawn: Spawn, host: str, url_host: str
+) -> None:
+    # An address is bound by the gateway itself, a name resolved by aiohttp: both serve.
+    gateway = spawn("--host", host, port=free_port())
+    url = f"http://{url_host}:{gateway.port}/healthz"
+
+    async def answers() -> bool:
+        if gateway.popen.poll() is not None:
+            raise AssertionError(f"gateway exited with {gateway.popen.returncode}:\n{gateway.stderr}")
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                return response.status == 200
+        except aiohttp.ClientConnectionError:
+            return False
+
+    await eventually(answers, 30.0, f"the gateway on {url}")
+
+
 async def chat_completion(request: web.Request, received: Received) -> web.StreamResponse:
     message = {"role": "assistant", "content": "hello from the fake"}
     return web.json_response(

@@ -76,6 +76,7 @@ PLACED_HERE: dict[str, tuple[int, str]] = {
     "upstream.failures": (0, "pure mapping of aiohttp exceptions to errors.py, like upstream/headers"),
     "routing.metadata": (0, "pure parser of one header into a dict, like streaming/sse"),
     "upstream.sigv4": (0, "pure request signing, like upstream/headers"),
+    "on_first_use": (0, "imports a module named by a constant string, for the registries and routes"),
     "streaming.eventstream": (0, "pure incremental frame decoder, like streaming/sse"),
     "routing.identity": (1, "a target's identity and credential fingerprint, the key of routing/health"),
     "upstream.answer": (0, "a typing Protocol of what the relay reads of an upstream answer"),

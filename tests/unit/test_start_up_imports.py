@@ -9,7 +9,11 @@ import sys
 from pathlib import Path
 
 #: Loaded only by what names them: JWT and JSON-schema checks (PyJWT, cryptography, jsonschema),
-#: RE2 patterns, Vertex and Oracle signing (cryptography), --version, --workers.
+#: RE2 patterns, Vertex and Oracle signing (cryptography), --version, --workers; any guardrail
+#: check; Azure's and AWS's credential exchanges; the Anthropic Messages and Responses endpoints;
+#: the realtime websocket; a settings file (tomllib); an unknown provider's "did you mean"
+#: (difflib); package files read through importlib.resources (zipfile); the Redis backends and
+#: the semantic cache, when the settings do not choose them.
 ON_FIRST_USE = (
     "cryptography",
     "jwt",
@@ -23,6 +27,20 @@ ON_FIRST_USE = (
     "gateway.providers.vertex",
     "gateway.providers.oracle",
     "gateway.providers.model_lists",
+    "gateway.guardrails.checks.patterns",
+    "gateway.guardrails.checks.pii",
+    "gateway.providers.azure_auth",
+    "gateway.providers.aws_roles",
+    "xml.etree.ElementTree",
+    "gateway.formats.anthropic_messages",
+    "gateway.formats.responses",
+    "gateway.api.realtime",
+    "gateway.streaming.websocket",
+    "tomllib",
+    "difflib",
+    "zipfile",
+    "gateway.redis_link",
+    "gateway.cache.semantic",
 )
 
 _STARTED = """
