@@ -48,9 +48,7 @@ _MAX_MODEL_CHARS = 200
 
 #: A recent request: wall time, provider, model (as counted), family, status, outcome, stream,
 #: duration ms, first-token ms (0: none), input and output tokens, cost (see :func:`_row`).
-_Recent = tuple[
-    float, str, str, str, int, str, bool, float, float, "int | None", "int | None", "float | None"
-]
+_Recent = tuple[float, str, str, str, int, str, bool, float, float, int | None, int | None, float | None]
 
 
 def is_error(record: RequestRecord) -> bool:
