@@ -15,7 +15,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import (
-    NO_BODY,
     BodyKind,
     RequestBody,
     check_media_type,
@@ -107,7 +106,7 @@ async def proxy(
     started = time.perf_counter()
     app = request.app
     task = admit(request)
-    body = NO_BODY
+    body: RequestBody | None = None
     try:
         _check_path(request.rel_url.raw_path)
         keys = app.get(KEYS)
@@ -123,7 +122,7 @@ async def proxy(
             return answer
         return await run_attempts(context, _exchange)
     finally:
-        release(request, task, body.reserved)
+        release(request, task, body.reserved if body is not None else 0)
 
 
 async def _planned(
