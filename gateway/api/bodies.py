@@ -79,14 +79,19 @@ class StreamedBody:
             yield chunk
 
 
-def check_media_type(request: web.Request, kind: BodyKind) -> None:
-    if request.content_type not in kind.value:
+def check_media_type(request: web.Request, kind: BodyKind) -> str:
+    """The request's media type (``request.content_type``), a 415 unless ``kind`` accepts it."""
+    media_type = request.headers.get("Content-Type")
+    if media_type != "application/json":
+        # What most clients send, exactly: no need for aiohttp's parse of the header (~4 µs).
+        media_type = request.content_type
+    if media_type not in kind.value:
         expected = " or ".join(kind.value)
         raise UnsupportedMediaType(
-            f"{request.method} {request.path} expects Content-Type {expected}, "
-            f"got {request.content_type or 'none'!r}.",
+            f"{request.method} {request.path} expects Content-Type {expected}, got {media_type or 'none'!r}.",
             param="Content-Type",
         )
+    return media_type
 
 
 async def read_json_object(request: web.Request, limits: LimitSettings, admission: Admission) -> RequestBody:

@@ -456,12 +456,15 @@ def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: 
 
 
 async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestBody:
-    limits = request.app[SETTINGS].limits
-    if kind is not None and request.method == "POST":
-        check_media_type(request, kind)
-        if request.content_type == "application/json":
-            return await read_json_object(request, limits, request.app[ADMISSION])
-    return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
+    app = request.app
+    limits = app[SETTINGS].limits
+    if (
+        kind is not None
+        and request.method == "POST"
+        and check_media_type(request, kind) == "application/json"
+    ):
+        return await read_json_object(request, limits, app[ADMISSION])
+    return RequestBody(stream=streamed_body(request, limits, app[ADMISSION]))
 
 
 def _upstream_headers(request: web.Request, target: Target, prepared: PreparedRequest) -> CIMultiDict[str]:
