@@ -43,7 +43,7 @@ ITEMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("recorder: usage, tokens, cost", ("complete (gateway/observability/recorder.py",)),
     ("recorder: metrics sink", ("MetricsSink.write",)),
     ("recorder: console sink", ("ConsoleSink.write",)),
-    ("recorder: queue and its task", ("Recorder.run",)),
+    ("recorder: queue and its drain", ("Recorder._drain",)),
     # The line of AdmittingHandler.data_received that hands the bytes to aiohttp's parser.
     ("aiohttp server: request parse (via the admitting protocol)", ("protocol.py:152)",)),
     ("admission: admit, release, early shed", (" admit (gateway/", " release (gateway/", "AdmittingHandler")),

@@ -20,7 +20,6 @@ from gateway.providers.base import ClientBody
 from gateway.routing.params import changes_body, edited_params
 
 __all__ = [
-    "NO_BODY",
     "BodyKind",
     "RequestBody",
     "StreamedBody",
@@ -80,14 +79,19 @@ class StreamedBody:
             yield chunk
 
 
-def check_media_type(request: web.Request, kind: BodyKind) -> None:
-    if request.content_type not in kind.value:
+def check_media_type(request: web.Request, kind: BodyKind) -> str:
+    """The request's media type (``request.content_type``), a 415 unless ``kind`` accepts it."""
+    media_type = request.headers.get("Content-Type")
+    if media_type != "application/json":
+        # What most clients send, exactly: no need for aiohttp's parse of the header (~4 µs).
+        media_type = request.content_type
+    if media_type not in kind.value:
         expected = " or ".join(kind.value)
         raise UnsupportedMediaType(
-            f"{request.method} {request.path} expects Content-Type {expected}, "
-            f"got {request.content_type or 'none'!r}.",
+            f"{request.method} {request.path} expects Content-Type {expected}, got {media_type or 'none'!r}.",
             param="Content-Type",
         )
+    return media_type
 
 
 async def read_json_object(request: web.Request, limits: LimitSettings, admission: Admission) -> RequestBody:
@@ -145,10 +149,14 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestBody:
     """The client's body, read once: a JSON object (``raw`` + ``parsed``), an upload to stream
-    (``stream``), or nothing."""
+    (``stream``), or nothing.
+
+    Never changed once built; not frozen: one is built per request, and a frozen dataclass sets
+    each field through ``object.__setattr__`` (~0.2 µs a field).
+    """
 
     raw: bytes | None = None
     parsed: dict[str, Any] | None = None
@@ -169,10 +177,6 @@ class RequestBody:
         params = edited_params(self.parsed, override_params, default_params, drop_params)
         edited = changes_body(self.parsed, override_params, default_params, drop_params)
         return ClientBody(None if edited else self.raw, params)
-
-
-#: A request without a body (or before its body was read).
-NO_BODY = RequestBody()
 
 
 def streamed_body(request: web.Request, limits: LimitSettings, admission: Admission) -> StreamedBody | None:

@@ -15,7 +15,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from gateway.api.bodies import (
-    NO_BODY,
     BodyKind,
     RequestBody,
     check_media_type,
@@ -107,7 +106,7 @@ async def proxy(
     started = time.perf_counter()
     app = request.app
     task = admit(request)
-    body = NO_BODY
+    body: RequestBody | None = None
     try:
         _check_path(request.rel_url.raw_path)
         keys = app.get(KEYS)
@@ -123,7 +122,7 @@ async def proxy(
             return answer
         return await run_attempts(context, _exchange)
     finally:
-        release(request, task, body.reserved)
+        release(request, task, body.reserved if body is not None else 0)
 
 
 async def _planned(
@@ -457,12 +456,15 @@ def _add_server_timing(headers: CIMultiDict[str], gateway_s: float, upstream_s: 
 
 
 async def _request_body(request: web.Request, kind: BodyKind | None) -> RequestBody:
-    limits = request.app[SETTINGS].limits
-    if kind is not None and request.method == "POST":
-        check_media_type(request, kind)
-        if request.content_type == "application/json":
-            return await read_json_object(request, limits, request.app[ADMISSION])
-    return RequestBody(stream=streamed_body(request, limits, request.app[ADMISSION]))
+    app = request.app
+    limits = app[SETTINGS].limits
+    if (
+        kind is not None
+        and request.method == "POST"
+        and check_media_type(request, kind) == "application/json"
+    ):
+        return await read_json_object(request, limits, app[ADMISSION])
+    return RequestBody(stream=streamed_body(request, limits, app[ADMISSION]))
 
 
 def _upstream_headers(request: web.Request, target: Target, prepared: PreparedRequest) -> CIMultiDict[str]:

@@ -26,7 +26,7 @@ from aiohttp import ClientWebSocketResponse, web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from gateway.api.bodies import NO_BODY
+from gateway.api.bodies import RequestBody
 from gateway.api.intake import plan, release, track
 from gateway.api.routes import REALTIME_PATH as PATH
 from gateway.api.upstream_request import authorize, prepare
@@ -65,8 +65,6 @@ _BETA_OPTION = "x-portkey-openai-beta"
 _QUERY_OPTION = "x-portkey-"
 #: Query parameters never taken as headers: a key in a URL ends up in logs and browser history.
 _NOT_FROM_QUERY = frozenset({"x-portkey-api-key"})
-#: A websocket has no body to prepare.
-_NO_BODY = ClientBody()
 _SCHEMES = {"http": "ws", "https": "wss"}
 
 
@@ -110,7 +108,7 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         metadata,
         params,
         family=FAMILY,
-        body=NO_BODY,
+        body=RequestBody(),
         started=time.perf_counter(),
         deadline=NO_DEADLINE,
         caller=caller,
@@ -222,7 +220,8 @@ class _Connection:
         self.target = target
         self.provider = target.adapter.spec.slug
         query = "&".join(_provider_query(request.rel_url.raw_query_string))
-        self.prepared = prepare(target, FAMILY, query, request.headers, _NO_BODY)
+        # A websocket has no body to prepare.
+        self.prepared = prepare(target, FAMILY, query, request.headers, ClientBody())
         # Already encoded: the client's raw query, as sent.
         url = URL(self.prepared.url, encoded=True)
         self.url = url.with_scheme(_SCHEMES.get(url.scheme, url.scheme))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gateway.config.hooks import Hook
     from gateway.observability.recorder import Recorder
     from gateway.routing.attempts import RequestContext
+    from gateway.routing.target import Target
 
 __all__ = [
     "MAX_ASYNC_HOOK_RUNS",
@@ -59,9 +60,9 @@ class GuardrailStage:
     async def before(self, context: RequestContext) -> web.StreamResponse | None:
         headers = context.request.headers
         header_before, header_after = header_hooks(headers)
+        if not header_before and not header_after and not _target_hooks(context.targets):
+            return None  # most requests: no hooks anywhere
         before = planned_before(header_before, context.targets)
-        if not before and not header_after and not any(t.after_hooks for t in context.targets):
-            return None
         target = context.targets[0]
         params = context.body.for_target(
             target.override_params, target.default_params, target.drop_params
@@ -138,3 +139,8 @@ async def _run_async_hooks(hooks: Sequence[Hook], context: HookContext) -> None:
             result["verdict"],
             result.get("execution_time", 0.0),
         )
+
+
+def _target_hooks(targets: Sequence[Target]) -> bool:
+    """Whether any planned target has input or output hooks."""
+    return any(target.before_hooks or target.after_hooks for target in targets)

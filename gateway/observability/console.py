@@ -46,6 +46,11 @@ FEED_QUEUE = 1000
 _MAX_MODEL_CHARS = 200
 
 
+#: A recent request: wall time, provider, model (as counted), family, status, outcome, stream,
+#: duration ms, first-token ms (0: none), input and output tokens, cost (see :func:`_row`).
+_Recent = tuple[float, str, str, str, int, str, bool, float, float, int | None, int | None, float | None]
+
+
 def is_error(record: RequestRecord) -> bool:
     """An error for the console: a 5xx or 429 answer, or an upstream that failed or timed out."""
     return record.status >= 500 or record.status == 429 or record.outcome == "upstream_error"
@@ -95,7 +100,7 @@ class ConsoleSink:
         self._seconds: deque[_Second] = deque()
         #: (second, duration ms, first-token ms or None)
         self._samples: deque[tuple[int, float, float | None]] = deque(maxlen=SAMPLES)
-        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        self._recent: deque[_Recent] = deque(maxlen=RECENT)
         self._models: set[str] = set()
         self.feeds: set[Feed] = set()
 
@@ -111,12 +116,33 @@ class ConsoleSink:
         totals = second.models.get(model)
         if totals is None:
             totals = second.models[model] = _ModelTotals()
-        totals.add(_ModelTotals(1, record.input_tokens or 0, record.output_tokens or 0, record.cost))
+        totals.requests += 1
+        totals.input_tokens += record.input_tokens or 0
+        totals.output_tokens += record.output_tokens or 0
+        if record.cost is not None:
+            totals.cost = (totals.cost or 0.0) + record.cost
         ttft = record.first_token_ms if record.first_token_ms > 0 else None
         self._samples.append((second.index, record.duration_ms, ttft))
-        row = self._row(record, model)
-        self._recent.append(row)
-        self._publish(row)
+        # Kept as a tuple, made a row only when a feed or a snapshot asks: most records are never
+        # looked at, and the dict costs several times the tuple. Not the record itself, which may
+        # hold a whole answer for the cache.
+        recent = (
+            self._wall(),
+            record.provider,
+            model,
+            record.family,
+            record.status,
+            record.outcome,
+            record.stream,
+            record.duration_ms,
+            record.first_token_ms,
+            record.input_tokens,
+            record.output_tokens,
+            record.cost,
+        )
+        self._recent.append(recent)
+        if self.feeds:
+            self._publish(_row(recent))
 
     # -- the feeds' side -----------------------------------------------------------------------
 
@@ -156,7 +182,7 @@ class ConsoleSink:
             "models": [_model_row(name, totals) for name, totals in _by_requests(models)],
         }
         if recent:
-            snapshot["recent"] = list(self._recent)
+            snapshot["recent"] = [_row(recent) for recent in self._recent]
         return snapshot
 
     # -- internals -----------------------------------------------------------------------------
@@ -185,22 +211,6 @@ class ConsoleSink:
         ttfts = sorted(ms for index, _, ms in self._samples if index >= first and ms is not None)
         return {"duration": _percentiles(durations), "first_token": _percentiles(ttfts)}
 
-    def _row(self, record: RequestRecord, model: str) -> dict[str, Any]:
-        return {
-            "time": self._wall(),
-            "provider": record.provider,
-            "model": model,
-            "family": record.family,
-            "status": record.status,
-            "outcome": record.outcome,
-            "stream": record.stream,
-            "duration_ms": round(record.duration_ms, 1),
-            "first_token_ms": round(record.first_token_ms, 1) if record.first_token_ms > 0 else None,
-            "input_tokens": record.input_tokens,
-            "output_tokens": record.output_tokens,
-            "cost": record.cost,
-        }
-
     def _publish(self, row: dict[str, Any]) -> None:
         for feed in self.feeds:
             if feed.overflowed:
@@ -209,6 +219,25 @@ class ConsoleSink:
                 feed.rows.put_nowait(row)
             except asyncio.QueueFull:
                 feed.overflowed = True
+
+
+def _row(recent: _Recent) -> dict[str, Any]:
+    """A recent request as the table shows it (no metadata, query or credential: see above)."""
+    time, provider, model, family, status, outcome, stream, duration, ttft, inputs, outputs, cost = recent
+    return {
+        "time": time,
+        "provider": provider,
+        "model": model,
+        "family": family,
+        "status": status,
+        "outcome": outcome,
+        "stream": stream,
+        "duration_ms": round(duration, 1),
+        "first_token_ms": round(ttft, 1) if ttft > 0 else None,
+        "input_tokens": inputs,
+        "output_tokens": outputs,
+        "cost": cost,
+    }
 
 
 def _percentiles(sorted_values: list[float]) -> dict[str, float] | None:

@@ -333,6 +333,7 @@ class _Series:
         "requests",
         "retries",
         "upstream",
+        "usage",
     )
 
     def __init__(self, m: Metrics, family: str, provider: str) -> None:
@@ -349,6 +350,8 @@ class _Series:
         #: By outcome, and by (model, status class, outcome): bound as they first occur.
         self.attempts: dict[str, Any] = {}
         self.requests: dict[tuple[str, str, str], Any] = {}
+        #: By (model, ``input``/``output``/``cost``): the tokens and cost of this series' provider.
+        self.usage: dict[tuple[str, str], Any] = {}
 
 
 class MetricsSink:
@@ -383,7 +386,7 @@ class MetricsSink:
         if raw not in _NOT_ANSWERS and not record.next_step:
             self._answered(record, series)
         if record.input_tokens or record.output_tokens or record.cost is not None:
-            self._usage(record, series.labels[1])
+            self._usage(record, series)
 
     def _answered(self, record: RequestRecord, series: _Series) -> None:
         m = self.metrics
@@ -420,18 +423,21 @@ class MetricsSink:
             event = record.guardrail_denied
             m.inc(m.bound(("guardrail_denied", event), lambda: m.guardrail_denied.labels(event)))
 
-    def _usage(self, record: RequestRecord, provider: str) -> None:
-        m = self.metrics
-        labels = (provider, m.models(record.model) if record.model else "")
+    def _usage(self, record: RequestRecord, series: _Series) -> None:
+        model = self.metrics.models(record.model) if record.model else ""
         if record.input_tokens:
-            m.inc(
-                m.bound(("tokens", *labels, "input"), lambda: m.tokens.labels(*labels, "input")),
-                record.input_tokens,
-            )
+            self.metrics.inc(self._usage_child(series, model, "input"), record.input_tokens)
         if record.output_tokens:
-            m.inc(
-                m.bound(("tokens", *labels, "output"), lambda: m.tokens.labels(*labels, "output")),
-                record.output_tokens,
-            )
+            self.metrics.inc(self._usage_child(series, model, "output"), record.output_tokens)
         if record.cost is not None:
-            m.inc(m.bound(("cost", *labels), lambda: m.cost.labels(*labels)), record.cost)
+            self.metrics.inc(self._usage_child(series, model, "cost"), record.cost)
+
+    def _usage_child(self, series: _Series, model: str, kind: str) -> Any:
+        """The tokens (``input``, ``output``) or ``cost`` child of ``series``' provider and
+        ``model``, bound as it first occurs (an unbound child is not exported: no zero series)."""
+        child = series.usage.get((model, kind))
+        if child is None:
+            m, labels = self.metrics, (series.labels[1], model)
+            child = m.cost.labels(*labels) if kind == "cost" else m.tokens.labels(*labels, kind)
+            series.usage[(model, kind)] = child
+        return child

@@ -41,11 +41,12 @@ _PER_TOKEN = 1e-6
 _FIELDS = ("input", "output", "cached_input", "cache_write")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Tokens:
     """One answer's token counts. ``input`` counts every input token, cached ones included (as
     OpenAI counts them); ``cached`` and ``cache_write`` are the parts of it read from and written
-    to the provider's prompt cache."""
+    to the provider's prompt cache. Never changed once built; not frozen because one is built per
+    record and a frozen dataclass sets each field through ``object.__setattr__``."""
 
     input: int
     output: int

@@ -2,9 +2,10 @@
 
 The recorder is an after stage (``api/stages.py``) and also hears of the answers the gateway gives
 itself (``middleware/errors.py``). A record goes into a bounded queue (never awaiting, never
-blocking); a background task decodes its usage, fills its tokens and cost, and gives it to each sink in
-turn (the access log, metrics, ...). When the queue is full the record is dropped and counted, so a
-slow sink can never slow requests down.
+blocking); a callback the event loop runs after the current handlers decodes its usage, fills its
+tokens and cost, and gives it to each sink in turn (the access log, metrics, ...), for every record
+queued by then. When the queue is full the record is dropped and counted, so a slow sink can never
+slow requests down.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -32,13 +34,20 @@ QUEUE_SIZE = 10_000
 
 
 class Recorder:
-    """Bounded queue of finished records plus the task that completes them and feeds ``sinks``."""
+    """Bounded queue of finished records plus the callback that completes them and feeds ``sinks``.
+
+    Records reach the sinks only between :func:`running`'s start and end (the app's lifetime).
+    """
 
     def __init__(self, sinks: tuple[RecordSink, ...], prices: PriceTable, size: int = QUEUE_SIZE) -> None:
         self.sinks = sinks
         self.prices = prices
         self.dropped = 0
-        self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(size)
+        self._size = size
+        self._queue: deque[RequestRecord] = deque()
+        self._running = False
+        #: A drain is scheduled on the loop: records added meanwhile wait for that one.
+        self._scheduled = False
 
     def finished(self, context: RequestContext, record: RequestRecord) -> None:
         """An attempt ended (the after stage's call): :meth:`add` its record."""
@@ -47,22 +56,40 @@ class Recorder:
     def add(self, record: RequestRecord) -> None:
         """Queue ``record`` (stamped with the time it ended); never blocks."""
         record.ended_at = time.time()
-        try:
-            self._queue.put_nowait(record)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._size:
             self.dropped += 1
+            return
+        self._queue.append(record)
+        if self._running and not self._scheduled:
+            # A plain callback, once per loop iteration at most, for all the records queued by then:
+            # waking a task through an asyncio.Queue cost ~4 µs a record, most records on its own.
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
 
-    async def run(self) -> None:
-        while True:
-            record = await self._queue.get()
+    def _drain(self) -> None:
+        self._scheduled = False
+        if not self._running:
+            return  # a callback scheduled before the stop: what came after waits
+        queue = self._queue
+        while queue:
+            record = queue.popleft()  # first: a sink that raises loses this record only
             complete(record, self.prices)
             for sink in self.sinks:
                 sink.write(record)
-            self._queue.task_done()
+
+    def start(self) -> None:
+        """Records reach the sinks from now on, those already queued first."""
+        self._running = True
+        self._drain()
+
+    def stop(self) -> None:
+        """The queued records reach the sinks; later ones wait (the sinks may be closing)."""
+        self._drain()
+        self._running = False
 
     async def flush(self) -> None:
-        """Wait until every queued record reached the sinks (shutdown, tests)."""
-        await self._queue.join()
+        """Hand every queued record to the sinks now (tests), once :meth:`start` ran."""
+        self._drain()
 
 
 def complete(record: RequestRecord, prices: PriceTable) -> None:
@@ -86,11 +113,10 @@ def complete(record: RequestRecord, prices: PriceTable) -> None:
 
 @contextlib.asynccontextmanager
 async def running(recorder: Recorder) -> AsyncIterator[None]:
-    task = asyncio.get_running_loop().create_task(recorder.run())
+    """Records reach the sinks while this runs (the app's lifetime); those queued are flushed at
+    its end."""
+    recorder.start()
     try:
         yield
     finally:
-        await recorder.flush()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        recorder.stop()

@@ -103,13 +103,16 @@ class ProviderSpec:
     host_option: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpstreamCall:
     """Where one request goes: everything an adapter needs to build the upstream URL and headers.
 
     ``endpoint`` is the request path after ``/v1/`` (``chat/completions``); ``base_url`` is the
     custom host or settings override, or ``""`` for the provider's own; ``options`` holds the
     provider-specific ``x-portkey-<name>`` header values the adapter declared.
+
+    Never changed once built; not frozen: one is built per request, and a frozen dataclass sets
+    each field through ``object.__setattr__`` (~0.2 µs a field).
     """
 
     endpoint: str
@@ -135,7 +138,7 @@ Payload = bytes | AsyncIterable[bytes] | None
 CHAT_CHUNK_ENDPOINTS = frozenset({"chat/completions", "completions", "fim/completions"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientBody:
     """The client's body as one target gets it, before the adapter shapes it.
 
@@ -143,6 +146,9 @@ class ClientBody:
     ``override_params``, ``drop_params``): a copy, the adapter's to change. ``raw`` is the client's
     own bytes while they still say the same (``None`` once the config edited a field: ``params``
     must then be encoded). ``stream`` is an upload streamed through (no ``params`` then).
+
+    Never changed once built; not frozen: one is built per request, and a frozen dataclass sets
+    each field through ``object.__setattr__`` (~0.2 µs a field).
     """
 
     raw: bytes | None = None

@@ -94,9 +94,16 @@ def _forwarded(extra_forward: frozenset[str], connection: str) -> frozenset[str]
 
 def relayed_response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Upstream response headers to give the client (rate limits, request ids, content type...)."""
-    blocked = NOT_RELAYED | header_names(upstream.get("connection", ""))
+    blocked = _not_relayed(upstream.get("connection", ""))
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in upstream.items():
         if name.lower() not in blocked:
             out.add(name, value)
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _not_relayed(connection: str) -> frozenset[str]:
+    """:data:`NOT_RELAYED` and what the upstream's ``Connection`` header names: the same few
+    values on every answer, where the union would cost a new set each time."""
+    return NOT_RELAYED | header_names(connection)

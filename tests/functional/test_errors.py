@@ -485,3 +485,21 @@ async def test_api_key_reaches_neither_logs_nor_error_bodies(
         assert SECRET not in record.getMessage()
         assert SECRET not in (record.exc_text or "")
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
+)
+async def test_a_json_body_is_read_as_json_whatever_the_spelling_of_its_media_type(
+    content_type: str, gateway_url: str, fake: FakeProvider
+) -> None:
+    # The config's override applies only to a body read as JSON (an upload streams through as is).
+    config = {"provider": "openai", "custom_host": fake.base_url, "override_params": {"temperature": 0}}
+    headers = {"x-portkey-config": json.dumps(config), "Content-Type": content_type}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{gateway_url}/v1/chat/completions", data=json.dumps(body), headers=headers) as response,
+    ):
+        assert response.status == 200, await response.text()
+    assert fake.last.json() == {**body, "temperature": 0}
