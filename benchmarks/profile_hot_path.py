@@ -54,6 +54,8 @@ ITEMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("answer headers, Server-Timing", ("_answer_headers",)),
     ("relay: response start, upstream reads, chunks out", ("Relay.",)),
     ("attempt record and after stages", ("_record (gateway", "_account (gateway")),
+    # Its send (one writev) is where the sampler most often finds the loop's upstream I/O too.
+    ("lean upstream client: pool, send, response parse", ("(gateway/upstream/lean",)),
     (
         "aiohttp client: request, pool, response",
         (
