@@ -264,6 +264,9 @@ enabled = true
 redis_url = "{redis_url}"
 [rate_limits]
 backend = "redis"
+# The burst comes at once after start-up: a loaded machine's loop lag would shed some of it (503).
+[limits]
+max_loop_lag = 0.0
 [providers.openai]
 api_key = "{PROVIDER_KEY}"
 base_url = "{fake.base_url}"
