@@ -13,7 +13,7 @@ import hashlib
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -469,15 +469,23 @@ def held_until(release: asyncio.Event) -> Script:
 CLIENTS = {"lean": lean, "aiohttp": on_aiohttp}
 
 
-@pytest.mark.parametrize("client", list(CLIENTS))
-async def test_requests_past_the_per_host_cap_wait_for_one_to_end_then_reuse_its_connection(
-    client: str, make_gateway: GatewayFactory, raw: RawUpstream
-) -> None:
-    server = await make_gateway(CLIENTS[client](limit_per_host=1))
+async def _one_request_held(
+    starting: Awaitable[TestServer], raw: RawUpstream
+) -> tuple[TestServer, asyncio.Event, asyncio.Task[tuple[int, bytes]]]:
+    """A gateway with one request in flight at ``raw``, held there until the event is set."""
+    server = await starting
     release = asyncio.Event()
     raw.scripts.append(held_until(release))
     first = asyncio.create_task(post(server, raw.base_url))
     await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    return server, release, first
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+async def test_requests_past_the_per_host_cap_wait_for_one_to_end_then_reuse_its_connection(
+    client: str, make_gateway: GatewayFactory, raw: RawUpstream
+) -> None:
+    server, release, first = await _one_request_held(make_gateway(CLIENTS[client](limit_per_host=1)), raw)
     queued = [asyncio.create_task(post(server, raw.base_url)) for _ in range(2)]
     await asyncio.sleep(0.2)
     assert len(raw.requests) == 1  # the others wait in the gateway, not at the provider
@@ -491,11 +499,7 @@ async def test_requests_past_the_per_host_cap_wait_for_one_to_end_then_reuse_its
 async def test_a_caller_leaving_the_per_host_queue_gives_its_turn_to_the_next(
     client: str, make_gateway: GatewayFactory, raw: RawUpstream
 ) -> None:
-    server = await make_gateway(CLIENTS[client](limit_per_host=1))
-    release = asyncio.Event()
-    raw.scripts.append(held_until(release))
-    first = asyncio.create_task(post(server, raw.base_url))
-    await eventually(lambda: raw.requests, HANG, "the first request upstream")
+    server, release, first = await _one_request_held(make_gateway(CLIENTS[client](limit_per_host=1)), raw)
     leaving = asyncio.create_task(post(server, raw.base_url))
     await asyncio.sleep(0.1)
     leaving.cancel()  # the caller hangs up while queued: the gateway cancels its request
@@ -512,11 +516,9 @@ async def test_a_wait_for_a_place_past_the_connect_timeout_answers_what_aiohttp_
 ) -> None:
     answers = []
     for settings in CLIENTS.values():
-        server = await make_gateway(settings(limit_per_host=1, connect_timeout=0.3))
-        release = asyncio.Event()
-        raw.scripts.append(held_until(release))
-        first = asyncio.create_task(post(server, raw.base_url))
-        await eventually(lambda: raw.requests, HANG, "the first request upstream")
+        server, release, first = await _one_request_held(
+            make_gateway(settings(limit_per_host=1, connect_timeout=0.3)), raw
+        )
         answers.append(await post(server, raw.base_url))
         release.set()
         assert await first == (200, COMPLETION)
