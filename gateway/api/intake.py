@@ -21,7 +21,13 @@ from gateway.limits import grants
 from gateway.limits.caller import Caller
 from gateway.routing.attempts import RequestContext
 from gateway.routing.deadlines import Deadline
-from gateway.routing.target import NO_RETRY, VIRTUAL_KEY_HEADER, targets_for, virtual_key_names
+from gateway.routing.target import (
+    NO_RETRY,
+    VIRTUAL_KEY_HEADER,
+    provider_names,
+    targets_for,
+    virtual_key_names,
+)
 
 __all__ = [
     "admit",
@@ -79,6 +85,7 @@ async def plan(
         metadata = grants.metadata_for(caller.key, metadata)
     names = virtual_key_names(headers, config, settings)
     virtual_keys = await app[KEY_BOOK].resolve(names, _virtual_param(headers)) if names else {}
+    await app[PROVIDERS].ready(provider_names(headers, config, settings, virtual_keys))
     health = app[HEALTH]
     targets = targets_for(
         headers, metadata, params, app[PROVIDERS], settings, health, request.path, config, virtual_keys

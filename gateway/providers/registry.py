@@ -3,6 +3,8 @@ code of their own imported on first use."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import Iterable, Iterator, Mapping
 
 from gateway.errors import InvalidRequest
@@ -52,7 +54,7 @@ class ProviderRegistry:
     """Every provider slug the gateway routes to. An adapter named in ``_ON_FIRST_USE`` is built
     by the first ``get`` of its slug and kept; iterating builds them all (the docs' tests do)."""
 
-    __slots__ = ("_adapters", "_catalog", "_on_first_use", "_shut_down", "_slugs")
+    __slots__ = ("_adapters", "_building", "_catalog", "_on_first_use", "_shut_down", "_slugs")
 
     def __init__(
         self,
@@ -62,6 +64,8 @@ class ProviderRegistry:
     ) -> None:
         self._adapters = dict(adapters)
         self._on_first_use = dict(on_first_use or {})
+        #: slug → its adapter being built in a worker thread (:meth:`ready`).
+        self._building: dict[str, asyncio.Future[ProviderAdapter]] = {}
         self._catalog = {spec.slug: spec for spec in PROVIDERS}
         self._slugs = tuple(dict.fromkeys([*self._adapters, *self._on_first_use]))
         #: slug → notice for providers that no longer exist: named, but never routed to.
@@ -93,6 +97,28 @@ class ProviderRegistry:
         for slug in slugs:
             if slug in self:
                 self.get(slug)
+
+    async def ready(self, slugs: Iterable[str]) -> None:
+        """Build the adapters of ``slugs`` not built yet in a worker thread, so the first request
+        that names one does not hold the event loop, and every request on it, while its modules
+        are imported (7-30 ms for a translated provider, up to 125 ms for Vertex AI's
+        cryptography). Requests naming the same slug meanwhile wait for the one build; a caller
+        leaving does not cancel it. Unknown slugs are left to :meth:`get`'s 400."""
+        for slug in slugs:
+            name = slug.strip().lower()
+            if name not in self._on_first_use or name in self._adapters:
+                continue
+            building = self._building.get(name)
+            if building is None:
+                building = asyncio.ensure_future(asyncio.to_thread(self._build, name))
+                building.add_done_callback(functools.partial(self._built, name))
+                self._building[name] = building
+            await asyncio.shield(building)
+
+    def _built(self, name: str, building: asyncio.Future[ProviderAdapter]) -> None:
+        del self._building[name]
+        if not building.cancelled() and building.exception() is None:
+            self._adapters.setdefault(name, building.result())
 
     def get(self, slug: str, where: str = "x-portkey-provider") -> ProviderAdapter:
         """The adapter for ``slug``; a shut-down provider is a 400 ``provider_shut_down`` that says

@@ -34,6 +34,7 @@ __all__ = [
     "VIRTUAL_KEY_HEADER",
     "Target",
     "parsed_config",
+    "provider_names",
     "targets_for",
     "virtual_key_names",
 ]
@@ -183,6 +184,22 @@ def virtual_key_names(headers: CIMultiDictProxy[str], config: str | None, settin
         names.add(header)
     if config:
         names.update(node.virtual_key for node in parsed_config(config, settings).walk() if node.virtual_key)
+    return names
+
+
+def provider_names(
+    headers: CIMultiDictProxy[str],
+    config: str | None,
+    settings: Settings,
+    virtual_keys: Mapping[str, VirtualKey],
+) -> set[str]:
+    """The provider slugs a request may go to: its header's, its config targets' (the config is
+    parsed once and cached) and its virtual keys'."""
+    names = {key.provider for key in virtual_keys.values()}
+    if slug := headers.get("x-portkey-provider", "").strip():
+        names.add(slug)
+    if config:
+        names.update(node.provider for node in parsed_config(config, settings).walk() if node.provider)
     return names
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
 from gateway.errors import InvalidRequest
 from gateway.providers.registry import ProviderRegistry
+from tests.unit.providers import first_use_probe
 
 REGISTRY = ProviderRegistry.default()
 
@@ -49,3 +53,37 @@ def test_building_the_named_providers_skips_a_name_it_does_not_know() -> None:
     assert registry.get("bedrock").spec.slug == "bedrock"
     with pytest.raises(InvalidRequest):
         registry.get("not-a-provider")
+
+
+def _probe_registry() -> ProviderRegistry:
+    first_use_probe.BUILT_IN.clear()
+    return ProviderRegistry({}, {"probe": "tests.unit.providers.first_use_probe:provider"})
+
+
+async def test_ready_builds_an_adapter_of_first_use_once_and_off_the_event_loop() -> None:
+    registry = _probe_registry()
+    # Requests naming the slug at once (in any case) wait for the same build.
+    await asyncio.gather(registry.ready(["probe"]), registry.ready([" Probe"]), registry.ready(["probe"]))
+    assert len(first_use_probe.BUILT_IN) == 1
+    assert first_use_probe.BUILT_IN[0] != threading.main_thread().name
+    assert registry.get("probe") is registry.get("probe")
+    await registry.ready(["probe"])
+    assert len(first_use_probe.BUILT_IN) == 1
+
+
+async def test_a_caller_leaving_while_an_adapter_is_built_does_not_stop_the_build() -> None:
+    registry = _probe_registry()
+    leaving = asyncio.create_task(registry.ready(["probe"]))
+    await asyncio.sleep(0)  # the build has started in its thread
+    leaving.cancel()
+    await registry.ready(["probe"])
+    registry.get("probe")
+    assert len(first_use_probe.BUILT_IN) == 1
+
+
+async def test_ready_leaves_unknown_and_built_slugs_alone() -> None:
+    registry = _probe_registry()
+    await registry.ready(["no-such-provider", ""])
+    assert first_use_probe.BUILT_IN == []
+    with pytest.raises(InvalidRequest):
+        registry.get("no-such-provider")
