@@ -20,7 +20,7 @@ import orjson
 
 from benchmarks import contenders, overload, progress, report, scenarios
 from benchmarks.bench import GATEWAY_HEADERS, Bench, Result, System
-from benchmarks.processes import Child, Layout, LoadWorker, free_port, start, wait_port
+from benchmarks.processes import Layout, mock_and_load
 from benchmarks.profiles import PROFILES
 
 SCENARIOS = (
@@ -177,13 +177,7 @@ def _run_all(
     stack: contextlib.ExitStack,
 ) -> dict[str, Result]:
     log_dir = out / "logs"
-    mock_port = free_port()
-    mock: Child = start("mock", ["-m", "benchmarks.mock_upstream", str(mock_port)], layout.mock, log_dir)
-    stack.callback(mock.stop)
-    load = LoadWorker(layout.load, log_dir)
-    stack.callback(load.stop)
-    wait_port(mock_port, mock)
-    mock_url = f"http://127.0.0.1:{mock_port}"
+    mock, load, mock_url = stack.enter_context(mock_and_load(layout, log_dir))
     direct = System("direct", f"{mock_url}/v1", {}, [])
     if args.target:
         system, start_gateway = target_system(args, mock_url), None

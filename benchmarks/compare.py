@@ -27,7 +27,7 @@ import orjson
 
 from benchmarks import compare_report, contenders, progress, report, stages
 from benchmarks.bench import Bench, Job, Result, System, metric, strip_bulky
-from benchmarks.processes import Layout, LoadWorker, free_port, start, wait_port
+from benchmarks.processes import Layout, mock_and_load
 from benchmarks.profiles import COMPARE, SMOKE, STANDARD, CompareProfile
 from benchmarks.scenarios import held_rss, stream_job
 
@@ -173,15 +173,7 @@ def figures(runs: dict[str, dict[str, list[Result]]]) -> dict[str, dict[str, Any
 @contextlib.contextmanager
 def harness(profile: CompareProfile, layout: Layout, out: Path) -> Iterator[tuple[Bench, str]]:
     """The mock and the load generator, pinned, and a ``Bench`` whose direct path is the mock."""
-    log_dir = out / "logs"
-    with contextlib.ExitStack() as stack:
-        mock_port = free_port()
-        mock = start("mock", ["-m", "benchmarks.mock_upstream", str(mock_port)], layout.mock, log_dir)
-        stack.callback(mock.stop)
-        load = LoadWorker(layout.load, log_dir)
-        stack.callback(load.stop)
-        wait_port(mock_port, mock)
-        mock_url = f"http://127.0.0.1:{mock_port}"
+    with mock_and_load(layout, out / "logs") as (mock, load, mock_url):
         direct = System("direct", f"{mock_url}/v1", {}, [])
         suite = STANDARD if profile.name == "standard" else SMOKE
         yield Bench(suite, load, direct, direct, mock.pid, None, _say), mock_url

@@ -220,6 +220,20 @@ _CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
 
 
 @contextlib.contextmanager
+def mock_and_load(layout: Layout, log_dir: Path) -> Iterator[tuple[Child, LoadWorker, str]]:
+    """The mock provider and the load generator, pinned per ``layout``, stopped on exit: the
+    mock's process, the load generator and the mock's base URL (without ``/v1``)."""
+    with contextlib.ExitStack() as stack:
+        mock_port = free_port()
+        mock = start("mock", ["-m", "benchmarks.mock_upstream", str(mock_port)], layout.mock, log_dir)
+        stack.callback(mock.stop)
+        load = LoadWorker(layout.load, log_dir)
+        stack.callback(load.stop)
+        wait_port(mock_port, mock)
+        yield mock, load, f"http://127.0.0.1:{mock_port}"
+
+
+@contextlib.contextmanager
 def cpu_quota(pids: list[int], share: float, period_us: int = 4000) -> Iterator[str]:
     """Hold ``pids`` to ``share`` of one core in a child cgroup (v1 cpu controller), removed after.
 
