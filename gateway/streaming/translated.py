@@ -23,7 +23,7 @@ from gateway.appkeys import UPSTREAM
 from gateway.errors import UpstreamTimeout
 from gateway.observability.usage import TAIL_BYTES
 from gateway.providers.base import NativeRequest, StreamTranslator, Translation
-from gateway.streaming.relay import ClientGone, Relay
+from gateway.streaming.relay import ClientGone, Relay, headers_with_first_write
 from gateway.upstream.answer import UpstreamAnswer
 
 __all__ = [
@@ -76,6 +76,8 @@ class TranslatingRelay(Relay):
             headers["Cache-Control"] = "no-cache"
         self._event_stream = not media_type
         self.response = self.respond(upstream.status, None, headers)
+        if self._first:
+            headers_with_first_write(self.response)
         try:
             await self.response.prepare(self._request)
         except ConnectionResetError:
