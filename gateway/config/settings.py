@@ -82,6 +82,10 @@ class ServerSettings:
     #: taken for a crash loop (a port in use, a bad setting): the supervisor stops instead of
     #: restarting it. 0 restarts every worker that exits.
     min_worker_uptime: float = 5.0
+    #: Dispatch fixed-path routes by one lookup and write whole answers in one go
+    #: (``middleware/lean_server.py``) rather than through aiohttp's router and streaming writer;
+    #: the bytes on the wire are the same. ``False`` keeps aiohttp's for all.
+    lean_http: bool = True
 
     def __post_init__(self) -> None:
         if self.listen_sockets < 1:

@@ -26,10 +26,11 @@ from aiohttp import web
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
-from gateway.appkeys import ADMISSION
+from gateway.appkeys import ADMISSION, SETTINGS
 from gateway.errors import error_body
 from gateway.middleware.admission import NEVER_SHED, Admission
 from gateway.middleware.framing import lone_request
+from gateway.middleware.lean_server import PlainRoutes, send_whole, sent_whole
 from gateway.middleware.protocol_errors import GatewayRequestHandler
 from gateway.observability.tracing import HEADER as TRACE_HEADER
 from gateway.observability.tracing import usable_trace_id
@@ -40,7 +41,8 @@ __all__ = [
 
 
 def install(app: web.Application) -> None:
-    """Make every server built for ``app`` an :class:`AdmittingServer` (``ADMISSION`` on the app).
+    """Make every server built for ``app`` an :class:`AdmittingServer` (``ADMISSION`` on the app),
+    on the lean server path (``lean_server.py``) when ``server.lean_http`` is on.
 
     aiohttp has no public setting for the connection handler's class: ``web.AppRunner`` (so
     ``web.run_app``) and the test server all build the server through
@@ -50,7 +52,8 @@ def install(app: web.Application) -> None:
     make_handler = app._make_handler
 
     def make_admitting_server(**kwargs: Any) -> web.Server:
-        return AdmittingServer(make_handler(**kwargs), app[ADMISSION])
+        lean = app[SETTINGS].server.lean_http
+        return AdmittingServer(make_handler(**kwargs), app[ADMISSION], PlainRoutes(app) if lean else None)
 
     app._make_handler = make_admitting_server  # type: ignore[method-assign]
 
@@ -58,15 +61,18 @@ def install(app: web.Application) -> None:
 class AdmittingServer(web.Server):
     """aiohttp's protocol factory, making :class:`AdmittingHandler` connections and counting them."""
 
-    def __init__(self, base: web.Server, admission: Admission) -> None:
+    def __init__(self, base: web.Server, admission: Admission, plain_routes: PlainRoutes | None) -> None:
+        """``plain_routes``: the application's handler on the lean server path, which then also
+        writes whole answers itself; None keeps aiohttp's for both."""
         super().__init__(
-            base.request_handler,
+            base.request_handler if plain_routes is None else plain_routes,
             request_factory=base.request_factory,
             handler_cancellation=base.handler_cancellation,
             loop=base._loop,
             **base._kwargs,
         )
         self.admission = admission
+        self.lean = plain_routes is not None
         self.open_connections = 0
         #: Connections whose next request's headers started arriving at the given loop time.
         self.partial: dict[AdmittingHandler, float] = {}
@@ -144,6 +150,18 @@ class AdmittingHandler(GatewayRequestHandler):
         self._gateway.open_connections -= 1
         self._gateway.partial.pop(self, None)
         super().connection_lost(exc)
+
+    async def finish_response(
+        self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
+    ) -> tuple[web.StreamResponse, bool]:
+        if not (self._gateway.lean and not self._upgraded and sent_whole(request, resp)):
+            return await super().finish_response(request, resp, start_time)
+        # What aiohttp's finish_response does around prepare and write_eof.
+        request._finish()
+        assert isinstance(resp, web.Response)
+        reset = await send_whole(self, request, resp)
+        self.log_access(request, resp, start_time)
+        return resp, reset
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
