@@ -17,6 +17,7 @@ from gateway.app import create_app
 from gateway.config.settings import Settings
 from tests.fake_provider import FakeProvider
 from tests.functional.fake_realtime import FakeRealtime
+from tests.functional.raw_http import RawUpstream
 from tests.redis_server import RedisServer
 
 GatewayFactory = Callable[..., Awaitable[TestServer]]
@@ -98,6 +99,15 @@ async def fake_b(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> FakePr
     server = await aiohttp_server(provider.app())
     provider.port = server.port
     return provider
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[RawUpstream]:
+    """An upstream that writes exactly the bytes a test scripts (``raw.scripts``)."""
+    upstream = RawUpstream()
+    await upstream.start()
+    yield upstream
+    await upstream.close()
 
 
 @pytest.fixture

@@ -173,14 +173,22 @@ class Relay:
     async def pump(self, upstream: UpstreamAnswer) -> None:
         """Forward the body chunk by chunk until the upstream ends it; then end ours.
 
+        The read the body ends with (its end already parsed when it comes) goes out with the end
+        of ours in one write, when the response is aiohttp's own: nothing waits for it.
+
         Upstream failures propagate as aiohttp/timeout errors, and a chat stream that ends
         without ``[DONE]`` or a ``finish_reason`` as :class:`UpstreamBroken` (the caller turns
         them into :meth:`fail`); a client that went away raises :class:`ClientGone`.
         """
-        assert self.response is not None
-        if not self.response.prepared:
+        response = self.response
+        assert response is not None
+        if not response.prepared:
             return  # a small body: sent whole by aiohttp once the handler returns
-        write = self.response.write
+        write = response.write
+        content = upstream.content
+        # Another response (guardrails', a client format's) writes its own way.
+        end_with_last = type(response) is web.StreamResponse
+        last_read = b""
         # References to the last few reads, not a rolling copy: the usage event and [DONE] can
         # arrive split over several small reads, and a copy per chunk would cost every chunk.
         recent: deque[bytes] = deque(maxlen=_RECENT_READS)
@@ -194,18 +202,27 @@ class Relay:
         capture = self.capture
         state.open_streams += 1
         try:
-            if self._first:
-                await self._write(self._first)
-                keep(self._first)
-            async for chunk in upstream.content.iter_any():
+            if first := self._first:
+                if end_with_last and content.at_eof():
+                    last_read = first
+                else:
+                    await self._send(first)
+                delivered += len(first)
+                keep(first)
+                if capture is not None:
+                    capture.add(first)
+            async for chunk in content.iter_any():
                 now = clock()
                 if now - last > longest:
                     longest = now - last
                 last = now
-                try:
-                    await write(chunk)
-                except ConnectionResetError:
-                    raise ClientGone from None
+                if end_with_last and content.at_eof():
+                    last_read = chunk
+                else:
+                    try:
+                        await write(chunk)
+                    except ConnectionResetError:
+                        raise ClientGone from None
                 delivered += len(chunk)
                 keep(chunk)
                 if capture is not None:
@@ -215,31 +232,48 @@ class Relay:
             self.tail = _tail(recent)
             self.longest_gap = longest
             self.delivered += delivered
-        if self._event_stream and self._chat_chunks:
-            await self._finalise()
         try:
-            await self.response.write_eof()
+            done = self._missing_done() if self._event_stream and self._chat_chunks else b""
+        except UpstreamBroken:
+            if last_read:
+                await self._send(last_read)
+            raise
+        if done:
+            self.delivered += len(done)
+            if capture is not None:
+                capture.add(done)
+        try:
+            if end_with_last:
+                await response.write_eof(last_read + done)
+                return
+            if done:
+                await write(done)
+            await response.write_eof()
         except ConnectionResetError:
             raise ClientGone from None
 
-    async def _finalise(self) -> None:
-        """A chat stream that ended without ``[DONE]``: complete if a ``finish_reason`` came
-        (``[DONE]`` is added so every client ends cleanly), cut off otherwise."""
+    def _missing_done(self) -> bytes:
+        """What a chat stream that ended without ``[DONE]`` still needs: ``[DONE]`` if a
+        ``finish_reason`` came (so every client ends cleanly); :class:`UpstreamBroken` if none did."""
         if self.tail.rstrip().endswith(b"[DONE]"):
-            return
+            return b""
         if not _FINISHED.search(self.tail):
             raise UpstreamBroken(f"Provider {self._provider} ended the stream before it was complete.")
-        await self._write(_event_boundary(self.tail) + b"data: [DONE]\n\n")
+        return _event_boundary(self.tail) + b"data: [DONE]\n\n"
 
     async def _write(self, data: bytes) -> None:
+        """Send ``data`` and count it delivered (and captured)."""
+        await self._send(data)
+        self.delivered += len(data)
+        if self.capture is not None:
+            self.capture.add(data)
+
+    async def _send(self, data: bytes) -> None:
         assert self.response is not None
         try:
             await self.response.write(data)
         except ConnectionResetError:
             raise ClientGone from None
-        self.delivered += len(data)
-        if self.capture is not None:
-            self.capture.add(data)
 
     async def fail(self, error: GatewayError) -> None:
         """End a committed response so the client sees it failed, never a clean end."""

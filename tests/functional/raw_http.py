@@ -96,18 +96,23 @@ def sized(body: bytes, status: str = "200 OK", extra: bytes = b"") -> Script:
     return write
 
 
-def chunked(pieces: list[bytes], content_type: bytes = b"application/json") -> Script:
-    """An answer in chunked transfer coding, one chunk per piece, then the last chunk."""
+def chunked(
+    pieces: list[bytes], content_type: bytes = b"application/json", *, at_once: bool = False
+) -> Script:
+    """An answer in chunked transfer coding, one chunk per piece, then the last chunk; each piece
+    written on its own, or the whole answer in one write (``at_once``)."""
 
     async def write(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
-        )
-        for piece in pieces:
-            writer.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type + b"\r\nTransfer-Encoding: chunked\r\n\r\n"
+        chunks = [b"%x\r\n" % len(piece) + piece + b"\r\n" for piece in pieces] + [b"0\r\n\r\n"]
+        if at_once:
+            writer.write(head + b"".join(chunks))
             await writer.drain()
-        writer.write(b"0\r\n\r\n")
-        await writer.drain()
+            return True
+        writer.write(head)
+        for chunk in chunks:
+            writer.write(chunk)
+            await writer.drain()
         return True
 
     return write

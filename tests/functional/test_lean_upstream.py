@@ -66,14 +66,6 @@ def on_aiohttp(**upstream: Any) -> Settings:
 
 
 @pytest.fixture
-async def raw() -> AsyncIterator[RawUpstream]:
-    upstream = RawUpstream()
-    await upstream.start()
-    yield upstream
-    await upstream.close()
-
-
-@pytest.fixture
 async def lean_gateway(make_gateway: GatewayFactory) -> TestServer:
     return await make_gateway(lean())
 

@@ -15,6 +15,7 @@ from openai import AsyncOpenAI
 
 from tests.conftest import GatewayFactory, settings_with
 from tests.fake_provider import FakeProvider, Received
+from tests.functional.raw_http import RawUpstream, chunked
 
 CHAT: dict[str, Any] = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 _HEAD = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,'
@@ -110,6 +111,38 @@ async def test_a_finished_stream_without_done_is_completed_for_the_client(
         gateway_url, {"x-portkey-provider": "openai", "x-portkey-custom-host": fake.base_url}
     )
     assert (status, body) == (200, CHUNK + FINAL + DONE)
+
+
+@pytest.mark.parametrize(
+    ("events", "relayed"),
+    [
+        ([CHUNK, FINAL, DONE], CHUNK + FINAL + DONE),
+        ([CHUNK, FINAL], CHUNK + FINAL + DONE),  # [DONE] added for the client
+    ],
+)
+async def test_a_stream_that_arrives_in_one_piece_is_relayed_whole(
+    gateway_url: str, raw: RawUpstream, events: list[bytes], relayed: bytes
+) -> None:
+    """The whole stream, its end included, in one read: it goes out with the head and the end of
+    the gateway's answer in one write, the same bytes as when it trickles in."""
+    raw.scripts.append(chunked(events, b"text/event-stream", at_once=True))
+    status, body = await post(
+        gateway_url, {"x-portkey-provider": "openai", "x-portkey-custom-host": raw.base_url}
+    )
+    assert (status, body) == (200, relayed)
+
+
+async def test_a_broken_stream_that_arrives_in_one_piece_ends_with_an_error_event(
+    gateway_url: str, raw: RawUpstream
+) -> None:
+    raw.scripts.append(chunked([CHUNK, CHUNK], b"text/event-stream", at_once=True))
+    status, body = await post(
+        gateway_url, {"x-portkey-provider": "openai", "x-portkey-custom-host": raw.base_url}
+    )
+    assert status == 200
+    assert body.startswith(CHUNK + CHUNK)
+    error = json.loads(body[len(CHUNK + CHUNK) :].removeprefix(b"data: "))["error"]
+    assert "before it was complete" in error["message"]
 
 
 def answering_after(seconds: float) -> Callable[..., Awaitable[web.StreamResponse]]:
