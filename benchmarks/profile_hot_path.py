@@ -44,8 +44,11 @@ ITEMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("recorder: metrics sink", ("MetricsSink.write",)),
     ("recorder: console sink", ("ConsoleSink.write",)),
     ("recorder: queue and its drain", ("Recorder._drain",)),
-    # The line of AdmittingHandler.data_received that hands the bytes to aiohttp's parser.
-    ("aiohttp server: request parse (via the admitting protocol)", ("protocol.py:152)",)),
+    # aiohttp's data_received runs its parser (under AdmittingHandler.data_received).
+    ("aiohttp server: request parse (via the admitting protocol)", ("RequestHandler.data_received (aio",)),
+    # The whole answer's write on the lean server path (middleware/lean_server.py); its dispatch
+    # (PlainRoutes) is the caller of every handler frame, so only its own time lands in "other".
+    ("lean server path: whole answer written", ("send_whole", "AdmittingHandler.finish_response")),
     ("admission: admit, release, early shed", (" admit (gateway/", " release (gateway/", "AdmittingHandler")),
     ("body read and JSON parse", ("read_json_object", "check_media_type")),
     ("plan: metadata, deadline, config, targets", ("_planned (gateway",)),
