@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 from gateway.config.cloud import AwsSettings, AzureSettings
 from gateway.config.cloud import SettingsError as SettingsError  # where it always was
-from gateway.config.fields import ConfigError
+from gateway.config.fields import ConfigError, header_value_problem
 from gateway.config.gateway_keys import parse_gateway_key, parse_virtual_key
 from gateway.config.routing import Node, parse_config_value
 from gateway.errors import InvalidRequest
@@ -487,7 +487,12 @@ def _build(raw: dict[str, Any]) -> Settings:
         name: _definition(parse_virtual_key, name, value, f"virtual_keys.{name}")
         for name, value in _table(raw.get("virtual_keys", {}), "virtual_keys").items()
     }
+    for slug, provider in providers.items():
+        _check_sent_in_a_header(provider.api_key, f"providers.{slug}.api_key")
+        for name, value in provider.options.items():
+            _check_sent_in_a_header(value, f"providers.{slug}.options.{name}")
     cache = sections["cache"]
+    _check_sent_in_a_header(cache.semantic_api_key, "cache.semantic_api_key")
     if cache.mode == "semantic" and not (cache.semantic_provider and cache.semantic_model):
         raise SettingsError("cache.mode: semantic needs cache.semantic_provider and cache.semantic_model")
     for section in ("rate_limits", "budgets", "keys"):
@@ -498,6 +503,13 @@ def _build(raw: dict[str, Any]) -> Settings:
     return Settings(
         **sections, providers=providers, configs=configs, gateway_keys=gateway_keys, virtual_keys=virtual_keys
     )
+
+
+def _check_sent_in_a_header(value: str, path: str) -> None:
+    """A key or provider option goes upstream in a header: a line break would start a header of
+    its own. The error names the field, never the value (a secret)."""
+    if (problem := header_value_problem(value)) is not None:
+        raise SettingsError(f"{path}: {problem}")
 
 
 def _definition(parse: Callable[[str, Any, str], _D], name: str, value: Any, path: str) -> _D:

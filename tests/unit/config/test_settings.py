@@ -260,6 +260,9 @@ def test_providers_table_holds_each_providers_key_and_base_url(write_toml: Write
         ("[server]\nhost = 127\n", "server.host"),
         ("[custom_hosts]\nallow = [1, 2]\n", "custom_hosts.allow"),
         ("[providers.openai]\napi_key = 5\n", "providers.openai.api_key"),
+        ('[providers.openai]\napi_key = "sk-1\\r\\nX-Injected: 1"\n', "providers.openai.api_key"),
+        ('[providers.bedrock.options]\naws-region = "us-east-1\\n"\n', "providers.bedrock.options.aws-region"),
+        ('[cache]\nsemantic_api_key = "k\\u0000"\n', "cache.semantic_api_key"),
         ('[providers.openai]\nkey = "sk"\n', "providers.openai.key"),
         ('[providers]\nopenai = "sk"\n', "providers.openai"),
         ("server = 1\n", "server"),
@@ -270,6 +273,15 @@ def test_bad_settings_name_the_dotted_path(write_toml: WriteToml, toml: str, dot
     with pytest.raises(SettingsError) as raised:
         load_settings(write_toml(toml), environ={})
     assert dotted_path in str(raised.value)
+
+
+def test_a_key_with_a_line_break_is_refused_without_showing_it(write_toml: WriteToml) -> None:
+    """It would go upstream as a header of its own; the error names the field, not the secret."""
+    with pytest.raises(SettingsError) as raised:
+        load_settings(write_toml('[providers.openai]\napi_key = "sk-secret-4711\\nX: y"\n'), environ={})
+    assert "providers.openai.api_key" in str(raised.value)
+    assert "line break" in str(raised.value)
+    assert "sk-secret-4711" not in str(raised.value)
 
 
 @pytest.mark.parametrize(
