@@ -54,6 +54,7 @@ def _keys_config(backend: str) -> str:
 _GATEWAY_KEY = {"Authorization": f"Bearer {KEY}"}
 STAGES = (
     Stage("default settings (metrics, admission, breakers)"),
+    Stage("access log, one line per request", env={"GATEWAY_ACCESS_LOG": "1"}),
     Stage("gateway keys + rate limits, in memory", headers=_GATEWAY_KEY, config=_keys_config("memory")),
     Stage(
         "gateway keys + rate limits, in Redis",

@@ -261,7 +261,7 @@ def test_providers_table_holds_each_providers_key_and_base_url(write_toml: Write
         ("[custom_hosts]\nallow = [1, 2]\n", "custom_hosts.allow"),
         ("[providers.openai]\napi_key = 5\n", "providers.openai.api_key"),
         ('[providers.openai]\napi_key = "sk-1\\r\\nX-Injected: 1"\n', "providers.openai.api_key"),
-        ('[providers.bedrock.options]\naws-region = "us-east-1\\n"\n', "providers.bedrock.options.aws-region"),
+        ('[providers.bedrock.options]\naws-region = "us-1\\n"\n', "providers.bedrock.options.aws-region"),
         ('[cache]\nsemantic_api_key = "k\\u0000"\n', "cache.semantic_api_key"),
         ('[providers.openai]\nkey = "sk"\n', "providers.openai.key"),
         ('[providers]\nopenai = "sk"\n', "providers.openai"),
