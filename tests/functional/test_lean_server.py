@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 
 import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import GatewayFactory, settings_with
-from tests.fake_provider import FakeProvider
+from tests.fake_provider import FakeProvider, Received
 
 HANG = 10.0  # wide upper bound: only a hang ever reaches it
 TRACE = "x-portkey-trace-id: lean-server-test\r\n"
@@ -150,3 +152,35 @@ async def test_a_connection_serves_request_after_request(
         assert await asyncio.wait_for(reader.read(), HANG) == b""  # and the gateway closed it
     finally:
         writer.close()
+
+
+async def test_a_big_whole_answer_reaches_a_slow_reader_whole(
+    make_gateway: GatewayFactory, fake: FakeProvider
+) -> None:
+    """A cache HIT is a whole answer however big (here 3 MB): written in one go to a client that
+    reads slowly, it arrives whole, and the connection then serves the next request."""
+    content = "x" * (3 * 1024 * 1024)
+
+    async def big(request: web.Request, received: Received) -> web.StreamResponse:
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        return web.json_response({"id": "c", "object": "chat.completion", "choices": [choice]})
+
+    fake.on("POST", "/v1/chat/completions", big)
+    server = await make_gateway(settings_with(cache={"mode": "simple"}))
+    [stored] = await exchange(server, chat(fake))  # a MISS, stored
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # the kernel holds little of it
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port or 0))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        writer.write(chat(fake))
+        await asyncio.sleep(0.3)  # the gateway meanwhile writes into a full socket
+        hit = await asyncio.wait_for(read_answer(reader, False), HANG)
+        assert b"\r\nx-portkey-cache-status: HIT\r\n" in hit
+        assert hit.partition(b"\r\n\r\n")[2] == stored.partition(b"\r\n\r\n")[2]
+        writer.write(request("GET /healthz HTTP/1.1"))
+        assert (await asyncio.wait_for(read_answer(reader, False), HANG)).endswith(b'{"status": "ok"}')
+    finally:
+        writer.close()
+    assert len(fake.received) == 1
