@@ -78,11 +78,17 @@ def text_of(driver: webdriver.Chrome, element_id: str) -> str:
     return text
 
 
+#: The table's cells read in one go in the page: the live feed may redraw it between two reads
+#: from here (a stale element).
+_CELLS = (
+    "return Array.from(document.querySelectorAll(arguments[0]),"
+    " row => Array.from(row.querySelectorAll('td'), cell => cell.innerText.trim()));"
+)
+
+
 def rows(driver: webdriver.Chrome, table: str) -> list[list[str]]:
-    return [
-        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-        for row in driver.find_elements(By.CSS_SELECTOR, f"#{table} tr")
-    ]
+    cells: list[list[str]] = driver.execute_script(_CELLS, f"#{table} tr")
+    return cells
 
 
 async def wait_for(driver: webdriver.Chrome, check: Callable[[webdriver.Chrome], Any], what: str) -> None:
