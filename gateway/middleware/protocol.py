@@ -19,7 +19,7 @@ that moves them fails there first.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
@@ -154,14 +154,13 @@ class AdmittingHandler(GatewayRequestHandler):
     async def finish_response(
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
-        if not (self._gateway.lean and not self._upgraded and sent_whole(request, resp)):
-            return await super().finish_response(request, resp, start_time)
-        # What aiohttp's finish_response does around prepare and write_eof.
-        request._finish()
-        assert isinstance(resp, web.Response)
-        reset = await send_whole(self, request, resp)
-        self.log_access(request, resp, start_time)
-        return resp, reset
+        if self._gateway.lean and not self._upgraded and sent_whole(request, resp):
+            # What aiohttp's finish_response does around prepare and write_eof.
+            request._finish()
+            reset = await send_whole(self, request, cast(web.Response, resp))
+            self.log_access(request, resp, start_time)
+            return resp, reset
+        return await super().finish_response(request, resp, start_time)
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
